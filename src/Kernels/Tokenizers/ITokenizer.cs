@@ -1,0 +1,22 @@
+namespace LlmEngine.Kernels.Tokenizers;
+
+/// <summary>Text to token ids and back. Implementations: llama2.c's binary vocabulary,
+/// Hugging Face tokenizer.json (byte-level BPE and SentencePiece-style BPE with byte fallback).</summary>
+public interface ITokenizer
+{
+    int VocabSize { get; }
+    int? BosTokenId { get; }
+    int? EosTokenId { get; }
+
+    /// <summary>Encodes text; with <paramref name="addSpecialTokens"/> the tokenizer's own
+    /// prefix (BOS for LLaMA-style tokenizers) is added as its configuration says.</summary>
+    int[] Encode(string text, bool addSpecialTokens = true);
+
+    /// <summary>Decodes ids to text. Special tokens (BOS, EOS, ...) are skipped when asked.
+    /// Byte tokens are joined to bytes before UTF-8 decoding, so a character split over
+    /// tokens decodes whole; an incomplete trailing sequence yields U+FFFD.</summary>
+    string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true);
+
+    /// <summary>True for ids that are control tokens rather than text (BOS, EOS, pad, ...).</summary>
+    bool IsSpecial(int id);
+}
