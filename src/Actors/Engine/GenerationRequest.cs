@@ -1,0 +1,7 @@
+using LlmEngine.Kernels.Sampling;
+
+namespace LlmEngine.Actors.Engine;
+
+/// <summary>One request to the engine: prompt token ids (already tokenised; the text is kept for
+/// echo) and how to sample. N > 1 gives parallel samples or beams that share the prompt's blocks.</summary>
+public sealed record GenerationRequest(string RequestId, IReadOnlyList<int> PromptTokenIds, SamplingParameters Sampling, string? Prompt = null);

@@ -1,0 +1,53 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LlmEngine.Kernels.Models.Llama;
+
+/// <summary>The LLaMA family (LLaMA 1-3, llama2.c checkpoints, Mistral-style GQA): token
+/// embedding, decoder layers, final RMSNorm, tied or separate output head.</summary>
+public sealed class LlamaModel : ICausalLanguageModel
+{
+    private readonly Tensor _embedding, _finalNorm, _head;
+    private readonly LlamaDecoderLayer[] _layers;
+    private readonly RotaryEmbedding _rotary;
+
+    public LlamaModel(ModelConfig config, WeightReader weights)
+    {
+        Config = config;
+        DType = weights.DType;
+        Device = weights.Device;
+        long v = config.VocabSize, d = config.HiddenSize;
+        _embedding = weights.Read("model.embed_tokens.weight", v, d);
+        _layers = Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
+        _finalNorm = weights.ReadGain("model.norm.weight", d);
+        _head = config.TieWordEmbeddings ? _embedding : weights.Read("lm_head.weight", v, d);
+        _rotary = new RotaryEmbedding(config.HeadSize, config.MaxPositions, config.RopeTheta,
+            config.Rotary == RotaryStyle.None ? RotaryStyle.HalfSplit : config.Rotary, config.RopeScaling, Device);
+    }
+
+    public ModelConfig Config { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    public Tensor Forward(Tensor tokens, Tensor positions, AttentionBatch batch, IAttentionBackend attention, Tensor logitRows)
+    {
+        using var scope = NewDisposeScope();
+        var x = _embedding.index_select(0, tokens);
+        var (cos, sin) = _rotary.For(positions);
+        foreach (var layer in _layers) layer.Forward(x, _rotary, cos, sin, batch, attention);
+        var last = Norms.Rms(x.index_select(0, logitRows), _finalNorm, Config.NormEpsilon);
+        return F.linear(last, _head).to(float32).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        foreach (var layer in _layers) layer.Dispose();
+        _embedding.Dispose();
+        _finalNorm.Dispose();
+        if (!Config.TieWordEmbeddings) _head.Dispose();
+        _rotary.Dispose();
+    }
+}

@@ -1,0 +1,59 @@
+using LlmEngine.Kernels.Loading;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Models;
+
+/// <summary>
+/// Reads a model's named weights with the shapes the model expects, in its dtype and on its
+/// device. Without a source (the dummy load format) every weight is drawn from a generator
+/// seeded by the weight's name, so a dummy model is the same whatever order it is built in.
+/// </summary>
+public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0)
+{
+    public ScalarType DType => dtype;
+    public Device Device => device;
+    public bool IsDummy => source is null;
+
+    /// <summary>A matrix or vector; dummy values ~ N(0, 0.02²).</summary>
+    public Tensor Read(string name, params long[] shape) => Fetch(name, shape, DummyKind.Random);
+
+    /// <summary>A normalisation gain; dummy values are ones.</summary>
+    public Tensor ReadGain(string name, params long[] shape) => Fetch(name, shape, DummyKind.Ones);
+
+    /// <summary>A bias; dummy values are zeros.</summary>
+    public Tensor ReadBias(string name, params long[] shape) => Fetch(name, shape, DummyKind.Zeros);
+
+    public bool Has(string name) => source?.Contains(name) ?? false;
+
+    private enum DummyKind { Random, Ones, Zeros }
+
+    private Tensor Fetch(string name, long[] shape, DummyKind kind)
+    {
+        if (source is null) return Dummy(name, shape, kind);
+        if (!source.Contains(name))
+            throw new ModelLoadException($"{origin}: tensor '{name}' is missing");
+        var stored = source.Shape(name);
+        if (!stored.SequenceEqual(shape))
+            throw new ModelLoadException($"{origin}: tensor '{name}' has shape [{string.Join(", ", stored)}], expected [{string.Join(", ", shape)}]");
+        using var loaded = source.Load(name, dtype);
+        return loaded.to(device).contiguous().detach();
+    }
+
+    private Tensor Dummy(string name, long[] shape, DummyKind kind)
+    {
+        if (kind == DummyKind.Ones) return ones(shape, dtype: dtype, device: device);
+        if (kind == DummyKind.Zeros) return zeros(shape, dtype: dtype, device: device);
+        using var generator = new Generator((ulong)unchecked(seed * 1_000_003 + StableHash(name)));
+        using var values = randn(shape, dtype: float32, generator: generator).mul_(0.02);
+        return values.to(dtype).to(device);
+    }
+
+    // string.GetHashCode is randomised per process; weights must not be.
+    private static long StableHash(string text)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (char c in text) { h ^= c; h *= 1099511628211UL; }
+        return (long)(h & 0x7FFF_FFFF_FFFF);
+    }
+}

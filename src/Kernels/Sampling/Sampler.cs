@@ -1,0 +1,109 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Sampling;
+
+/// <summary>
+/// Turns a step's logits into tokens, vectorised over the batch: penalties and bans per row,
+/// then one argmax for greedy rows and one sort / cumulative-sum pass for sampled rows
+/// (temperature, top-k, top-p, min-p), choosing by inverse CDF with each row's own uniform.
+/// Greedy picks the lowest id on a tie (torch.argmax returns the first maximum).
+/// </summary>
+public static class Sampler
+{
+    public static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows)
+    {
+        using var scope = NewDisposeScope();
+        var processed = logits.to(float32).clone();
+        for (int i = 0; i < rows.Count; i++) ApplyPenaltiesAndBans(processed[i], rows[i]);
+
+        var chosen = new long[rows.Count];
+        var greedy = Indices(rows, r => r.Parameters.IsGreedy);
+        var random = Indices(rows, r => !r.Parameters.IsGreedy);
+        if (greedy.Length > 0)
+        {
+            var picks = processed.index_select(0, tensor(greedy)).argmax(-1).data<long>().ToArray();
+            for (int j = 0; j < greedy.Length; j++) chosen[greedy[j]] = picks[j];
+        }
+        if (random.Length > 0)
+        {
+            var picks = SampleRandom(processed.index_select(0, tensor(random)), random.Select(i => rows[(int)i]).ToList());
+            for (int j = 0; j < random.Length; j++) chosen[random[j]] = picks[j];
+        }
+        return Logprobs(processed, rows, chosen);
+    }
+
+    private static long[] Indices(IReadOnlyList<SamplingRow> rows, Func<SamplingRow, bool> keep) =>
+        Enumerable.Range(0, rows.Count).Where(i => keep(rows[i])).Select(i => (long)i).ToArray();
+
+    private static void ApplyPenaltiesAndBans(Tensor row, SamplingRow r)
+    {
+        var p = r.Parameters;
+        if (p.RepetitionPenalty != 1.0)
+        {
+            var seen = tensor(r.PromptTokens.Concat(r.OutputTokens).Distinct().Select(t => (long)t).ToArray());
+            if (seen.numel() > 0)
+            {
+                var values = row.index_select(0, seen);
+                row.index_copy_(0, seen, where(values.gt(0), values / p.RepetitionPenalty, values * p.RepetitionPenalty));
+            }
+        }
+        if ((p.PresencePenalty != 0 || p.FrequencyPenalty != 0) && r.OutputTokens.Count > 0)
+        {
+            var counts = r.OutputTokens.GroupBy(t => t).ToArray();
+            var ids = tensor(counts.Select(g => (long)g.Key).ToArray());
+            var penalty = tensor(counts.Select(g => (float)(p.PresencePenalty + p.FrequencyPenalty * g.Count())).ToArray());
+            row.index_add_(0, ids, penalty, -1);
+        }
+        if (r.BannedTokens.Count > 0)
+            row.index_fill_(0, tensor(r.BannedTokens.Select(t => (long)t).ToArray()), float.NegativeInfinity);
+    }
+
+    private static long[] SampleRandom(Tensor logits, IReadOnlyList<SamplingRow> rows)
+    {
+        long vocab = logits.shape[1];
+        var temperature = tensor(rows.Select(r => (float)r.Parameters.Temperature).ToArray()).unsqueeze(1);
+        var (sorted, order) = logits.div(temperature).sort(-1, descending: true);
+        var probs = sorted.softmax(-1);
+        var rank = arange(vocab).unsqueeze(0);
+        var topK = tensor(rows.Select(r => r.Parameters.TopK <= 0 ? vocab : (long)r.Parameters.TopK).ToArray()).unsqueeze(1);
+        var topP = tensor(rows.Select(r => (float)r.Parameters.TopP).ToArray()).unsqueeze(1);
+        var minP = tensor(rows.Select(r => (float)r.Parameters.MinP).ToArray()).unsqueeze(1);
+        // Drop a token when it is past top-k, when the mass before it already reaches top-p, or when
+        // it is below min-p times the best; the best token itself always survives.
+        var drop = rank.ge(topK)
+            .logical_or(probs.cumsum(-1).sub(probs).gt(topP))
+            .logical_or(probs.lt(probs[.., 0..1].mul(minP)));
+        drop[.., 0] = false;
+        var kept = probs.masked_fill(drop, 0);
+        var cumulative = kept.cumsum(-1);
+        var target = tensor(rows.Select(r => (float)r.Uniform).ToArray()).unsqueeze(1).mul(cumulative[.., -1..]);
+        var position = cumulative.lt(target).sum(-1, keepdim: true).clamp_max(vocab - 1);
+        // Rounding can land on a dropped tail entry; step back to the last kept one.
+        var safe = minimum(position, kept.gt(0).sum(-1, keepdim: true).sub(1));
+        return order.gather(1, safe).squeeze(1).data<long>().ToArray();
+    }
+
+    private static SampledToken[] Logprobs(Tensor processed, IReadOnlyList<SamplingRow> rows, long[] chosen)
+    {
+        var logZ = processed.logsumexp(-1);
+        var picked = processed.gather(1, tensor(chosen).unsqueeze(1)).squeeze(1).sub(logZ).data<float>().ToArray();
+        int maxTop = rows.Count == 0 ? 0 : rows.Max(r => r.TopLogprobs);
+        long[] topIds = [];
+        float[] topValues = [];
+        if (maxTop > 0)
+        {
+            var (values, ids) = processed.topk(maxTop, -1);
+            topValues = values.sub(logZ.unsqueeze(1)).data<float>().ToArray();
+            topIds = ids.data<long>().ToArray();
+        }
+        var result = new SampledToken[rows.Count];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var top = new TokenLogprob[rows[i].TopLogprobs];
+            for (int k = 0; k < top.Length; k++) top[k] = new TokenLogprob((int)topIds[i * maxTop + k], topValues[i * maxTop + k]);
+            result[i] = new SampledToken((int)chosen[i], picked[i], top);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,59 @@
+namespace LlmEngine.Kernels.Sampling;
+
+/// <summary>How one request turns logits into tokens and when it stops; the fields and their
+/// defaults follow vLLM's SamplingParams (and so OpenAI's API).</summary>
+public sealed record SamplingParameters
+{
+    public int N { get; init; } = 1;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    /// <summary>0 or -1: all tokens.</summary>
+    public int TopK { get; init; }
+    public double MinP { get; init; }
+    public double PresencePenalty { get; init; }
+    public double FrequencyPenalty { get; init; }
+    public double RepetitionPenalty { get; init; } = 1.0;
+    public long? Seed { get; init; }
+    public int MaxTokens { get; init; } = 16;
+    public int MinTokens { get; init; }
+    public bool IgnoreEos { get; init; }
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+    public bool IncludeStopStringInOutput { get; init; }
+    /// <summary>Number of most likely alternatives to return with each sampled token (null: none).</summary>
+    public int? Logprobs { get; init; }
+    public bool SkipSpecialTokens { get; init; } = true;
+    public bool UseBeamSearch { get; init; }
+    public double LengthPenalty { get; init; } = 1.0;
+    /// <summary>"true", "false" or "never", as Hugging Face's beam search defines them.</summary>
+    public string EarlyStopping { get; init; } = "false";
+
+    public bool IsGreedy => Temperature == 0 || TopK == 1;
+    public bool HasPenalties => PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1.0;
+
+    public const int MaxLogprobs = 20;
+
+    /// <summary>Throws <see cref="ArgumentException"/> whose ParamName is the API field at fault.</summary>
+    public void Validate()
+    {
+        Check(N >= 1, "n", $"n must be at least 1, got {N}");
+        Check(Temperature >= 0 && double.IsFinite(Temperature), "temperature", $"temperature must be non-negative, got {Temperature}");
+        Check(TopP > 0 && TopP <= 1, "top_p", $"top_p must be in (0, 1], got {TopP}");
+        Check(TopK >= -1, "top_k", $"top_k must be -1 (disable), or at least 1, got {TopK}");
+        Check(MinP >= 0 && MinP <= 1, "min_p", $"min_p must be in [0, 1], got {MinP}");
+        Check(PresencePenalty >= -2 && PresencePenalty <= 2, "presence_penalty", $"presence_penalty must be in [-2, 2], got {PresencePenalty}");
+        Check(FrequencyPenalty >= -2 && FrequencyPenalty <= 2, "frequency_penalty", $"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
+        Check(RepetitionPenalty > 0 && RepetitionPenalty <= 2, "repetition_penalty", $"repetition_penalty must be in (0, 2], got {RepetitionPenalty}");
+        Check(MaxTokens >= 1, "max_tokens", $"max_tokens must be at least 1, got {MaxTokens}");
+        Check(MinTokens >= 0 && MinTokens <= MaxTokens, "min_tokens", $"min_tokens must be in [0, max_tokens], got {MinTokens}");
+        Check(Logprobs is null || (Logprobs >= 0 && Logprobs <= MaxLogprobs), "logprobs", $"logprobs must be in [0, {MaxLogprobs}], got {Logprobs}");
+        Check(LengthPenalty is > -100 and < 100, "length_penalty", $"length_penalty out of range: {LengthPenalty}");
+        Check(EarlyStopping is "true" or "false" or "never", "early_stopping", $"early_stopping must be true, false or \"never\", got {EarlyStopping}");
+        foreach (var s in Stop) Check(s.Length > 0, "stop", "stop strings must not be empty");
+    }
+
+    private static void Check(bool condition, string parameter, string message)
+    {
+        if (!condition) throw new ArgumentException(message, parameter);
+    }
+}
