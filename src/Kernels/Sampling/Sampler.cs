@@ -87,7 +87,9 @@ public static class Sampler
     private static SampledToken[] Logprobs(Tensor processed, IReadOnlyList<SamplingRow> rows, long[] chosen)
     {
         var logZ = processed.logsumexp(-1);
-        var picked = processed.gather(1, tensor(chosen).unsqueeze(1)).squeeze(1).sub(logZ).data<float>().ToArray();
+        var pickedLogits = processed.gather(1, tensor(chosen).unsqueeze(1)).squeeze(1);
+        var logits = pickedLogits.data<float>().ToArray();
+        var picked = pickedLogits.sub(logZ).data<float>().ToArray();
         int maxTop = rows.Count == 0 ? 0 : rows.Max(r => r.TopLogprobs);
         long[] topIds = [];
         float[] topValues = [];
@@ -102,7 +104,7 @@ public static class Sampler
         {
             var top = new TokenLogprob[rows[i].TopLogprobs];
             for (int k = 0; k < top.Length; k++) top[k] = new TokenLogprob((int)topIds[i * maxTop + k], topValues[i * maxTop + k]);
-            result[i] = new SampledToken((int)chosen[i], picked[i], top);
+            result[i] = new SampledToken((int)chosen[i], logits[i], picked[i], top);
         }
         return result;
     }

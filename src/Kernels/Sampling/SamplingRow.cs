@@ -13,6 +13,6 @@ public sealed record SamplingRow(
 
 public readonly record struct TokenLogprob(int TokenId, float Logprob);
 
-/// <summary>A sampled token with its log-probability under the model (after penalties, before
-/// temperature and truncation) and the most likely alternatives when asked.</summary>
-public sealed record SampledToken(int TokenId, float Logprob, TokenLogprob[] Top);
+/// <summary>A sampled token with its logit and log-probability under the model (after penalties,
+/// before temperature and truncation) and the most likely alternatives when asked.</summary>
+public sealed record SampledToken(int TokenId, float Logit, float Logprob, TokenLogprob[] Top);

@@ -1,0 +1,35 @@
+using Akka.Actor;
+using LlmEngine.Actors.Scheduling;
+
+namespace LlmEngine.Actors;
+
+/// <summary>
+/// Owns the KV block pool. Once per step the scheduler sends its proposal (with the frees and
+/// forks left from the last step) and gets back what runs, with block tables, slots and the
+/// block moves the worker must make; all policy lives in <see cref="StepAllocator"/>.
+/// </summary>
+public sealed class BlockManagerActor : ReceiveActor
+{
+    public sealed record AllocateStep(StepProposal Proposal);
+    public sealed record CheckInvariants;
+    public sealed record InvariantsChecked(string? Violation);
+
+    public static Props Props(StepAllocator allocator) => Akka.Actor.Props.Create(() => new BlockManagerActor(allocator));
+
+    public BlockManagerActor(StepAllocator allocator)
+    {
+        Receive<AllocateStep>(message => Sender.Tell(allocator.Allocate(message.Proposal)));
+        Receive<CheckInvariants>(_ =>
+        {
+            try
+            {
+                allocator.Cache.CheckInvariants();
+                Sender.Tell(new InvariantsChecked(null));
+            }
+            catch (Exception error)
+            {
+                Sender.Tell(new InvariantsChecked(error.Message));
+            }
+        });
+    }
+}

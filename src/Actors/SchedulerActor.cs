@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Akka.Actor;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Scheduling;
+using LlmEngine.Actors.Sequences;
+using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Tokenizers;
+
+namespace LlmEngine.Actors;
+
+/// <summary>
+/// Runs the step loop. Per step it exchanges a fixed number of messages whatever the batch size:
+/// one proposal to the block manager and its allocation back, one step to the worker and its
+/// samples back, then one message per request that received tokens. Requests become child
+/// Sequence actors; a failed step fails only the requests in it and the loop goes on.
+/// <code>
+///  Propose -> BlockManager.AllocateStep -> Commit + StepBuilder -> Worker.ExecuteStep -> Complete -> Sequence actors
+/// </code>
+/// </summary>
+public sealed class SchedulerActor : ReceiveActor
+{
+    public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
+    public sealed record AbortRequest(string RequestId);
+    public sealed record StopCompletion(string RequestId, int Index);
+    public sealed record GetStatistics;
+
+    private readonly Scheduler _scheduler;
+    private readonly IActorRef _blockManager, _worker;
+    private readonly ITokenizer? _tokenizer;
+    private readonly EngineMeter _meter;
+    private readonly Dictionary<string, IActorRef> _sequences = new();
+    private bool _inFlight;
+    private IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> _committed = [];
+    private IReadOnlyList<StepSample> _samples = [];
+    private readonly Stopwatch _stepClock = new();
+
+    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter));
+
+    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter)
+    {
+        _scheduler = scheduler;
+        _tokenizer = tokenizer;
+        _meter = meter;
+        _blockManager = Context.ActorOf(blockManager, "block-manager");
+        _worker = Context.ActorOf(worker, "worker");
+
+        Receive<AddRequest>(message =>
+        {
+            var group = _scheduler.Add(message.Request, DateTime.UtcNow);
+            _sequences[message.Request.RequestId] = Context.ActorOf(
+                SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
+            _meter.OnArrival(message.Request.PromptTokenIds.Count);
+            TryStartStep();
+        });
+        Receive<AbortRequest>(message =>
+        {
+            _scheduler.Finish(message.RequestId, null, "abort");
+            if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            TryStartStep();
+        });
+        Receive<StopCompletion>(message =>
+        {
+            _scheduler.Finish(message.RequestId, message.Index, "stop");
+            if (_scheduler.Find(message.RequestId) is null) _sequences.Remove(message.RequestId);
+            TryStartStep();
+        });
+        Receive<StepAllocation>(OnAllocation);
+        Receive<WorkerActor.StepExecuted>(OnExecuted);
+        Receive<WorkerActor.StepFailed>(OnFailed);
+        Receive<GetStatistics>(_ => Sender.Tell(_meter.Snapshot(_scheduler)));
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        // Worker and block manager hold the model and the pool: keep their state on an error
+        // (the scheduler fails the affected requests itself); a request's actor is simply stopped.
+        new OneForOneStrategy(error => Sender.Equals(_worker) || Sender.Equals(_blockManager) ? Directive.Resume : Directive.Stop);
+
+    private void TryStartStep()
+    {
+        if (_inFlight || !_scheduler.HasWork) return;
+        _inFlight = true;
+        _stepClock.Restart();
+        _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose()));
+    }
+
+    private void OnAllocation(StepAllocation allocation)
+    {
+        _committed = _scheduler.Commit(allocation, DateTime.UtcNow);
+        _meter.OnAllocation(allocation);
+        var (step, samples) = StepBuilder.Build(_committed, allocation.CacheOperations, _scheduler.Options.EosTokenIds);
+        _samples = samples;
+        if (step.NumTokens == 0 && step.CacheOperations.IsEmpty)
+        {
+            // Nothing could run (all waiting requests wait for blocks): wait for the next event.
+            _inFlight = false;
+            if (_scheduler.HasPendingBlockWork) TryStartStep();
+            return;
+        }
+        _worker.Tell(new WorkerActor.ExecuteStep(step));
+    }
+
+    private void OnExecuted(WorkerActor.StepExecuted result)
+    {
+        var events = _scheduler.Complete(_samples, result.Samples, DateTime.UtcNow);
+        foreach (var byRequest in events.GroupBy(e => e.Group))
+        {
+            var group = byRequest.Key;
+            if (!_sequences.TryGetValue(group.RequestId, out var actor)) continue;
+            actor.Tell(new SequenceActor.TokensAppended(byRequest.Select(e => (e.Index, e.Token, e.FinishReason)).ToList(), group.FirstScheduled, group.FirstToken));
+            if (group.IsFinished)
+            {
+                _sequences.Remove(group.RequestId);
+                _meter.OnSuccess();
+            }
+        }
+        _meter.OnStep(_committed.Sum(c => c.Work.NumNew), events.Count, result.ComputeSeconds, _stepClock.Elapsed.TotalSeconds, _scheduler);
+        EndStep();
+    }
+
+    private void OnFailed(WorkerActor.StepFailed failure)
+    {
+        foreach (var group in _committed.Select(c => c.Group).Distinct())
+        {
+            _scheduler.Finish(group.RequestId, null, "abort");
+            if (_sequences.Remove(group.RequestId, out var actor))
+                actor.Tell(new SequenceActor.Failed($"step failed: {failure.Error.Message}"));
+        }
+        EndStep();
+    }
+
+    private void EndStep()
+    {
+        _committed = [];
+        _samples = [];
+        _inFlight = false;
+        TryStartStep();
+    }
+}

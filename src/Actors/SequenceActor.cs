@@ -1,0 +1,96 @@
+using System.Threading.Channels;
+using Akka.Actor;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Sequences;
+using LlmEngine.Kernels.Sampling;
+using LlmEngine.Kernels.Tokenizers;
+
+namespace LlmEngine.Actors;
+
+/// <summary>
+/// One per request: turns the tokens the scheduler sends into text (detokenisation, stop
+/// strings) and into the request's output stream. A stop string ends its completion here and is
+/// reported to the scheduler, which frees that sequence's blocks at the next step.
+/// </summary>
+public sealed class SequenceActor : ReceiveActor
+{
+    /// <summary>Tokens appended to this request's completions in one step.</summary>
+    public sealed record TokensAppended(IReadOnlyList<(int Index, SampledToken Token, string? FinishReason)> Tokens, DateTime? FirstScheduled, DateTime? FirstToken);
+    public sealed record Failed(string Message);
+
+    private readonly GenerationRequest _request;
+    private readonly ChannelWriter<RequestOutput> _output;
+    private readonly IActorRef _scheduler;
+    private readonly ITokenizer? _tokenizer;
+    private readonly DateTime _arrival = DateTime.UtcNow;
+    private readonly Dictionary<int, Completion> _completions = new();
+
+    private sealed class Completion(CompletionText text)
+    {
+        public CompletionText Text { get; } = text;
+        public List<int> Tokens { get; } = new();
+        public List<SampledToken> Samples { get; } = new();
+        public double CumulativeLogprob { get; set; }
+        public string? FinishReason { get; set; }
+    }
+
+    public static Props Props(GenerationRequest request, ChannelWriter<RequestOutput> output, IActorRef scheduler, ITokenizer? tokenizer) =>
+        Akka.Actor.Props.Create(() => new SequenceActor(request, output, scheduler, tokenizer));
+
+    public SequenceActor(GenerationRequest request, ChannelWriter<RequestOutput> output, IActorRef scheduler, ITokenizer? tokenizer)
+    {
+        _request = request;
+        _output = output;
+        _scheduler = scheduler;
+        _tokenizer = tokenizer;
+        Receive<TokensAppended>(OnTokens);
+        Receive<Failed>(message =>
+        {
+            _output.TryComplete(new InvalidOperationException(message.Message));
+            Context.Stop(Self);
+        });
+    }
+
+    private void OnTokens(TokensAppended message)
+    {
+        var deltas = new List<CompletionDelta>();
+        foreach (var (index, token, finishReason) in message.Tokens)
+        {
+            var completion = CompletionAt(index);
+            if (completion.FinishReason is not null) continue;
+            completion.Tokens.Add(token.TokenId);
+            completion.Samples.Add(token);
+            completion.CumulativeLogprob += token.Logprob;
+            var text = completion.Text.Append(token.TokenId, finishReason is not null);
+            var reason = completion.Text.StoppedByString ? "stop" : finishReason;
+            if (completion.Text.StoppedByString && finishReason is null)
+                _scheduler.Tell(new SchedulerActor.StopCompletion(_request.RequestId, index));
+            completion.FinishReason = reason;
+            deltas.Add(new CompletionDelta(index, [token.TokenId], text, [token], reason));
+        }
+        bool finished = _completions.Count == _request.Sampling.N && _completions.Values.All(c => c.FinishReason is not null);
+        if (!finished)
+        {
+            _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, false));
+            return;
+        }
+        var now = DateTime.UtcNow;
+        var timings = new RequestTimings(_arrival,
+            ((message.FirstScheduled ?? now) - _arrival).TotalSeconds,
+            ((message.FirstToken ?? now) - _arrival).TotalSeconds,
+            (now - _arrival).TotalSeconds);
+        var outputs = _completions.OrderBy(c => c.Key)
+            .Select(c => new CompletionOutput(c.Key, c.Value.Tokens, c.Value.Text.Text, c.Value.CumulativeLogprob, c.Value.Samples, c.Value.FinishReason!))
+            .ToList();
+        _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, true, outputs, timings));
+        _output.TryComplete();
+        Context.Stop(Self);
+    }
+
+    private Completion CompletionAt(int index)
+    {
+        if (!_completions.TryGetValue(index, out var completion))
+            _completions[index] = completion = new Completion(new CompletionText(_tokenizer, _request.PromptTokenIds, _request.Sampling));
+        return completion;
+    }
+}

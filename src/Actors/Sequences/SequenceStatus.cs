@@ -1,0 +1,3 @@
+namespace LlmEngine.Actors.Sequences;
+
+public enum SequenceStatus { Waiting, Running, Swapped, Finished }

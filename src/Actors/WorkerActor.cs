@@ -1,0 +1,38 @@
+using Akka.Actor;
+using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Sampling;
+
+namespace LlmEngine.Actors;
+
+/// <summary>
+/// Owns the model, its KV cache and the attention backend (through the <see cref="ModelRunner"/>)
+/// and runs one step per message on the pinned worker dispatcher. A step that throws is answered
+/// with a failure so the scheduler can fail the requests in it and go on.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor
+{
+    public sealed record ExecuteStep(ModelStep Step);
+    public sealed record StepExecuted(SampledToken[] Samples, double ComputeSeconds);
+    public sealed record StepFailed(Exception Error);
+
+    public const string Dispatcher = "akka.actor.worker-dispatcher";
+
+    public static Props Props(ModelRunner runner) => Akka.Actor.Props.Create(() => new WorkerActor(runner)).WithDispatcher(Dispatcher);
+
+    public WorkerActor(ModelRunner runner)
+    {
+        Receive<ExecuteStep>(message =>
+        {
+            double before = runner.ComputeSeconds;
+            try
+            {
+                var samples = runner.Execute(message.Step);
+                Sender.Tell(new StepExecuted(samples, runner.ComputeSeconds - before));
+            }
+            catch (Exception error)
+            {
+                Sender.Tell(new StepFailed(error));
+            }
+        });
+    }
+}

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Models;
+using LlmEngine.Kernels.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Runtime;
+
+/// <summary>Runs one <see cref="ModelStep"/>: cache operations, one forward pass over the whole
+/// flattened batch, then sampling. Only sampled tokens and requested logprobs come back.</summary>
+public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null)
+{
+    public ICausalLanguageModel Model => model;
+    public IAttentionBackend Attention => attention;
+
+    /// <summary>Seconds spent in the forward pass and sampling, summed over all steps.</summary>
+    public double ComputeSeconds { get; private set; }
+
+    public SampledToken[] Execute(ModelStep step)
+    {
+        var clock = Stopwatch.StartNew();
+        if (!step.CacheOperations.IsEmpty)
+        {
+            if (cacheOperations is null) throw new InvalidOperationException($"attention backend '{attention.Name}' has no block cache to operate on");
+            cacheOperations.Apply(step.CacheOperations);
+        }
+        SampledToken[] sampled = [];
+        if (step.NumTokens > 0)
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
+            var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: model.Device);
+            var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: model.Device);
+            var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device);
+            var logits = model.Forward(tokens, positions, batch, attention, rows);
+            if (step.Samples.Length > 0)
+            {
+                var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+                sampled = Sampler.Sample(perSample.cpu(), step.Samples);
+            }
+        }
+        ComputeSeconds += clock.Elapsed.TotalSeconds;
+        return sampled;
+    }
+}
+
+/// <summary>Block moves on a paged cache (swap, copy-on-write); implemented by the paged backends.</summary>
+public interface ICacheOperations
+{
+    void Apply(CacheOperationsPlan plan);
+}

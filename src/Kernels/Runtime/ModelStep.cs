@@ -1,0 +1,35 @@
+using LlmEngine.Kernels.Sampling;
+
+namespace LlmEngine.Kernels.Runtime;
+
+/// <summary>
+/// One iteration's work for the model runner, as plain data (it crosses from the control plane
+/// to the worker): the flattened batch, the attention metadata, which logits to sample from and
+/// how, and the cache operations to apply before the forward pass.
+/// </summary>
+public sealed record ModelStep(
+    int[] SequenceIds,
+    int[] TokenIds,
+    int[] Positions,
+    int[] QueryStarts,
+    int[] ContextLengths,
+    int[][] BlockTables,
+    long[] SlotMapping,
+    int[] LogitTokenIndices,
+    int[] SampleLogitRows,
+    SamplingRow[] Samples,
+    CacheOperationsPlan CacheOperations)
+{
+    public int NumTokens => TokenIds.Length;
+}
+
+/// <summary>Block moves for one step, applied in this order before the forward pass:
+/// swap out (device to host), swap in (host to device), copy-on-write copies.</summary>
+public sealed record CacheOperationsPlan(
+    IReadOnlyList<(int Device, int Host)> SwapOut,
+    IReadOnlyList<(int Host, int Device)> SwapIn,
+    IReadOnlyList<(int Src, int Dst)> Copies)
+{
+    public static readonly CacheOperationsPlan None = new([], [], []);
+    public bool IsEmpty => SwapOut.Count == 0 && SwapIn.Count == 0 && Copies.Count == 0;
+}
