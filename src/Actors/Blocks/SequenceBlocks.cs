@@ -1,0 +1,26 @@
+namespace LlmEngine.Actors.Blocks;
+
+/// <summary>
+/// One sequence's block table and how far its prefix hashes have got. While swapped the
+/// table holds host block ids. The hash state lets a block that becomes full be registered
+/// without rehashing the whole prefix: its parent is always the previous hashed block.
+/// </summary>
+internal sealed class SequenceBlocks
+{
+    public List<int> Blocks { get; init; } = new();
+    public bool Swapped { get; set; }
+
+    /// <summary>Leading full blocks whose hash and prefix id are known (registered or adopted).</summary>
+    public int NumHashed { get; set; }
+    public BlockHash LastHash { get; set; } = BlockHash.Root;
+    public long LastPrefix { get; set; } = BlockPool.RootPrefix;
+
+    public SequenceBlocks Clone() => new()
+    {
+        Blocks = new List<int>(Blocks),
+        Swapped = Swapped,
+        NumHashed = NumHashed,
+        LastHash = LastHash,
+        LastPrefix = LastPrefix,
+    };
+}
