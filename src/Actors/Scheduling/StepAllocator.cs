@@ -55,11 +55,16 @@ public sealed class StepAllocator(KvCacheManager cache)
                 state.Admitted.Add(group.RequestId);
             }
 
+        var tokens = state.Scheduled.ToDictionary(s => s.SequenceId, s => s.NumComputed + s.NumNew);
+        foreach (var group in proposal.Groups.Where(g => g.Phase == GroupPhase.Running && !state.Preempted.Contains(g.RequestId)))
+            foreach (var work in group.Sequences) tokens.TryAdd(work.SequenceId, work.NumComputed);
         return new StepAllocation(state.Scheduled, state.Admitted, state.Recomputed, state.SwappedOut, state.SwappedIn,
-            new CacheOperationsPlan(state.SwapOut, state.SwapIn, state.Copies), Usage());
+            new CacheOperationsPlan(state.SwapOut, state.SwapIn, state.Copies), Usage(tokens));
     }
 
-    public BlockUsage Usage() => new(cache.NumTotalBlocks, cache.NumFreeBlocks, cache.AllocatedSlots, cache.SharedBlocksSaved, cache.PrefixQueries, cache.PrefixHits);
+    /// <param name="tokens">tokens held per sequence that holds device blocks</param>
+    public BlockUsage Usage(IReadOnlyDictionary<long, int> tokens) => new(cache.NumTotalBlocks, cache.NumFreeBlocks, cache.AllocatedSlots,
+        cache.WastedSlots(tokens), cache.SharedBlocksSaved, cache.PrefixQueries, cache.PrefixHits);
 
     private sealed class AllocationState
     {

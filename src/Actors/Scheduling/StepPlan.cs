@@ -39,5 +39,5 @@ public sealed record StepAllocation(
     CacheOperationsPlan CacheOperations,
     BlockUsage Usage);
 
-/// <summary>Block pool figures at one moment.</summary>
-public sealed record BlockUsage(int Total, int Free, long AllocatedSlots, int SharedBlocksSaved, long PrefixQueries, long PrefixHits);
+/// <summary>Block pool figures at one moment; wasted slots are allocated slots holding no token.</summary>
+public sealed record BlockUsage(int Total, int Free, long AllocatedSlots, long WastedSlots, int SharedBlocksSaved, long PrefixQueries, long PrefixHits);

@@ -1,0 +1,82 @@
+using LlmEngine.Actors.Scheduling;
+
+namespace LlmEngine.Actors.Engine;
+
+/// <summary>
+/// Counters and time averages of the engine, updated by the scheduler actor once per step and
+/// read as snapshots. Engine overhead is the share of each step's wall time (proposal to
+/// samples back) not spent in the model's forward pass and sampling.
+/// </summary>
+public sealed class EngineMeter
+{
+    private readonly object _lock = new();
+    private long _steps, _preemptions, _swappedOut, _promptTokens, _generationTokens, _succeeded, _prefixQueries, _prefixHits;
+    private int _peakRunning, _peakBlocksUsed, _peakShared, _blocksTotal, _blocksFree;
+    private double _computeSeconds, _stepSeconds, _wasteSum, _sharedSum, _usage;
+    private long _usageSamples;
+    private EngineStatistics? _last;
+
+    public void OnArrival(int promptTokens)
+    {
+        lock (_lock) _promptTokens += promptTokens;
+    }
+
+    public void OnSuccess()
+    {
+        lock (_lock) _succeeded++;
+    }
+
+    public void OnAllocation(StepAllocation allocation)
+    {
+        lock (_lock)
+        {
+            var u = allocation.Usage;
+            _preemptions += allocation.PreemptedByRecompute.Count + allocation.SwappedOut.Count;
+            _swappedOut += allocation.SwappedOut.Count;
+            _blocksTotal = u.Total;
+            _blocksFree = u.Free;
+            _usage = u.Total == 0 ? 0 : 1.0 - (double)u.Free / u.Total;
+            _peakBlocksUsed = Math.Max(_peakBlocksUsed, u.Total - u.Free);
+            _peakShared = Math.Max(_peakShared, u.SharedBlocksSaved);
+            _prefixQueries = u.PrefixQueries;
+            _prefixHits = u.PrefixHits;
+            if (u.AllocatedSlots > 0)
+            {
+                _wasteSum += (double)u.WastedSlots / u.AllocatedSlots;
+                _sharedSum += u.SharedBlocksSaved;
+                _usageSamples++;
+            }
+        }
+    }
+
+    public void OnStep(int tokensComputed, int tokensGenerated, double computeSeconds, double stepSeconds, Scheduler scheduler)
+    {
+        lock (_lock)
+        {
+            _steps++;
+            _generationTokens += tokensGenerated;
+            _computeSeconds += computeSeconds;
+            _stepSeconds += stepSeconds;
+            _peakRunning = Math.Max(_peakRunning, scheduler.NumRunning);
+            _last = Build(scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
+        }
+    }
+
+    public EngineStatistics Snapshot(Scheduler scheduler)
+    {
+        lock (_lock) return _last = Build(scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
+    }
+
+    /// <summary>The figures as of the last step (safe to read from any thread).</summary>
+    public EngineStatistics Latest
+    {
+        get { lock (_lock) return _last ?? Build(0, 0, 0); }
+    }
+
+    private EngineStatistics Build(int running, int waiting, int swapped) => new(
+        running, waiting, swapped, _usage, _steps, _preemptions, _swappedOut, _promptTokens, _generationTokens, _succeeded,
+        _peakRunning, _peakBlocksUsed, _blocksTotal, _blocksFree,
+        _usageSamples == 0 ? 0 : _wasteSum / _usageSamples,
+        _stepSeconds == 0 ? 0 : Math.Max(0, 1 - _computeSeconds / _stepSeconds),
+        _prefixQueries, _prefixHits, _peakShared, _usageSamples == 0 ? 0 : _sharedSum / _usageSamples);
+}
