@@ -60,7 +60,7 @@ public sealed class Llama2cCheckpoint : IWeightSource
         // a truncated download or another file, and would otherwise load garbage.
         var expected = Llama2cLayout.FileSize(header);
         if (expected != file.Length)
-            throw new ModelLoadException($"{file.Path}: llama2.c checkpoint should be {expected} bytes for its header (dim {header.Dim}, hidden {header.HiddenDim}, layers {header.NumLayers}, heads {header.NumHeads}/{header.NumKvHeads}, vocab {header.VocabSize}, seq {header.SeqLen}, {(header.SharedClassifier ? "shared" : "separate")} classifier) but is {file.Length} bytes");
+            throw new ModelLoadException($"{file.Path}: llama2.c checkpoint should be {expected} bytes for its header ({header}) but is {file.Length} bytes");
         return header;
     }
 

@@ -32,9 +32,13 @@ public sealed record Llama2cHeader(int Dim, int HiddenDim, int NumLayers, int Nu
     public string? Problem()
     {
         if (Dim <= 0 || HiddenDim <= 0 || NumLayers <= 0 || NumHeads <= 0 || NumKvHeads <= 0 || VocabSize <= 0 || SeqLen <= 0)
-            return $"header fields must be positive (vocab may be negative) but are {this}";
+            return $"header fields must be positive (vocab may be negative) but are: {this}";
         if (Dim % NumHeads != 0 || NumHeads % NumKvHeads != 0 || HeadSize % 2 != 0)
-            return $"dim {Dim} must split into {NumHeads} heads of even size, and heads {NumHeads} into groups of {NumKvHeads} key/value heads";
+            return $"dim must split into heads of even size, and query heads evenly over key/value heads, but the header is: {this}";
         return null;
     }
+
+    /// <summary>The stored fields only: the derived sizes would divide by zero on a corrupt header.</summary>
+    public override string ToString() =>
+        $"dim {Dim}, hidden {HiddenDim}, layers {NumLayers}, heads {NumHeads}/{NumKvHeads}, vocab {VocabSize}, seq {SeqLen}, {(SharedClassifier ? "shared" : "separate")} classifier";
 }
