@@ -1,0 +1,25 @@
+using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Models;
+using TorchSharp;
+
+namespace LlmEngine.Actors.Engine;
+
+/// <summary>How many KV blocks to allocate at start-up: --num-blocks, else --kv-cache-space GiB,
+/// else a quarter of the memory available to the process, capped at what max-num-seqs
+/// sequences of the full model length can use (more would sit idle).</summary>
+public static class KvCacheSizing
+{
+    public const double DefaultShareOfMemory = 0.25;
+
+    public static (int DeviceBlocks, int SwapBlocks) Blocks(EngineOptions options, ModelConfig config, int maxModelLength, torch.ScalarType dtype)
+    {
+        long perBlock = PagedKvCache.BytesPerBlock(config.NumLayers, options.BlockSize, config.KvHeads, config.HeadSize, dtype);
+        long useful = (long)options.MaxNumSeqs * ((maxModelLength + options.BlockSize - 1) / options.BlockSize);
+        long device = options.NumBlocks > 0 ? options.NumBlocks
+            : options.KvCacheSpaceGiB > 0 ? (long)(options.KvCacheSpaceGiB * (1L << 30) / perBlock)
+            : Math.Min(useful, (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * DefaultShareOfMemory / perBlock));
+        long swap = options.PreemptionMode == PreemptionMode.Swap ? (long)(options.SwapSpaceGiB * (1L << 30) / perBlock) : 0;
+        if (device < 1) throw new ArgumentException($"the KV cache must hold at least one block of {perBlock} bytes");
+        return ((int)Math.Min(device, int.MaxValue), (int)Math.Min(swap, int.MaxValue));
+    }
+}

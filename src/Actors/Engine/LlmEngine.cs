@@ -1,0 +1,161 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Akka;
+using Akka.Actor;
+using Akka.Streams.Dsl;
+using LlmEngine.Actors.Blocks;
+using LlmEngine.Actors.Scheduling;
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Models;
+using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Tokenizers;
+using TorchSharp;
+
+namespace LlmEngine.Actors.Engine;
+
+/// <summary>
+/// The engine facade: loads the model, allocates the paged KV cache once, starts the Scheduler
+/// actor (which owns the BlockManager and Worker actors) and turns each request into a stream of
+/// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
+/// then aborts the rest.
+/// </summary>
+public sealed class LlmEngine : ILlmEngine, IAsyncDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly PagedKvCache _cache;
+    private readonly PagedKvCache? _swap;
+    private readonly ActorSystem _system;
+    private readonly bool _ownsSystem;
+    private readonly IActorRef _scheduler;
+    private readonly EngineMeter _meter = new();
+    private readonly KvCacheManager _blocks;
+    private int _inFlight;
+    private volatile bool _serving = true;
+
+    public static LlmEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
+    {
+        var dtype = ModelFactory.ParseDType(options.DType);
+        var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed);
+        return new LlmEngine(model, options, system, log ?? (_ => { }));
+    }
+
+    private LlmEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
+    {
+        if (options.BlockSize is < 1 or > 32) throw new ArgumentException($"--block-size must be between 1 and 32, got {options.BlockSize}");
+        _model = model;
+        Options = options;
+        var config = model.Config;
+        MaxModelLength = options.MaxModelLength > 0 ? Math.Min(options.MaxModelLength, config.MaxPositions) : config.MaxPositions;
+        var dtype = model.Model.DType;
+        var (deviceBlocks, swapBlocks) = KvCacheSizing.Blocks(options, config, MaxModelLength, dtype);
+        _cache = new PagedKvCache(config.NumLayers, deviceBlocks, options.BlockSize, config.KvHeads, config.HeadSize, dtype, model.Model.Device);
+        _swap = swapBlocks > 0 ? new PagedKvCache(config.NumLayers, swapBlocks, options.BlockSize, config.KvHeads, config.HeadSize, dtype, torch.CPU) : null;
+        var attention = AttentionBackendChoice.Create(options.AttentionBackend, _cache);
+        AttentionBackendName = attention.Name;
+        var runner = new ModelRunner(model.Model, attention, new TorchCacheOperations(_cache, _swap));
+        _blocks = new KvCacheManager(deviceBlocks, options.BlockSize, options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged, swapBlocks);
+        EosTokenIds = config.EosTokenIds.Count > 0 ? config.EosTokenIds : model.Tokenizer?.EosTokenId is { } eos ? [eos] : [];
+        var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
+            options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds));
+
+        _ownsSystem = system is null;
+        _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
+        _scheduler = _system.ActorOf(
+            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter)
+                .WithDispatcher("akka.actor.scheduler-dispatcher"),
+            "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
+        log($"model: {model.Description}");
+        log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
+            $"swap {swapBlocks} blocks; attention backend: {attention.Name}; prefix caching: {(_blocks.PrefixCaching ? "on" : "off")}");
+    }
+
+    public EngineOptions Options { get; }
+    public string ModelName => Options.ServedModelName ?? _model.Name;
+    public ModelConfig ModelConfig => _model.Config;
+    public ITokenizer? Tokenizer => _model.Tokenizer;
+    public int MaxModelLength { get; }
+    public bool IsServing => _serving;
+    public bool IsDefaultModel => _model.IsDefault;
+    public string ModelDescription => _model.Description;
+    public string AttentionBackendName { get; }
+    public IReadOnlyList<int> EosTokenIds { get; }
+    public int NumBlocks => _cache.NumBlocks;
+    public EngineStatistics Statistics => _meter.Latest;
+    public ActorSystem System => _system;
+    public IActorRef SchedulerActor => _scheduler;
+
+    /// <summary>Throws <see cref="ArgumentException"/> (ParamName = the API field) for a request that cannot run.</summary>
+    public void Validate(GenerationRequest request)
+    {
+        request.Sampling.Validate();
+        if (request.PromptTokenIds.Count == 0) throw new ArgumentException("the prompt must not be empty", "prompt");
+        int vocab = ModelConfig.VocabSize;
+        foreach (var id in request.PromptTokenIds)
+            if (id < 0 || id >= vocab) throw new ArgumentException($"token id {id} is out of vocabulary (0..{vocab - 1})", "prompt");
+        int total = request.PromptTokenIds.Count + request.Sampling.MaxTokens;
+        if (total > MaxModelLength)
+            throw new ArgumentException($"This model's maximum context length is {MaxModelLength} tokens. However, you requested {total} tokens " +
+                $"({request.PromptTokenIds.Count} in the prompt, {request.Sampling.MaxTokens} in the completion). Please reduce the length of the prompt or completion.", "max_tokens");
+        long blocksNeeded = (total + (long)Options.BlockSize - 1) / Options.BlockSize;
+        if (blocksNeeded > NumBlocks)
+            throw new ArgumentException($"the request needs {blocksNeeded} KV blocks but the cache has {NumBlocks}", "max_tokens");
+        if (request.Sampling.UseBeamSearch) throw new ArgumentException("beam search is not supported yet", "use_beam_search");
+    }
+
+    public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (!_serving) throw new InvalidOperationException("the engine is shutting down");
+        Validate(request);
+        var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        Interlocked.Increment(ref _inFlight);
+        bool finished = false;
+        try
+        {
+            _scheduler.Tell(new SchedulerActor.AddRequest(request, channel.Writer));
+            await foreach (var output in channel.Reader.ReadAllAsync(cancellationToken))
+            {
+                finished = output.Finished;
+                yield return output;
+                if (finished) yield break;
+            }
+        }
+        finally
+        {
+            if (!finished) _scheduler.Tell(new SchedulerActor.AbortRequest(request.RequestId));
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    public Source<RequestOutput, NotUsed> Generate(GenerationRequest request) => Source.From(() => GenerateAsync(request));
+
+    /// <summary>Verifies the block pool's invariants (for tests); null when they hold.</summary>
+    public async Task<string?> CheckBlockInvariantsAsync()
+    {
+        var blockManager = await _system.ActorSelection(_scheduler.Path / "block-manager").ResolveOne(TimeSpan.FromSeconds(5));
+        var result = await blockManager.Ask<BlockManagerActor.InvariantsChecked>(new BlockManagerActor.CheckInvariants(), TimeSpan.FromSeconds(10));
+        return result.Violation;
+    }
+
+    /// <summary>Free blocks as the block manager sees them now (asks it, so it is exact).</summary>
+    public async Task<EngineStatistics> RefreshStatisticsAsync() =>
+        await _scheduler.Ask<EngineStatistics>(new SchedulerActor.GetStatistics(), TimeSpan.FromSeconds(10));
+
+    /// <summary>Stops admitting, waits up to the grace period for in-flight requests, then stops.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        _serving = false;
+        var deadline = DateTime.UtcNow + grace;
+        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await _scheduler.GracefulStop(TimeSpan.FromSeconds(5));
+        if (_ownsSystem) await _system.Terminate();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_serving || !_system.WhenTerminated.IsCompleted) await StopAsync(TimeSpan.FromSeconds(Options.ShutdownGraceSeconds));
+        _cache.Dispose();
+        _swap?.Dispose();
+        _model.Dispose();
+    }
+}

@@ -1,0 +1,83 @@
+using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Models.Llama;
+using LlmEngine.Kernels.Tokenizers;
+using TorchSharp;
+
+namespace LlmEngine.Kernels.Models;
+
+/// <summary>
+/// Builds a model from <c>--model</c>: the embedded default when none is given, a llama2.c
+/// checkpoint, or a Hugging Face directory whose config.json names a supported architecture.
+/// With the dummy load format the weights are seeded random values and only config.json is read.
+/// </summary>
+public static class ModelFactory
+{
+    public static IReadOnlyList<IModelFamily> Families { get; } = [new LlamaFamily()];
+
+    public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
+
+    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0)
+    {
+        if (loadFormat is not ("auto" or "dummy"))
+            throw new ModelLoadException($"--load-format '{loadFormat}' is not supported (supported: auto, dummy)");
+        bool dummy = loadFormat == "dummy";
+        if (string.IsNullOrEmpty(path))
+        {
+            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed));
+            return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
+                "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
+        }
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+        if (dummy && Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
+            return FromHuggingFace(path, null, null, name, dtype, device, seed);
+
+        var files = ModelLocator.Resolve(path);
+        var source = WeightSources.Open(files);
+        try
+        {
+            if (source is Llama2cCheckpoint checkpoint)
+            {
+                var config = LlamaFamily.FromLlama2c(checkpoint.Header);
+                config.Validate(checkpoint.Path);
+                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed));
+                var tokenizer = files.TokenizerPath is null ? null : TokenizerLoader.Load(files.TokenizerPath, config.VocabSize);
+                return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
+            }
+            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed);
+        }
+        finally
+        {
+            source.Dispose();
+        }
+    }
+
+    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device, long seed)
+    {
+        var hf = HuggingFaceConfig.Load(directory);
+        var family = FamilyOf(hf);
+        var config = family.ReadConfig(hf);
+        config.Validate(hf.Path);
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed));
+        var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
+        string weights = source is null ? "dummy weights" : "weights";
+        return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
+    }
+
+    private static IModelFamily FamilyOf(HuggingFaceConfig hf)
+    {
+        var architectures = hf.Has("architectures") ? hf.Json["architectures"]!.AsArray().Select(a => a!.GetValue<string>()).ToList() : [];
+        string? type = hf.GetString("model_type", null);
+        var family = Families.FirstOrDefault(f => architectures.Any(f.Architectures.Contains))
+            ?? Families.FirstOrDefault(f => type is not null && f.ModelTypes.Contains(type));
+        if (family is not null) return family;
+        string named = architectures.Count > 0 ? string.Join(", ", architectures) : type ?? "(none given)";
+        throw new ModelLoadException($"{hf.Path}: architecture {named} is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
+    }
+
+    public static torch.ScalarType ParseDType(string dtype) => dtype switch
+    {
+        "float32" or "fp32" or "float" => torch.ScalarType.Float32,
+        "bfloat16" or "bf16" => torch.ScalarType.BFloat16,
+        _ => throw new ArgumentException($"--dtype '{dtype}' is not supported (supported: float32, bfloat16)"),
+    };
+}

@@ -1,0 +1,78 @@
+using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Loading;
+
+namespace LlmEngine.Tests.Engine;
+
+/// <summary>
+/// The paged engine's central invariant: whatever the batch mix, block size, preemption mode and
+/// order of arrival, greedy output equals the dense reference path run alone; and when all
+/// requests end every block is free and the pool's counts are consistent.
+/// </summary>
+[Trait("Category", "Slow")]
+public class PagedEngineEquivalenceTests
+{
+    private static readonly Lazy<GreedyWorkload> Stories = new(() => GreedyWorkload.Create(SharedModels.Stories260K, 64, 400, 512, seed: 7));
+    private static readonly Lazy<GreedyWorkload> TinyLlama = new(() => GreedyWorkload.Create(SharedModels.TinyHf("llama"), 64, 200, 256, seed: 11));
+
+    public static TheoryData<int, PreemptionMode> Configurations()
+    {
+        var data = new TheoryData<int, PreemptionMode>();
+        foreach (int blockSize in new[] { 1, 8, 16, 32 })
+            foreach (var mode in new[] { PreemptionMode.Recompute, PreemptionMode.Swap })
+                data.Add(blockSize, mode);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public Task Stories260KMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode) =>
+        RunAndCompare(Stories.Value, blockSize, mode, kvTokens: 1600);
+
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public Task GroupedQueryRandomModelMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode) =>
+        RunAndCompare(TinyLlama.Value, blockSize, mode, kvTokens: 900);
+
+    private static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, int kvTokens)
+    {
+        var options = new EngineOptions
+        {
+            Model = workload.ModelPath,
+            BlockSize = blockSize,
+            NumBlocks = kvTokens / blockSize,
+            PreemptionMode = mode,
+            SwapSpaceGiB = 0.05,
+            MaxNumBatchedTokens = 512,
+            AttentionBackend = "torch",
+        };
+        await using var engine = LlmEngine.Start(options);
+        var random = new Random(blockSize * 31 + (int)mode);
+        var order = Enumerable.Range(0, workload.Prompts.Count).OrderBy(_ => random.Next()).ToList();
+        var results = new Task<int[]>[workload.Prompts.Count];
+        foreach (int i in order)
+        {
+            var sampling = new SamplingParameters { Temperature = 0, MaxTokens = workload.MaxTokens[i], IgnoreEos = true };
+            results[i] = Collect(engine, new GenerationRequest($"r{i}", workload.Prompts[i], sampling));
+            if (random.Next(4) == 0) await Task.Delay(random.Next(1, 20));
+        }
+        var outputs = await Task.WhenAll(results);
+        for (int i = 0; i < outputs.Length; i++)
+            Assert.True(workload.Expected[i].SequenceEqual(outputs[i]),
+                $"request {i} (prompt {workload.Prompts[i].Length} tokens): expected [{string.Join(",", workload.Expected[i])}] got [{string.Join(",", outputs[i])}]");
+
+        var stats = await engine.RefreshStatisticsAsync();
+        Assert.True(stats.NumPreemptions > 0, "the KV budget was meant to force preemption");
+        Assert.Equal(stats.BlocksTotal, stats.BlocksFree);
+        Assert.Null(await engine.CheckBlockInvariantsAsync());
+    }
+
+    private static async Task<int[]> Collect(LlmEngine engine, GenerationRequest request)
+    {
+        await Task.Yield();
+        var tokens = new List<int>();
+        await foreach (var output in engine.GenerateAsync(request))
+            foreach (var delta in output.Deltas) tokens.AddRange(delta.TokenIds);
+        return tokens.ToArray();
+    }
+}
