@@ -48,7 +48,7 @@ public static class GenerateCommand
         if (input is not null && !input.Exists) return CliErrors.Fail($"{input.FullName}: file not found");
         var lines = prompt is not null ? [JsonSerializer.Serialize(new { prompt })] : await File.ReadAllLinesAsync(input!.FullName, cancel);
 
-        await using var engine = LlmEngine.Start(options, log: Console.Error.WriteLine);
+        await using var engine = InferenceEngine.Start(options, log: Console.Error.WriteLine);
         if (engine.IsDefaultModel) Console.Error.WriteLine("note: no --model given; using the embedded default model (random weights: its text is gibberish)");
         int failures = 0;
         var tasks = new List<Task<string>?>();

@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Cli;
 /// <c>outputs</c> list (best first). No timings, so identical runs give identical files.</summary>
 public static class GenerateOutput
 {
-    public static async Task<string> RunAsync(LlmEngine engine, GenerationRequest request, CancellationToken cancel)
+    public static async Task<string> RunAsync(InferenceEngine engine, GenerationRequest request, CancellationToken cancel)
     {
         RequestOutput? last = null;
         await foreach (var output in engine.GenerateAsync(request, cancel)) last = output;

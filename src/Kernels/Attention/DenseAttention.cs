@@ -46,7 +46,8 @@ public sealed class DenseAttention(int numLayers, int kvHeads, int headSize, int
     private (Tensor[] Keys, Tensor[] Values) CacheOf(int sequenceId)
     {
         if (_caches.TryGetValue(sequenceId, out var cache)) return cache;
-        Tensor New() => zeros(new long[] { maxPositions, kvHeads, headSize }, dtype: dtype, device: device);
+        // Created during a forward pass: keep them out of its dispose scope.
+        Tensor New() => zeros(new long[] { maxPositions, kvHeads, headSize }, dtype: dtype, device: device).DetachFromDisposeScope();
         cache = (Enumerable.Range(0, numLayers).Select(_ => New()).ToArray(), Enumerable.Range(0, numLayers).Select(_ => New()).ToArray());
         _caches[sequenceId] = cache;
         return cache;

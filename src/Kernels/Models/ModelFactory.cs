@@ -40,7 +40,7 @@ public static class ModelFactory
                 var config = LlamaFamily.FromLlama2c(checkpoint.Header);
                 config.Validate(checkpoint.Path);
                 var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed));
-                var tokenizer = files.TokenizerPath is null ? null : TokenizerLoader.Load(files.TokenizerPath, config.VocabSize);
+                var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
             return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed);

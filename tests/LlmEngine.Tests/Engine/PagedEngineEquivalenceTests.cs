@@ -46,7 +46,7 @@ public class PagedEngineEquivalenceTests
             MaxNumBatchedTokens = 512,
             AttentionBackend = "torch",
         };
-        await using var engine = LlmEngine.Start(options);
+        await using var engine = InferenceEngine.Start(options);
         var random = new Random(blockSize * 31 + (int)mode);
         var order = Enumerable.Range(0, workload.Prompts.Count).OrderBy(_ => random.Next()).ToList();
         var results = new Task<int[]>[workload.Prompts.Count];
@@ -67,7 +67,7 @@ public class PagedEngineEquivalenceTests
         Assert.Null(await engine.CheckBlockInvariantsAsync());
     }
 
-    private static async Task<int[]> Collect(LlmEngine engine, GenerationRequest request)
+    private static async Task<int[]> Collect(InferenceEngine engine, GenerationRequest request)
     {
         await Task.Yield();
         var tokens = new List<int>();

@@ -82,10 +82,10 @@ public sealed class RotaryEmbedding : IDisposable
         Tensor rotated;
         if (_style == RotaryStyle.Interleaved)
         {
-            var pairs = x32.unflatten(-1, new long[] { -1, 2 });
+            var pairs = x32.view(x.shape[0], x.shape[1], -1, 2);
             var even = pairs.select(-1, 0);
             var odd = pairs.select(-1, 1);
-            rotated = stack(new[] { even * cos - odd * sin, even * sin + odd * cos }, -1).flatten(-2);
+            rotated = stack(new[] { even * cos - odd * sin, even * sin + odd * cos }, -1).flatten(2);
         }
         else
         {

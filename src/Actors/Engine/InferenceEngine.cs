@@ -20,7 +20,7 @@ namespace LlmEngine.Actors.Engine;
 /// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
 /// then aborts the rest.
 /// </summary>
-public sealed class LlmEngine : ILlmEngine, IAsyncDisposable
+public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 {
     private readonly LoadedModel _model;
     private readonly PagedKvCache _cache;
@@ -33,14 +33,14 @@ public sealed class LlmEngine : ILlmEngine, IAsyncDisposable
     private int _inFlight;
     private volatile bool _serving = true;
 
-    public static LlmEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
+    public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
         var dtype = ModelFactory.ParseDType(options.DType);
         var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed);
-        return new LlmEngine(model, options, system, log ?? (_ => { }));
+        return new InferenceEngine(model, options, system, log ?? (_ => { }));
     }
 
-    private LlmEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
+    private InferenceEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
     {
         if (options.BlockSize is < 1 or > 32) throw new ArgumentException($"--block-size must be between 1 and 32, got {options.BlockSize}");
         _model = model;
@@ -83,7 +83,7 @@ public sealed class LlmEngine : ILlmEngine, IAsyncDisposable
     public int NumBlocks => _cache.NumBlocks;
     public EngineStatistics Statistics => _meter.Latest;
     public ActorSystem System => _system;
-    public IActorRef SchedulerActor => _scheduler;
+    public IActorRef Scheduler => _scheduler;
 
     /// <summary>Throws <see cref="ArgumentException"/> (ParamName = the API field) for a request that cannot run.</summary>
     public void Validate(GenerationRequest request)
