@@ -42,11 +42,13 @@ public sealed class AttentionBatch : IDisposable
     public int QueryLength(int sequence) => QueryStarts[sequence + 1] - QueryStarts[sequence];
     public int FirstQueryPosition(int sequence) => ContextLengths[sequence] - QueryLength(sequence);
 
+    // Built on first use, possibly inside a layer's dispose scope; the batch owns them for the
+    // whole step, so they are detached from any scope and disposed with the batch.
     private torch.Tensor? _slotTensor, _blockTableTensor, _contextTensor, _queryStartTensor;
 
     /// <summary>Slot mapping as an int64 tensor, built once per step on <paramref name="device"/>.</summary>
     public torch.Tensor SlotMappingTensor(torch.Device device) =>
-        _slotTensor ??= torch.tensor(SlotMapping, dtype: torch.int64, device: device);
+        _slotTensor ??= torch.tensor(SlotMapping, dtype: torch.int64, device: device).DetachFromDisposeScope();
 
     /// <summary>Block tables padded with zeros to the longest one, [sequences, maxBlocks] int32.</summary>
     public torch.Tensor BlockTableTensor(torch.Device device)
@@ -55,14 +57,14 @@ public sealed class AttentionBatch : IDisposable
         int width = Math.Max(1, BlockTables.Length == 0 ? 1 : BlockTables.Max(t => t.Length));
         var flat = new int[NumSequences * width];
         for (int i = 0; i < BlockTables.Length; i++) BlockTables[i].CopyTo(flat, i * width);
-        return _blockTableTensor = torch.tensor(flat, dtype: torch.int32, device: device).reshape(NumSequences, width);
+        return _blockTableTensor = torch.tensor(flat, dtype: torch.int32, device: device).reshape(NumSequences, width).DetachFromDisposeScope();
     }
 
     public torch.Tensor ContextLengthTensor(torch.Device device) =>
-        _contextTensor ??= torch.tensor(ContextLengths, dtype: torch.int32, device: device);
+        _contextTensor ??= torch.tensor(ContextLengths, dtype: torch.int32, device: device).DetachFromDisposeScope();
 
     public torch.Tensor QueryStartTensor(torch.Device device) =>
-        _queryStartTensor ??= torch.tensor(QueryStarts, dtype: torch.int32, device: device);
+        _queryStartTensor ??= torch.tensor(QueryStarts, dtype: torch.int32, device: device).DetachFromDisposeScope();
 
     public void Dispose()
     {
