@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Chat;
 using LlmEngine.Host.Metrics;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
@@ -34,7 +35,7 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         SamplingFields.Validate(sampling, Renamed);
         RequestChecks.Prompt(engine, tokens, maxTokens, "messages");
 
-        var c = new Chat(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null);
+        var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null);
         PromptInput[] prompts = [new(tokens, null)];
         await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, sampling, context.RequestAborted);
         if (stream) await Stream(context, run, c, includeUsage);
@@ -47,19 +48,20 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
     {
         var messages = ChatMessages.Read(body);
         var tokenizer = engine.Tokenizer ?? throw ApiException.BadRequest("This model has no tokenizer, so it cannot chat; use /v1/completions with token ids.");
-        var kwargs = Get(body, "chat_template_kwargs") switch
+        var extra = new Dictionary<string, object?>();
+        if (Get(body, "tools") is { } tools) extra["tools"] = ChatTemplate.FromJson(tools);
+        if (Get(body, "chat_template_kwargs") is { } kwargs)
         {
-            null => null,
-            { ValueKind: JsonValueKind.Object } o => (IReadOnlyDictionary<string, object?>?)ChatMessages.Plain(o),
-            var v => throw WrongType("chat_template_kwargs", "an object", v.Value),
-        };
-        var prompt = chat.Render(messages, Bool(body, "add_generation_prompt") ?? true, kwargs);
+            if (kwargs.ValueKind != JsonValueKind.Object) throw WrongType("chat_template_kwargs", "an object", kwargs);
+            foreach (var p in kwargs.EnumerateObject()) extra[p.Name] = ChatTemplate.FromJson(p.Value);
+        }
+        var prompt = chat.Render(messages, Bool(body, "add_generation_prompt") ?? true, extra);
         return tokenizer.Encode(prompt, addSpecialTokens);
     }
 
-    private sealed record Chat(string Id, long Created, int PromptTokens, int N, int? TopLogprobs);
+    private sealed record Conversation(string Id, long Created, int PromptTokens, int N, int? TopLogprobs);
 
-    private async Task<ChatResponse> Collect(EngineRun run, Chat c)
+    private async Task<ChatResponse> Collect(EngineRun run, Conversation c)
     {
         var acc = new ChoiceAccumulator(1, c.N);
         await foreach (var (p, output) in run.Outputs()) acc.Add(p, output);
@@ -68,7 +70,7 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         return new ChatResponse(c.Id, "chat.completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
     }
 
-    private async Task Stream(HttpContext context, EngineRun run, Chat c, bool includeUsage)
+    private async Task Stream(HttpContext context, EngineRun run, Conversation c, bool includeUsage)
     {
         var sse = await ServerSentEvents.Start(context);
         await StreamGuard.Run(context, sse, async () =>
@@ -92,6 +94,6 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         });
     }
 
-    private ChatChunk Chunk(Chat c, ChatChunkChoice choice) =>
+    private ChatChunk Chunk(Conversation c, ChatChunkChoice choice) =>
         new(c.Id, "chat.completion.chunk", c.Created, servedModel, [choice], null);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmEngine.Host.Chat;
 
 namespace LlmEngine.Host.Api;
 
@@ -24,7 +25,7 @@ public static class ChatMessages
         if (JsonFields.String(m, "role") is not { Length: > 0 }) throw ApiException.BadRequest("Each message needs a 'role'.", "messages");
         var result = new Dictionary<string, object?>();
         foreach (var p in m.EnumerateObject())
-            result[p.Name] = p.Name == "content" ? Content(p.Value) : Plain(p.Value);
+            result[p.Name] = p.Name == "content" ? Content(p.Value) : ChatTemplate.FromJson(p.Value);
         return result;
     }
 
@@ -44,16 +45,4 @@ public static class ChatMessages
         if (type != "text") throw ApiException.BadRequest($"Content parts of type '{type}' are not supported; only text.", "content");
         return JsonFields.String(part, "text") ?? throw ApiException.BadRequest("A text content part needs 'text'.", "content");
     }
-
-    /// <summary>A JSON value as plain .NET values: string, long or double, bool, null, lists and dictionaries.</summary>
-    public static object? Plain(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.Array => e.EnumerateArray().Select(Plain).ToList(),
-        JsonValueKind.Object => e.EnumerateObject().ToDictionary(p => p.Name, p => Plain(p.Value)),
-        _ => null,
-    };
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmEngine.Host.Chat;
 
 namespace LlmEngine.Host.Api;
 
@@ -26,9 +27,7 @@ public sealed class ChatPrompt
         _variables["eos_token"] = eos ?? "";
     }
 
-    /// <summary>Compiles template text; the Jinja engine of LlmEngine.Host.Chat.</summary>
-    public static Func<string, ChatRenderer> Compile { get; set; } = _ =>
-        throw new InvalidOperationException("No chat template engine is available in this build.");
+    private static ChatRenderer Compile(string source) => ChatTemplate.Parse(source).Render;
 
     public bool HasTemplate => _render is not null;
 
@@ -62,14 +61,14 @@ public sealed class ChatPrompt
         if (_render is null)
             throw ApiException.BadRequest("This model has no chat template (none in tokenizer_config.json or chat_template.jinja); "
                 + "start the server with --chat-template FILE, or use /v1/completions.");
-        var variables = new Dictionary<string, object?>(_variables);
+        // transformers passes tools and documents as None when a request has none.
+        var variables = new Dictionary<string, object?>(_variables) { ["tools"] = null, ["documents"] = null };
         if (extra is not null) foreach (var (k, v) in extra) variables[k] = v;
         try
         {
             return _render(messages, addGenerationPrompt, variables);
         }
-        catch (ApiException) { throw; }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (ChatTemplateException e)
         {
             // Templates raise on conversations they refuse (roles must alternate, ...): the caller's to fix.
             throw ApiException.BadRequest($"The chat template failed on these messages: {e.Message}", "messages");
