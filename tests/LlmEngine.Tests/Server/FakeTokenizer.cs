@@ -14,10 +14,20 @@ public sealed class FakeTokenizer : ITokenizer
     public int? BosTokenId => Bos;
     public int? EosTokenId => Eos;
 
+    /// <summary>"&lt;s&gt;" and "&lt;/s&gt;" in the text become their special ids, as real tokenizers
+    /// treat special-token strings that a chat template writes.</summary>
     public int[] Encode(string text, bool addSpecialTokens = true)
     {
-        var ids = Encoding.UTF8.GetBytes(text).Select(b => b + Offset);
-        return addSpecialTokens ? [Bos, .. ids] : [.. ids];
+        var ids = new List<int>();
+        if (addSpecialTokens) ids.Add(Bos);
+        var parts = System.Text.RegularExpressions.Regex.Split(text, "(<s>|</s>)");
+        foreach (var part in parts)
+        {
+            if (part == "<s>") ids.Add(Bos);
+            else if (part == "</s>") ids.Add(Eos);
+            else ids.AddRange(Encoding.UTF8.GetBytes(part).Select(b => b + Offset));
+        }
+        return [.. ids];
     }
 
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true)
