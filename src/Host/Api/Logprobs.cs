@@ -11,6 +11,10 @@ public sealed class LogprobFormatter(ITokenizer? tokenizer)
     /// <summary>A token's own text, special tokens included; "token_id:N" without a tokenizer (as vLLM).</summary>
     public string TokenText(int id) => tokenizer?.Decode([id], skipSpecialTokens: false) ?? $"token_id:{id}";
 
+    /// <summary>How much of the response text a token takes: special tokens (BOS, EOS) take none,
+    /// so text offsets index the text the client got.</summary>
+    private int TextLength(int id) => tokenizer?.Decode([id], skipSpecialTokens: true).Length ?? 0;
+
     /// <param name="offset">Text offset of the first token (the length of the text before it).</param>
     public CompletionLogprobs Completion(IEnumerable<SampledToken> tokens, int offset, CompletionLogprobs? into = null)
     {
@@ -26,7 +30,7 @@ public sealed class LogprobFormatter(ITokenizer? tokenizer)
             top.TryAdd(text, ApiJson.Finite(t.Logprob));
             result.TopLogprobs.Add(top);
             result.TextOffset.Add(offset);
-            offset += text.Length;
+            offset += TextLength(t.TokenId);
         }
         return result;
     }
@@ -44,7 +48,7 @@ public sealed class LogprobFormatter(ITokenizer? tokenizer)
             result.TokenLogprobs.Add(null);
             result.TopLogprobs.Add(null);
             result.TextOffset.Add(offset);
-            offset += text.Length;
+            offset += TextLength(id);
         }
         return result;
     }

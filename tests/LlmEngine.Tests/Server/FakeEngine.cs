@@ -29,8 +29,9 @@ public sealed class FakeEngine : ILlmEngine
 
     /// <summary>Pause between steps (to let a test act mid-stream).</summary>
     public TimeSpan StepDelay { get; set; }
-    /// <summary>When set, GenerateAsync throws it on the first step (a failing engine).</summary>
+    /// <summary>When set, GenerateAsync throws it before the first output, or at step <see cref="FailAtStep"/>.</summary>
     public Exception? FailWith { get; set; }
+    public int? FailAtStep { get; set; }
     public int Waiting { get; set; }
     public double KvCacheUsage { get; set; }
     public long Preemptions { get; set; }
@@ -54,7 +55,7 @@ public sealed class FakeEngine : ILlmEngine
         if (request.PromptTokenIds.Count + request.Sampling.MaxTokens > MaxModelLength)
             throw new ArgumentException("prompt too long", "max_tokens");
         Requests.Enqueue(request);
-        if (FailWith is { } failure) throw failure;
+        if (FailWith is { } failure && FailAtStep is null) throw failure;
         var arrival = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         var choices = Enumerable.Range(0, request.Sampling.N).Select(j => FakeModel.Complete(request.PromptTokenIds, j, request.Sampling)).ToArray();
@@ -77,6 +78,7 @@ public sealed class FakeEngine : ILlmEngine
                     Cancelled.TrySetResult(request.RequestId);
                     throw;
                 }
+                if (k == FailAtStep && FailWith is { } midway) throw midway;
                 if (k == 0) firstToken = clock.Elapsed.TotalSeconds;
                 var deltas = choices.Select((c, j) => (c, j)).Where(x => k < x.c.TokenIds.Count).Select(x => new CompletionDelta(
                     x.j, [x.c.TokenIds[k]], x.c.Pieces[k], x.c.Logprobs.Count > 0 ? [x.c.Logprobs[k]] : [],

@@ -117,14 +117,38 @@ public sealed class StreamingTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task FailureMidStreamIsSentAsAnErrorEventBeforeDone()
+    public async Task FailureBeforeTheFirstOutputIsAPlain500()
     {
         _server.Engine.FailWith = new InvalidOperationException("boom");
 
-        // The first step fails before headers go, so this one is a plain 500.
         var (response, body) = await Stream("/v1/completions", new { prompt = "abc", max_tokens = 3, stream = true });
 
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
         Assert.Contains("boom", JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task FailureMidStreamIsSentAsAnErrorEventBeforeDone()
+    {
+        _server.Engine.FailWith = new InvalidOperationException("boom");
+        _server.Engine.FailAtStep = 2;
+
+        var (response, body) = await Stream("/v1/completions", new { prompt = "abc", max_tokens = 5, stream = true });
+
+        var events = Events(body);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("[DONE]", events[^1]);
+        Assert.Contains("boom", JsonDocument.Parse(events[^2]).RootElement.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task StreamedLogprobsContinueTheTextOffsetsAcrossChunks()
+    {
+        var (_, body) = await Stream("/v1/completions", new { prompt = "abc", max_tokens = 3, logprobs = 1, echo = true, stream = true });
+
+        var lps = Events(body)[..^1].Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("logprobs")).ToList();
+        var offsets = lps.SelectMany(l => l.GetProperty("text_offset").EnumerateArray().Select(o => o.GetInt32())).ToList();
+        // Offsets index the text sent: the echoed "abc" (BOS takes no text), then "a", "b", "c".
+        Assert.Equal([0, 0, 1, 2, 3, 4, 5], offsets);
     }
 }
