@@ -78,19 +78,21 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
             // Each choice's first chunk carries the role, as OpenAI's do.
             for (var i = 0; i < c.N; i++)
                 await sse.Send(Chunk(c, new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null)));
-            var completionTokens = 0;
+            var tracker = new StreamTracker(1, c.N);
             await foreach (var (_, output) in run.Outputs())
             {
                 foreach (var d in output.Deltas)
                 {
-                    completionTokens += d.TokenIds.Count;
+                    tracker.Sent(d.Index, d);
                     if (d.Text.Length == 0 && d.FinishReason is null && (c.TopLogprobs is null || d.Logprobs.Count == 0)) continue;
                     var lp = c.TopLogprobs is { } k ? _logprobs.Chat(d.Logprobs, k) : null;
                     await sse.Send(Chunk(c, new ChatChunkChoice(d.Index, new ChatDelta(null, d.Text.Length > 0 ? d.Text : null), lp, d.FinishReason)));
                 }
+                foreach (var (index, text, reason) in tracker.Closing(0, output))
+                    await sse.Send(Chunk(c, new ChatChunkChoice(index, new ChatDelta(null, text.Length > 0 ? text : null), null, reason)));
             }
             if (includeUsage)
-                await sse.Send(new ChatChunk(c.Id, "chat.completion.chunk", c.Created, servedModel, [], Usage.Of(c.PromptTokens, completionTokens)));
+                await sse.Send(new ChatChunk(c.Id, "chat.completion.chunk", c.Created, servedModel, [], Usage.Of(c.PromptTokens, tracker.CompletionTokens)));
         });
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Metrics;
+using LlmEngine.Kernels.Sampling;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
 
@@ -67,31 +68,38 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         {
             var offsets = new int[c.Prompts.Count * c.N];
             var started = new bool[offsets.Length];
-            var completionTokens = 0;
+            var tracker = new StreamTracker(c.Prompts.Count, c.N);
             await foreach (var (p, output) in run.Outputs())
             {
                 foreach (var d in output.Deltas)
                 {
                     var index = p * c.N + d.Index;
-                    completionTokens += d.TokenIds.Count;
-                    var text = d.Text;
-                    CompletionLogprobs? lp = null;
-                    if (c.Echo && !started[index])
-                    {
-                        text = (c.Prompts[p].Text ?? "") + text;
-                        if (c.Logprobs) lp = _logprobs.Prompt(c.Prompts[p].TokenIds);
-                    }
-                    started[index] = true;
-                    // The completion's tokens start after whatever prompt text this chunk echoes.
-                    if (c.Logprobs) lp = _logprobs.Completion(d.Logprobs, offsets[index] + text.Length - d.Text.Length, lp);
-                    offsets[index] += text.Length;
-                    if (text.Length == 0 && d.FinishReason is null && d.Logprobs.Count == 0) continue;
-                    await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel,
-                        [new CompletionChoice(index, text, lp, d.FinishReason)], null));
+                    tracker.Sent(index, d);
+                    await Send(p, index, d.Text, d.Logprobs, d.FinishReason);
                 }
+                foreach (var (index, text, reason) in tracker.Closing(p, output))
+                    await Send(p, index, text, [], reason);
             }
             if (includeUsage)
-                await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel, [], Usage.Of(c.PromptTokens, completionTokens)));
+                await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel, [], Usage.Of(c.PromptTokens, tracker.CompletionTokens)));
+
+            async Task Send(int p, int index, string piece, IReadOnlyList<SampledToken> logprobs, string? finishReason)
+            {
+                var text = piece;
+                CompletionLogprobs? lp = null;
+                if (c.Echo && !started[index])
+                {
+                    text = (c.Prompts[p].Text ?? "") + text;
+                    if (c.Logprobs) lp = _logprobs.Prompt(c.Prompts[p].TokenIds);
+                }
+                started[index] = true;
+                // The completion's tokens start after whatever prompt text this chunk echoes.
+                if (c.Logprobs) lp = _logprobs.Completion(logprobs, offsets[index] + text.Length - piece.Length, lp);
+                offsets[index] += text.Length;
+                if (text.Length == 0 && finishReason is null && logprobs.Count == 0) return;
+                await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel,
+                    [new CompletionChoice(index, text, lp, finishReason)], null));
+            }
         });
     }
 

@@ -34,7 +34,7 @@ public static class OpenAiServer
     public static WebApplication Build(ServerOptions options, Action<WebApplicationBuilder> configure)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://{HostForUrl(options.Host)}:{options.Port}");
+        builder.WebHost.UseUrls($"http://{HostForUrl(options.Host, options.Port)}:{options.Port}");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddSingleton(options);
@@ -100,9 +100,11 @@ public static class OpenAiServer
         app.MapGet("/metrics", info.Metrics);
     }
 
-    // "0.0.0.0" and "::" mean every interface; Kestrel spells that "+" (and "[::]" as an IPv6 literal).
-    private static string HostForUrl(string host) => host switch
+    // IPv6 literals need brackets in a URL; Kestrel refuses a free port (0) on "localhost", so the
+    // loopback address stands in for it there.
+    private static string HostForUrl(string host, int port) => host switch
     {
+        "localhost" when port == 0 => "127.0.0.1",
         "" or "0.0.0.0" or "*" => "0.0.0.0",
         "::" => "[::]",
         _ when host.Contains(':') && !host.StartsWith('[') => $"[{host}]",

@@ -32,6 +32,9 @@ public sealed class FakeEngine : ILlmEngine
     /// <summary>When set, GenerateAsync throws it before the first output, or at step <see cref="FailAtStep"/>.</summary>
     public Exception? FailWith { get; set; }
     public int? FailAtStep { get; set; }
+    /// <summary>As beam search does: deltas carry tokens but no text and no finish reason; the
+    /// text and reasons are settled only in the final output's Outputs.</summary>
+    public bool SettleAtEnd { get; set; }
     public int Waiting { get; set; }
     public double KvCacheUsage { get; set; }
     public long Preemptions { get; set; }
@@ -81,8 +84,8 @@ public sealed class FakeEngine : ILlmEngine
                 if (k == FailAtStep && FailWith is { } midway) throw midway;
                 if (k == 0) firstToken = clock.Elapsed.TotalSeconds;
                 var deltas = choices.Select((c, j) => (c, j)).Where(x => k < x.c.TokenIds.Count).Select(x => new CompletionDelta(
-                    x.j, [x.c.TokenIds[k]], x.c.Pieces[k], x.c.Logprobs.Count > 0 ? [x.c.Logprobs[k]] : [],
-                    k == x.c.TokenIds.Count - 1 ? x.c.FinishReason : null)).ToList();
+                    x.j, [x.c.TokenIds[k]], SettleAtEnd ? "" : x.c.Pieces[k], x.c.Logprobs.Count > 0 ? [x.c.Logprobs[k]] : [],
+                    k == x.c.TokenIds.Count - 1 && !SettleAtEnd ? x.c.FinishReason : null)).ToList();
                 Interlocked.Add(ref _generationTokens, deltas.Count);
                 var last = k == steps - 1;
                 if (!last)

@@ -86,6 +86,20 @@ public sealed class StreamingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TextAndFinishReasonSettledOnlyInTheFinalOutputsAreStillStreamed()
+    {
+        _server.Engine.SettleAtEnd = true;
+
+        var (_, body) = await Stream("/v1/completions", new { prompt = "abc", n = 2, max_tokens = 4, stream = true, stream_options = new { include_usage = true } });
+
+        var chunks = Events(body)[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        var choices = chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()).ToList();
+        Assert.Equal([("abca", "length"), ("bcab", "length")], choices.OrderBy(c => c.GetProperty("index").GetInt32())
+            .Select(c => (c.GetProperty("text").GetString(), c.GetProperty("finish_reason").GetString())));
+        Assert.Equal(8, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task ChatStreamStartsWithTheRoleAndEndsWithFinishReason()
     {
         var (_, body) = await Stream("/v1/chat/completions", new { messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 3, stream = true });
