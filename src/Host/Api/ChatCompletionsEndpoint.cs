@@ -1,0 +1,101 @@
+using System.Text.Json;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Chat;
+using LlmEngine.Host.Metrics;
+using Microsoft.AspNetCore.Http;
+using static LlmEngine.Host.Api.JsonFields;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>POST /v1/chat/completions: messages through the chat template, then the engine.</summary>
+public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, string servedModel)
+{
+    private static readonly Dictionary<string, string> Renamed = new() { ["logprobs"] = "top_logprobs" };
+    private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);
+
+    public async Task Handle(HttpContext context)
+    {
+        using var doc = await ReadBody(context.Request, context.RequestAborted);
+        var body = doc.RootElement;
+        RequestChecks.Model(body, servedModel);
+        RequestChecks.Serving(engine);
+
+        var tokens = Tokenize(engine, chat, body);
+        var stream = Bool(body, "stream") ?? false;
+        var includeUsage = RequestChecks.IncludeUsage(body, stream);
+        // Without a budget the completion may fill the context, as vLLM does.
+        var maxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens") ?? engine.MaxModelLength - tokens.Length;
+        if (tokens.Length >= engine.MaxModelLength) throw ApiException.PromptTooLong(engine.MaxModelLength, tokens.Length);
+        var wantLogprobs = Bool(body, "logprobs") ?? false;
+        var top = Int(body, "top_logprobs");
+        if (top is not null && !wantLogprobs)
+            throw ApiException.BadRequest("When using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs");
+        _ = String(body, "user");
+        var sampling = SamplingFields.Read(body, maxTokens, wantLogprobs ? top ?? 0 : null);
+        SamplingFields.Validate(sampling, Renamed);
+        RequestChecks.Prompt(engine, tokens, maxTokens, "messages");
+
+        var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null);
+        PromptInput[] prompts = [new(tokens, null)];
+        await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, sampling, context.RequestAborted);
+        if (stream) await Stream(context, run, c, includeUsage);
+        else await context.Response.WriteAsJsonAsync(await Collect(run, c), ApiJson.Options, context.RequestAborted);
+    }
+
+    /// <summary>The prompt's token ids: rendered with add_generation_prompt (default true) and
+    /// chat_template_kwargs, then tokenised without adding special tokens again.</summary>
+    public static int[] Tokenize(ILlmEngine engine, ChatPrompt chat, JsonElement body, bool addSpecialTokens = false)
+    {
+        var messages = ChatMessages.Read(body);
+        var tokenizer = engine.Tokenizer ?? throw ApiException.BadRequest("This model has no tokenizer, so it cannot chat; use /v1/completions with token ids.");
+        var extra = new Dictionary<string, object?>();
+        if (Get(body, "tools") is { } tools) extra["tools"] = ChatTemplate.FromJson(tools);
+        if (Get(body, "chat_template_kwargs") is { } kwargs)
+        {
+            if (kwargs.ValueKind != JsonValueKind.Object) throw WrongType("chat_template_kwargs", "an object", kwargs);
+            foreach (var p in kwargs.EnumerateObject()) extra[p.Name] = ChatTemplate.FromJson(p.Value);
+        }
+        var prompt = chat.Render(messages, Bool(body, "add_generation_prompt") ?? true, extra);
+        return tokenizer.Encode(prompt, addSpecialTokens);
+    }
+
+    private sealed record Conversation(string Id, long Created, int PromptTokens, int N, int? TopLogprobs);
+
+    private async Task<ChatResponse> Collect(EngineRun run, Conversation c)
+    {
+        var acc = new ChoiceAccumulator(1, c.N);
+        await foreach (var (p, output) in run.Outputs()) acc.Add(p, output);
+        var choices = acc.Choices.Select((s, i) => new ChatChoice(i, new ChatResponseMessage("assistant", s.Text.ToString()),
+            c.TopLogprobs is { } k ? _logprobs.Chat(s.Logprobs, k) : null, s.FinishReason)).ToList();
+        return new ChatResponse(c.Id, "chat.completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
+    }
+
+    private async Task Stream(HttpContext context, EngineRun run, Conversation c, bool includeUsage)
+    {
+        var sse = await ServerSentEvents.Start(context);
+        await StreamGuard.Run(context, sse, async () =>
+        {
+            // Each choice's first chunk carries the role, as OpenAI's do.
+            for (var i = 0; i < c.N; i++)
+                await sse.Send(Chunk(c, new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null)));
+            var tracker = new StreamTracker(1, c.N);
+            await foreach (var (_, output) in run.Outputs())
+            {
+                foreach (var d in output.Deltas)
+                {
+                    tracker.Sent(d.Index, d);
+                    if (d.Text.Length == 0 && d.FinishReason is null && (c.TopLogprobs is null || d.Logprobs.Count == 0)) continue;
+                    var lp = c.TopLogprobs is { } k ? _logprobs.Chat(d.Logprobs, k) : null;
+                    await sse.Send(Chunk(c, new ChatChunkChoice(d.Index, new ChatDelta(null, d.Text.Length > 0 ? d.Text : null), lp, d.FinishReason)));
+                }
+                foreach (var (index, text, reason) in tracker.Closing(0, output))
+                    await sse.Send(Chunk(c, new ChatChunkChoice(index, new ChatDelta(null, text.Length > 0 ? text : null), null, reason)));
+            }
+            if (includeUsage)
+                await sse.Send(new ChatChunk(c.Id, "chat.completion.chunk", c.Created, servedModel, [], Usage.Of(c.PromptTokens, tracker.CompletionTokens)));
+        });
+    }
+
+    private ChatChunk Chunk(Conversation c, ChatChunkChoice choice) =>
+        new(c.Id, "chat.completion.chunk", c.Created, servedModel, [choice], null);
+}

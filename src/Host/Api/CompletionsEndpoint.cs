@@ -1,0 +1,143 @@
+using System.Text.Json;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Metrics;
+using LlmEngine.Kernels.Sampling;
+using Microsoft.AspNetCore.Http;
+using static LlmEngine.Host.Api.JsonFields;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>POST /v1/completions: OpenAI's legacy completions with vLLM's extra sampling fields.
+/// The prompt is a string, a list of strings, a list of token ids, or a list of such lists.</summary>
+public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, string servedModel)
+{
+    private const int DefaultMaxTokens = 16;
+    private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);
+
+    public async Task Handle(HttpContext context)
+    {
+        using var doc = await ReadBody(context.Request, context.RequestAborted);
+        var body = doc.RootElement;
+        RequestChecks.Model(body, servedModel);
+        RequestChecks.Serving(engine);
+
+        var prompts = Prompts(body);
+        var maxTokens = Int(body, "max_tokens") ?? DefaultMaxTokens;
+        var stream = Bool(body, "stream") ?? false;
+        var includeUsage = RequestChecks.IncludeUsage(body, stream);
+        var echo = Bool(body, "echo") ?? false;
+        _ = String(body, "user"); // accepted, as OpenAI's; only type-checked here
+        var sampling = SamplingFields.Read(body, maxTokens, Int(body, "logprobs"));
+        SamplingFields.Validate(sampling);
+        foreach (var p in prompts) RequestChecks.Prompt(engine, p.TokenIds, maxTokens, "prompt");
+
+        var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs is not null);
+        await using var run = await EngineRun.Start(engine, metrics, request.Id, prompts, sampling, context.RequestAborted);
+        if (stream) await Stream(context, run, request, includeUsage);
+        else await context.Response.WriteAsJsonAsync(await Collect(run, request), ApiJson.Options, context.RequestAborted);
+    }
+
+    private sealed record Completion(string Id, long Created, IReadOnlyList<PromptInput> Prompts, int N, bool Echo, bool Logprobs)
+    {
+        public int PromptTokens => Prompts.Sum(p => p.TokenIds.Count);
+    }
+
+    private async Task<CompletionResponse> Collect(EngineRun run, Completion c)
+    {
+        var acc = new ChoiceAccumulator(c.Prompts.Count, c.N);
+        await foreach (var (p, output) in run.Outputs()) acc.Add(p, output);
+        var choices = acc.Choices.Select((s, i) =>
+        {
+            var prompt = c.Prompts[i / c.N];
+            var head = c.Echo ? prompt.Text ?? "" : "";
+            CompletionLogprobs? lp = null;
+            if (c.Logprobs)
+            {
+                lp = c.Echo ? _logprobs.Prompt(prompt.TokenIds) : null;
+                lp = _logprobs.Completion(s.Logprobs, head.Length, lp);
+            }
+            return new CompletionChoice(i, head + s.Text, lp, s.FinishReason);
+        }).ToList();
+        return new CompletionResponse(c.Id, "text_completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
+    }
+
+    private async Task Stream(HttpContext context, EngineRun run, Completion c, bool includeUsage)
+    {
+        var sse = await ServerSentEvents.Start(context);
+        await StreamGuard.Run(context, sse, async () =>
+        {
+            var offsets = new int[c.Prompts.Count * c.N];
+            var started = new bool[offsets.Length];
+            var tracker = new StreamTracker(c.Prompts.Count, c.N);
+            await foreach (var (p, output) in run.Outputs())
+            {
+                foreach (var d in output.Deltas)
+                {
+                    var index = p * c.N + d.Index;
+                    tracker.Sent(index, d);
+                    await Send(p, index, d.Text, d.Logprobs, d.FinishReason);
+                }
+                foreach (var (index, text, reason) in tracker.Closing(p, output))
+                    await Send(p, index, text, [], reason);
+            }
+            if (includeUsage)
+                await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel, [], Usage.Of(c.PromptTokens, tracker.CompletionTokens)));
+
+            async Task Send(int p, int index, string piece, IReadOnlyList<SampledToken> logprobs, string? finishReason)
+            {
+                var text = piece;
+                CompletionLogprobs? lp = null;
+                if (c.Echo && !started[index])
+                {
+                    text = (c.Prompts[p].Text ?? "") + text;
+                    if (c.Logprobs) lp = _logprobs.Prompt(c.Prompts[p].TokenIds);
+                }
+                started[index] = true;
+                // The completion's tokens start after whatever prompt text this chunk echoes.
+                if (c.Logprobs) lp = _logprobs.Completion(logprobs, offsets[index] + text.Length - piece.Length, lp);
+                offsets[index] += text.Length;
+                if (text.Length == 0 && finishReason is null && logprobs.Count == 0) return;
+                await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel,
+                    [new CompletionChoice(index, text, lp, finishReason)], null));
+            }
+        });
+    }
+
+    private IReadOnlyList<PromptInput> Prompts(JsonElement body)
+    {
+        if (Get(body, "prompt") is not { } prompt) throw ApiException.BadRequest("'prompt' is required.", "prompt");
+        const string Expected = "a string, a list of strings, a list of token ids, or a list of lists of token ids";
+        switch (prompt.ValueKind)
+        {
+            case JsonValueKind.String:
+                return [FromText(prompt.GetString()!)];
+            case JsonValueKind.Array when prompt.GetArrayLength() == 0:
+                throw ApiException.BadRequest("The prompt cannot be empty.", "prompt");
+            case JsonValueKind.Array:
+                var first = prompt[0].ValueKind;
+                return first switch
+                {
+                    JsonValueKind.Number => [FromIds([.. prompt.EnumerateArray().Select(e => TokenId(e, "prompt"))])],
+                    JsonValueKind.String => [.. prompt.EnumerateArray().Select(e =>
+                        e.ValueKind == JsonValueKind.String ? FromText(e.GetString()!) : throw WrongType("prompt", Expected, prompt))],
+                    JsonValueKind.Array => [.. prompt.EnumerateArray().Select(e =>
+                        e.ValueKind == JsonValueKind.Array ? FromIds([.. e.EnumerateArray().Select(x => TokenId(x, "prompt"))])
+                            : throw WrongType("prompt", Expected, prompt))],
+                    _ => throw WrongType("prompt", Expected, prompt),
+                };
+            default:
+                throw WrongType("prompt", Expected, prompt);
+        }
+    }
+
+    private PromptInput FromText(string text)
+    {
+        if (text.Length == 0) throw ApiException.BadRequest("The prompt cannot be empty.", "prompt");
+        var tokenizer = engine.Tokenizer
+            ?? throw ApiException.BadRequest("This model has no tokenizer; send the prompt as token ids.", "prompt");
+        return new PromptInput(tokenizer.Encode(text, addSpecialTokens: true), text);
+    }
+
+    private PromptInput FromIds(int[] ids) =>
+        new(ids, ids.Length > 0 ? engine.Tokenizer?.Decode(ids, skipSpecialTokens: true) : null);
+}

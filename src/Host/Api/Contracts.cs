@@ -1,0 +1,66 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LlmEngine.Host.Api;
+
+// Response bodies as OpenAI names them (snake_case through ApiJson.Options). Nulls are written
+// ("logprobs": null, "finish_reason": null) as OpenAI does, except where marked.
+
+public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens)
+{
+    public static Usage Of(int prompt, int completion) => new(prompt, completion, prompt + completion);
+}
+
+public sealed record CompletionLogprobs(
+    List<string> Tokens, List<double?> TokenLogprobs, List<Dictionary<string, double>?> TopLogprobs, List<int> TextOffset);
+
+public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs? Logprobs, string? FinishReason);
+
+public sealed record CompletionResponse(
+    string Id, string Object, long Created, string Model, IReadOnlyList<CompletionChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage);
+
+public sealed record ChatTopLogprob(string Token, double Logprob, int[] Bytes);
+
+public sealed record ChatTokenLogprob(string Token, double Logprob, int[] Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
+
+public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
+
+public sealed record ChatResponseMessage(string Role, string Content);
+
+public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string? FinishReason);
+
+public sealed record ChatResponse(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage);
+
+public sealed record ChatDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+
+public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
+
+public sealed record ChatChunk(
+    string Id, string Object, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage);
+
+public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, int MaxModelLen);
+
+public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
+
+public static class ApiJson
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Logprobs may be -inf; JSON has no such number, so it is written as vLLM clamps it.
+        NumberHandling = JsonNumberHandling.Strict,
+    };
+
+    public static byte[] Bytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Options);
+
+    public static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N");
+
+    /// <summary>-inf and NaN become -9999.0, as vLLM writes them.</summary>
+    public static double Finite(double logprob) => double.IsFinite(logprob) ? logprob : -9999.0;
+}

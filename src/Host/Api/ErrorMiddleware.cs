@@ -1,0 +1,73 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>
+/// The outermost layer: every failure leaves as an OpenAI error object. Client errors
+/// (<see cref="ApiException"/>), Kestrel's own (413 oversized body, ...), bodiless statuses from
+/// routing (404 unknown route, 405 wrong method) and unexpected exceptions (500, logged) alike.
+/// </summary>
+public sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+            if (!context.Response.HasStarted && context.Response.StatusCode >= 400 && context.Response.ContentType is null)
+                await WriteStatus(context);
+        }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is no one to answer.
+        }
+        catch (ApiException e) when (!context.Response.HasStarted)
+        {
+            await ApiErrors.Write(context, e);
+        }
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            var message = e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? "The request body is too large." : $"Bad request: {e.Message}";
+            await ApiErrors.Write(context, e.StatusCode, message, ApiException.InvalidRequest);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
+            if (!context.Response.HasStarted)
+                await ApiErrors.Write(context, 500, $"Internal server error: {e.Message}", "server_error", null, "internal_error");
+        }
+    }
+
+    private static Task WriteStatus(HttpContext context)
+    {
+        var r = context.Request;
+        var status = context.Response.StatusCode;
+        var message = status switch
+        {
+            404 => $"Not found: {r.Method} {r.Path}",
+            405 => $"Method {r.Method} is not allowed on {r.Path}.",
+            _ => $"Request failed with status {status}.",
+        };
+        return ApiErrors.Write(context, status, message, ApiException.InvalidRequest);
+    }
+}
+
+/// <summary>When an API key is set, /v1/* requests must carry "Authorization: Bearer KEY" (as vLLM checks it).</summary>
+public sealed class ApiKeyMiddleware(RequestDelegate next, string apiKey)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (!context.Request.Path.StartsWithSegments("/v1") || HttpMethods.IsOptions(context.Request.Method))
+            return next(context);
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && FixedTimeEquals(header[7..].Trim(), apiKey))
+            return next(context);
+        throw new ApiException(401, "Incorrect or missing API key. Send 'Authorization: Bearer <key>'.", ApiException.InvalidRequest, code: "invalid_api_key");
+    }
+
+    private static bool FixedTimeEquals(string a, string b) =>
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(a), System.Text.Encoding.UTF8.GetBytes(b));
+}

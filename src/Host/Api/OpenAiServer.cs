@@ -1,0 +1,113 @@
+using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>
+/// The OpenAI-compatible HTTP server (vLLM's endpoints) over any <see cref="ILlmEngine"/>.
+/// <code>
+///   var app = OpenAiServer.Build(engine, new ServerOptions { Port = 8000, ApiKey = key });
+///   await OpenAiServer.RunAsync(app, Console.Out, ct);   // prints the bound URL, runs until shutdown
+/// </code>
+/// </summary>
+public static class OpenAiServer
+{
+    /// <summary>A configured server over this engine instance. <paramref name="configure"/> may add
+    /// services, logging or Kestrel settings before the app is built.</summary>
+    public static WebApplication Build(ILlmEngine engine, ServerOptions options, Action<WebApplicationBuilder>? configure = null) =>
+        Build(options, builder =>
+        {
+            builder.Services.AddSingleton(engine);
+            configure?.Invoke(builder);
+        });
+
+    /// <summary>A configured server over the <see cref="ILlmEngine"/> that <paramref name="configure"/>
+    /// registers (e.g. with <c>services.AddLlmEngine(...)</c>); resolved once, when the app is built.</summary>
+    public static WebApplication Build(ServerOptions options, Action<WebApplicationBuilder> configure)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://{HostForUrl(options.Host, options.Port)}:{options.Port}");
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(_ => ChatPrompt.Load(options));
+        builder.Services.AddSingleton(sp =>
+        {
+            var engine = sp.GetRequiredService<ILlmEngine>();
+            return new ServerMetrics(engine, ServedModel(engine, options));
+        });
+        configure(builder);
+
+        var app = builder.Build();
+        Map(app, app.Services.GetRequiredService<ILlmEngine>(), options);
+        return app;
+    }
+
+    /// <summary>The name clients must pass as "model".</summary>
+    public static string ServedModel(ILlmEngine engine, ServerOptions options) =>
+        options.ServedModelName is { Length: > 0 } name ? name : engine.ModelName;
+
+    /// <summary>The address the server listens on, once started (the real port when 0 was asked).</summary>
+    public static Uri BoundAddress(WebApplication app) =>
+        new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("The server is not started."));
+
+    /// <summary>Starts the server, writes "Serving MODEL at URL" to <paramref name="output"/>, and
+    /// runs until the host shuts down (Ctrl+C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
+    public static async Task RunAsync(WebApplication app, TextWriter? output = null, CancellationToken ct = default)
+    {
+        await app.StartAsync(ct);
+        var engine = app.Services.GetRequiredService<ILlmEngine>();
+        output?.WriteLine($"Serving {ServedModel(engine, app.Services.GetRequiredService<ServerOptions>())} at {BoundAddress(app)}");
+        try
+        {
+            await app.WaitForShutdownAsync(ct);
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static void Map(WebApplication app, ILlmEngine engine, ServerOptions options)
+    {
+        var model = ServedModel(engine, options);
+        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        var chat = app.Services.GetRequiredService<ChatPrompt>();
+        var completions = new CompletionsEndpoint(engine, metrics, model);
+        var chatCompletions = new ChatCompletionsEndpoint(engine, metrics, chat, model);
+        var info = new InfoEndpoints(engine, metrics, chat, model);
+
+        app.UseMiddleware<ErrorMiddleware>();
+        if (options.ApiKey is { Length: > 0 } key) app.UseMiddleware<ApiKeyMiddleware>(key);
+        app.UseRouting();
+
+        app.MapPost("/v1/completions", completions.Handle);
+        app.MapPost("/v1/chat/completions", chatCompletions.Handle);
+        app.MapGet("/v1/models", info.Models);
+        app.MapGet("/health", info.Health);
+        app.MapGet("/version", info.VersionInfo);
+        app.MapPost("/tokenize", info.Tokenize);
+        app.MapPost("/detokenize", info.Detokenize);
+        app.MapGet("/metrics", info.Metrics);
+    }
+
+    // IPv6 literals need brackets in a URL; Kestrel refuses a free port (0) on "localhost", so the
+    // loopback address stands in for it there.
+    private static string HostForUrl(string host, int port) => host switch
+    {
+        "localhost" when port == 0 => "127.0.0.1",
+        "" or "0.0.0.0" or "*" => "0.0.0.0",
+        "::" => "[::]",
+        _ when host.Contains(':') && !host.StartsWith('[') => $"[{host}]",
+        _ => host,
+    };
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+using LlmEngine.Actors.Engine;
+using static LlmEngine.Host.Api.JsonFields;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>Checks every generation request goes through, before anything reaches the engine.</summary>
+public static class RequestChecks
+{
+    /// <summary>"model" may be omitted (the served model is meant); another name is a 404.</summary>
+    public static void Model(JsonElement body, string servedModel)
+    {
+        var model = String(body, "model");
+        if (model is not null && model != servedModel) throw ApiException.ModelNotFound(model);
+    }
+
+    public static void Serving(ILlmEngine engine)
+    {
+        if (!engine.IsServing) throw ApiException.NotServing();
+    }
+
+    /// <summary>Token ids must be in the vocabulary, the prompt non-empty, and prompt plus
+    /// completion within the model's context.</summary>
+    public static void Prompt(ILlmEngine engine, IReadOnlyList<int> tokens, int maxTokens, string param)
+    {
+        if (tokens.Count == 0) throw ApiException.BadRequest("The prompt cannot be empty.", param);
+        var vocab = engine.ModelConfig.VocabSize;
+        foreach (var id in tokens)
+            if (id >= vocab) throw ApiException.BadRequest($"Token id {id} is out of vocabulary (size {vocab}).", param);
+        if (tokens.Count + maxTokens > engine.MaxModelLength)
+            throw ApiException.ContextTooLong(engine.MaxModelLength, tokens.Count, maxTokens);
+    }
+
+    /// <summary>stream_options.include_usage; stream_options without stream is an error, as in OpenAI.</summary>
+    public static bool IncludeUsage(JsonElement body, bool stream)
+    {
+        if (Get(body, "stream_options") is not { } options) return false;
+        if (options.ValueKind != JsonValueKind.Object) throw WrongType("stream_options", "an object", options);
+        if (!stream) throw ApiException.BadRequest("Stream options can only be defined when `stream=True`.", "stream_options");
+        return Bool(options, "include_usage") ?? false;
+    }
+}

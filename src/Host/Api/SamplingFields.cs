@@ -1,0 +1,71 @@
+using System.Text.Json;
+using LlmEngine.Kernels.Sampling;
+using static LlmEngine.Host.Api.JsonFields;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>The sampling fields that /v1/completions and /v1/chat/completions share (OpenAI's and
+/// vLLM's extra ones), read into <see cref="SamplingParameters"/>. Absent fields keep vLLM's defaults.</summary>
+public static class SamplingFields
+{
+    /// <param name="maxTokens">The completion budget the endpoint settled on.</param>
+    /// <param name="logprobs">Top alternatives per token, or null for none.</param>
+    public static SamplingParameters Read(JsonElement body, int maxTokens, int? logprobs)
+    {
+        var d = new SamplingParameters();
+        var earlyStopping = Get(body, "early_stopping") switch
+        {
+            null => d.EarlyStopping,
+            { ValueKind: JsonValueKind.True } => "true",
+            { ValueKind: JsonValueKind.False } => "false",
+            { ValueKind: JsonValueKind.String } v => v.GetString()!,
+            var v => throw WrongType("early_stopping", "a boolean or \"never\"", v.Value),
+        };
+        return new SamplingParameters
+        {
+            N = Int(body, "n") ?? d.N,
+            Temperature = Number(body, "temperature") ?? d.Temperature,
+            TopP = Number(body, "top_p") ?? d.TopP,
+            TopK = Int(body, "top_k") ?? d.TopK,
+            MinP = Number(body, "min_p") ?? d.MinP,
+            PresencePenalty = Number(body, "presence_penalty") ?? d.PresencePenalty,
+            FrequencyPenalty = Number(body, "frequency_penalty") ?? d.FrequencyPenalty,
+            RepetitionPenalty = Number(body, "repetition_penalty") ?? d.RepetitionPenalty,
+            Seed = Long(body, "seed"),
+            MaxTokens = maxTokens,
+            MinTokens = Int(body, "min_tokens") ?? d.MinTokens,
+            IgnoreEos = Bool(body, "ignore_eos") ?? d.IgnoreEos,
+            Stop = StringOrList(body, "stop") ?? d.Stop,
+            StopTokenIds = IntList(body, "stop_token_ids") ?? d.StopTokenIds,
+            IncludeStopStringInOutput = Bool(body, "include_stop_str_in_output") ?? d.IncludeStopStringInOutput,
+            SkipSpecialTokens = Bool(body, "skip_special_tokens") ?? d.SkipSpecialTokens,
+            Logprobs = logprobs,
+            UseBeamSearch = Bool(body, "use_beam_search") ?? d.UseBeamSearch,
+            LengthPenalty = Number(body, "length_penalty") ?? d.LengthPenalty,
+            EarlyStopping = earlyStopping,
+        };
+    }
+
+    /// <summary>Validates, turning the engine's <see cref="ArgumentException"/> into a 400 that names
+    /// the field (renamed where the endpoint calls it otherwise, e.g. chat's "top_logprobs").</summary>
+    public static void Validate(SamplingParameters sampling, IReadOnlyDictionary<string, string>? rename = null)
+    {
+        try
+        {
+            sampling.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            var param = e.ParamName is { } p && rename is not null && rename.TryGetValue(p, out var r) ? r : e.ParamName;
+            throw ApiException.BadRequest(StripParamSuffix(e), param);
+        }
+    }
+
+    /// <summary>ArgumentException.Message appends " (Parameter 'x')"; the error object has its own param.</summary>
+    public static string StripParamSuffix(ArgumentException e)
+    {
+        var m = e.Message;
+        var i = e.ParamName is null ? -1 : m.LastIndexOf($" (Parameter '{e.ParamName}')", StringComparison.Ordinal);
+        return i >= 0 ? m[..i] : m;
+    }
+}

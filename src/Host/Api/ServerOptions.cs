@@ -1,0 +1,21 @@
+namespace LlmEngine.Host.Api;
+
+/// <summary>Settings of the OpenAI-compatible server (the `serve` command's flags, or section "Server").</summary>
+public sealed class ServerOptions
+{
+    /// <summary>Address to bind; "0.0.0.0" for all interfaces.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+    /// <summary>0: any free port (read the bound one from <see cref="OpenAiServer.BoundAddress"/>).</summary>
+    public int Port { get; set; } = 8000;
+    /// <summary>When set, requests to /v1/* must carry "Authorization: Bearer {ApiKey}".</summary>
+    public string? ApiKey { get; set; }
+    /// <summary>The name clients pass as "model"; null: the engine's <c>ModelName</c>.</summary>
+    public string? ServedModelName { get; set; }
+    /// <summary>The model's directory, where tokenizer_config.json (chat template, BOS and EOS
+    /// strings) and chat_template.jinja are looked for; null: no chat template from the model.</summary>
+    public string? ModelDirectory { get; set; }
+    /// <summary>A Jinja chat template file (or the template text itself) that overrides the model's.</summary>
+    public string? ChatTemplate { get; set; }
+    /// <summary>Largest request body accepted; larger ones get 413.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
+}

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LlmEngine.Host.Api;
+
+/// <summary>
+/// Runs the body of a stream whose headers are sent. It ends with <c>data: [DONE]</c>; a failure
+/// midway is sent as an error object event before it (as vLLM does), since the status is gone;
+/// a client that went away ends it quietly (its requests are cancelled by the caller's dispose).
+/// </summary>
+public static class StreamGuard
+{
+    public static async Task Run(HttpContext context, ServerSentEvents sse, Func<Task> body)
+    {
+        try
+        {
+            await body();
+        }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception e)
+        {
+            var error = e as ApiException;
+            if (error is null)
+                context.RequestServices.GetService<ILoggerFactory>()?.CreateLogger(typeof(StreamGuard))
+                    .LogError(e, "Stream of {Path} failed", context.Request.Path);
+            try
+            {
+                await sse.SendJson(error is null
+                    ? ApiErrors.Body(500, "Internal server error: " + e.Message, "server_error", null, null)
+                    : ApiErrors.Body(error));
+            }
+            catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+        try
+        {
+            await sse.Done();
+        }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left just as the stream ended.
+        }
+    }
+}

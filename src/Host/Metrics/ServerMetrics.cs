@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Text;
+using LlmEngine.Actors.Engine;
+using Prometheus;
+
+namespace LlmEngine.Host.Metrics;
+
+/// <summary>
+/// vLLM's Prometheus metrics, in a registry of this server's own (so several servers in one
+/// process, as in tests, do not share or clash). Gauges and the engine-wide counters are read
+/// from <see cref="ILlmEngine.Statistics"/> at scrape time; the latency histograms and the
+/// per-reason success counter are observed by the server as each request's outputs arrive.
+/// </summary>
+/// <remarks>prometheus-net refuses ':' in metric names (it reserves it for recording rules), while
+/// vLLM's names are "vllm:...". The collectors are registered as "vllm_..." and the exposition
+/// rewrites that prefix; see <see cref="Export"/>.</remarks>
+public sealed class ServerMetrics
+{
+    private const string Prefix = "vllm_";
+    private static readonly string[] ModelLabel = ["model_name"];
+
+    private static readonly double[] FirstTokenBuckets =
+        [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
+    private static readonly double[] InterTokenBuckets =
+        [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
+    private static readonly double[] RequestBuckets =
+        [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0];
+
+    private readonly ILlmEngine _engine;
+    private readonly string _model;
+    private readonly Counter _success;
+
+    public ServerMetrics(ILlmEngine engine, string modelName)
+    {
+        _engine = engine;
+        _model = modelName;
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+
+        var running = f.CreateGauge(Prefix + "num_requests_running", "Number of requests in model execution batches.", ModelLabel).WithLabels(modelName);
+        var waiting = f.CreateGauge(Prefix + "num_requests_waiting", "Number of requests waiting to be processed.", ModelLabel).WithLabels(modelName);
+        var kvUsage = f.CreateGauge(Prefix + "kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", ModelLabel).WithLabels(modelName);
+        var preemptions = f.CreateCounter(Prefix + "num_preemptions_total", "Cumulative number of preemptions from the engine.", ModelLabel).WithLabels(modelName);
+        var promptTokens = f.CreateCounter(Prefix + "prompt_tokens_total", "Number of prefill tokens processed.", ModelLabel).WithLabels(modelName);
+        var generationTokens = f.CreateCounter(Prefix + "generation_tokens_total", "Number of generation tokens processed.", ModelLabel).WithLabels(modelName);
+        _success = f.CreateCounter(Prefix + "request_success_total", "Count of successfully processed requests.", ["model_name", "finished_reason"]);
+        FirstToken = Histogram(f, "time_to_first_token_seconds", "Histogram of time to first token in seconds.", FirstTokenBuckets);
+        InterToken = Histogram(f, "inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", InterTokenBuckets);
+        EndToEnd = Histogram(f, "e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", RequestBuckets);
+        Queue = Histogram(f, "request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", RequestBuckets);
+
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var s = _engine.Statistics;
+            running.Set(s.Running);
+            waiting.Set(s.Waiting);
+            kvUsage.Set(s.KvCacheUsage);
+            // Counters only rise; IncTo ignores a smaller figure (an engine restarted under us).
+            preemptions.IncTo(s.NumPreemptions);
+            promptTokens.IncTo(s.PromptTokens);
+            generationTokens.IncTo(s.GenerationTokens);
+        });
+    }
+
+    public CollectorRegistry Registry { get; }
+    internal Histogram.Child FirstToken { get; }
+    internal Histogram.Child InterToken { get; }
+    internal Histogram.Child EndToEnd { get; }
+    internal Histogram.Child Queue { get; }
+
+    /// <summary>Starts timing one engine request; feed it every output the request yields.</summary>
+    public RequestMetrics Begin() => new(this);
+
+    internal void Succeeded(string finishReason) => _success.WithLabels(_model, finishReason).Inc();
+
+    /// <summary>Writes the Prometheus text exposition, with vLLM's "vllm:" names.</summary>
+    public async Task Export(Stream destination, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await Registry.CollectAndExportAsTextAsync(buffer, ct);
+        var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        var sb = new StringBuilder(text.Length);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.Length == 0) continue;
+            sb.Append(Rename(line)).Append('\n');
+        }
+        await destination.WriteAsync(Encoding.UTF8.GetBytes(sb.ToString()), ct);
+    }
+
+    private static string Rename(string line)
+    {
+        foreach (var head in (ReadOnlySpan<string>)["# HELP ", "# TYPE ", ""])
+            if (line.StartsWith(head + Prefix, StringComparison.Ordinal))
+                return string.Concat(head, "vllm:", line.AsSpan(head.Length + Prefix.Length));
+        return line;
+    }
+
+    private Histogram.Child Histogram(IMetricFactory f, string name, string help, double[] buckets) =>
+        f.CreateHistogram(Prefix + name, help, ModelLabel, new HistogramConfiguration { Buckets = buckets }).WithLabels(_model);
+}
+
+/// <summary>The timing of one engine request as its outputs arrive. The engine's own
+/// <see cref="RequestTimings"/> are preferred where the final output carries them; the stream's
+/// arrival times stand in otherwise.</summary>
+public sealed class RequestMetrics
+{
+    private readonly ServerMetrics _metrics;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private double? _firstToken;
+    private double _lastToken;
+
+    internal RequestMetrics(ServerMetrics metrics) => _metrics = metrics;
+
+    public void Observe(RequestOutput output)
+    {
+        var now = _clock.Elapsed.TotalSeconds;
+        if (output.Deltas.Any(d => d.TokenIds.Count > 0))
+        {
+            if (_firstToken is null) _firstToken = now;
+            else _metrics.InterToken.Observe(now - _lastToken);
+            _lastToken = now;
+        }
+        if (!output.Finished) return;
+        if (output.Timings is { } t)
+        {
+            _metrics.FirstToken.Observe(t.FirstTokenSeconds);
+            _metrics.EndToEnd.Observe(t.EndSeconds);
+            _metrics.Queue.Observe(t.QueueSeconds);
+        }
+        else
+        {
+            if (_firstToken is { } first) _metrics.FirstToken.Observe(first);
+            _metrics.EndToEnd.Observe(now);
+        }
+        var reason = output.Outputs is { Count: > 0 } o ? o[0].FinishReason
+            : output.Deltas.LastOrDefault(d => d.Finished)?.FinishReason ?? "stop";
+        _metrics.Succeeded(reason);
+    }
+}

@@ -1,0 +1,145 @@
+using System.Net;
+
+namespace LlmEngine.Tests.Server;
+
+public sealed class InfoEndpointTests : IAsyncLifetime
+{
+    private ServerHost _server = null!;
+
+    public async Task InitializeAsync() => _server = await ServerHost.Start(configure: o => o.ServedModelName = "my-model");
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task ModelsListsTheServedModelWithItsMaxModelLength()
+    {
+        var r = await ServerHost.Json(await _server.Http.GetAsync("/v1/models"));
+
+        Assert.Equal("list", r.GetProperty("object").GetString());
+        var card = Assert.Single(r.GetProperty("data").EnumerateArray());
+        Assert.Equal(("my-model", "model", 128), (card.GetProperty("id").GetString(), card.GetProperty("object").GetString(), card.GetProperty("max_model_len").GetInt32()));
+    }
+
+    [Fact]
+    public async Task ServedModelNameIsTheOneClientsPass()
+    {
+        var ok = await _server.Post("/v1/completions", new { model = "my-model", prompt = "a", max_tokens = 1 });
+        var engineName = await _server.Post("/v1/completions", new { model = "fake-model", prompt = "a", max_tokens = 1 });
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.NotFound), (ok.StatusCode, engineName.StatusCode));
+    }
+
+    [Fact]
+    public async Task HealthIs200WhileServing() =>
+        Assert.Equal(HttpStatusCode.OK, (await _server.Http.GetAsync("/health")).StatusCode);
+
+    [Fact]
+    public async Task HealthIs503WhenTheEngineIsNotServing()
+    {
+        _server.Engine.IsServing = false;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await _server.Http.GetAsync("/health")).StatusCode);
+    }
+
+    [Fact]
+    public async Task VersionReportsAVersionString()
+    {
+        var r = await ServerHost.Json(await _server.Http.GetAsync("/version"));
+
+        Assert.False(string.IsNullOrEmpty(r.GetProperty("version").GetString()));
+    }
+
+    [Fact]
+    public async Task TokenizeAddsBosToAPromptAndReportsCountAndMaxModelLen()
+    {
+        var r = await ServerHost.Json(await _server.Post("/tokenize", new { prompt = "ab" }));
+
+        Assert.Equal([FakeTokenizer.Bos, 3 + 'a', 3 + 'b'], r.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()));
+        Assert.Equal((3, 128), (r.GetProperty("count").GetInt32(), r.GetProperty("max_model_len").GetInt32()));
+    }
+
+    [Fact]
+    public async Task TokenizeWithoutSpecialTokensLeavesBosOut()
+    {
+        var r = await ServerHost.Json(await _server.Post("/tokenize", new { prompt = "ab", add_special_tokens = false }));
+
+        Assert.Equal(2, r.GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task DetokenizeTurnsTokensBackIntoThePrompt()
+    {
+        var r = await ServerHost.Json(await _server.Post("/detokenize", new { tokens = new[] { FakeTokenizer.Bos, 3 + 'h', 3 + 'i' } }));
+
+        Assert.Equal("hi", r.GetProperty("prompt").GetString());
+    }
+
+    [Fact]
+    public async Task DetokenizeWithoutTokensIs400() =>
+        Assert.Equal(HttpStatusCode.BadRequest, (await _server.Post("/detokenize", new { prompt = "x" })).StatusCode);
+}
+
+public sealed class MetricsTests : IAsyncLifetime
+{
+    private ServerHost _server = null!;
+
+    public async Task InitializeAsync() => _server = await ServerHost.Start();
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private async Task<string> Scrape()
+    {
+        var response = await _server.Http.GetAsync("/metrics");
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    [Theory]
+    [InlineData("vllm:num_requests_running")]
+    [InlineData("vllm:num_requests_waiting")]
+    [InlineData("vllm:kv_cache_usage_perc")]
+    [InlineData("vllm:num_preemptions_total")]
+    [InlineData("vllm:prompt_tokens_total")]
+    [InlineData("vllm:generation_tokens_total")]
+    [InlineData("vllm:time_to_first_token_seconds")]
+    [InlineData("vllm:inter_token_latency_seconds")]
+    [InlineData("vllm:e2e_request_latency_seconds")]
+    [InlineData("vllm:request_queue_time_seconds")]
+    public async Task MetricsExposeVllmNames(string name) =>
+        Assert.Contains($"# TYPE {name} ", await Scrape());
+
+    [Fact]
+    public async Task GaugesAreReadFromEngineStatisticsAtScrapeTime()
+    {
+        _server.Engine.Waiting = 7;
+        _server.Engine.KvCacheUsage = 0.25;
+
+        var text = await Scrape();
+
+        Assert.Contains("vllm:num_requests_waiting{model_name=\"fake-model\"} 7", text);
+        Assert.Contains("vllm:kv_cache_usage_perc{model_name=\"fake-model\"} 0.25", text);
+    }
+
+    [Fact]
+    public async Task CompletedRequestsCountTokensSuccessesAndLatencies()
+    {
+        await _server.Post("/v1/completions", new { prompt = "abc", max_tokens = 5 });
+        await _server.Post("/v1/completions", new { prompt = "abc", max_tokens = 3, stream = true });
+
+        var text = await Scrape();
+
+        Assert.Contains("vllm:prompt_tokens_total{model_name=\"fake-model\"} 8", text);
+        Assert.Contains("vllm:generation_tokens_total{model_name=\"fake-model\"} 8", text);
+        Assert.Contains("vllm:request_success_total{model_name=\"fake-model\",finished_reason=\"length\"} 2", text);
+        Assert.Contains("vllm:e2e_request_latency_seconds_count{model_name=\"fake-model\"} 2", text);
+        Assert.Contains("vllm:time_to_first_token_seconds_count{model_name=\"fake-model\"} 2", text);
+        Assert.Contains("vllm:inter_token_latency_seconds_count{model_name=\"fake-model\"} 6", text);
+    }
+
+    [Fact]
+    public async Task TwoServersKeepTheirOwnMetrics()
+    {
+        await using var other = await ServerHost.Start();
+        await other.Post("/v1/completions", new { prompt = "abc", max_tokens = 2 });
+
+        Assert.DoesNotContain("vllm:request_success_total{", await Scrape());
+    }
+}
