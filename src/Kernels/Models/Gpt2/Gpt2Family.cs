@@ -11,11 +11,11 @@ public sealed class Gpt2Family : IModelFamily
 
     public ModelConfig ReadConfig(HuggingFaceConfig c)
     {
-        int d = c.GetInt("n_embd");
+        int d = c.GetInt("n_embd"), vocab = c.GetInt("vocab_size");
         return new()
         {
             Architecture = ModelArchitecture.Gpt2,
-            VocabSize = c.GetInt("vocab_size"),
+            VocabSize = vocab,
             HiddenSize = d,
             NumLayers = c.GetInt("n_layer"),
             NumHeads = c.GetInt("n_head"),
@@ -28,8 +28,11 @@ public sealed class Gpt2Family : IModelFamily
             ScaleAttentionWeights = c.GetBool("scale_attn_weights", true),
             ScaleAttentionByInverseLayerIndex = c.GetBool("scale_attn_by_inverse_layer_idx", false),
             Activation = Activations.Check(c.GetString("activation_function", "gelu_new")!, c.Path),
-            BosTokenId = c.BosTokenId,
-            EosTokenIds = c.EosTokenIds,
+            // GPT-2 configs keep <|endoftext|> = 50256 even for models with a smaller vocabulary
+            // (as the tiny test model has). Such an id can never be generated, so it ends nothing;
+            // dropped here, it cannot index the embedding or the logits (as a min_tokens ban would).
+            BosTokenId = c.BosTokenId < vocab ? c.BosTokenId : null,
+            EosTokenIds = c.EosTokenIds.Where(id => id < vocab).ToList(),
         };
     }
 
