@@ -33,6 +33,9 @@ public sealed record ModelConfig
     public bool ScaleAttentionByInverseLayerIndex { get; init; }
     /// <summary>OPT: pre-LayerNorm blocks when true, post-LayerNorm otherwise.</summary>
     public bool LayerNormBefore { get; init; } = true;
+    /// <summary>OPT: a LayerNorm after the last block (absent in post-LayerNorm models and when
+    /// _remove_final_layer_norm is set).</summary>
+    public bool FinalLayerNorm { get; init; } = true;
     /// <summary>OPT: embedding width when it differs from the hidden size (project_in/out).</summary>
     public int WordEmbedProjectionSize { get; init; }
     public string Activation { get; init; } = "silu";

@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Models;
 /// </summary>
 public static class ModelFactory
 {
-    public static IReadOnlyList<IModelFamily> Families { get; } = [new LlamaFamily()];
+    public static IReadOnlyList<IModelFamily> Families { get; } = [new LlamaFamily(), new Gpt2.Gpt2Family(), new Opt.OptFamily()];
 
     public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
 

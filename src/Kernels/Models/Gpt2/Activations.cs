@@ -1,0 +1,27 @@
+using LlmEngine.Kernels.Loading;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LlmEngine.Kernels.Models.Gpt2;
+
+/// <summary>The MLP activations that GPT-2 and OPT configs name in <c>activation_function</c>
+/// (keys of transformers' ACT2FN), computed in the model's dtype as transformers does.</summary>
+public static class Activations
+{
+    public static IReadOnlyList<string> Supported { get; } = ["gelu_new", "gelu_pytorch_tanh", "gelu", "relu"];
+
+    /// <summary>The name, if supported; otherwise a load error that lists the supported ones.</summary>
+    public static string Check(string name, string source) => Supported.Contains(name)
+        ? name
+        : throw new ModelLoadException($"{source}: activation_function '{name}' is not supported (supported: {string.Join(", ", Supported)})");
+
+    public static Tensor Apply(string name, Tensor x) => name switch
+    {
+        // gelu_new is GPT-2's tanh approximation, 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+        "gelu_new" or "gelu_pytorch_tanh" => F.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh),
+        "gelu" => F.gelu(x),
+        "relu" => F.relu(x),
+        _ => throw new ArgumentException($"activation '{name}' is not supported (supported: {string.Join(", ", Supported)})"),
+    };
+}

@@ -1,0 +1,71 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LlmEngine.Kernels.Models.Gpt2;
+
+/// <summary>One GPT-2 block: LayerNorm, multi-head attention from the fused c_attn projection,
+/// LayerNorm, MLP (c_fc, activation, c_proj). Every projection has a bias.</summary>
+internal sealed class Gpt2Block : IDisposable
+{
+    private readonly ModelConfig _config;
+    private readonly int _index;
+    private readonly double _scale;
+    private readonly Tensor _norm1, _norm1Bias, _qkv, _qkvBias, _output, _outputBias;
+    private readonly Tensor _norm2, _norm2Bias, _up, _upBias, _down, _downBias;
+
+    public Gpt2Block(ModelConfig config, int index, string prefix, WeightReader weights)
+    {
+        _config = config;
+        _index = index;
+        string p = $"{prefix}h.{index}.";
+        long d = config.HiddenSize, ffn = config.IntermediateSize;
+        _norm1 = weights.ReadGain(p + "ln_1.weight", d);
+        _norm1Bias = weights.ReadBias(p + "ln_1.bias", d);
+        _qkv = ReadConv1D(weights, p + "attn.c_attn.weight", d, 3 * d);
+        _qkvBias = weights.ReadBias(p + "attn.c_attn.bias", 3 * d);
+        _output = ReadConv1D(weights, p + "attn.c_proj.weight", d, d);
+        _outputBias = weights.ReadBias(p + "attn.c_proj.bias", d);
+        _norm2 = weights.ReadGain(p + "ln_2.weight", d);
+        _norm2Bias = weights.ReadBias(p + "ln_2.bias", d);
+        _up = ReadConv1D(weights, p + "mlp.c_fc.weight", d, ffn);
+        _upBias = weights.ReadBias(p + "mlp.c_fc.bias", ffn);
+        _down = ReadConv1D(weights, p + "mlp.c_proj.weight", ffn, d);
+        _downBias = weights.ReadBias(p + "mlp.c_proj.bias", d);
+        // transformers divides the scores by sqrt(head size), then by layer index + 1.
+        _scale = (config.ScaleAttentionWeights ? 1.0 / Math.Sqrt(config.HeadSize) : 1.0)
+            / (config.ScaleAttentionByInverseLayerIndex ? index + 1 : 1);
+    }
+
+    // GPT-2's Conv1D stores its weight [in, out], the transpose of nn.Linear's [out, in].
+    private static Tensor ReadConv1D(WeightReader weights, string name, long input, long output)
+    {
+        using var stored = weights.Read(name, input, output);
+        return stored.t().contiguous();
+    }
+
+    /// <summary>Updates the residual stream x [tokens, hidden] in place.</summary>
+    public void Forward(Tensor x, AttentionBatch batch, IAttentionBackend attention)
+    {
+        using var scope = NewDisposeScope();
+        long n = x.shape[0], d = _config.HiddenSize, headSize = _config.HeadSize;
+        int heads = _config.NumHeads;
+        var qkv = F.linear(Norms.Layer(x, _norm1, _norm1Bias, _config.NormEpsilon), _qkv, _qkvBias);
+        var query = qkv[.., ..(int)d].view(n, heads, headSize);
+        var key = qkv[.., (int)d..(int)(2 * d)].view(n, heads, headSize);
+        var value = qkv[.., (int)(2 * d)..].view(n, heads, headSize);
+        var attended = attention.Forward(_index, query, key, value, _scale, batch);
+        x.add_(F.linear(attended.reshape(n, d), _output, _outputBias));
+
+        var hidden = F.linear(Norms.Layer(x, _norm2, _norm2Bias, _config.NormEpsilon), _up, _upBias);
+        x.add_(F.linear(Activations.Apply(_config.Activation, hidden), _down, _downBias));
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { _norm1, _norm1Bias, _qkv, _qkvBias, _output, _outputBias, _norm2, _norm2Bias, _up, _upBias, _down, _downBias })
+            t.Dispose();
+    }
+}

@@ -1,0 +1,55 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LlmEngine.Kernels.Models.Gpt2;
+
+/// <summary>GPT-2: token plus learned position embeddings, pre-LayerNorm blocks, final
+/// LayerNorm (ln_f), head tied to the token embedding unless the config unties it.</summary>
+public sealed class Gpt2Model : ICausalLanguageModel
+{
+    private readonly Tensor _tokenEmbedding, _positionEmbedding, _finalNorm, _finalNormBias, _head;
+    private readonly Gpt2Block[] _blocks;
+
+    public Gpt2Model(ModelConfig config, WeightReader weights)
+    {
+        Config = config;
+        DType = weights.DType;
+        Device = weights.Device;
+        long v = config.VocabSize, d = config.HiddenSize;
+        // GPT2LMHeadModel files name tensors "transformer.*"; GPT2Model files (the original
+        // gpt2 upload among them) have no prefix.
+        string p = weights.Has("wte.weight") && !weights.Has("transformer.wte.weight") ? "" : "transformer.";
+        _tokenEmbedding = weights.Read(p + "wte.weight", v, d);
+        _positionEmbedding = weights.Read(p + "wpe.weight", config.MaxPositions, d);
+        _blocks = Enumerable.Range(0, config.NumLayers).Select(i => new Gpt2Block(config, i, p, weights)).ToArray();
+        _finalNorm = weights.ReadGain(p + "ln_f.weight", d);
+        _finalNormBias = weights.ReadBias(p + "ln_f.bias", d);
+        _head = config.TieWordEmbeddings ? _tokenEmbedding : weights.Read("lm_head.weight", v, d);
+    }
+
+    public ModelConfig Config { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    public Tensor Forward(Tensor tokens, Tensor positions, AttentionBatch batch, IAttentionBackend attention, Tensor logitRows)
+    {
+        using var scope = NewDisposeScope();
+        var x = _tokenEmbedding.index_select(0, tokens).add_(_positionEmbedding.index_select(0, positions));
+        foreach (var block in _blocks) block.Forward(x, batch, attention);
+        var last = Norms.Layer(x.index_select(0, logitRows), _finalNorm, _finalNormBias, Config.NormEpsilon);
+        return F.linear(last, _head).to(float32).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        foreach (var block in _blocks) block.Dispose();
+        _tokenEmbedding.Dispose();
+        _positionEmbedding.Dispose();
+        _finalNorm.Dispose();
+        _finalNormBias.Dispose();
+        if (!Config.TieWordEmbeddings) _head.Dispose();
+    }
+}

@@ -1,0 +1,83 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Models.Gpt2;
+using LlmEngine.Kernels.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LlmEngine.Kernels.Models.Opt;
+
+/// <summary>
+/// One OPT layer: multi-head attention (q, k, v fused into one projection) and an fc1/fc2 MLP,
+/// each with a residual and a LayerNorm that comes before it (pre-LN, most OPT sizes) or
+/// after the residual add (post-LN, opt-350m), as do_layer_norm_before says.
+/// </summary>
+internal sealed class OptDecoderLayer : IDisposable
+{
+    private readonly ModelConfig _config;
+    private readonly int _index;
+    private readonly Tensor _attentionNorm, _attentionNormBias, _qkv, _output, _mlpNorm, _mlpNormBias, _up, _down;
+    private readonly Tensor? _qkvBias, _outputBias, _upBias, _downBias;
+
+    public OptDecoderLayer(ModelConfig config, int index, string prefix, WeightReader weights)
+    {
+        _config = config;
+        _index = index;
+        string p = $"{prefix}layers.{index}.";
+        long d = config.HiddenSize, ffn = config.IntermediateSize;
+        _attentionNorm = weights.ReadGain(p + "self_attn_layer_norm.weight", d);
+        _attentionNormBias = weights.ReadBias(p + "self_attn_layer_norm.bias", d);
+        _qkv = Fuse(weights.Read(p + "self_attn.q_proj.weight", d, d), weights.Read(p + "self_attn.k_proj.weight", d, d), weights.Read(p + "self_attn.v_proj.weight", d, d));
+        _output = weights.Read(p + "self_attn.out_proj.weight", d, d);
+        _mlpNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
+        _mlpNormBias = weights.ReadBias(p + "final_layer_norm.bias", d);
+        _up = weights.Read(p + "fc1.weight", ffn, d);
+        _down = weights.Read(p + "fc2.weight", d, ffn);
+        if (config.AttentionBias)
+        {
+            _qkvBias = Fuse(weights.ReadBias(p + "self_attn.q_proj.bias", d), weights.ReadBias(p + "self_attn.k_proj.bias", d), weights.ReadBias(p + "self_attn.v_proj.bias", d));
+            _outputBias = weights.ReadBias(p + "self_attn.out_proj.bias", d);
+        }
+        if (config.MlpBias)
+        {
+            _upBias = weights.ReadBias(p + "fc1.bias", ffn);
+            _downBias = weights.ReadBias(p + "fc2.bias", d);
+        }
+    }
+
+    private static Tensor Fuse(params Tensor[] parts)
+    {
+        var fused = cat(parts, 0).contiguous();
+        foreach (var part in parts) part.Dispose();
+        return fused;
+    }
+
+    /// <summary>Updates the residual stream x [tokens, hidden] in place.</summary>
+    public void Forward(Tensor x, AttentionBatch batch, IAttentionBackend attention)
+    {
+        using var scope = NewDisposeScope();
+        long n = x.shape[0], d = _config.HiddenSize, headSize = _config.HeadSize;
+        int heads = _config.NumHeads;
+        bool before = _config.LayerNormBefore;
+        double eps = _config.NormEpsilon;
+
+        var qkv = F.linear(before ? Norms.Layer(x, _attentionNorm, _attentionNormBias, eps) : x, _qkv, _qkvBias);
+        var query = qkv[.., ..(int)d].view(n, heads, headSize);
+        var key = qkv[.., (int)d..(int)(2 * d)].view(n, heads, headSize);
+        var value = qkv[.., (int)(2 * d)..].view(n, heads, headSize);
+        // OPTAttention multiplies the query by head_dim^-0.5; the backend scales q·k instead.
+        var attended = attention.Forward(_index, query, key, value, 1.0 / Math.Sqrt(headSize), batch);
+        x.add_(F.linear(attended.reshape(n, d), _output, _outputBias));
+        if (!before) x.copy_(Norms.Layer(x, _attentionNorm, _attentionNormBias, eps));
+
+        var hidden = F.linear(before ? Norms.Layer(x, _mlpNorm, _mlpNormBias, eps) : x, _up, _upBias);
+        x.add_(F.linear(Activations.Apply(_config.Activation, hidden), _down, _downBias));
+        if (!before) x.copy_(Norms.Layer(x, _mlpNorm, _mlpNormBias, eps));
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { _attentionNorm, _attentionNormBias, _qkv, _output, _mlpNorm, _mlpNormBias, _up, _down, _qkvBias, _outputBias, _upBias, _downBias })
+            t?.Dispose();
+    }
+}

@@ -1,0 +1,79 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LlmEngine.Kernels.Models.Opt;
+
+/// <summary>
+/// OPT, mirroring transformers' OPTDecoder:
+/// <code>
+///  embed_tokens [vocab, e] -> project_in (when e != hidden) -> + embed_positions[position + 2]
+///  -> decoder layers -> final_layer_norm (when present) -> project_out (when e != hidden)
+///  -> head [vocab, e] (tied to embed_tokens)
+/// </code>
+/// </summary>
+public sealed class OptModel : ICausalLanguageModel
+{
+    // OPTLearnedPositionalEmbedding keeps two extra rows in front (fairseq's padding offset).
+    private const int PositionOffset = 2;
+
+    private readonly Tensor _tokenEmbedding, _positionEmbedding, _head;
+    private readonly Tensor? _finalNorm, _finalNormBias, _projectIn, _projectOut;
+    private readonly OptDecoderLayer[] _layers;
+
+    public OptModel(ModelConfig config, WeightReader weights)
+    {
+        Config = config;
+        DType = weights.DType;
+        Device = weights.Device;
+        long v = config.VocabSize, d = config.HiddenSize;
+        long e = config.WordEmbedProjectionSize == 0 ? d : config.WordEmbedProjectionSize;
+        // OPTForCausalLM files name tensors "model.decoder.*"; OPTModel files "decoder.*".
+        string p = weights.Has("decoder.embed_tokens.weight") && !weights.Has("model.decoder.embed_tokens.weight") ? "decoder." : "model.decoder.";
+        _tokenEmbedding = weights.Read(p + "embed_tokens.weight", v, e);
+        _positionEmbedding = weights.Read(p + "embed_positions.weight", config.MaxPositions + PositionOffset, d);
+        if (e != d)
+        {
+            _projectIn = weights.Read(p + "project_in.weight", d, e);
+            _projectOut = weights.Read(p + "project_out.weight", e, d);
+        }
+        _layers = Enumerable.Range(0, config.NumLayers).Select(i => new OptDecoderLayer(config, i, p, weights)).ToArray();
+        if (config.FinalLayerNorm)
+        {
+            _finalNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
+            _finalNormBias = weights.ReadBias(p + "final_layer_norm.bias", d);
+        }
+        _head = config.TieWordEmbeddings ? _tokenEmbedding : weights.Read("lm_head.weight", v, e);
+    }
+
+    public ModelConfig Config { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    public Tensor Forward(Tensor tokens, Tensor positions, AttentionBatch batch, IAttentionBackend attention, Tensor logitRows)
+    {
+        using var scope = NewDisposeScope();
+        var x = _tokenEmbedding.index_select(0, tokens);
+        if (_projectIn is not null) x = F.linear(x, _projectIn);
+        x.add_(_positionEmbedding.index_select(0, positions.add(PositionOffset)));
+        foreach (var layer in _layers) layer.Forward(x, batch, attention);
+        var last = x.index_select(0, logitRows);
+        if (_finalNorm is not null) last = Norms.Layer(last, _finalNorm, _finalNormBias!, Config.NormEpsilon);
+        if (_projectOut is not null) last = F.linear(last, _projectOut);
+        return F.linear(last, _head).to(float32).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        foreach (var layer in _layers) layer.Dispose();
+        _tokenEmbedding.Dispose();
+        _positionEmbedding.Dispose();
+        _finalNorm?.Dispose();
+        _finalNormBias?.Dispose();
+        _projectIn?.Dispose();
+        _projectOut?.Dispose();
+        if (!Config.TieWordEmbeddings) _head.Dispose();
+    }
+}
