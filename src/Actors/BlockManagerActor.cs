@@ -11,6 +11,8 @@ namespace LlmEngine.Actors;
 public sealed class BlockManagerActor : ReceiveActor
 {
     public sealed record AllocateStep(StepProposal Proposal);
+    /// <summary>The allocation threw: the scheduler fails the requests of the proposal and goes on.</summary>
+    public sealed record AllocationFailed(StepProposal Proposal, Exception Error);
     public sealed record CheckInvariants;
     public sealed record InvariantsChecked(string? Violation);
 
@@ -18,7 +20,17 @@ public sealed class BlockManagerActor : ReceiveActor
 
     public BlockManagerActor(StepAllocator allocator)
     {
-        Receive<AllocateStep>(message => Sender.Tell(allocator.Allocate(message.Proposal)));
+        Receive<AllocateStep>(message =>
+        {
+            try
+            {
+                Sender.Tell(allocator.Allocate(message.Proposal));
+            }
+            catch (Exception error)
+            {
+                Sender.Tell(new AllocationFailed(message.Proposal, error));
+            }
+        });
         Receive<CheckInvariants>(_ =>
         {
             try

@@ -69,6 +69,11 @@ public sealed class SchedulerActor : ReceiveActor
         Receive<StepAllocation>(OnAllocation);
         Receive<WorkerActor.StepExecuted>(OnExecuted);
         Receive<WorkerActor.StepFailed>(OnFailed);
+        Receive<BlockManagerActor.AllocationFailed>(message =>
+        {
+            Fail(message.Proposal.Groups.Select(g => g.RequestId), $"block allocation failed: {message.Error.Message}");
+            EndStep();
+        });
         Receive<GetStatistics>(_ => Sender.Tell(_meter.Snapshot(_scheduler)));
     }
 
@@ -121,13 +126,17 @@ public sealed class SchedulerActor : ReceiveActor
 
     private void OnFailed(WorkerActor.StepFailed failure)
     {
-        foreach (var group in _committed.Select(c => c.Group).Distinct())
-        {
-            _scheduler.Finish(group.RequestId, null, "abort");
-            if (_sequences.Remove(group.RequestId, out var actor))
-                actor.Tell(new SequenceActor.Failed($"step failed: {failure.Error.Message}"));
-        }
+        Fail(_committed.Select(c => c.Group.RequestId).Distinct(), $"step failed: {failure.Error.Message}");
         EndStep();
+    }
+
+    private void Fail(IEnumerable<string> requestIds, string message)
+    {
+        foreach (var id in requestIds.ToList())
+        {
+            _scheduler.Finish(id, null, "abort");
+            if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(message));
+        }
     }
 
     private void EndStep()

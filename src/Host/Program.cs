@@ -4,6 +4,7 @@ using LlmEngine.Kernels.Loading;
 
 var root = new RootCommand("llm-engine: a paged-attention LLM serving engine on Akka.NET and TorchSharp");
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 try
 {
     return await root.Parse(args).InvokeAsync();

@@ -28,7 +28,10 @@ public sealed partial class KvCacheManager
     public IReadOnlyList<(int Device, int Host)> SwapOut(IReadOnlyList<long> seqIds) => Move(seqIds, _device, _host, toHost: true);
 
     /// <summary>Whether the device pool has a block for each distinct host block of the group.</summary>
-    public bool CanSwapIn(IReadOnlyList<long> seqIds) => DistinctBlocks(seqIds, swapped: true) <= _device.NumFree;
+    public bool CanSwapIn(IReadOnlyList<long> seqIds) => CanSwapIn(seqIds, headroom: 0);
+
+    /// <summary>Whether the group can swap in and still leave <paramref name="headroom"/> device blocks free.</summary>
+    public bool CanSwapIn(IReadOnlyList<long> seqIds, int headroom) => DistinctBlocks(seqIds, swapped: true) + headroom <= _device.NumFree;
 
     /// <summary>Moves the group back to fresh device blocks; returns the host-to-device copies.</summary>
     public IReadOnlyList<(int Host, int Device)> SwapIn(IReadOnlyList<long> seqIds) => Move(seqIds, _host, _device, toHost: false);

@@ -41,7 +41,7 @@ public sealed class StepAllocator(KvCacheManager cache)
             var ids = group.Sequences.Select(s => s.SequenceId).ToList();
             // Room for the swapped blocks plus one new block per sequence, so that the allocation
             // after swapping in cannot fail (undoing a swap-in within a step would reorder copies).
-            bool fits = cache.CanSwapIn(ids) && cache.NumFreeBlocks >= ids.Sum(id => cache.BlockTable(id).Count) + ids.Count;
+            bool fits = cache.CanSwapIn(ids, headroom: ids.Count);
             if (!swapQueueClear || state.Preempted.Count > 0 || !fits) { swapQueueClear = false; continue; }
             state.SwapIn.AddRange(cache.SwapIn(ids));
             if (!TryAllocate(group, state)) throw new InvalidOperationException($"request {group.RequestId} swapped in without room for its next token");
