@@ -18,11 +18,12 @@ namespace LlmEngine.Actors;
 ///  Propose -> BlockManager.AllocateStep -> Commit + StepBuilder -> Worker.ExecuteStep -> Complete -> Sequence actors
 /// </code>
 /// </summary>
-public sealed class SchedulerActor : ReceiveActor
+public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
     public sealed record AbortRequest(string RequestId);
     public sealed record StopCompletion(string RequestId, int Index);
+    /// <summary>Answered once no step is in flight, so the figures include the last step's frees.</summary>
     public sealed record GetStatistics;
 
     private readonly Scheduler _scheduler;
@@ -34,6 +35,8 @@ public sealed class SchedulerActor : ReceiveActor
     private IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> _committed = [];
     private IReadOnlyList<StepSample> _samples = [];
     private readonly Stopwatch _stepClock = new();
+
+    public IStash Stash { get; set; } = null!;
 
     public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter) =>
         Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter));
@@ -74,7 +77,11 @@ public sealed class SchedulerActor : ReceiveActor
             Fail(message.Proposal.Groups.Select(g => g.RequestId), $"block allocation failed: {message.Error.Message}");
             EndStep();
         });
-        Receive<GetStatistics>(_ => Sender.Tell(_meter.Snapshot(_scheduler)));
+        Receive<GetStatistics>(_ =>
+        {
+            if (_inFlight) Stash.Stash();
+            else Sender.Tell(_meter.Snapshot(_scheduler));
+        });
     }
 
     protected override SupervisorStrategy SupervisorStrategy() =>
@@ -99,7 +106,7 @@ public sealed class SchedulerActor : ReceiveActor
         if (step.NumTokens == 0 && step.CacheOperations.IsEmpty)
         {
             // Nothing could run (all waiting requests wait for blocks): wait for the next event.
-            _inFlight = false;
+            Idle();
             if (_scheduler.HasPendingBlockWork) TryStartStep();
             return;
         }
@@ -143,7 +150,13 @@ public sealed class SchedulerActor : ReceiveActor
     {
         _committed = [];
         _samples = [];
-        _inFlight = false;
+        Idle();
         TryStartStep();
+    }
+
+    private void Idle()
+    {
+        _inFlight = false;
+        Stash.UnstashAll();
     }
 }

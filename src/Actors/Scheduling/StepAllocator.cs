@@ -39,9 +39,12 @@ public sealed class StepAllocator(KvCacheManager cache)
         foreach (var group in proposal.Groups.Where(g => g.Phase == GroupPhase.Swapped))
         {
             var ids = group.Sequences.Select(s => s.SequenceId).ToList();
-            // Room for the swapped blocks plus one new block per sequence, so that the allocation
-            // after swapping in cannot fail (undoing a swap-in within a step would reorder copies).
-            bool fits = cache.CanSwapIn(ids, headroom: ids.Count);
+            // Room for the swapped blocks plus this step's new tokens (and a copy-on-write block),
+            // so the allocation after swapping in cannot fail: undoing a swap-in within a step
+            // would reorder the block copies.
+            int headroom = group.Sequences.Sum(w => BlockBudget.BlocksFor(w.NumComputed + w.NumNew, cache.BlockSize)
+                - BlockBudget.BlocksFor(w.NumComputed, cache.BlockSize) + 1);
+            bool fits = cache.CanSwapIn(ids, headroom);
             if (!swapQueueClear || state.Preempted.Count > 0 || !fits) { swapQueueClear = false; continue; }
             state.SwapIn.AddRange(cache.SwapIn(ids));
             if (!TryAllocate(group, state)) throw new InvalidOperationException($"request {group.RequestId} swapped in without room for its next token");

@@ -52,7 +52,7 @@ public static class FakeModel
             done = Math.Max(done, upTo);
         }
         var logprobs = p.Logprobs is { } top
-            ? tokens.Select((t, k) => new SampledToken(t, -(k + 1) / 8f,
+            ? tokens.Select((t, k) => new SampledToken(t, 0f, -(k + 1) / 8f,
                 [.. Enumerable.Range(0, top).Select(a => new TokenLogprob(Math.Max(0, t - a), -(k + 1) / 8f - a))])).ToList()
             : [];
         return new Choice(tokens, pieces, final, logprobs, finish ?? "length");
