@@ -7,9 +7,11 @@ root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // Our own handler below turns the errors a user can fix into one line; anything else is a bug
+    // and keeps its stack trace.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
+catch (Exception e) when (e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or IOException)
 {
     return CliErrors.Fail(e.Message);
 }

@@ -39,9 +39,12 @@ public static class Sampler
     private static void ApplyPenaltiesAndBans(Tensor row, SamplingRow r)
     {
         var p = r.Parameters;
+        long vocab = row.shape[0];
+        // Ids a model cannot produce (e.g. a config's EOS beyond the vocabulary) have no logit to change.
+        long[] Known(IEnumerable<int> ids) => ids.Where(t => t >= 0 && t < vocab).Select(t => (long)t).Distinct().ToArray();
         if (p.RepetitionPenalty != 1.0)
         {
-            var seen = tensor(r.PromptTokens.Concat(r.OutputTokens).Distinct().Select(t => (long)t).ToArray());
+            var seen = tensor(Known(r.PromptTokens.Concat(r.OutputTokens)));
             if (seen.numel() > 0)
             {
                 var values = row.index_select(0, seen);
@@ -50,13 +53,13 @@ public static class Sampler
         }
         if ((p.PresencePenalty != 0 || p.FrequencyPenalty != 0) && r.OutputTokens.Count > 0)
         {
-            var counts = r.OutputTokens.GroupBy(t => t).ToArray();
+            var counts = r.OutputTokens.Where(t => t >= 0 && t < vocab).GroupBy(t => t).ToArray();
             var ids = tensor(counts.Select(g => (long)g.Key).ToArray());
             var penalty = tensor(counts.Select(g => (float)(p.PresencePenalty + p.FrequencyPenalty * g.Count())).ToArray());
             row.index_add_(0, ids, penalty, -1);
         }
-        if (r.BannedTokens.Count > 0)
-            row.index_fill_(0, tensor(r.BannedTokens.Select(t => (long)t).ToArray()), float.NegativeInfinity);
+        var banned = Known(r.BannedTokens);
+        if (banned.Length > 0) row.index_fill_(0, tensor(banned), float.NegativeInfinity);
     }
 
     private static long[] SampleRandom(Tensor logits, IReadOnlyList<SamplingRow> rows)
@@ -77,7 +80,7 @@ public static class Sampler
         drop[.., 0] = false;
         var kept = probs.masked_fill(drop, 0);
         var cumulative = kept.cumsum(-1);
-        var target = tensor(rows.Select(r => (float)r.Uniform).ToArray()).unsqueeze(1).mul(cumulative[.., -1..]);
+        var target = tensor(rows.Select(r => (float)r.Uniform).ToArray()).unsqueeze(1).mul(cumulative[.., ^1..]);
         var position = cumulative.lt(target).sum(-1, keepdim: true).clamp_max(vocab - 1);
         // Rounding can land on a dropped tail entry; step back to the last kept one.
         var safe = minimum(position, kept.gt(0).sum(-1, keepdim: true).sub(1));
