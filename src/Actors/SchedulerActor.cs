@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
+using Akka.Event;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
@@ -69,8 +70,8 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             if (_scheduler.Find(message.RequestId) is null) _sequences.Remove(message.RequestId);
             TryStartStep();
         });
-        Receive<StepAllocation>(OnAllocation);
-        Receive<WorkerActor.StepExecuted>(OnExecuted);
+        Receive<StepAllocation>(allocation => Guarded(() => OnAllocation(allocation), allocation.Scheduled.Count > 0 ? "scheduling" : null));
+        Receive<WorkerActor.StepExecuted>(result => Guarded(() => OnExecuted(result), "completing a step"));
         Receive<WorkerActor.StepFailed>(OnFailed);
         Receive<BlockManagerActor.AllocationFailed>(message =>
         {
@@ -88,6 +89,22 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         // Worker and block manager hold the model and the pool: keep their state on an error
         // (the scheduler fails the affected requests itself); a request's actor is simply stopped.
         new OneForOneStrategy(error => Sender.Equals(_worker) || Sender.Equals(_blockManager) ? Directive.Resume : Directive.Stop);
+
+    // A bug in one step must not take the loop (and every queued request) down with it: fail the
+    // requests of that step and go on.
+    private void Guarded(Action handler, string? stage)
+    {
+        try
+        {
+            handler();
+        }
+        catch (Exception error)
+        {
+            Context.GetLogger().Error(error, "step failed while {0}", stage ?? "allocating");
+            Fail(_committed.Select(c => c.Group.RequestId).Distinct(), $"internal error while {stage ?? "allocating"}: {error.Message}");
+            EndStep();
+        }
+    }
 
     private void TryStartStep()
     {

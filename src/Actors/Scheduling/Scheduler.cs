@@ -105,7 +105,10 @@ public sealed class Scheduler(SchedulerOptions options)
         var scheduled = new List<(Sequence, SequenceGroup, ScheduledSequence)>();
         foreach (var work in allocation.Scheduled)
         {
-            var (s, g) = byId[work.SequenceId];
+            // A request may have ended (abort, stop string) while its step was being allocated;
+            // its blocks are already queued for freeing with the next proposal.
+            if (!byId.TryGetValue(work.SequenceId, out var entry) || entry.s.IsFinished) continue;
+            var (s, g) = entry;
             s.NumComputed = work.NumComputed + work.NumNew;
             scheduled.Add((s, g, work));
         }
