@@ -174,7 +174,8 @@ public static unsafe class NativeKernels
         _lastError = (delegate* unmanaged<IntPtr>)Export("llm_native_last_error");
         _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
-        _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out _);
+        _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
+                Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";
         return null;
     }
 

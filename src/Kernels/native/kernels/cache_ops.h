@@ -11,9 +11,4 @@ void write_kv_cpu(const TensorArg& key, const TensorArg& value, const TensorArg&
 void copy_blocks_cpu(const TensorArg& key_cache, const TensorArg& value_cache, const TensorArg& block_mapping);
 void swap_blocks_cpu(const TensorArg& src, const TensorArg& dst, const TensorArg& block_mapping);
 
-// Shape checks shared with the CUDA registration.
-void check_write_kv(const TensorArg& key, const TensorArg& value, const TensorArg& key_cache, const TensorArg& value_cache,
-                    const TensorArg& slot_mapping);
-void check_block_mapping(const TensorArg& block_mapping);
-
 }  // namespace llm
