@@ -107,6 +107,13 @@ public class NativePagedAttentionTests
     }
 
     [Fact]
+    public void ALoneShortDecodeSplitsItsKvHeadsIntoSeveralItems()
+    {
+        using var c = PagedCase.Create(13, [(10, 1)], queryHeads: 6, kvHeads: 3);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Fact]
     public void SequencesSharingPrefixBlocksReadThem()
     {
         using var c = PagedCase.Create(7, [(100, 1), (90, 10), (20, 1)], sharedPrefixBlocks: 3);

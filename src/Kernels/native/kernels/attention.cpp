@@ -64,51 +64,63 @@ struct Plan {
     int slots = 0;
 };
 
-Plan plan(const AttentionArgs& a, int threads) {
-    Plan p;
-    const int G = a.group();
-    const int tile = std::max(1, kTileRows / G);
-    p.max_rows = tile * G;
+int first_position(const AttentionArgs& a, int s) { return a.context_lens[s] - (a.query_starts[s + 1] - a.query_starts[s]); }
+
+// Groups of (sequence, kv heads, query tile) with `decode_heads` kv heads per decode group.
+void make_groups(const AttentionArgs& a, int decode_heads, Plan& p) {
+    p.groups.clear();
+    p.keys.clear();
+    const int G = a.group(), tile = std::max(1, kTileRows / G);
     for (int s = 0; s < a.num_seqs; ++s) {
-        int start = a.query_starts[s], qlen = a.query_starts[s + 1] - start;
-        int first = a.context_lens[s] - qlen;
+        int start = a.query_starts[s], qlen = a.query_starts[s + 1] - start, first = first_position(a, s);
         for (int j = 0; j < qlen; j += tile) {
-            int nq = std::min(tile, qlen - j);
-            for (int h = 0; h < a.kv_heads; ++h) {
-                p.groups.push_back({s, h, start + j, nq, 1, -1});
+            int nq = std::min(tile, qlen - j), width = nq == 1 ? decode_heads : 1;
+            for (int h = 0; h < a.kv_heads; h += width) {
+                p.groups.push_back({s, h, std::min(width, a.kv_heads - h), start + j, nq, 1, -1});
                 p.keys.push_back(first + j + nq);
             }
         }
     }
-    auto count = [&](int part) {
-        long n = 0;
-        for (int k : p.keys) n += (k + part - 1) / part;
-        return n;
-    };
-    int part = a.partition_size;
-    if (part <= 0) {  // split until every thread has a few items (a batch of one still uses every core)
-        part = kPartition;
-        while (part > kMinPartition && count(part) < 4L * threads) part /= 2;
+}
+
+long count_tasks(const Plan& p, int part) {
+    long n = 0;
+    for (int k : p.keys) n += (k + part - 1) / part;
+    return n;
+}
+
+Plan plan(const AttentionArgs& a, int threads) {
+    Plan p;
+    // Until every thread has a few items (a batch of one still uses every core): first split
+    // long contexts, then a decode token's kv heads.
+    int heads = a.kv_heads, part = a.partition_size > 0 ? a.partition_size : kPartition;
+    make_groups(a, heads, p);
+    if (a.partition_size <= 0)
+        while (part > kMinPartition && count_tasks(p, part) < 4L * threads) part /= 2;
+    while (heads > 1 && count_tasks(p, part) < 4L * threads) {
+        heads = (heads + 1) / 2;
+        make_groups(a, heads, p);
     }
     for (size_t g = 0; g < p.groups.size(); ++g) {
         Group& grp = p.groups[g];
-        int keys = p.keys[g], first = a.context_lens[grp.seq] - (a.query_starts[grp.seq + 1] - a.query_starts[grp.seq]);
-        int first_pos = first + (grp.q0 - a.query_starts[grp.seq]);
+        int keys = p.keys[g];
+        int first_pos = first_position(a, grp.seq) + (grp.q0 - a.query_starts[grp.seq]);
+        p.max_rows = std::max(p.max_rows, grp.heads * grp.nq * a.group());
         grp.parts = (keys + part - 1) / part;
         if (grp.parts > 1) {
             grp.partial = p.slots;
             p.slots += grp.parts;
         }
         for (int k = 0; k < grp.parts; ++k)
-            p.tasks.push_back({grp.seq, grp.kv_head, grp.q0, grp.nq, first_pos, k * part, std::min(keys, (k + 1) * part),
-                               grp.parts > 1 ? grp.partial + k : -1});
+            p.tasks.push_back({grp.seq, grp.kv_head, grp.heads, grp.q0, grp.nq, first_pos, k * part,
+                               std::min(keys, (k + 1) * part), grp.parts > 1 ? grp.partial + k : -1});
     }
     return p;
 }
 
 // Combines a group's partitions: out = sum_p acc_p e^(m_p - M) / sum_p l_p e^(m_p - M).
 void reduce(const AttentionArgs& a, const Group& g, int max_rows, const float* partials, int first_pos, Scratch& scratch) {
-    const int D = a.head_size, rows = g.nq * a.group();
+    const int D = a.head_size, rows = g.heads * g.nq * a.group();
     const size_t slot = partial_floats(max_rows, D);
     float* acc = scratch.floats(static_cast<size_t>(rows) * D + rows);
     float* l = acc + static_cast<size_t>(rows) * D;
@@ -127,7 +139,7 @@ void reduce(const AttentionArgs& a, const Group& g, int max_rows, const float* p
         }
         l[r] = sum;
     }
-    Task t{g.seq, g.kv_head, g.q0, g.nq, first_pos, 0, 0, -1};
+    Task t{g.seq, g.kv_head, g.heads, g.q0, g.nq, first_pos, 0, 0, -1};
     store_output_rows(a, t, acc, D, l);
 }
 
@@ -146,34 +158,40 @@ Scratch::~Scratch() { std::free(data_); }
 
 void load_query_tile(const AttentionArgs& a, const Task& t, float* q, int row_stride) {
     const int G = a.group(), D = a.head_size;
-    for (int i = 0; i < t.nq; ++i)
-        for (int g = 0; g < G; ++g) {
-            float* row = q + static_cast<size_t>(i * G + g) * row_stride;
-            int64_t base = (t.q0 + i) * a.q_stride[0] + (t.kv_head * G + g) * a.q_stride[1];
-            if (a.q_dtype == DType::F32 && a.q_stride[2] == 1) {
-                const float* src = static_cast<const float*>(a.query) + base;
-                for (int d = 0; d < D; ++d) row[d] = src[d] * a.scale;
-            } else {
-                for (int d = 0; d < D; ++d) row[d] = read(a.query, a.q_dtype, base + d * a.q_stride[2]) * a.scale;
+    for (int h = 0; h < t.heads; ++h) {
+        for (int i = 0; i < t.nq; ++i) {
+            for (int g = 0; g < G; ++g) {
+                float* row = q + static_cast<size_t>((h * t.nq + i) * G + g) * row_stride;
+                int64_t base = (t.q0 + i) * a.q_stride[0] + ((t.kv_head + h) * G + g) * a.q_stride[1];
+                if (a.q_dtype == DType::F32 && a.q_stride[2] == 1) {
+                    const float* src = static_cast<const float*>(a.query) + base;
+                    for (int d = 0; d < D; ++d) row[d] = src[d] * a.scale;
+                } else {
+                    for (int d = 0; d < D; ++d) row[d] = read(a.query, a.q_dtype, base + d * a.q_stride[2]) * a.scale;
+                }
             }
         }
+    }
 }
 
 void store_output_rows(const AttentionArgs& a, const Task& t, const float* acc, int row_stride, const float* l) {
     const int G = a.group(), D = a.head_size;
-    for (int i = 0; i < t.nq; ++i)
-        for (int g = 0; g < G; ++g) {
-            int r = i * G + g;
-            const float* row = acc + static_cast<size_t>(r) * row_stride;
-            float inv = 1.0f / l[r];
-            int64_t base = (t.q0 + i) * a.o_stride[0] + (t.kv_head * G + g) * a.o_stride[1];
-            if (a.o_dtype == DType::F32 && a.o_stride[2] == 1) {
-                float* dst = static_cast<float*>(a.out) + base;
-                for (int d = 0; d < D; ++d) dst[d] = row[d] * inv;
-            } else {
-                for (int d = 0; d < D; ++d) write(a.out, a.o_dtype, base + d * a.o_stride[2], row[d] * inv);
+    for (int h = 0; h < t.heads; ++h) {
+        for (int i = 0; i < t.nq; ++i) {
+            for (int g = 0; g < G; ++g) {
+                int r = (h * t.nq + i) * G + g;
+                const float* row = acc + static_cast<size_t>(r) * row_stride;
+                float inv = 1.0f / l[r];
+                int64_t base = (t.q0 + i) * a.o_stride[0] + ((t.kv_head + h) * G + g) * a.o_stride[1];
+                if (a.o_dtype == DType::F32 && a.o_stride[2] == 1) {
+                    float* dst = static_cast<float*>(a.out) + base;
+                    for (int d = 0; d < D; ++d) dst[d] = row[d] * inv;
+                } else {
+                    for (int d = 0; d < D; ++d) write(a.out, a.o_dtype, base + d * a.o_stride[2], row[d] * inv);
+                }
             }
         }
+    }
 }
 
 void store_partial_rows(const Task& t, int rows, int head_size, int max_rows, const float* m, const float* l,
@@ -215,9 +233,7 @@ void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
     auto run_reduce = [&](int i) {
         thread_local Scratch scratch;
         const Group& g = p.groups[split[i]];
-        int qlen = a.query_starts[g.seq + 1] - a.query_starts[g.seq];
-        int first_pos = a.context_lens[g.seq] - qlen + (g.q0 - a.query_starts[g.seq]);
-        reduce(a, g, p.max_rows, partials, first_pos, scratch);
+        reduce(a, g, p.max_rows, partials, first_position(a, g.seq) + (g.q0 - a.query_starts[g.seq]), scratch);
     };
     pool.for_each(static_cast<int>(split.size()), run_reduce);
 }

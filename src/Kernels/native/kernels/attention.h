@@ -1,15 +1,17 @@
 // Paged attention on the CPU: the arguments as raw pointers and strides, the plan of work
 // items, and the per-instruction-set task kernels.
 //
-// One work item (Task) is one sequence, one kv head, a tile of that sequence's query tokens
-// (all the query heads that share the kv head, so each K/V row is read once per item) and a
-// range of key positions. A long context is split into partitions; each partition's item
-// leaves a partial result (running max m, sum l, unnormalised output acc per query row) and
-// a reduce step combines them:  out = sum_p acc_p e^(m_p - M) / sum_p l_p e^(m_p - M).
+// One work item (Task) is one sequence, a run of its kv heads (each with all the query heads
+// that share it, so each K/V row is read once per item), a tile of its query tokens and a
+// range of key positions. A decode token's item takes all kv heads, so that it sweeps each
+// cache block [blockSize, kvHeads, D] front to back; a prompt tile's item takes one kv head,
+// whose rows the tile's tokens reuse. A long context is split into partitions; each leaves a
+// partial result (running max m, sum l, unnormalised output acc per query row) and a reduce
+// step combines them:  out = sum_p acc_p e^(m_p - M) / sum_p l_p e^(m_p - M).
 //
 //   cache [blocks, blockSize, kvHeads, D]      block table row of sequence s: [7, 2, 9]
 //   keys of s: pos 0..bs-1 -> block 7, pos bs..2bs-1 -> block 2, ...
-//   item (s, h, tile, p): rows = tile tokens x heads of group h, keys [p*P, min((p+1)*P, last+1))
+//   item (s, heads h0.., tile, p): rows = heads x tile tokens x group, keys [p*P, min((p+1)*P, last+1))
 #pragma once
 
 #include <cstddef>
@@ -48,7 +50,8 @@ struct AttentionArgs {
 };
 
 struct Task {
-    int seq, kv_head;
+    int seq;
+    int kv_head, heads;  // kv heads [kv_head, kv_head + heads)
     int q0, nq;        // first batch token of the tile and tile length
     int first_pos;     // position of token q0 in its sequence
     int k0, k1;        // key positions [k0, k1)
@@ -56,7 +59,7 @@ struct Task {
 };
 
 struct Group {
-    int seq, kv_head, q0, nq, parts, partial;
+    int seq, kv_head, heads, q0, nq, parts, partial;
 };
 
 // Per-thread working memory of a task kernel (64-byte aligned floats).
@@ -78,7 +81,8 @@ namespace scalar { void attention_task(const AttentionArgs&, const Task&, int, f
 namespace avx2 { void attention_task(const AttentionArgs&, const Task&, int, float*, Scratch&); }
 namespace avx512 { void attention_task(const AttentionArgs&, const Task&, int, float*, Scratch&); }
 
-// Tasks share their query-row bookkeeping: rows are token-major (token i, head g -> row i*G+g).
+// Tasks share their query-row bookkeeping: row (h*nq + i)*G + g is kv head kv_head+h, token
+// q0+i, query head g of the group; one kv head's rows are contiguous and token-major.
 void load_query_tile(const AttentionArgs& a, const Task& t, float* q, int row_stride);
 void store_output_rows(const AttentionArgs& a, const Task& t, const float* acc, int row_stride, const float* l);
 void store_partial_rows(const Task& t, int rows, int head_size, int max_rows, const float* m, const float* l,

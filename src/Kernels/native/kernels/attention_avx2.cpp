@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "attention.h"
 
@@ -21,6 +22,11 @@ struct Simd {
     static V load(const uint16_t* p) {  // bfloat16 -> float32
         __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    static void load_pair(const uint16_t* p, V& even, V& odd) {  // 16 bfloat16 -> elements 0,2,..,14 and 1,3,..,15
+        __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+        even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
+        odd = _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
     }
     static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
     static V add(V a, V b) { return _mm256_add_ps(a, b); }

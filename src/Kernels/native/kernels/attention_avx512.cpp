@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "attention.h"
 
@@ -21,6 +22,11 @@ struct Simd {
     static V load(const uint16_t* p) {  // bfloat16 -> float32: the bits are the upper half
         __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    static void load_pair(const uint16_t* p, V& even, V& odd) {  // 32 bfloat16 -> elements 0,2,..,30 and 1,3,..,31
+        __m512i x = _mm512_loadu_si512(p);
+        even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+        odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
     }
     static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
     static V add(V a, V b) { return _mm512_add_ps(a, b); }
