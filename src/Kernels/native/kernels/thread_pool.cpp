@@ -44,19 +44,16 @@ void ThreadPool::work_loop() {
     uint64_t seen = 0;
     for (;;) {
         // Spin a little (a step's layers call back to back), then sleep.
-        uint64_t g = generation_.load(std::memory_order_acquire);
-        for (int spin = 0; g == seen && spin < 4000; ++spin) {
-            relax();
-            g = generation_.load(std::memory_order_acquire);
-        }
-        if (g == seen) {
+        for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; ++spin) relax();
+        {
             std::unique_lock<std::mutex> lock(wake_mutex_);
             wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-            g = generation_.load(std::memory_order_acquire);
+            seen = generation_.load(std::memory_order_acquire);
+            if (!open_) continue;  // that job is over already
+            joined_.fetch_add(1, std::memory_order_acq_rel);
         }
-        seen = g;
         drain();
-        busy_.fetch_sub(1, std::memory_order_acq_rel);
+        joined_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
@@ -67,20 +64,24 @@ void ThreadPool::run(int count, void (*body)(void*, int), void* context) {
         for (int i = 0; i < count; ++i) body(context, i);
         return;
     }
-    count_ = count;
-    body_ = body;
-    context_ = context;
-    next_.store(0, std::memory_order_relaxed);
-    busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     {
         std::lock_guard<std::mutex> lock(wake_mutex_);
+        count_ = count;
+        body_ = body;
+        context_ = context;
+        next_.store(0, std::memory_order_relaxed);
+        open_ = true;
         generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     wake_.notify_all();
     drain();
-    while (busy_.load(std::memory_order_acquire) != 0) {
-        for (int spin = 0; spin < 64 && busy_.load(std::memory_order_acquire) != 0; ++spin) relax();
-        if (busy_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        open_ = false;
+    }
+    while (joined_.load(std::memory_order_acquire) != 0) {
+        for (int spin = 0; spin < 64 && joined_.load(std::memory_order_acquire) != 0; ++spin) relax();
+        if (joined_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     }
 }
 

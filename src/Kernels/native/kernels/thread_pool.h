@@ -37,10 +37,14 @@ private:
     std::vector<std::thread> workers_;
     std::mutex job_mutex_;  // one job at a time
 
+    // A worker joins the current job under wake_mutex_ only while it is open; the caller closes
+    // it when its own share is done and then waits for the workers that joined, never for one
+    // that is still waking up (which would add a scheduler delay to every call).
     std::mutex wake_mutex_;
     std::condition_variable wake_;
     std::atomic<uint64_t> generation_{0};
-    std::atomic<int> busy_{0};  // workers still inside the current job
+    bool open_ = false;
+    std::atomic<int> joined_{0};  // workers inside the current job
     std::atomic<int> next_{0};
     int count_ = 0;
     void (*body_)(void*, int) = nullptr;
