@@ -168,6 +168,19 @@ public class NativePagedAttentionTests
     }
 
     [Fact]
+    public void ConcurrentCallersEachGetTheirOwnResult()
+    {
+        // One caller at a time gets the thread pool; the others run their call on their own thread.
+        var errors = new double[6];
+        Parallel.For(0, errors.Length, new ParallelOptions { MaxDegreeOfParallelism = 3 }, i =>
+        {
+            using var c = PagedCase.Create(50 + i, [(300 + 40 * i, 1), (90, 12), (700, 1)], queryHeads: 4, kvHeads: 2);
+            errors[i] = Run(c);
+        });
+        Assert.All(errors, e => Assert.InRange(e, 0, 1e-5));
+    }
+
+    [Fact]
     public void EmptyBatchIsANoOp()
     {
         using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
