@@ -1,0 +1,187 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Attention;
+
+/// <summary>
+/// The native kernels (src/Kernels/native): paged attention and KV-cache operations registered
+/// in libtorch's dispatcher as <c>llm::paged_attention</c>, <c>llm::write_kv</c>,
+/// <c>llm::copy_blocks</c> and <c>llm::swap_blocks</c>. Calls go through
+/// <c>aoti_torch_call_dispatcher</c> (libtorch's stable C ABI) with handles of the TorchSharp
+/// tensors, so the kernels work on the tensors' memory in place, and the same name reaches the
+/// CUDA kernels for CUDA tensors where <c>libllm_kernels_cuda.so</c> was built and loads.
+/// </summary>
+public static unsafe class NativeKernels
+{
+    public const string LibraryFile = "libllm_kernels.so";
+    public const string CudaLibraryFile = "libllm_kernels_cuda.so";
+
+    private static readonly object Gate = new();
+    private static volatile bool _loaded;
+    private static string? _error;
+    private static bool _cuda;
+    private static IntPtr _library;
+    private static delegate* unmanaged<byte*, byte*, ulong*, int> _callDispatcher;
+    private static delegate* unmanaged<IntPtr, IntPtr*, int> _newTensorHandle;
+    private static delegate* unmanaged<IntPtr, int> _deleteTensorHandle;
+    private static delegate* unmanaged<IntPtr> _lastError;
+    private static delegate* unmanaged<void> _clearError;
+
+    /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
+    public static bool IsAvailable => Load() is null;
+
+    /// <summary>Why the native kernels cannot be used, or null when they can.</summary>
+    public static string? UnavailableReason => Load();
+
+    /// <summary>Whether the CUDA kernels are registered too.</summary>
+    public static bool IsCudaAvailable => Load() is null && _cuda;
+
+    /// <summary>The instruction set the CPU kernels use now: "avx512", "avx2" or "scalar" ("none" when unavailable).</summary>
+    public static string Isa => IsAvailable ? Text("llm_native_isa") : "none";
+
+    /// <summary>The best instruction set this CPU supports.</summary>
+    public static string DetectedIsa => IsAvailable ? Text("llm_native_detected_isa") : "none";
+
+    /// <summary>Threads of the kernels' pool (the calling thread included).</summary>
+    public static int Threads => IsAvailable ? ((delegate* unmanaged<int>)Export("llm_native_threads"))() : 0;
+
+    /// <summary>One line for startup logs.</summary>
+    public static string Description => IsAvailable
+        ? $"native kernels: {Isa} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
+        : $"native kernels unavailable: {UnavailableReason}";
+
+    /// <summary>Whether tensors on <paramref name="device"/> can use the native operators.</summary>
+    public static bool Supports(Device device) => device.type switch
+    {
+        DeviceType.CPU => IsAvailable,
+        DeviceType.CUDA => IsCudaAvailable,
+        _ => false,
+    };
+
+    /// <summary>
+    /// Lowers (or restores) the instruction set of the CPU kernels, e.g. to compare "avx2" with
+    /// "avx512" on one machine. Returns false when the CPU lacks it. Process-wide.
+    /// </summary>
+    public static bool SelectIsa(string isa)
+    {
+        EnsureAvailable();
+        var bytes = System.Text.Encoding.UTF8.GetBytes(isa + "\0");
+        fixed (byte* p = bytes) return ((delegate* unmanaged<byte*, int>)Export("llm_native_select_isa"))(p) == 0;
+    }
+
+    public static void EnsureAvailable()
+    {
+        if (Load() is { } reason) throw new InvalidOperationException($"native kernels unavailable: {reason}");
+    }
+
+    /// <summary>
+    /// Paged attention over a flattened batch, written into <paramref name="output"/>.
+    /// Query token j of sequence s sits at position contextLengths[s] - queryLength(s) + j and
+    /// attends causally to its sequence's cached keys and values, read through the block table.
+    /// </summary>
+    /// <param name="output">[tokens, queryHeads, headSize], float32 or bfloat16, any strides</param>
+    /// <param name="query">[tokens, queryHeads, headSize], float32 or bfloat16, any strides</param>
+    /// <param name="keyCache">[blocks, blockSize, kvHeads, headSize], float32 or bfloat16</param>
+    /// <param name="valueCache">like keyCache</param>
+    /// <param name="blockTables">[sequences, maxBlocks] int32</param>
+    /// <param name="contextLengths">[sequences] int32</param>
+    /// <param name="queryStarts">[sequences + 1] int32</param>
+    /// <param name="partitionSize">key positions per work item before a context is split; 0 chooses</param>
+    public static void PagedAttention(Tensor output, Tensor query, Tensor keyCache, Tensor valueCache, Tensor blockTables,
+        Tensor contextLengths, Tensor queryStarts, double scale, int maxContextLength, int partitionSize = 0)
+    {
+        fixed (byte* op = "llm::paged_attention\0"u8)
+            Call(op, [output, query, keyCache, valueCache, blockTables, contextLengths, queryStarts],
+                [BitConverter.DoubleToUInt64Bits(scale), (ulong)(long)maxContextLength, (ulong)(long)partitionSize]);
+    }
+
+    /// <summary>Stores key/value [tokens, kvHeads, headSize] at their slots (int64 [tokens]; negative = skip).</summary>
+    public static void WriteKv(Tensor key, Tensor value, Tensor keyCache, Tensor valueCache, Tensor slotMapping)
+    {
+        fixed (byte* op = "llm::write_kv\0"u8) Call(op, [key, value, keyCache, valueCache, slotMapping], []);
+    }
+
+    /// <summary>Copies whole blocks inside one layer's caches; mapping int64 [pairs, 2] of (source, destination).</summary>
+    public static void CopyBlocks(Tensor keyCache, Tensor valueCache, Tensor blockMapping)
+    {
+        fixed (byte* op = "llm::copy_blocks\0"u8) Call(op, [keyCache, valueCache, blockMapping], []);
+    }
+
+    /// <summary>Copies whole blocks from one cache tensor to another of the same block shape (device and host).</summary>
+    public static void SwapBlocks(Tensor source, Tensor destination, Tensor blockMapping)
+    {
+        fixed (byte* op = "llm::swap_blocks\0"u8) Call(op, [source, destination, blockMapping], []);
+    }
+
+    // Stack layout of aoti_torch_call_dispatcher: the schema's arguments in order, a new tensor
+    // handle for each tensor (the dispatcher takes ownership) and scalars as 8 raw bytes.
+    private static void Call(byte* op, ReadOnlySpan<Tensor> tensors, ReadOnlySpan<ulong> scalars)
+    {
+        EnsureAvailable();
+        int n = tensors.Length + scalars.Length;
+        ulong* stack = stackalloc ulong[n];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            IntPtr handle;
+            if (_newTensorHandle(tensors[i].Handle, &handle) != 0)
+            {
+                for (int j = 0; j < i; j++) _deleteTensorHandle((IntPtr)(long)stack[j]);
+                throw new InvalidOperationException("aoti_torch_new_tensor_handle failed");
+            }
+            stack[i] = (ulong)(long)handle;
+        }
+        for (int i = 0; i < scalars.Length; i++) stack[tensors.Length + i] = scalars[i];
+        byte overload = 0;
+        int rc = _callDispatcher(op, &overload, stack);
+        foreach (var t in tensors) GC.KeepAlive(t);
+        if (rc == 0) return;
+        string message = Marshal.PtrToStringUTF8(_lastError()) ?? "";
+        _clearError();
+        string name = Marshal.PtrToStringUTF8((IntPtr)op) ?? "llm op";
+        throw new ArgumentException(message.Length > 0 ? $"{name}: {message}" : $"{name} failed in libtorch's dispatcher (see its log on stderr)");
+    }
+
+    private static string? Load()
+    {
+        if (_loaded) return _error;
+        lock (Gate)
+        {
+            if (_loaded) return _error;
+            try { _error = LoadLibrary(); }
+            catch (Exception e) { _error = e.Message; }
+            _loaded = true;
+            return _error;
+        }
+    }
+
+    private static string? LoadLibrary()
+    {
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+            return $"built for linux-x64 only (this is {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture})";
+        // libtorch must be in the process first: the library links against libtorch_cpu.so (found
+        // by soname once TorchSharp has loaded it) and registers its operators at load time.
+        using (torch.empty(1)) { }
+        string path = Path.Combine(AppContext.BaseDirectory, LibraryFile);
+        if (!NativeLibrary.TryLoad(path, out _library) &&
+            !NativeLibrary.TryLoad("llm_kernels", typeof(NativeKernels).Assembly, null, out _library))
+            return $"{LibraryFile} not found or not loadable (looked in {AppContext.BaseDirectory})";
+        string status = Text("llm_native_status");
+        if (status != "ok") return $"operator registration failed: {status}";
+        _callDispatcher = (delegate* unmanaged<byte*, byte*, ulong*, int>)Export("aoti_torch_call_dispatcher");
+        _newTensorHandle = (delegate* unmanaged<IntPtr, IntPtr*, int>)Export("aoti_torch_new_tensor_handle");
+        _deleteTensorHandle = (delegate* unmanaged<IntPtr, int>)Export("aoti_torch_delete_tensor_object");
+        _lastError = (delegate* unmanaged<IntPtr>)Export("llm_native_last_error");
+        _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
+        string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
+        _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
+                Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";
+        return null;
+    }
+
+    // dlsym on our handle also searches its dependencies, so libtorch_cpu.so's exports resolve too.
+    private static IntPtr Export(string name) => NativeLibrary.GetExport(_library, name);
+
+    private static string Text(string function) =>
+        Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)Export(function))()) ?? "";
+}

@@ -1,0 +1,55 @@
+using LlmEngine.Kernels.Cache;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Attention;
+
+/// <summary>
+/// Paged attention by the native kernels: one <c>llm::write_kv</c> and one
+/// <c>llm::paged_attention</c> call per layer, straight on the cache tensors and the batch's
+/// metadata tensors (no gathering, no padding). Prompt chunks and decode tokens of any mix go
+/// in the same call.
+/// </summary>
+public sealed class NativePagedAttention : IAttentionBackend
+{
+    private readonly PagedKvCache _cache;
+
+    /// <param name="partitionSize">key positions per work item before a long context is split
+    /// over threads; 0 lets the kernel choose</param>
+    public NativePagedAttention(PagedKvCache cache, int partitionSize = 0)
+    {
+        NativeKernels.EnsureAvailable();
+        if (!NativeKernels.Supports(cache.Device))
+            throw new ArgumentException($"the native kernels do not support device {cache.Device}");
+        ArgumentOutOfRangeException.ThrowIfNegative(partitionSize);
+        _cache = cache;
+        PartitionSize = partitionSize;
+    }
+
+    public string Name => "native";
+
+    public PagedKvCache Cache => _cache;
+
+    public int PartitionSize { get; }
+
+    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
+    {
+        CacheOperations.WriteKv(_cache, layer, key, value, batch);
+        var output = empty(query.shape, dtype: query.dtype, device: query.device);
+        Attend(layer, query, scale, batch, output);
+        return output;
+    }
+
+    /// <summary>
+    /// Attention of the batch's queries over what the cache holds (the step's keys and values
+    /// must be written already), into <paramref name="output"/> [tokens, queryHeads, headSize].
+    /// Query and output may be strided views.
+    /// </summary>
+    public void Attend(int layer, Tensor query, double scale, AttentionBatch batch, Tensor output)
+    {
+        if (batch.NumSequences == 0 || batch.NumTokens == 0) return;
+        var device = _cache.Device;
+        NativeKernels.PagedAttention(output, query, _cache.Keys[layer], _cache.Values[layer], batch.BlockTableTensor(device),
+            batch.ContextLengthTensor(device), batch.QueryStartTensor(device), scale, batch.ContextLengths.Max(), PartitionSize);
+    }
+}

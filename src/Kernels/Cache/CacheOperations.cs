@@ -1,0 +1,85 @@
+using LlmEngine.Kernels.Attention;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Cache;
+
+/// <summary>
+/// Moving keys and values within and between paged caches: a step's new K/V to their slots,
+/// whole blocks within a cache (copy-on-write of a shared block), and whole blocks between the
+/// device cache and a host swap cache of the same layout (preemption by swapping). Each uses
+/// the native operators where they support the cache's device, else TorchSharp indexing.
+/// </summary>
+public static class CacheOperations
+{
+    /// <summary>Stores the step's key and value [tokens, kvHeads, headSize] of one layer at the batch's slots.</summary>
+    public static void WriteKv(PagedKvCache cache, int layer, Tensor key, Tensor value, AttentionBatch batch)
+    {
+        if (NativeKernels.Supports(cache.Device))
+            NativeKernels.WriteKv(key, value, cache.Keys[layer], cache.Values[layer], batch.SlotMappingTensor(cache.Device));
+        else
+            TorchPagedAttention.WriteCache(cache, layer, key, value, batch);
+    }
+
+    /// <summary>Copies blocks (every layer, keys and values) source -> destination within the cache.
+    /// No block may be both a source and a destination in one call.</summary>
+    public static void CopyBlocks(PagedKvCache cache, IReadOnlyList<(int Source, int Destination)> pairs)
+    {
+        if (pairs.Count == 0) return;
+        using var scope = NewDisposeScope();
+        if (NativeKernels.Supports(cache.Device))
+        {
+            var mapping = Mapping(pairs, cache.Device);
+            for (int l = 0; l < cache.NumLayers; l++) NativeKernels.CopyBlocks(cache.Keys[l], cache.Values[l], mapping);
+            return;
+        }
+        var (from, to) = Indices(pairs, cache.Device);
+        for (int l = 0; l < cache.NumLayers; l++)
+        {
+            cache.Keys[l].index_copy_(0, to, cache.Keys[l].index_select(0, from));
+            cache.Values[l].index_copy_(0, to, cache.Values[l].index_select(0, from));
+        }
+    }
+
+    /// <summary>
+    /// Copies blocks (every layer, keys and values) from one cache to another of the same layout
+    /// but possibly another device and block count: swap out (device -> host) or in (host -> device).
+    /// </summary>
+    public static void SwapBlocks(PagedKvCache source, PagedKvCache destination, IReadOnlyList<(int Source, int Destination)> pairs)
+    {
+        if (source.NumLayers != destination.NumLayers || source.BlockSize != destination.BlockSize ||
+            source.KvHeads != destination.KvHeads || source.HeadSize != destination.HeadSize || source.DType != destination.DType)
+            throw new ArgumentException("swap needs caches of the same layout (layers, block size, heads, head size, dtype)");
+        if (pairs.Count == 0) return;
+        using var scope = NewDisposeScope();
+        bool native = NativeKernels.Supports(source.Device) && NativeKernels.Supports(destination.Device);
+        if (native)
+        {
+            var mapping = Mapping(pairs, CPU);  // read on the host, as the copies are issued from there
+            for (int l = 0; l < source.NumLayers; l++)
+            {
+                NativeKernels.SwapBlocks(source.Keys[l], destination.Keys[l], mapping);
+                NativeKernels.SwapBlocks(source.Values[l], destination.Values[l], mapping);
+            }
+            return;
+        }
+        var (from, _) = Indices(pairs, source.Device);
+        var (_, to) = Indices(pairs, destination.Device);
+        for (int l = 0; l < source.NumLayers; l++)
+        {
+            destination.Keys[l].index_copy_(0, to, source.Keys[l].index_select(0, from).to(destination.Device));
+            destination.Values[l].index_copy_(0, to, source.Values[l].index_select(0, from).to(destination.Device));
+        }
+    }
+
+    private static Tensor Mapping(IReadOnlyList<(int Source, int Destination)> pairs, Device device)
+    {
+        var flat = new long[pairs.Count * 2];
+        for (int i = 0; i < pairs.Count; i++) (flat[2 * i], flat[2 * i + 1]) = (pairs[i].Source, pairs[i].Destination);
+        return tensor(flat, dtype: int64, device: device).view(pairs.Count, 2);
+    }
+
+    private static (Tensor From, Tensor To) Indices(IReadOnlyList<(int Source, int Destination)> pairs, Device device) =>
+        (tensor(pairs.Select(p => (long)p.Source).ToArray(), dtype: int64, device: device),
+         tensor(pairs.Select(p => (long)p.Destination).ToArray(), dtype: int64, device: device));
+}

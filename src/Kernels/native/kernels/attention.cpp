@@ -1,0 +1,241 @@
+// Planning, reduction and dispatch of CPU paged attention (the task kernels are per ISA).
+#include "attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "bf16.h"
+#include "isa.h"
+#include "thread_pool.h"
+
+namespace llm {
+
+namespace {
+
+constexpr int kTileRows = 16;       // query rows (tokens x heads of a group) per task
+constexpr int kPartition = 512;     // key positions per task before the context is split
+constexpr int kMinPartition = 64;
+
+float read(const void* base, DType t, int64_t index) {
+    return t == DType::F32 ? static_cast<const float*>(base)[index]
+                           : bf16_to_float(static_cast<const uint16_t*>(base)[index]);
+}
+
+void write(void* base, DType t, int64_t index, float value) {
+    if (t == DType::F32) static_cast<float*>(base)[index] = value;
+    else static_cast<uint16_t*>(base)[index] = float_to_bf16(value);
+}
+
+// Every sequence's lengths and block ids, before any thread reads through them.
+void check_metadata(const AttentionArgs& a, int max_context_len) {
+    check(a.query_starts[0] == 0, "query_starts[0] must be 0");
+    check(a.query_starts[a.num_seqs] == a.num_tokens, "query_starts[-1] (", a.query_starts[a.num_seqs],
+          ") must equal the number of query tokens (", a.num_tokens, ")");
+    for (int s = 0; s < a.num_seqs; ++s) {
+        int qlen = a.query_starts[s + 1] - a.query_starts[s], ctx = a.context_lens[s];
+        check(qlen >= 0, "query_starts must not decrease (sequence ", s, ")");
+        check(ctx >= qlen, "sequence ", s, ": context length ", ctx, " is shorter than its ", qlen, " query tokens");
+        check(max_context_len <= 0 || ctx <= max_context_len, "sequence ", s, ": context length ", ctx,
+              " exceeds max_context_len ", max_context_len);
+        if (qlen == 0) continue;
+        int blocks = (ctx + a.block_size - 1) / a.block_size;
+        check(blocks <= a.max_blocks, "sequence ", s, ": ", blocks, " blocks needed, block table has ", a.max_blocks);
+        for (int b = 0; b < blocks; ++b) {
+            int id = a.block(s, b);
+            check(id >= 0 && id < a.num_blocks, "sequence ", s, ": block id ", id, " out of range [0, ", a.num_blocks, ")");
+        }
+    }
+}
+
+TaskKernel kernel_for(const AttentionArgs& a) {
+    Isa isa = selected_isa();
+    if (isa == Isa::Avx512 && a.head_size % 16 == 0) return avx512::attention_task;
+    if (isa >= Isa::Avx2 && a.head_size % 8 == 0) return avx2::attention_task;
+    return scalar::attention_task;
+}
+
+struct Plan {
+    std::vector<Group> groups;
+    std::vector<int> keys;  // key positions each group attends to (its last token's position + 1)
+    std::vector<Task> tasks;
+    int max_rows = 0;
+    int slots = 0;
+};
+
+int first_position(const AttentionArgs& a, int s) { return a.context_lens[s] - (a.query_starts[s + 1] - a.query_starts[s]); }
+
+// Groups of (sequence, kv heads, query tile) with `decode_heads` kv heads per decode group.
+void make_groups(const AttentionArgs& a, int decode_heads, Plan& p) {
+    p.groups.clear();
+    p.keys.clear();
+    const int G = a.group(), tile = std::max(1, kTileRows / G);
+    for (int s = 0; s < a.num_seqs; ++s) {
+        int start = a.query_starts[s], qlen = a.query_starts[s + 1] - start, first = first_position(a, s);
+        for (int j = 0; j < qlen; j += tile) {
+            int nq = std::min(tile, qlen - j), width = nq == 1 ? decode_heads : 1;
+            for (int h = 0; h < a.kv_heads; h += width) {
+                p.groups.push_back({s, h, std::min(width, a.kv_heads - h), start + j, nq, 1, -1});
+                p.keys.push_back(first + j + nq);
+            }
+        }
+    }
+}
+
+long count_tasks(const Plan& p, int part) {
+    long n = 0;
+    for (int k : p.keys) n += (k + part - 1) / part;
+    return n;
+}
+
+Plan plan(const AttentionArgs& a, int threads) {
+    Plan p;
+    // Until every thread has a few items (a batch of one still uses every core): first split
+    // long contexts, then a decode token's kv heads.
+    int heads = a.kv_heads, part = a.partition_size > 0 ? a.partition_size : kPartition;
+    make_groups(a, heads, p);
+    if (a.partition_size <= 0)
+        while (part > kMinPartition && count_tasks(p, part) < 4L * threads) part /= 2;
+    while (heads > 1 && count_tasks(p, part) < 4L * threads) {
+        heads = (heads + 1) / 2;
+        make_groups(a, heads, p);
+    }
+    for (size_t g = 0; g < p.groups.size(); ++g) {
+        Group& grp = p.groups[g];
+        int keys = p.keys[g];
+        int first_pos = first_position(a, grp.seq) + (grp.q0 - a.query_starts[grp.seq]);
+        p.max_rows = std::max(p.max_rows, grp.heads * grp.nq * a.group());
+        grp.parts = (keys + part - 1) / part;
+        if (grp.parts > 1) {
+            grp.partial = p.slots;
+            p.slots += grp.parts;
+        }
+        for (int k = 0; k < grp.parts; ++k)
+            p.tasks.push_back({grp.seq, grp.kv_head, grp.heads, grp.q0, grp.nq, first_pos, k * part,
+                               std::min(keys, (k + 1) * part), grp.parts > 1 ? grp.partial + k : -1});
+    }
+    return p;
+}
+
+// Combines a group's partitions: out = sum_p acc_p e^(m_p - M) / sum_p l_p e^(m_p - M).
+void reduce(const AttentionArgs& a, const Group& g, int max_rows, const float* partials, int first_pos, Scratch& scratch) {
+    const int D = a.head_size, rows = g.heads * g.nq * a.group();
+    const size_t slot = partial_floats(max_rows, D);
+    float* acc = scratch.floats(static_cast<size_t>(rows) * D + rows);
+    float* l = acc + static_cast<size_t>(rows) * D;
+    for (int r = 0; r < rows; ++r) {
+        float M = -std::numeric_limits<float>::infinity();
+        for (int p = 0; p < g.parts; ++p) M = std::max(M, partials[(g.partial + p) * slot + r * (D + 2)]);
+        float* o = acc + static_cast<size_t>(r) * D;
+        std::fill(o, o + D, 0.0f);
+        float sum = 0;
+        for (int p = 0; p < g.parts; ++p) {
+            const float* row = partials + (g.partial + p) * slot + r * (D + 2);
+            if (row[1] == 0.0f) continue;  // no key of this partition is visible to the row
+            float w = std::exp(row[0] - M);
+            sum += row[1] * w;
+            for (int d = 0; d < D; ++d) o[d] += row[2 + d] * w;
+        }
+        l[r] = sum;
+    }
+    Task t{g.seq, g.kv_head, g.heads, g.q0, g.nq, first_pos, 0, 0, -1};
+    store_output_rows(a, t, acc, D, l);
+}
+
+}  // namespace
+
+float* Scratch::floats(size_t n) {
+    if (n > size_) {
+        std::free(data_);
+        size_ = std::max(n, size_ * 2);
+        data_ = static_cast<float*>(std::aligned_alloc(64, (size_ * sizeof(float) + 63) / 64 * 64));
+    }
+    return data_;
+}
+
+Scratch::~Scratch() { std::free(data_); }
+
+void load_query_tile(const AttentionArgs& a, const Task& t, float* q, int row_stride) {
+    const int G = a.group(), D = a.head_size;
+    for (int h = 0; h < t.heads; ++h) {
+        for (int i = 0; i < t.nq; ++i) {
+            for (int g = 0; g < G; ++g) {
+                float* row = q + static_cast<size_t>((h * t.nq + i) * G + g) * row_stride;
+                int64_t base = (t.q0 + i) * a.q_stride[0] + ((t.kv_head + h) * G + g) * a.q_stride[1];
+                if (a.q_dtype == DType::F32 && a.q_stride[2] == 1) {
+                    const float* src = static_cast<const float*>(a.query) + base;
+                    for (int d = 0; d < D; ++d) row[d] = src[d] * a.scale;
+                } else {
+                    for (int d = 0; d < D; ++d) row[d] = read(a.query, a.q_dtype, base + d * a.q_stride[2]) * a.scale;
+                }
+            }
+        }
+    }
+}
+
+void store_output_rows(const AttentionArgs& a, const Task& t, const float* acc, int row_stride, const float* l) {
+    const int G = a.group(), D = a.head_size;
+    for (int h = 0; h < t.heads; ++h) {
+        for (int i = 0; i < t.nq; ++i) {
+            for (int g = 0; g < G; ++g) {
+                int r = (h * t.nq + i) * G + g;
+                const float* row = acc + static_cast<size_t>(r) * row_stride;
+                float inv = 1.0f / l[r];
+                int64_t base = (t.q0 + i) * a.o_stride[0] + ((t.kv_head + h) * G + g) * a.o_stride[1];
+                if (a.o_dtype == DType::F32 && a.o_stride[2] == 1) {
+                    float* dst = static_cast<float*>(a.out) + base;
+                    for (int d = 0; d < D; ++d) dst[d] = row[d] * inv;
+                } else {
+                    for (int d = 0; d < D; ++d) write(a.out, a.o_dtype, base + d * a.o_stride[2], row[d] * inv);
+                }
+            }
+        }
+    }
+}
+
+void store_partial_rows(const Task& t, int rows, int head_size, int max_rows, const float* m, const float* l,
+                        const float* acc, int row_stride, float* partials) {
+    const int D = head_size;
+    float* slot = partials + t.partial * partial_floats(max_rows, D);
+    for (int r = 0; r < rows; ++r) {
+        float* dst = slot + static_cast<size_t>(r) * (D + 2);
+        dst[0] = m[r];
+        dst[1] = l[r];
+        std::copy(acc + static_cast<size_t>(r) * row_stride, acc + static_cast<size_t>(r) * row_stride + D, dst + 2);
+    }
+}
+
+void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
+    check_metadata(a, max_context_len);
+    if (a.num_tokens == 0) return;
+    ThreadPool& pool = ThreadPool::instance();
+    Plan p = plan(a, pool.threads());
+    TaskKernel kernel = kernel_for(a);
+
+    thread_local std::vector<float> partial_storage;
+    float* partials = nullptr;
+    if (p.slots > 0) {
+        partial_storage.resize(static_cast<size_t>(p.slots) * partial_floats(p.max_rows, a.head_size));
+        partials = partial_storage.data();
+    }
+
+    auto run_task = [&](int i) {
+        thread_local Scratch scratch;
+        kernel(a, p.tasks[i], p.max_rows, partials, scratch);
+    };
+    pool.for_each(static_cast<int>(p.tasks.size()), run_task);
+
+    if (p.slots == 0) return;
+    std::vector<int> split;
+    for (size_t g = 0; g < p.groups.size(); ++g)
+        if (p.groups[g].parts > 1) split.push_back(static_cast<int>(g));
+    auto run_reduce = [&](int i) {
+        thread_local Scratch scratch;
+        const Group& g = p.groups[split[i]];
+        reduce(a, g, p.max_rows, partials, first_position(a, g.seq) + (g.q0 - a.query_starts[g.seq]), scratch);
+    };
+    pool.for_each(static_cast<int>(split.size()), run_reduce);
+}
+
+}  // namespace llm

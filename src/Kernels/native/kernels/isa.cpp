@@ -1,0 +1,58 @@
+#include "isa.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+namespace llm {
+
+namespace {
+
+Isa detect() {
+    __builtin_cpu_init();
+    // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV).
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        return Isa::Avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+    return Isa::Scalar;
+}
+
+Isa initial() {
+    Isa best = detect();
+    if (const char* env = std::getenv("LLM_NATIVE_ISA")) {  // for comparisons: LLM_NATIVE_ISA=avx2
+        Isa wanted = std::strcmp(env, "scalar") == 0 ? Isa::Scalar : std::strcmp(env, "avx2") == 0 ? Isa::Avx2 : best;
+        if (static_cast<int>(wanted) < static_cast<int>(best)) return wanted;
+    }
+    return best;
+}
+
+std::atomic<int>& selection() {
+    static std::atomic<int> isa{static_cast<int>(initial())};
+    return isa;
+}
+
+}  // namespace
+
+Isa detected_isa() {
+    static const Isa isa = detect();
+    return isa;
+}
+
+Isa selected_isa() { return static_cast<Isa>(selection().load(std::memory_order_relaxed)); }
+
+bool select_isa(Isa isa) {
+    if (static_cast<int>(isa) > static_cast<int>(detected_isa())) return false;
+    selection().store(static_cast<int>(isa), std::memory_order_relaxed);
+    return true;
+}
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::Avx512: return "avx512";
+        case Isa::Avx2: return "avx2";
+        default: return "scalar";
+    }
+}
+
+}  // namespace llm

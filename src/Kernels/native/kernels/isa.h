@@ -1,0 +1,15 @@
+// Which vector instruction set the CPU kernels use, chosen at run time from the CPU's flags
+// (the library itself is compiled for baseline x86-64; the AVX2 and AVX-512 kernels carry
+// function-level target attributes).
+#pragma once
+
+namespace llm {
+
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+
+Isa detected_isa();          // the best the CPU and OS support
+Isa selected_isa();          // what the kernels use now (detected, unless lowered)
+bool select_isa(Isa isa);    // lower (or restore) the selection; false if the CPU lacks it
+const char* isa_name(Isa isa);
+
+}  // namespace llm

@@ -1,0 +1,88 @@
+#include "thread_pool.h"
+
+#include <sched.h>
+
+#include <cstdlib>
+
+namespace llm {
+
+namespace {
+
+int default_threads() {
+    if (const char* env = std::getenv("LLM_NATIVE_THREADS")) {
+        int n = std::atoi(env);
+        if (n > 0) return n;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+inline void relax() { __builtin_ia32_pause(); }
+
+}  // namespace
+
+ThreadPool& ThreadPool::instance() {
+    // Never destroyed: the workers sleep until the process ends, so nothing races exit-time teardown.
+    static ThreadPool* pool = new ThreadPool(default_threads());
+    return *pool;
+}
+
+ThreadPool::ThreadPool(int threads) : threads_(threads) {
+    for (int i = 1; i < threads_; ++i) {
+        workers_.emplace_back([this] { work_loop(); });
+        workers_.back().detach();
+    }
+}
+
+void ThreadPool::drain() {
+    for (int i = next_.fetch_add(1, std::memory_order_relaxed); i < count_; i = next_.fetch_add(1, std::memory_order_relaxed))
+        body_(context_, i);
+}
+
+void ThreadPool::work_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+        // Spin a little (a step's layers call back to back), then sleep.
+        for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; ++spin) relax();
+        {
+            std::unique_lock<std::mutex> lock(wake_mutex_);
+            wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+            seen = generation_.load(std::memory_order_acquire);
+            if (!open_) continue;  // that job is over already
+            joined_.fetch_add(1, std::memory_order_acq_rel);
+        }
+        drain();
+        joined_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void ThreadPool::run(int count, void (*body)(void*, int), void* context) {
+    if (count <= 0) return;
+    std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
+    if (count == 1 || workers_.empty() || !job.owns_lock()) {
+        for (int i = 0; i < count; ++i) body(context, i);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        count_ = count;
+        body_ = body;
+        context_ = context;
+        next_.store(0, std::memory_order_relaxed);
+        open_ = true;
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    wake_.notify_all();
+    drain();
+    {
+        std::lock_guard<std::mutex> lock(wake_mutex_);
+        open_ = false;
+    }
+    while (joined_.load(std::memory_order_acquire) != 0) {
+        for (int spin = 0; spin < 64 && joined_.load(std::memory_order_acquire) != 0; ++spin) relax();
+        if (joined_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    }
+}
+
+}  // namespace llm

@@ -1,0 +1,54 @@
+// A small persistent pool of worker threads for the CPU kernels. libtorch brings its own
+// OpenMP runtime; a second one in the same process would fight it for the cores, so the
+// kernels use these few plain threads instead. The calling thread takes part in every job;
+// one job runs at a time, and a caller that finds the pool busy runs its job alone.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace llm {
+
+class ThreadPool {
+public:
+    // The process-wide pool (threads: LLM_NATIVE_THREADS, else the CPUs this process may use).
+    static ThreadPool& instance();
+
+    int threads() const { return threads_; }
+
+    // Calls body(context, i) for every i in [0, count), spread over the pool; returns when all are done.
+    void run(int count, void (*body)(void* context, int index), void* context);
+
+    template <typename F>
+    void for_each(int count, F& f) {
+        run(count, [](void* c, int i) { (*static_cast<F*>(c))(i); }, &f);
+    }
+
+private:
+    explicit ThreadPool(int threads);
+    void work_loop();
+    void drain();
+
+    int threads_;
+    std::vector<std::thread> workers_;
+    std::mutex job_mutex_;  // one job at a time
+
+    // A worker joins the current job under wake_mutex_ only while it is open; the caller closes
+    // it when its own share is done and then waits for the workers that joined, never for one
+    // that is still waking up (which would add a scheduler delay to every call).
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    std::atomic<uint64_t> generation_{0};
+    bool open_ = false;
+    std::atomic<int> joined_{0};  // workers inside the current job
+    std::atomic<int> next_{0};
+    int count_ = 0;
+    void (*body_)(void*, int) = nullptr;
+    void* context_ = nullptr;
+};
+
+}  // namespace llm

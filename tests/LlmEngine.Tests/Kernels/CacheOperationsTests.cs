@@ -1,0 +1,116 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Tests.Kernels;
+
+public class CacheOperationsTests
+{
+    private static PagedKvCache RandomCache(int layers, int blocks, ScalarType dtype, int seed)
+    {
+        var cache = new PagedKvCache(layers, blocks, 16, 2, 64, dtype, CPU);
+        var generator = new torch.Generator((ulong)seed);
+        for (int l = 0; l < layers; l++)
+        {
+            cache.Keys[l].copy_(randn(cache.Keys[l].shape, generator: generator));
+            cache.Values[l].copy_(randn(cache.Values[l].shape, generator: generator));
+        }
+        return cache;
+    }
+
+    private static bool Same(Tensor a, Tensor b)
+    {
+        using var eq = a.eq(b).all();
+        return eq.item<bool>();
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16, ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16, ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float32, ScalarType.BFloat16)]
+    public void WriteKvStoresAtTheSlotsLikeTheTorchPath(ScalarType cacheType, ScalarType inputType)
+    {
+        using var c = PagedCase.Create(20, [(40, 7), (3, 3), (90, 1)], queryHeads: 4, kvHeads: 4, dtype: cacheType, queryDType: inputType);
+        using var expected = new PagedKvCache(1, c.Cache.NumBlocks, 16, 4, 64, cacheType, CPU);
+        expected.Keys[0].copy_(c.Cache.Keys[0]);
+        expected.Values[0].copy_(c.Cache.Values[0]);
+        TorchPagedAttention.WriteCache(expected, 0, c.Key, c.Value, c.Batch);
+        CacheOperations.WriteKv(c.Cache, 0, c.Key, c.Value, c.Batch);
+        Assert.True(Same(c.Cache.Keys[0], expected.Keys[0]));
+        Assert.True(Same(c.Cache.Values[0], expected.Values[0]));
+    }
+
+    [Fact]
+    public void WriteKvSkipsNegativeSlotsAndReadsStridedInputs()
+    {
+        using var cache = RandomCache(1, 4, ScalarType.Float32, 21);
+        using var before = cache.Keys[0].clone();
+        using var wide = randn(3, 2, 128);
+        using var key = wide[.., .., ..64];  // strided
+        using var slots = tensor(new long[] { 5, -1, 63 });
+        NativeKernels.WriteKv(key, key, cache.Keys[0], cache.Values[0], slots);
+        var flat = cache.Keys[0].view(-1, 2, 64);
+        Assert.True(Same(flat[5], key[0]));
+        Assert.True(Same(flat[63], key[2]));
+        using var rest = before.view(-1, 2, 64);
+        Assert.True(Same(flat[6..63], rest[6..63]));
+        Assert.True(Same(flat[..5], rest[..5]));
+    }
+
+    [Fact]
+    public void CopyBlocksCopiesEveryLayerAndNothingElse()
+    {
+        using var cache = RandomCache(2, 10, ScalarType.BFloat16, 22);
+        var keys = cache.Keys.Select(k => k.clone()).ToArray();
+        var values = cache.Values.Select(v => v.clone()).ToArray();
+        CacheOperations.CopyBlocks(cache, [(3, 7), (5, 1)]);
+        for (int l = 0; l < 2; l++)
+        {
+            using var expectedKeys = keys[l].clone();
+            using var expectedValues = values[l].clone();
+            expectedKeys[7] = keys[l][3];
+            expectedKeys[1] = keys[l][5];
+            expectedValues[7] = values[l][3];
+            expectedValues[1] = values[l][5];
+            Assert.True(Same(cache.Keys[l], expectedKeys));
+            Assert.True(Same(cache.Values[l], expectedValues));
+        }
+    }
+
+    [Fact]
+    public void SwapOutAndBackRestoresTheBlocks()
+    {
+        using var device = RandomCache(2, 8, ScalarType.Float32, 23);
+        using var host = new PagedKvCache(2, 3, 16, 2, 64, ScalarType.Float32, CPU);
+        var original = device.Keys.Concat(device.Values).Select(t => t.clone()).ToArray();
+        CacheOperations.SwapBlocks(device, host, [(6, 0), (2, 2)]);
+        for (int l = 0; l < 2; l++)  // the freed device blocks get reused meanwhile
+        {
+            device.Keys[l][6].fill_(0);
+            device.Keys[l][2].fill_(0);
+            device.Values[l][6].fill_(0);
+            device.Values[l][2].fill_(0);
+        }
+        CacheOperations.SwapBlocks(host, device, [(0, 6), (2, 2)]);
+        var restored = device.Keys.Concat(device.Values).ToArray();
+        for (int i = 0; i < restored.Length; i++) Assert.True(Same(restored[i], original[i]));
+    }
+
+    [Fact]
+    public void SwapBetweenDifferentLayoutsIsRejected()
+    {
+        using var a = RandomCache(1, 4, ScalarType.Float32, 24);
+        using var b = new PagedKvCache(1, 4, 8, 2, 64, ScalarType.Float32, CPU);
+        Assert.Throws<ArgumentException>(() => CacheOperations.SwapBlocks(a, b, [(0, 0)]));
+    }
+
+    [Fact]
+    public void BlockOutsideTheCacheIsRejected()
+    {
+        using var cache = RandomCache(1, 4, ScalarType.Float32, 25);
+        var e = Assert.Throws<ArgumentException>(() => CacheOperations.CopyBlocks(cache, [(1, 4)]));
+        Assert.Contains("out of range", e.Message);
+    }
+}

@@ -1,0 +1,67 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Tests.Kernels;
+
+public class NativeKernelsTests
+{
+    [Fact]
+    public void LibraryLoadsAndRegistersItsOperators()
+    {
+        Assert.Null(NativeKernels.UnavailableReason);
+        Assert.True(NativeKernels.IsAvailable);
+        Assert.Contains(NativeKernels.Isa, new[] { "avx512", "avx2", "scalar" });
+        Assert.InRange(NativeKernels.Threads, 1, 1024);
+    }
+
+    [Fact]
+    public void AutoPicksTheNativeBackendWhereItLoads()
+    {
+        using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
+        Assert.IsType<NativePagedAttention>(AttentionBackends.Create(null, cache));
+        Assert.IsType<NativePagedAttention>(AttentionBackends.Create("native", cache));
+        Assert.IsType<TorchPagedAttention>(AttentionBackends.Create("torch", cache));
+        Assert.Throws<ArgumentException>(() => AttentionBackends.Create("flash", cache));
+        Assert.Contains(NativeKernels.Isa, AttentionBackends.Describe(CPU));
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public class NativeIsaCollection
+{
+    public const string Name = "native ISA selection (process-wide)";
+}
+
+/// <summary>The AVX2 and scalar kernels, selected on a CPU that has better, against the same reference.</summary>
+[Collection(NativeIsaCollection.Name)]
+public class NativeIsaVariantTests
+{
+    [Theory]
+    [InlineData("avx2", 64, ScalarType.Float32)]
+    [InlineData("avx2", 80, ScalarType.BFloat16)]
+    [InlineData("avx2", 128, ScalarType.Float32)]
+    [InlineData("avx2", 72, ScalarType.BFloat16)]
+    [InlineData("scalar", 64, ScalarType.Float32)]
+    [InlineData("scalar", 96, ScalarType.BFloat16)]
+    public void LowerInstructionSetsMatchTheReference(string isa, int headSize, ScalarType dtype)
+    {
+        string before = NativeKernels.Isa;
+        if (!NativeKernels.SelectIsa(isa)) return;  // this CPU lacks it
+        try
+        {
+            Assert.Equal(isa, NativeKernels.Isa);
+            using var c = PagedCase.Create(30 + headSize, [(40, 1), (70, 9), (600, 1), (33, 17)], queryHeads: 4, kvHeads: 2,
+                headSize: headSize, dtype: dtype, blockSize: 8);
+            c.WriteWithTorch();
+            using var expected = c.Reference();
+            using var actual = c.Native();
+            Assert.InRange(Compare.RelativeError(actual, expected), 0, Compare.Tolerance(dtype));
+        }
+        finally
+        {
+            NativeKernels.SelectIsa(before);
+        }
+    }
+}

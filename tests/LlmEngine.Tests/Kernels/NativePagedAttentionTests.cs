@@ -1,0 +1,213 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Tests.Kernels;
+
+public class NativePagedAttentionTests
+{
+    private static readonly (int, int)[] Mixed = [(40, 1), (70, 9), (5, 5), (129, 1), (33, 17)];
+
+    private static double Run(PagedCase c, int partitionSize = 0)
+    {
+        c.WriteWithTorch();
+        using var expected = c.Reference();
+        using var actual = c.Native(partitionSize);
+        return Compare.RelativeError(actual, expected);
+    }
+
+    [Fact]
+    public void DecodeMatchesCausalReference()
+    {
+        using var c = PagedCase.Create(1, [(37, 1), (1, 1), (300, 1), (16, 1), (17, 1)]);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Theory]
+    [InlineData(64, ScalarType.Float32)]
+    [InlineData(64, ScalarType.BFloat16)]
+    [InlineData(80, ScalarType.Float32)]
+    [InlineData(80, ScalarType.BFloat16)]
+    [InlineData(96, ScalarType.Float32)]
+    [InlineData(96, ScalarType.BFloat16)]
+    [InlineData(128, ScalarType.Float32)]
+    [InlineData(128, ScalarType.BFloat16)]
+    [InlineData(256, ScalarType.Float32)]
+    [InlineData(256, ScalarType.BFloat16)]
+    [InlineData(72, ScalarType.Float32)]   // a multiple of 8 only: the generic path
+    [InlineData(40, ScalarType.BFloat16)]
+    [InlineData(36, ScalarType.Float32)]   // not even that: the scalar kernel
+    public void EveryHeadSizeMatchesReference(int headSize, ScalarType dtype)
+    {
+        using var c = PagedCase.Create(headSize, Mixed, headSize: headSize, dtype: dtype);
+        Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
+    }
+
+    [Theory]
+    [InlineData(1, ScalarType.Float32)]
+    [InlineData(5, ScalarType.Float32)]
+    [InlineData(8, ScalarType.BFloat16)]
+    [InlineData(16, ScalarType.Float32)]
+    [InlineData(32, ScalarType.BFloat16)]
+    [InlineData(32, ScalarType.Float32)]
+    public void EveryBlockSizeMatchesReference(int blockSize, ScalarType dtype)
+    {
+        using var c = PagedCase.Create(100 + blockSize, Mixed, blockSize: blockSize, dtype: dtype);
+        Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
+    }
+
+    [Theory]
+    [InlineData(8, 8)]
+    [InlineData(8, 4)]
+    [InlineData(8, 2)]
+    [InlineData(12, 3)]
+    public void GroupedQueryHeadsShareTheirKvHead(int queryHeads, int kvHeads)
+    {
+        using var c = PagedCase.Create(200 + kvHeads, Mixed, queryHeads: queryHeads, kvHeads: kvHeads);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Fact]
+    public void PromptChunksAndDecodeTokensShareOneBatch()
+    {
+        using var c = PagedCase.Create(3, [(1, 1), (64, 64), (100, 20), (513, 1), (33, 3), (48, 16)], queryHeads: 8, kvHeads: 2);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void LongContextsUpTo4096Match(ScalarType dtype)
+    {
+        using var c = PagedCase.Create(4, [(511, 1), (512, 1), (513, 1), (1025, 1), (4096, 1), (4096, 24), (2000, 7)],
+            queryHeads: 4, kvHeads: 2, dtype: dtype);
+        Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
+    }
+
+    [Fact]
+    public void LargeScoresStayFiniteOverLongContexts()
+    {
+        using var c = PagedCase.Create(5, [(3000, 1), (2500, 5)], queryHeads: 2, kvHeads: 2);
+        // scores with a standard deviation of ~40 (largest well past 88, where e^score overflows float32)
+        using var loud = c.Query * 40;
+        c.WriteWithTorch();
+        using var expected = c.Reference(loud);
+        using var actual = c.Native(query: loud);
+        Assert.InRange(Compare.RelativeError(actual, expected), 0, 1e-5);
+    }
+
+    [Fact]
+    public void SplitContextsMatchUnsplit()
+    {
+        using var c = PagedCase.Create(6, [(700, 1), (300, 40), (65, 65)], queryHeads: 4, kvHeads: 2, blockSize: 8);
+        Assert.InRange(Run(c, partitionSize: 16), 0, 1e-5);
+        Assert.InRange(Run(c, partitionSize: 100), 0, 1e-5);   // not a multiple of the block size
+        Assert.InRange(Run(c, partitionSize: 100000), 0, 1e-5);
+    }
+
+    [Fact]
+    public void ALoneShortDecodeSplitsItsKvHeadsIntoSeveralItems()
+    {
+        using var c = PagedCase.Create(13, [(10, 1)], queryHeads: 6, kvHeads: 3);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Fact]
+    public void SequencesSharingPrefixBlocksReadThem()
+    {
+        using var c = PagedCase.Create(7, [(100, 1), (90, 10), (20, 1)], sharedPrefixBlocks: 3);
+        Assert.Equal(c.Batch.BlockTables[0][..3], c.Batch.BlockTables[1][..3]);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Fact]
+    public void StridedQueryAndOutputViewsAreReadAndWrittenInPlace()
+    {
+        using var c = PagedCase.Create(8, Mixed, queryHeads: 4, kvHeads: 2);
+        long tokens = c.Query.shape[0];
+        // query as a slice of a fused [tokens, 3 * heads, D] projection, and head-major storage
+        using var fused = randn(tokens, 3 * 4, 64);
+        using var sliced = fused[.., 4..8];
+        using var headMajor = c.Query.permute(1, 0, 2).contiguous().permute(1, 0, 2);
+        Assert.False(sliced.is_contiguous());
+        Assert.False(headMajor.is_contiguous());
+        using var wide = full(tokens, 4, 128, double.NaN);
+        using var output = wide[.., .., ..64];  // strided output: only its half of each row may be written
+        c.WriteWithTorch();
+        foreach (var q in new[] { sliced, headMajor })
+        {
+            using var expected = c.Reference(q);
+            wide.fill_(double.NaN);
+            c.Native(query: q, output: output);
+            Assert.InRange(Compare.RelativeError(output, expected), 0, 1e-5);
+            using var untouched = wide[.., .., 64..].isnan().all();
+            Assert.True(untouched.item<bool>());
+        }
+    }
+
+    [Fact]
+    public void BFloat16QueriesOverFloat32Cache()
+    {
+        using var c = PagedCase.Create(9, Mixed, queryDType: ScalarType.BFloat16);
+        Assert.InRange(Run(c), 0, 1e-2);
+    }
+
+    [Fact]
+    public void ForwardWritesTheCacheAndMatchesTheTorchBackend()
+    {
+        using var c = PagedCase.Create(10, [(1, 1), (64, 64), (100, 20), (513, 1)], queryHeads: 8, kvHeads: 2);
+        using var torchCache = new PagedKvCache(1, c.Cache.NumBlocks, c.Cache.BlockSize, c.Cache.KvHeads, c.Cache.HeadSize, c.Cache.DType, CPU);
+        torchCache.Keys[0].copy_(c.Cache.Keys[0]);
+        torchCache.Values[0].copy_(c.Cache.Values[0]);
+        using var actual = new NativePagedAttention(c.Cache).Forward(0, c.Query, c.Key, c.Value, c.Scale, c.Batch);
+        using var expected = new TorchPagedAttention(torchCache).Forward(0, c.Query, c.Key, c.Value, c.Scale, c.Batch);
+        Assert.True(c.Cache.Keys[0].eq(torchCache.Keys[0]).all().item<bool>());
+        Assert.True(c.Cache.Values[0].eq(torchCache.Values[0]).all().item<bool>());
+        Assert.InRange(Compare.RelativeError(actual, expected), 0, 1e-5);
+    }
+
+    [Fact]
+    public void ConcurrentCallersEachGetTheirOwnResult()
+    {
+        // One caller at a time gets the thread pool; the others run their call on their own thread.
+        var errors = new double[6];
+        Parallel.For(0, errors.Length, new ParallelOptions { MaxDegreeOfParallelism = 3 }, i =>
+        {
+            using var c = PagedCase.Create(50 + i, [(300 + 40 * i, 1), (90, 12), (700, 1)], queryHeads: 4, kvHeads: 2);
+            errors[i] = Run(c);
+        });
+        Assert.All(errors, e => Assert.InRange(e, 0, 1e-5));
+    }
+
+    [Fact]
+    public void EmptyBatchIsANoOp()
+    {
+        using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
+        using var batch = new AttentionBatch([], [0], [], [], []);
+        using var q = empty(0, 2, 64);
+        using var output = new NativePagedAttention(cache).Forward(0, q, empty(0, 2, 64), empty(0, 2, 64), 0.125, batch);
+        Assert.Equal(0, output.shape[0]);
+    }
+
+    [Fact]
+    public void BlockIdOutsideTheCacheIsRejected()
+    {
+        using var c = PagedCase.Create(11, [(40, 1)]);
+        c.Batch.BlockTables[0][1] = c.Cache.NumBlocks;
+        using var bad = new AttentionBatch(c.Batch.SequenceIds, c.Batch.QueryStarts, c.Batch.ContextLengths, c.Batch.BlockTables, c.Batch.SlotMapping);
+        var e = Assert.Throws<ArgumentException>(() =>
+            new NativePagedAttention(c.Cache).Attend(0, c.Query, c.Scale, bad, empty_like(c.Query)));
+        Assert.Contains("block id", e.Message);
+    }
+
+    [Fact]
+    public void ContextShorterThanItsQueriesIsRejected()
+    {
+        using var c = PagedCase.Create(12, [(40, 1)]);
+        using var bad = new AttentionBatch([0], [0, 1], [0], c.Batch.BlockTables, c.Batch.SlotMapping);
+        var e = Assert.Throws<ArgumentException>(() =>
+            new NativePagedAttention(c.Cache).Attend(0, c.Query, c.Scale, bad, empty_like(c.Query)));
+        Assert.Contains("shorter than", e.Message);
+    }
+}

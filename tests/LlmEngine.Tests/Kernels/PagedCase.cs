@@ -1,0 +1,127 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Tests.Kernels;
+
+/// <summary>
+/// A random paged-attention step: a cache with random contents, block tables drawn from a
+/// shuffled pool of blocks (optionally sharing prefix blocks), and random queries, keys and
+/// values for each sequence's query tokens. The reference is CausalAttention in float32 over
+/// each sequence's keys and values gathered through its block table.
+/// </summary>
+internal sealed class PagedCase : IDisposable
+{
+    public required PagedKvCache Cache { get; init; }
+    public required AttentionBatch Batch { get; init; }
+    public required Tensor Query { get; init; }
+    public required Tensor Key { get; init; }
+    public required Tensor Value { get; init; }
+    public double Scale { get; init; }
+    public int QueryHeads => (int)Query.shape[1];
+
+    /// <param name="sequences">per sequence: its context length after the step and its query tokens</param>
+    /// <param name="sharedPrefixBlocks">sequence 1 reuses this many of sequence 0's first blocks</param>
+    public static PagedCase Create(int seed, (int Context, int Queries)[] sequences, int queryHeads = 4, int kvHeads = 4,
+        int headSize = 64, int blockSize = 16, ScalarType dtype = ScalarType.Float32, int sharedPrefixBlocks = 0,
+        ScalarType? queryDType = null)
+    {
+        var random = new Random(seed);
+        var blocksPer = sequences.Select(s => (s.Context + blockSize - 1) / blockSize).ToArray();
+        int numBlocks = blocksPer.Sum() + 3;
+        var pool = Enumerable.Range(0, numBlocks).OrderBy(_ => random.Next()).ToArray();
+        int next = 0;
+        var tables = new int[sequences.Length][];
+        for (int s = 0; s < sequences.Length; s++)
+        {
+            tables[s] = new int[blocksPer[s]];
+            for (int b = 0; b < blocksPer[s]; b++)
+                tables[s][b] = s == 1 && b < sharedPrefixBlocks ? tables[0][b] : pool[next++];
+        }
+        var starts = new int[sequences.Length + 1];
+        for (int s = 0; s < sequences.Length; s++) starts[s + 1] = starts[s] + sequences[s].Queries;
+        var slots = new List<long>();
+        for (int s = 0; s < sequences.Length; s++)
+            for (int p = sequences[s].Context - sequences[s].Queries; p < sequences[s].Context; p++)
+                slots.Add((long)tables[s][p / blockSize] * blockSize + p % blockSize);
+
+        var generator = new torch.Generator((ulong)seed);
+        var cache = new PagedKvCache(1, numBlocks, blockSize, kvHeads, headSize, dtype, CPU);
+        using (no_grad())
+        {
+            cache.Keys[0].copy_(randn(cache.Keys[0].shape, generator: generator));
+            cache.Values[0].copy_(randn(cache.Values[0].shape, generator: generator));
+        }
+        int tokens = starts[^1];
+        var qt = queryDType ?? dtype;
+        return new PagedCase
+        {
+            Cache = cache,
+            Batch = new AttentionBatch(Enumerable.Range(0, sequences.Length).ToArray(), starts,
+                sequences.Select(s => s.Context).ToArray(), tables, slots.ToArray()),
+            Query = randn([tokens, queryHeads, headSize], generator: generator).to(qt),
+            Key = randn([tokens, kvHeads, headSize], generator: generator).to(qt),
+            Value = randn([tokens, kvHeads, headSize], generator: generator).to(qt),
+            Scale = 1.0 / Math.Sqrt(headSize),
+        };
+    }
+
+    /// <summary>Writes the step's keys and values with the TorchSharp reference path.</summary>
+    public void WriteWithTorch() => TorchPagedAttention.WriteCache(Cache, 0, Key, Value, Batch);
+
+    /// <summary>Float32 attention of every query token over its sequence's cached context.</summary>
+    public Tensor Reference(Tensor? query = null)
+    {
+        query ??= Query;
+        var outputs = new List<Tensor>();
+        for (int s = 0; s < Batch.NumSequences; s++)
+        {
+            int start = Batch.QueryStarts[s], end = Batch.QueryStarts[s + 1], context = Batch.ContextLengths[s];
+            if (end == start) continue;
+            using var table = tensor(Batch.BlockTables[s].Select(b => (long)b).ToArray(), dtype: int64);
+            using var keys = Cache.Keys[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
+            using var values = Cache.Values[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
+            outputs.Add(CausalAttention.Attend(query[start..end], keys, values, Batch.FirstQueryPosition(s), Scale));
+        }
+        var result = cat(outputs, 0);
+        foreach (var o in outputs) o.Dispose();
+        return result;
+    }
+
+    /// <summary>The native kernel into an output poisoned with NaN, so any element it fails to write shows.</summary>
+    public Tensor Native(int partitionSize = 0, Tensor? query = null, Tensor? output = null)
+    {
+        query ??= Query;
+        output ??= full(query.shape, double.NaN, dtype: query.dtype);
+        new NativePagedAttention(Cache, partitionSize).Attend(0, query, Scale, Batch, output);
+        return output;
+    }
+
+    public void Dispose()
+    {
+        Cache.Dispose();
+        Batch.Dispose();
+        Query.Dispose();
+        Key.Dispose();
+        Value.Dispose();
+    }
+}
+
+internal static class Compare
+{
+    /// <summary>max |actual - expected| / max |expected|, in float32; NaN anywhere fails.</summary>
+    public static double RelativeError(Tensor actual, Tensor expected)
+    {
+        using var a = actual.to(float32);
+        using var e = expected.to(float32);
+        Assert.Equal(e.shape, a.shape);
+        using var nan = a.isnan().any();
+        Assert.False(nan.item<bool>(), "the output has NaN (an element was not written)");
+        using var diff = (a - e).abs().max();
+        using var scale = e.abs().max();
+        return diff.item<float>() / Math.Max(scale.item<float>(), 1e-30);
+    }
+
+    public static double Tolerance(ScalarType dtype) => dtype == ScalarType.Float32 ? 1e-5 : 1e-2;
+}
