@@ -51,9 +51,9 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
         var (deviceBlocks, swapBlocks) = KvCacheSizing.Blocks(options, config, MaxModelLength, dtype);
         _cache = new PagedKvCache(config.NumLayers, deviceBlocks, options.BlockSize, config.KvHeads, config.HeadSize, dtype, model.Model.Device);
         _swap = swapBlocks > 0 ? new PagedKvCache(config.NumLayers, swapBlocks, options.BlockSize, config.KvHeads, config.HeadSize, dtype, torch.CPU) : null;
-        var attention = AttentionBackendChoice.Create(options.AttentionBackend, _cache);
+        var attention = AttentionBackends.Create(options.AttentionBackend, _cache);
         AttentionBackendName = attention.Name;
-        var runner = new ModelRunner(model.Model, attention, new TorchCacheOperations(_cache, _swap));
+        var runner = new ModelRunner(model.Model, attention, new BlockMoves(_cache, _swap));
         _blocks = new KvCacheManager(deviceBlocks, options.BlockSize, options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged, swapBlocks);
         EosTokenIds = config.EosTokenIds.Count > 0 ? config.EosTokenIds : model.Tokenizer?.EosTokenId is { } eos ? [eos] : [];
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,

@@ -16,7 +16,6 @@ internal static class EngineRuns
             EnablePrefixCaching = prefixCaching,
             PreemptionMode = mode,
             SwapSpaceGiB = 0.05,
-            AttentionBackend = "torch",
         });
 
     public static async Task<RequestOutput> Final(InferenceEngine engine, GenerationRequest request, CancellationToken cancel = default)

@@ -15,26 +15,27 @@ public class PagedEngineEquivalenceTests
     private static readonly Lazy<GreedyWorkload> Stories = new(() => GreedyWorkload.Create(SharedModels.Stories260K, 64, 400, 512, seed: 7));
     private static readonly Lazy<GreedyWorkload> TinyLlama = new(() => GreedyWorkload.Create(SharedModels.TinyHf("llama"), 64, 200, 256, seed: 11));
 
-    public static TheoryData<int, PreemptionMode> Configurations()
+    public static TheoryData<int, PreemptionMode, string> Configurations()
     {
-        var data = new TheoryData<int, PreemptionMode>();
-        foreach (int blockSize in new[] { 1, 8, 16, 32 })
-            foreach (var mode in new[] { PreemptionMode.Recompute, PreemptionMode.Swap })
-                data.Add(blockSize, mode);
+        var data = new TheoryData<int, PreemptionMode, string>();
+        foreach (string backend in new[] { "native", "torch" })
+            foreach (int blockSize in new[] { 1, 8, 16, 32 })
+                foreach (var mode in new[] { PreemptionMode.Recompute, PreemptionMode.Swap })
+                    data.Add(blockSize, mode, backend);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Configurations))]
-    public Task Stories260KMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode) =>
-        RunAndCompare(Stories.Value, blockSize, mode, kvTokens: 1600);
+    public Task Stories260KMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode, string backend) =>
+        RunAndCompare(Stories.Value, blockSize, mode, backend, kvTokens: 1600);
 
     [Theory]
     [MemberData(nameof(Configurations))]
-    public Task GroupedQueryRandomModelMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode) =>
-        RunAndCompare(TinyLlama.Value, blockSize, mode, kvTokens: 900);
+    public Task GroupedQueryRandomModelMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode, string backend) =>
+        RunAndCompare(TinyLlama.Value, blockSize, mode, backend, kvTokens: 900);
 
-    private static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, int kvTokens)
+    private static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens)
     {
         var options = new EngineOptions
         {
@@ -44,7 +45,7 @@ public class PagedEngineEquivalenceTests
             PreemptionMode = mode,
             SwapSpaceGiB = 0.05,
             MaxNumBatchedTokens = 512,
-            AttentionBackend = "torch",
+            AttentionBackend = backend,
         };
         await using var engine = InferenceEngine.Start(options);
         var random = new Random(blockSize * 31 + (int)mode);
