@@ -137,7 +137,10 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         {
             var group = byRequest.Key;
             if (!_sequences.TryGetValue(group.RequestId, out var actor)) continue;
-            actor.Tell(new SequenceActor.TokensAppended(byRequest.Select(e => (e.Index, e.Token, e.FinishReason)).ToList(), group.FirstScheduled, group.FirstToken));
+            if (byRequest.FirstOrDefault(e => e.Beams is not null) is { Beams: { } beams })
+                actor.Tell(new SequenceActor.BeamsFinished(beams, group.FirstScheduled, group.FirstToken));
+            else
+                actor.Tell(new SequenceActor.TokensAppended(byRequest.Select(e => (e.Index, e.Token!, e.FinishReason)).ToList(), group.FirstScheduled, group.FirstToken));
             if (group.IsFinished)
             {
                 _sequences.Remove(group.RequestId);

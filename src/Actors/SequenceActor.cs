@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Akka.Actor;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Tokenizers;
@@ -16,6 +17,8 @@ public sealed class SequenceActor : ReceiveActor
 {
     /// <summary>Tokens appended to this request's completions in one step.</summary>
     public sealed record TokensAppended(IReadOnlyList<(int Index, SampledToken Token, string? FinishReason)> Tokens, DateTime? FirstScheduled, DateTime? FirstToken);
+    /// <summary>A beam search ended: its best beams, best first.</summary>
+    public sealed record BeamsFinished(IReadOnlyList<BeamHypothesis> Beams, DateTime? FirstScheduled, DateTime? FirstToken);
     public sealed record Failed(string Message);
 
     private readonly GenerationRequest _request;
@@ -44,6 +47,7 @@ public sealed class SequenceActor : ReceiveActor
         _scheduler = scheduler;
         _tokenizer = tokenizer;
         Receive<TokensAppended>(OnTokens);
+        Receive<BeamsFinished>(OnBeams);
         Receive<Failed>(message =>
         {
             _output.TryComplete(new InvalidOperationException(message.Message));
@@ -74,14 +78,32 @@ public sealed class SequenceActor : ReceiveActor
             _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, false));
             return;
         }
-        var now = DateTime.UtcNow;
-        var timings = new RequestTimings(_arrival,
-            ((message.FirstScheduled ?? now) - _arrival).TotalSeconds,
-            ((message.FirstToken ?? now) - _arrival).TotalSeconds,
-            (now - _arrival).TotalSeconds);
         var outputs = _completions.OrderBy(c => c.Key)
             .Select(c => new CompletionOutput(c.Key, c.Value.Tokens, c.Value.Text.Text, c.Value.CumulativeLogprob, c.Value.Samples, c.Value.FinishReason!))
             .ToList();
+        Complete(deltas, outputs, message.FirstScheduled, message.FirstToken);
+    }
+
+    // Beam search is not streamed: the beams arrive once, as the final output.
+    private void OnBeams(BeamsFinished message)
+    {
+        var outputs = message.Beams.Select((beam, i) =>
+        {
+            var text = new CompletionText(_tokenizer, _request.PromptTokenIds, _request.Sampling with { Stop = [] });
+            for (int t = 0; t < beam.Tokens.Count; t++) text.Append(beam.Tokens[t], t == beam.Tokens.Count - 1);
+            return new CompletionOutput(i, beam.Tokens, text.Text, beam.CumulativeLogprob, [], beam.FinishReason);
+        }).ToList();
+        var deltas = outputs.Select(o => new CompletionDelta(o.Index, o.TokenIds, o.Text, [], o.FinishReason)).ToList();
+        Complete(deltas, outputs, message.FirstScheduled, message.FirstToken);
+    }
+
+    private void Complete(IReadOnlyList<CompletionDelta> deltas, IReadOnlyList<CompletionOutput> outputs, DateTime? firstScheduled, DateTime? firstToken)
+    {
+        var now = DateTime.UtcNow;
+        var timings = new RequestTimings(_arrival,
+            ((firstScheduled ?? now) - _arrival).TotalSeconds,
+            ((firstToken ?? now) - _arrival).TotalSeconds,
+            (now - _arrival).TotalSeconds);
         _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, true, outputs, timings));
         _output.TryComplete();
         Context.Stop(Self);

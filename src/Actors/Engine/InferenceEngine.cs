@@ -100,7 +100,6 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
         long blocksNeeded = (total + (long)Options.BlockSize - 1) / Options.BlockSize;
         if (blocksNeeded > NumBlocks)
             throw new ArgumentException($"the request needs {blocksNeeded} KV blocks but the cache has {NumBlocks}", "max_tokens");
-        if (request.Sampling.UseBeamSearch) throw new ArgumentException("beam search is not supported yet", "use_beam_search");
     }
 
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -12,7 +12,7 @@ namespace LlmEngine.Actors.Scheduling;
 /// Blocks are decided by the block manager (<see cref="StepAllocator"/>); this class keeps the
 /// queues and the sequences' tokens.
 /// </summary>
-public sealed class Scheduler(SchedulerOptions options)
+public sealed partial class Scheduler(SchedulerOptions options)
 {
     private readonly List<SequenceGroup> _running = new(), _swapped = new(), _waiting = new();
     private readonly Dictionary<string, SequenceGroup> _groups = new();
@@ -29,7 +29,10 @@ public sealed class Scheduler(SchedulerOptions options)
 
     public SequenceGroup Add(GenerationRequest request, DateTime now)
     {
-        var group = new SequenceGroup(request, _arrivals++, now);
+        var group = new SequenceGroup(request, _arrivals++, now)
+        {
+            Beams = request.Sampling.UseBeamSearch ? new BeamSearch(request.Sampling, options.EosTokenIds) : null,
+        };
         group.Sequences.Add(new Sequence(_nextSequenceId++, 0, request.PromptTokenIds, group.Randoms[0]));
         _groups.Add(request.RequestId, group);
         _waiting.Add(group);
@@ -75,6 +78,9 @@ public sealed class Scheduler(SchedulerOptions options)
     private GroupWork Work(SequenceGroup group, GroupPhase phase, ref int budget, ref int seats)
     {
         var works = new List<SequenceWork>();
+        // Beams advance together or not at all: each step ranks all of their candidates.
+        if (group.Beams is not null && group.Unfinished.Sum(s => s.Remaining) > budget)
+            return new GroupWork(group.RequestId, group.ArrivalOrder, phase, works);
         foreach (var s in group.Unfinished)
         {
             int count = Math.Min(s.Remaining, budget);
@@ -135,8 +141,12 @@ public sealed class Scheduler(SchedulerOptions options)
     public IReadOnlyList<StepEvent> Complete(IReadOnlyList<StepSample> samples, IReadOnlyList<SampledToken> tokens, DateTime now)
     {
         var events = new List<StepEvent>();
+        var beamSamples = Enumerable.Range(0, samples.Count).Where(i => samples[i].Group.Beams is not null).ToList();
+        foreach (var byGroup in beamSamples.GroupBy(i => samples[i].Group))
+            AdvanceBeams(byGroup.Key, byGroup.Select(i => (samples[i].Sequence, tokens[i])).ToList(), now, events);
         // Fork before appending, so that children copy the parent as it was before this step's token.
-        var targets = samples.Select(s => s.Sequence.IsFinished ? null : s.Index == s.Sequence.Index ? s.Sequence : ForkChild(s.Group, s.Sequence, s.Index)).ToList();
+        var targets = samples.Select(s => s.Sequence.IsFinished || s.Group.Beams is not null ? null
+            : s.Index == s.Sequence.Index ? s.Sequence : ForkChild(s.Group, s.Sequence, s.Index)).ToList();
         for (int i = 0; i < samples.Count; i++)
         {
             var target = targets[i];
@@ -155,7 +165,7 @@ public sealed class Scheduler(SchedulerOptions options)
 
     private Sequence ForkChild(SequenceGroup group, Sequence parent, int index)
     {
-        var child = parent.Fork(_nextSequenceId++, index, group.Randoms[index]);
+        var child = parent.Fork(_nextSequenceId++, index, group.Randoms[Math.Min(index, group.Randoms.Length - 1)]);
         group.Sequences.Add(child);
         _forks.Add((parent.Id, child.Id));
         return child;

@@ -47,12 +47,14 @@ public static class StepBuilder
             int logitRow = logitIndices.Count;
             logitIndices.Add(cursor - 1);
             var sampling = group.Request.Sampling;
-            bool fanOut = !group.FannedOut && sampling.N > 1;
+            bool fanOut = !group.FannedOut && sampling.N > 1 && group.Beams is null;
+            // A beam asks for its 2W best next tokens; the sampled token itself is not used.
+            int top = group.Beams is null ? sampling.Logprobs ?? 0 : Math.Max(2 * sampling.N, sampling.Logprobs ?? 0);
             foreach (int index in fanOut ? Enumerable.Range(0, sampling.N) : [sequence.Index])
             {
                 var random = fanOut ? group.Randoms[index] : sequence.Random;
                 rows.Add(new SamplingRow(sampling, sequence.PromptTokenIds, sequence.OutputTokenIds, random.NextUniform(),
-                    StopConditions.Banned(sequence, sampling, eosTokenIds), sampling.Logprobs ?? 0));
+                    StopConditions.Banned(sequence, sampling, eosTokenIds), top));
                 sampleRows.Add(logitRow);
                 samples.Add(new StepSample(sequence, group, index));
             }

@@ -1,4 +1,5 @@
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Scheduling;
 using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Sequences;
@@ -24,6 +25,8 @@ public sealed class SequenceGroup(GenerationRequest request, long arrivalOrder, 
     /// <summary>Set once the prompt has been sampled from and the group fanned out to n sequences.</summary>
     public bool FannedOut { get; set; }
     public int NumPreemptions { get; set; }
+    /// <summary>The beam search state of a use_beam_search request; null otherwise.</summary>
+    public BeamSearch? Beams { get; init; }
 
     public IEnumerable<Sequence> Unfinished => Sequences.Where(s => !s.IsFinished);
     public bool IsFinished => Sequences.Count > 0 && Sequences.All(s => s.IsFinished);
