@@ -43,6 +43,8 @@ public sealed class ServerMetrics
         var preemptions = f.CreateCounter(Prefix + "num_preemptions_total", "Cumulative number of preemptions from the engine.", ModelLabel).WithLabels(modelName);
         var promptTokens = f.CreateCounter(Prefix + "prompt_tokens_total", "Number of prefill tokens processed.", ModelLabel).WithLabels(modelName);
         var generationTokens = f.CreateCounter(Prefix + "generation_tokens_total", "Number of generation tokens processed.", ModelLabel).WithLabels(modelName);
+        var prefixQueries = f.CreateCounter(Prefix + "prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", ModelLabel).WithLabels(modelName);
+        var prefixHits = f.CreateCounter(Prefix + "prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", ModelLabel).WithLabels(modelName);
         _success = f.CreateCounter(Prefix + "request_success_total", "Count of successfully processed requests.", ["model_name", "finished_reason"]);
         FirstToken = Histogram(f, "time_to_first_token_seconds", "Histogram of time to first token in seconds.", FirstTokenBuckets);
         InterToken = Histogram(f, "inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", InterTokenBuckets);
@@ -59,6 +61,8 @@ public sealed class ServerMetrics
             preemptions.IncTo(s.NumPreemptions);
             promptTokens.IncTo(s.PromptTokens);
             generationTokens.IncTo(s.GenerationTokens);
+            prefixQueries.IncTo(s.PrefixCacheQueries);
+            prefixHits.IncTo(s.PrefixCacheHits);
         });
     }
 
