@@ -109,6 +109,11 @@ public sealed class SequenceActor : ReceiveActor
         Context.Stop(Self);
     }
 
+    // Stopped before its request finished (engine shut down, request aborted): end the stream
+    // so that no reader waits forever. A no-op when the output is already complete.
+    protected override void PostStop() =>
+        _output.TryComplete(new OperationCanceledException($"request {_request.RequestId} was aborted"));
+
     private Completion CompletionAt(int index)
     {
         if (!_completions.TryGetValue(index, out var completion))

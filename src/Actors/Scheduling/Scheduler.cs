@@ -98,12 +98,14 @@ public sealed partial class Scheduler(SchedulerOptions options)
     /// with each sequence's computed count already advanced past this step's tokens.</summary>
     public IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> Commit(StepAllocation allocation, DateTime now)
     {
-        foreach (var id in allocation.PreemptedByRecompute) Move(_groups[id], SequenceStatus.Waiting, _waiting, reset: true);
-        foreach (var id in allocation.SwappedOut) Move(_groups[id], SequenceStatus.Swapped, _swapped, reset: false);
-        foreach (var id in allocation.SwappedIn) Move(_groups[id], SequenceStatus.Running, _running, reset: false);
+        // A request aborted while this step was being allocated is gone from _groups; its
+        // sequences are in _freed, so the next proposal frees whatever this step gave them.
+        foreach (var id in allocation.PreemptedByRecompute) if (_groups.TryGetValue(id, out var g)) Move(g, SequenceStatus.Waiting, _waiting, reset: true);
+        foreach (var id in allocation.SwappedOut) if (_groups.TryGetValue(id, out var g)) Move(g, SequenceStatus.Swapped, _swapped, reset: false);
+        foreach (var id in allocation.SwappedIn) if (_groups.TryGetValue(id, out var g)) Move(g, SequenceStatus.Running, _running, reset: false);
         foreach (var id in allocation.Admitted)
         {
-            var g = _groups[id];
+            if (!_groups.TryGetValue(id, out var g)) continue;
             g.FirstScheduled ??= now;
             Move(g, SequenceStatus.Running, _running, reset: false);
         }
@@ -111,8 +113,6 @@ public sealed partial class Scheduler(SchedulerOptions options)
         var scheduled = new List<(Sequence, SequenceGroup, ScheduledSequence)>();
         foreach (var work in allocation.Scheduled)
         {
-            // A request may have ended (abort, stop string) while its step was being allocated;
-            // its blocks are already queued for freeing with the next proposal.
             if (!byId.TryGetValue(work.SequenceId, out var entry) || entry.s.IsFinished) continue;
             var (s, g) = entry;
             s.NumComputed = work.NumComputed + work.NumNew;
