@@ -19,7 +19,8 @@ public static class EngineGatewayClient
 {
     /// <summary>Submits the request; returns its deltas as a source to run on the caller's
     /// materializer, or throws <see cref="ArgumentException"/> (ParamName = the field at fault)
-    /// when the engine refuses it. <paramref name="timeout"/> bounds the wait for the reply, which
+    /// when the engine refuses the request, <see cref="InvalidOperationException"/> when it is not
+    /// admitting any (shutting down). <paramref name="timeout"/> bounds the wait for the reply, which
     /// comes once the request is queued, not when it finishes.</summary>
     public static async Task<Source<RemoteDelta, NotUsed>> GenerateAsync(this ICanTell gateway, RemoteGenerate request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -27,6 +28,7 @@ public static class EngineGatewayClient
         return reply switch
         {
             ISourceRef<RemoteDelta> stream => stream.Source,
+            RemoteGenerateRejected { Field: null } rejected => throw new InvalidOperationException(rejected.Message),
             RemoteGenerateRejected rejected => throw new ArgumentException(rejected.Message, rejected.Field),
             _ => throw new InvalidOperationException($"the engine gateway answered {reply.GetType().Name}, not a stream"),
         };

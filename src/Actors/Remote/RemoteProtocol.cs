@@ -66,5 +66,6 @@ public sealed record RemoteDelta(string RequestId, int Index, int[] TokenIds, st
 
 /// <summary>The reply instead of a stream when the request cannot run: <paramref name="Field"/>
 /// names the request field at fault ("prompt", "max_tokens", "temperature", ...) and
-/// <paramref name="Message"/> says why, as the HTTP API's 400 does.</summary>
+/// <paramref name="Message"/> says why, as the HTTP API's 400 does; no field when the engine is
+/// not admitting requests (shutting down).</summary>
 public sealed record RemoteGenerateRejected(string RequestId, string? Field, string Message);

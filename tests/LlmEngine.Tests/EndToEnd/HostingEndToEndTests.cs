@@ -81,6 +81,23 @@ public sealed class HostingEndToEndTests
         await host.StopAsync();
     }
 
+    [Fact]
+    public async Task EngineStreamsGenerateCarriesEveryDeltaOfEveryRequest()
+    {
+        using var host = LlmEngineHost.Build();
+        await host.StartAsync();
+        var engine = host.Services.GetRequiredService<ILlmEngine>();
+        var requests = Enumerable.Range(0, 4).Select(i => Greedy($"r{i}", engine.Tokenizer!, 5 + i, ignoreEos: true)).ToList();
+
+        var outputs = await Source.From(requests).Via(EngineStreams.Generate(engine, parallelism: 4))
+            .RunWith(Sink.Seq<RequestOutput>(), host.Services.GetRequiredService<ActorSystem>().Materializer());
+
+        var byRequest = outputs.GroupBy(o => o.RequestId).OrderBy(g => g.Key).ToList();
+        Assert.Equal(requests.Select(r => (r.RequestId, r.Sampling.MaxTokens, true)),
+            byRequest.Select(g => (g.Key, g.Sum(o => o.Deltas.Sum(d => d.TokenIds.Count)), g.Last().Finished)));
+        await host.StopAsync();
+    }
+
     [Theory]
     [InlineData(0, "abort")]
     [InlineData(30, "length")]
