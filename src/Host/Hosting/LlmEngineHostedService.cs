@@ -1,0 +1,43 @@
+using Akka.Actor;
+using Akka.Hosting;
+using LlmEngine.Actors;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Remote;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace LlmEngine.Host.Hosting;
+
+/// <summary>
+/// The engine's part of the host's lifetime. Start: load the model (so the host is ready when it
+/// says so), start the <see cref="EngineGatewayActor"/> on the host's ActorSystem and register it
+/// and the engine's scheduler in Akka.Hosting's <see cref="ActorRegistry"/> (keys
+/// <see cref="EngineGatewayActor"/> and <see cref="SchedulerActor"/>). Stop: the graceful shutdown
+/// of <see cref="HostedEngine.ShutdownAsync"/> with <see cref="EngineOptions.ShutdownGraceSeconds"/>.
+/// Registered after Akka.Hosting's own service, so it stops before the ActorSystem does.
+/// </summary>
+internal sealed class LlmEngineHostedService(IServiceProvider services, EngineOptions options) : IHostedService
+{
+    private ILlmEngine? _engine;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _engine = services.GetRequiredService<ILlmEngine>();
+        var system = services.GetRequiredService<ActorSystem>();
+        var registry = services.GetRequiredService<ActorRegistry>();
+        if (_engine is HostedEngine hosted) registry.Register<SchedulerActor>(hosted.Engine.Scheduler);
+        registry.Register<EngineGatewayActor>(system.ActorOf(EngineGatewayActor.Props(_engine), EngineGatewayActor.Name));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        var grace = TimeSpan.FromSeconds(options.ShutdownGraceSeconds);
+        return _engine switch
+        {
+            HostedEngine hosted => hosted.ShutdownAsync(grace),
+            InferenceEngine engine => engine.StopAsync(grace),
+            _ => Task.CompletedTask, // an engine from UseEngine(...) stops itself (or with the container)
+        };
+    }
+}
