@@ -6,8 +6,10 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary>One row of <c>bench batch</c>: prompt throughput (all prompt tokens over the time
 /// until every sequence has its first token) and generation throughput (the tokens after each
-/// sequence's first, over the rest of the time), as llama.cpp's batched-bench reports them.</summary>
-public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions)
+/// sequence's first, over the rest of the time), as llama.cpp's batched-bench reports them.
+/// <see cref="EngineOverhead"/> is the share of step time outside the forward pass and sampling
+/// (the engine's figure, warm-up included).</summary>
+public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions, double EngineOverhead)
 {
     public double PromptTokensPerSecond => BatchSize * (double)InputLength / PromptSeconds;
     public double GenerationTokensPerSecond => GenerationSeconds > 0 ? BatchSize * (double)(OutputLength - 1) / GenerationSeconds : 0;
@@ -44,7 +46,7 @@ public static class BatchBench
         var after = await engine.RefreshStatisticsAsync();
         double firstTokens = times.Max(t => t.First), end = times.Max(t => t.End);
         return (new BatchRow(batchSize, inputLength, outputLength, firstTokens, end - firstTokens,
-            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions), engine.ModelConfig);
+            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction), engine.ModelConfig);
     }
 
     private static async Task<(double First, double End)> Run(InferenceEngine engine, string id, BenchRequest prompt, Stopwatch clock, Action onToken, CancellationToken cancel)

@@ -47,7 +47,8 @@ public static class BatchCommand
                 ["rows"] = rows.Select(r => Json(r, config, options.DType)).ToList(),
                 ["input_len"] = input,
                 ["output_len"] = output,
-                ["ceiling_tokens_per_second"] = MachineCeilings.TokensPerSecond(config, options.DType),
+                ["ceiling_generation_tokens_per_second"] = MachineCeilings.TokensPerSecond(config, options.DType),
+                ["ceiling_prompt_tokens_per_second"] = MachineCeilings.PromptTokensPerSecond(config, options.DType),
                 ["batch1_bound_ms_per_step"] = MachineCeilings.Batch1StepSeconds(config, options.DType) * 1000,
                 ["matmul_parameters"] = MachineCeilings.MatmulParameters(config),
                 ["engine_options"] = BenchJson.Engine(options),
@@ -66,7 +67,7 @@ public static class BatchCommand
 
     private static Dictionary<string, object?> Json(BatchRow r, ModelConfig config, string dtype)
     {
-        double ceiling = MachineCeilings.TokensPerSecond(config, dtype);
+        double ceiling = MachineCeilings.TokensPerSecond(config, dtype), promptCeiling = MachineCeilings.PromptTokensPerSecond(config, dtype);
         var peer = LlamaCppReference.Row(config, dtype, r.BatchSize);
         return new()
         {
@@ -76,27 +77,28 @@ public static class BatchCommand
             ["prompt_seconds"] = r.PromptSeconds,
             ["generation_seconds"] = r.GenerationSeconds,
             ["ms_per_decode_step"] = r.StepMilliseconds,
-            ["prompt_share_of_ceiling"] = r.PromptTokensPerSecond / ceiling,
+            ["prompt_share_of_ceiling"] = r.PromptTokensPerSecond / promptCeiling,
             ["generation_share_of_ceiling"] = r.GenerationTokensPerSecond / ceiling,
             ["llama_cpp_prompt_tokens_per_second"] = peer?.Prompt,
             ["llama_cpp_generation_tokens_per_second"] = peer?.Generation,
             ["num_steps"] = r.NumSteps,
             ["num_preemptions"] = r.Preemptions,
+            ["engine_overhead_fraction"] = r.EngineOverhead,
         };
     }
 
     private static void Print(IReadOnlyList<BatchRow> rows, ModelConfig config, string dtype)
     {
-        double ceiling = MachineCeilings.TokensPerSecond(config, dtype);
+        double ceiling = MachineCeilings.TokensPerSecond(config, dtype), promptCeiling = MachineCeilings.PromptTokensPerSecond(config, dtype);
         double bound = MachineCeilings.Batch1StepSeconds(config, dtype) * 1000;
-        var table = new Table().Title($"Batched throughput ({dtype}; ceiling {ceiling:F0} tokens/s compute, {bound:F1} ms/step memory at batch 1)")
-            .AddColumns("batch", "prompt tok/s", "of ceiling", "vs llama.cpp", "gen tok/s", "of ceiling", "vs llama.cpp", "ms/step", "steps", "preempt");
+        var table = new Table().Title($"Batched throughput ({dtype}; compute ceilings {promptCeiling:F0} prompt / {ceiling:F0} generated tokens/s, {bound:F1} ms/step memory-bound at batch 1)")
+            .AddColumns("batch", "prompt tok/s", "of ceiling", "vs llama.cpp", "gen tok/s", "of ceiling", "vs llama.cpp", "ms/step", "overhead", "preempt");
         foreach (var r in rows)
         {
             var peer = LlamaCppReference.Row(config, dtype, r.BatchSize);
-            table.AddRow($"{r.BatchSize}", $"{r.PromptTokensPerSecond:F1}", $"{r.PromptTokensPerSecond / ceiling:P0}", Ratio(r.PromptTokensPerSecond, peer?.Prompt),
+            table.AddRow($"{r.BatchSize}", $"{r.PromptTokensPerSecond:F1}", $"{r.PromptTokensPerSecond / promptCeiling:P0}", Ratio(r.PromptTokensPerSecond, peer?.Prompt),
                 $"{r.GenerationTokensPerSecond:F1}", $"{r.GenerationTokensPerSecond / ceiling:P0}", Ratio(r.GenerationTokensPerSecond, peer?.Generation),
-                $"{r.StepMilliseconds:F1}", $"{r.NumSteps}", $"{r.Preemptions}");
+                $"{r.StepMilliseconds:F1}", $"{r.EngineOverhead:P0}", $"{r.Preemptions}");
         }
         BenchConsole.Out.Write(table);
         if (LlamaCppReference.SameShape(config) && rows.Any(r => r.InputLength != 128 || r.OutputLength != 128))

@@ -7,8 +7,19 @@ namespace LlmEngine.Host.Bench;
 /// error (only when it is a terminal, so logs and tests stay clean), JSON files.</summary>
 public static class BenchConsole
 {
-    public static IAnsiConsole Out { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-    public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    public static IAnsiConsole Out { get; } = Create(Console.Out, Console.IsOutputRedirected);
+    public static IAnsiConsole Error { get; } = Create(Console.Error, Console.IsErrorRedirected);
+
+    // Redirected output would be cut at 80 columns; the summaries' tables want more.
+    private static IAnsiConsole Create(TextWriter writer, bool redirected)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer) });
+        if (redirected) console.Profile.Width = 140;
+        // Live progress needs only the terminal it draws on (Spectre also asks for a terminal on
+        // standard input, which a benchmark run from a script may not have).
+        else console.Profile.Capabilities.Interactive = true;
+        return console;
+    }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {

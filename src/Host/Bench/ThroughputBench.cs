@@ -31,10 +31,11 @@ public sealed record ThroughputResult(double ElapsedTime, int NumRequests, long 
 /// </summary>
 public static class ThroughputBench
 {
-    public static async Task<ThroughputResult> RunAsync(InferenceEngine engine, IReadOnlyList<BenchRequest> requests, Action onDone, CancellationToken cancel = default)
+    /// <param name="onToken">called for every generated token (progress)</param>
+    public static async Task<ThroughputResult> RunAsync(InferenceEngine engine, IReadOnlyList<BenchRequest> requests, Action onToken, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
-        var runs = requests.Select((r, i) => Run(engine, new GenerationRequest($"bench-{i}", r.PromptTokenIds, Sampling(r.OutputLength)), onDone, cancel)).ToList();
+        var runs = requests.Select((r, i) => Run(engine, new GenerationRequest($"bench-{i}", r.PromptTokenIds, Sampling(r.OutputLength)), onToken, cancel)).ToList();
         var outputs = await Task.WhenAll(runs);
         double elapsed = clock.Elapsed.TotalSeconds;
         long prompt = requests.Sum(r => (long)r.PromptLength), output = outputs.Sum(n => (long)n);
@@ -45,12 +46,16 @@ public static class ThroughputBench
     public static SamplingParameters Sampling(int outputLength) => new() { MaxTokens = outputLength, Temperature = 0, IgnoreEos = true };
 
     /// <summary>Runs one request to its end; returns the tokens it generated.</summary>
-    private static async Task<int> Run(InferenceEngine engine, GenerationRequest request, Action onDone, CancellationToken cancel)
+    private static async Task<int> Run(InferenceEngine engine, GenerationRequest request, Action onToken, CancellationToken cancel)
     {
         await Task.Yield();
         RequestOutput? last = null;
-        await foreach (var output in engine.GenerateAsync(request, cancel)) last = output;
-        onDone();
+        await foreach (var output in engine.GenerateAsync(request, cancel))
+        {
+            last = output;
+            foreach (var delta in output.Deltas)
+                for (int i = 0; i < delta.TokenIds.Count; i++) onToken();
+        }
         if (last?.Outputs is not { Count: > 0 } outputs || outputs[0].FinishReason == "abort")
             throw new InvalidOperationException($"{request.RequestId} did not finish");
         return outputs[0].TokenIds.Count;

@@ -26,7 +26,7 @@ public static class ThroughputCommand
             var spec = dataset.Bind(result);
             await using var running = InferenceEngine.Start(options, log: Console.Error.WriteLine);
             var requests = BenchDataset.Generate(spec, running.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(running));
-            var run = await BenchConsole.WithProgress("requests", requests.Count, !result.GetValue(noProgress),
+            var run = await BenchConsole.WithProgress("generated tokens", requests.Sum(r => (long)r.OutputLength), !result.GetValue(noProgress),
                 done => ThroughputBench.RunAsync(running, requests, done, cancel));
             var kv = KvUtilisation.From(await running.RefreshStatisticsAsync(), options);
             Print(run, requests, kv, running);
