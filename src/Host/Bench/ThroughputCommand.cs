@@ -28,11 +28,14 @@ public static class ThroughputCommand
             var requests = BenchDataset.Generate(spec, running.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(running));
             var run = await BenchConsole.WithProgress("generated tokens", requests.Sum(r => (long)r.OutputLength), !result.GetValue(noProgress),
                 done => ThroughputBench.RunAsync(running, requests, done, cancel));
-            var kv = KvUtilisation.From(await running.RefreshStatisticsAsync(), options);
+            var statistics = await running.RefreshStatisticsAsync();
+            var kv = KvUtilisation.From(statistics, options);
             Print(run, requests, kv, running);
             var json = run.ToJson();
             json["dataset"] = DatasetOptionSet.Describe(spec);
             json["kv_cache"] = kv.ToJson();
+            json["num_steps"] = statistics.NumSteps;
+            json["peak_running"] = statistics.PeakRunning;
             json["engine_options"] = BenchJson.Engine(running);
             await BenchConsole.WriteJsonAsync(result.GetValue(outputJson), json);
             return 0;
