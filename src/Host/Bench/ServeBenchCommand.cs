@@ -12,7 +12,7 @@ public static class ServeBenchCommand
         var engine = new EngineOptionSet();
         var dataset = new DatasetOptionSet(defaultPrompts: 100);
         var settings = new ServeOptionSet();
-        var baseUrl = new Option<Uri?>("--base-url") { Description = "A running server, e.g. http://127.0.0.1:8000" };
+        var baseUrl = new Option<string?>("--base-url") { Description = "A running server, e.g. http://127.0.0.1:8000" };
         var startServer = new Option<bool>("--start-server") { Description = "Start the engine and server in this process (with the engine options)" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = $"Draw token ids below this (default: the in-process model's vocabulary; {ServeRun.SafeVocabulary} for --base-url)" };
         var outputJson = new Option<FileInfo?>("--output-json") { Description = "Write the results (vLLM's keys) to this file" };
@@ -24,7 +24,7 @@ public static class ServeBenchCommand
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
-            var url = result.GetValue(baseUrl);
+            var url = result.GetValue(baseUrl) is { } text ? ParseUrl(text) : null;
             bool start = result.GetValue(startServer);
             if ((url is null) == !start) return CliErrors.Fail("give exactly one of --base-url and --start-server");
             var spec = dataset.Bind(result);
@@ -49,6 +49,11 @@ public static class ServeBenchCommand
         });
         return command;
     }
+
+    /// <summary>An absolute http(s) URL, with a trailing slash so that "v1/..." resolves under its path.</summary>
+    public static Uri ParseUrl(string text) =>
+        Uri.TryCreate(text.EndsWith('/') ? text : text + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? uri : throw new ArgumentException($"--base-url '{text}' is not an http(s) URL");
 }
 
 /// <summary>The arrival options of serve and sweep.</summary>

@@ -83,6 +83,17 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task ServeRunsAgainstARunningServerByItsUrl()
+    {
+        await using var server = await InProcessServer.StartAsync(new LlmEngine.Actors.Engine.EngineOptions { NumBlocks = 32 });
+
+        Assert.Equal(0, await Run("serve", "--base-url", server.BaseAddress.ToString().TrimEnd('/'), "--num-prompts", "3", "--input-len", "8", "--output-len", "4",
+            "--output-json", _dir.File("u.json")));
+
+        Assert.Equal(3, Json("u.json").GetProperty("completed").GetInt32());
+    }
+
+    [Fact]
     public async Task SweepWritesThePlotTheTableAndTheSustainedRates()
     {
         string prefix = _dir.File("sweep");
