@@ -5,6 +5,7 @@ using LlmEngine.Kernels.Loading;
 var root = new RootCommand("llm-engine: a paged-attention LLM serving engine on Akka.NET and TorchSharp");
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(LlmEngine.Host.Bench.BenchCommand.Create());
 try
 {
     // Our own handler below turns the errors a user can fix into one line; anything else is a bug

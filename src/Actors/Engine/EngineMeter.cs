@@ -13,6 +13,8 @@ public sealed class EngineMeter
     private long _steps, _preemptions, _swappedOut, _promptTokens, _generationTokens, _succeeded, _prefixQueries, _prefixHits;
     private int _peakRunning, _peakBlocksUsed, _peakShared, _blocksTotal, _blocksFree;
     private double _computeSeconds, _stepSeconds, _wasteSum, _sharedSum, _usage;
+    // The last allocation's shares of all slots, weighted by the wall time of the step they ran in.
+    private double _tokenShare, _unusedShare, _tokenShareTime, _unusedShareTime, _shareSeconds;
     private long _usageSamples;
     private EngineStatistics? _last;
 
@@ -40,6 +42,11 @@ public sealed class EngineMeter
             _peakShared = Math.Max(_peakShared, u.SharedBlocksSaved);
             _prefixQueries = u.PrefixQueries;
             _prefixHits = u.PrefixHits;
+            // Slots per block are AllocatedSlots / used blocks; with none used both shares are 0.
+            int usedBlocks = u.Total - u.Free;
+            double totalSlots = usedBlocks == 0 ? 1 : (double)u.AllocatedSlots / usedBlocks * u.Total;
+            _tokenShare = usedBlocks == 0 ? 0 : (u.AllocatedSlots - u.WastedSlots) / totalSlots;
+            _unusedShare = usedBlocks == 0 ? 0 : u.WastedSlots / totalSlots;
             if (u.AllocatedSlots > 0)
             {
                 _wasteSum += (double)u.WastedSlots / u.AllocatedSlots;
@@ -57,6 +64,9 @@ public sealed class EngineMeter
             _generationTokens += tokensGenerated;
             _computeSeconds += computeSeconds;
             _stepSeconds += stepSeconds;
+            _tokenShareTime += _tokenShare * stepSeconds;
+            _unusedShareTime += _unusedShare * stepSeconds;
+            _shareSeconds += stepSeconds;
             _peakRunning = Math.Max(_peakRunning, scheduler.NumRunning);
             _last = Build(scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
         }
@@ -78,5 +88,6 @@ public sealed class EngineMeter
         _peakRunning, _peakBlocksUsed, _blocksTotal, _blocksFree,
         _usageSamples == 0 ? 0 : _wasteSum / _usageSamples,
         _stepSeconds == 0 ? 0 : Math.Max(0, 1 - _computeSeconds / _stepSeconds),
-        _prefixQueries, _prefixHits, _peakShared, _usageSamples == 0 ? 0 : _sharedSum / _usageSamples);
+        _prefixQueries, _prefixHits, _peakShared, _usageSamples == 0 ? 0 : _sharedSum / _usageSamples,
+        _shareSeconds == 0 ? 0 : _tokenShareTime / _shareSeconds, _shareSeconds == 0 ? 0 : _unusedShareTime / _shareSeconds);
 }

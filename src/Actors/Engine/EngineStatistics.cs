@@ -1,6 +1,9 @@
 namespace LlmEngine.Actors.Engine;
 
-/// <summary>Gauges and counters of the engine since start (read by /metrics and --stats).</summary>
+/// <summary>Gauges and counters of the engine since start (read by /metrics and --stats).
+/// <see cref="KvTokenShare"/> and <see cref="KvUnusedShare"/> split the whole KV cache, averaged
+/// over busy time (each step weighted by its wall time): the share of slots holding a token, and
+/// the share allocated or reserved but holding none (the rest is free).</summary>
 public sealed record EngineStatistics(
     int Running,
     int Waiting,
@@ -21,4 +24,6 @@ public sealed record EngineStatistics(
     long PrefixCacheQueries,
     long PrefixCacheHits,
     int PeakBlocksSavedBySharing,
-    double MeanBlocksSavedBySharing);
+    double MeanBlocksSavedBySharing,
+    double KvTokenShare = 0,
+    double KvUnusedShare = 0);

@@ -100,7 +100,11 @@ public sealed class StepAllocator(KvCacheManager cache)
             int computed = Math.Max(work.NumComputed, cached);
             int target = Math.Max(work.NumComputed + work.NumNew, computed + 1);
             int reserve = Math.Max(group.ReserveTokens - target, 0);
-            if (!cache.TryAllocateSlots(work.SequenceId, work.Tokens, computed, target - computed + reserve, state.Copies))
+            // Reserved slots lie past the tokens the sequence has; the allocation wants an id per
+            // slot, so the reservation is padded. The reserved layout runs without prefix caching
+            // (InferenceEngine), so the padding is never hashed.
+            var tokens = reserve == 0 ? work.Tokens : [.. work.Tokens, .. new int[target + reserve - work.Tokens.Length]];
+            if (!cache.TryAllocateSlots(work.SequenceId, tokens, computed, target - computed + reserve, state.Copies))
             {
                 foreach (var w in group.Sequences) cache.Free(w.SequenceId);
                 return false;

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LlmEngine.Actors.Engine;
+
+namespace LlmEngine.Host.Bench;
+
+/// <summary>One row of <c>bench batch</c>: prompt throughput (all prompt tokens over the time
+/// until every sequence has its first token) and generation throughput (the tokens after each
+/// sequence's first, over the rest of the time), as llama.cpp's batched-bench reports them.
+/// <see cref="EngineOverhead"/> is the share of step time outside the forward pass and sampling
+/// (the engine's figure, warm-up included).</summary>
+public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions, double EngineOverhead)
+{
+    public double PromptTokensPerSecond => BatchSize * (double)InputLength / PromptSeconds;
+    public double GenerationTokensPerSecond => GenerationSeconds > 0 ? BatchSize * (double)(OutputLength - 1) / GenerationSeconds : 0;
+    /// <summary>Mean time of a decode step (all sequences advance one token per step).</summary>
+    public double StepMilliseconds => OutputLength > 1 ? GenerationSeconds / (OutputLength - 1) * 1000 : 0;
+}
+
+/// <summary>
+/// Runs one batch size on a fresh engine (so nothing cached from an earlier row helps): a short
+/// warm-up request first (libtorch's first calls are slow), then all sequences of random prompt
+/// tokens submitted at once, greedy, EOS ignored. Unless the KV cache size is given, it is sized
+/// to hold exactly the batch, so nothing is preempted and no memory is wasted on a huge cache.
+/// </summary>
+public static class BatchBench
+{
+    public static async Task<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RunAsync(EngineOptions options, int batchSize, int inputLength, int outputLength, int seed, Action onToken, CancellationToken cancel = default)
+    {
+        var sized = Copy(options);
+        if (sized.NumBlocks == 0 && sized.KvCacheSpaceGiB == 0)
+            sized.NumBlocks = batchSize * ((inputLength + outputLength + sized.BlockSize - 1) / sized.BlockSize);
+        await using var engine = InferenceEngine.Start(sized, log: Console.Error.WriteLine);
+        var random = new Random(seed + batchSize);
+        var warmup = BenchDataset.Generate(new DatasetSpec(DatasetKind.Random, 1, Math.Min(16, inputLength), Math.Min(4, outputLength), Seed: random.Next()),
+            engine.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(engine));
+        await ThroughputBench.RunAsync(engine, warmup, () => { }, cancel);
+        var before = await engine.RefreshStatisticsAsync();
+
+        var prompts = BenchDataset.Generate(new DatasetSpec(DatasetKind.Random, batchSize, inputLength, outputLength, Seed: random.Next()),
+            engine.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(engine));
+        if (prompts.Any(p => p.PromptLength != inputLength || p.OutputLength != outputLength))
+            throw new ArgumentException($"{inputLength} + {outputLength} tokens do not fit the model's context ({engine.MaxModelLength})");
+        var clock = Stopwatch.StartNew();
+        var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, clock, onToken, cancel)));
+        var after = await engine.RefreshStatisticsAsync();
+        double firstTokens = times.Max(t => t.First), end = times.Max(t => t.End);
+        return (new BatchRow(batchSize, inputLength, outputLength, firstTokens, end - firstTokens,
+            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction), engine.ModelConfig);
+    }
+
+    private static async Task<(double First, double End)> Run(InferenceEngine engine, string id, BenchRequest prompt, Stopwatch clock, Action onToken, CancellationToken cancel)
+    {
+        await Task.Yield();
+        double? first = null;
+        int tokens = 0;
+        var request = new GenerationRequest(id, prompt.PromptTokenIds, ThroughputBench.Sampling(prompt.OutputLength));
+        await foreach (var output in engine.GenerateAsync(request, cancel))
+        {
+            foreach (var delta in output.Deltas)
+                for (int i = 0; i < delta.TokenIds.Count; i++)
+                {
+                    first ??= clock.Elapsed.TotalSeconds;
+                    tokens++;
+                    onToken();
+                }
+        }
+        if (tokens != prompt.OutputLength) throw new InvalidOperationException($"{id} generated {tokens} of {prompt.OutputLength} tokens");
+        return (first!.Value, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A copy of the options (all of their public settable properties).</summary>
+    public static EngineOptions Copy(EngineOptions options) =>
+        JsonSerializer.Deserialize<EngineOptions>(JsonSerializer.Serialize(options))!;
+}

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Cli;
+using LlmEngine.Kernels.Models;
+using Spectre.Console;
+
+namespace LlmEngine.Host.Bench;
+
+/// <summary><c>bench batch</c>: llama.cpp's batched-bench, row by row comparable: per batch size,
+/// that many sequences started together; prompt and generation throughput reported apart, as
+/// shares of this machine's ceilings and against llama.cpp's row.</summary>
+public static class BatchCommand
+{
+    public static Command Create()
+    {
+        var engine = new EngineOptionSet();
+        var batchSizes = new Option<string>("--batch-sizes") { Description = "Comma-separated numbers of sequences", DefaultValueFactory = _ => "1,8,32,64" };
+        var inputLength = new Option<int>("--input-len") { Description = "Prompt tokens per sequence", DefaultValueFactory = _ => 128 };
+        var outputLength = new Option<int>("--output-len") { Description = "Generated tokens per sequence", DefaultValueFactory = _ => 128 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the prompts' token ids", DefaultValueFactory = _ => 0 };
+        var outputJson = new Option<FileInfo?>("--output-json") { Description = "Write one row per batch size (JSON) to this file" };
+        var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar" };
+        var command = new Command("batch", "Batched prompt and generation throughput per batch size (like llama.cpp's batched-bench)");
+        foreach (var o in new Option[] { batchSizes, inputLength, outputLength, seed, outputJson, noProgress }) command.Options.Add(o);
+        engine.AddTo(command);
+        command.SetAction(async (result, cancel) =>
+        {
+            var options = engine.Bind(result);
+            var sizes = ParseSizes(result.GetValue(batchSizes)!);
+            int input = result.GetValue(inputLength), output = result.GetValue(outputLength);
+            if (input < 1 || output < 2) return CliErrors.Fail("--input-len must be at least 1 and --output-len at least 2");
+            ModelConfig config = null!;
+            var rows = new List<BatchRow>();
+            await BenchConsole.WithProgress("generated tokens", sizes.Sum(b => (long)b * output), !result.GetValue(noProgress), async tick =>
+            {
+                foreach (int b in sizes)
+                {
+                    (var row, config) = await BatchBench.RunAsync(options, b, input, output, result.GetValue(seed), tick, cancel);
+                    rows.Add(row);
+                    Console.Error.WriteLine($"batch {b}: prompt {row.PromptTokensPerSecond:F1} tokens/s, generation {row.GenerationTokensPerSecond:F1} tokens/s");
+                }
+                return 0;
+            });
+            Print(rows, config, options.DType);
+            await BenchConsole.WriteJsonAsync(result.GetValue(outputJson), new Dictionary<string, object>
+            {
+                ["rows"] = rows.Select(r => Json(r, config, options.DType)).ToList(),
+                ["input_len"] = input,
+                ["output_len"] = output,
+                ["ceiling_generation_tokens_per_second"] = MachineCeilings.TokensPerSecond(config, options.DType),
+                ["ceiling_prompt_tokens_per_second"] = MachineCeilings.PromptTokensPerSecond(config, options.DType),
+                ["batch1_bound_ms_per_step"] = MachineCeilings.Batch1StepSeconds(config, options.DType) * 1000,
+                ["matmul_parameters"] = MachineCeilings.MatmulParameters(config),
+                ["engine_options"] = BenchJson.Engine(options),
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    public static IReadOnlyList<int> ParseSizes(string text)
+    {
+        var sizes = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => int.TryParse(s, out int b) && b > 0 ? b : throw new ArgumentException($"--batch-sizes: '{s}' is not a positive integer")).ToList();
+        return sizes.Count > 0 ? sizes : throw new ArgumentException("--batch-sizes is empty");
+    }
+
+    private static Dictionary<string, object?> Json(BatchRow r, ModelConfig config, string dtype)
+    {
+        double ceiling = MachineCeilings.TokensPerSecond(config, dtype), promptCeiling = MachineCeilings.PromptTokensPerSecond(config, dtype);
+        var peer = LlamaCppReference.Row(config, dtype, r.BatchSize);
+        return new()
+        {
+            ["batch_size"] = r.BatchSize,
+            ["prompt_tokens_per_second"] = r.PromptTokensPerSecond,
+            ["generation_tokens_per_second"] = r.GenerationTokensPerSecond,
+            ["prompt_seconds"] = r.PromptSeconds,
+            ["generation_seconds"] = r.GenerationSeconds,
+            ["ms_per_decode_step"] = r.StepMilliseconds,
+            ["prompt_share_of_ceiling"] = r.PromptTokensPerSecond / promptCeiling,
+            ["generation_share_of_ceiling"] = r.GenerationTokensPerSecond / ceiling,
+            ["llama_cpp_prompt_tokens_per_second"] = peer?.Prompt,
+            ["llama_cpp_generation_tokens_per_second"] = peer?.Generation,
+            ["num_steps"] = r.NumSteps,
+            ["num_preemptions"] = r.Preemptions,
+            ["engine_overhead_fraction"] = r.EngineOverhead,
+        };
+    }
+
+    private static void Print(IReadOnlyList<BatchRow> rows, ModelConfig config, string dtype)
+    {
+        double ceiling = MachineCeilings.TokensPerSecond(config, dtype), promptCeiling = MachineCeilings.PromptTokensPerSecond(config, dtype);
+        double bound = MachineCeilings.Batch1StepSeconds(config, dtype) * 1000;
+        var table = new Table().Title($"Batched throughput ({dtype}; compute ceilings {promptCeiling:F0} prompt / {ceiling:F0} generated tokens/s, {bound:F1} ms/step memory-bound at batch 1)")
+            .AddColumns("batch", "prompt tok/s", "of ceiling", "vs llama.cpp", "gen tok/s", "of ceiling", "vs llama.cpp", "ms/step", "overhead", "preempt");
+        foreach (var r in rows)
+        {
+            var peer = LlamaCppReference.Row(config, dtype, r.BatchSize);
+            table.AddRow($"{r.BatchSize}", $"{r.PromptTokensPerSecond:F1}", $"{r.PromptTokensPerSecond / promptCeiling:P0}", Ratio(r.PromptTokensPerSecond, peer?.Prompt),
+                $"{r.GenerationTokensPerSecond:F1}", $"{r.GenerationTokensPerSecond / ceiling:P0}", Ratio(r.GenerationTokensPerSecond, peer?.Generation),
+                $"{r.StepMilliseconds:F1}", $"{r.EngineOverhead:P0}", $"{r.Preemptions}");
+        }
+        BenchConsole.Out.Write(table);
+        if (LlamaCppReference.SameShape(config) && rows.Any(r => r.InputLength != 128 || r.OutputLength != 128))
+            BenchConsole.Out.MarkupLine("[yellow]note:[/] llama.cpp's rows are for 128 prompt + 128 generated tokens per sequence");
+        if (!LlamaCppReference.SameShape(config))
+            BenchConsole.Out.WriteLine("llama.cpp was measured on the llama-110m shape only: no comparison for this model");
+    }
+
+    private static string Ratio(double ours, double? peer) => peer is { } p ? $"{ours / p:F2}x ({p:F0})" : "n/a";
+}

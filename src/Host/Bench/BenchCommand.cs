@@ -1,0 +1,18 @@
+using System.CommandLine;
+
+namespace LlmEngine.Host.Bench;
+
+/// <summary><c>bench</c>: throughput (offline), batch (llama.cpp's batched-bench), serve (online,
+/// over HTTP) and sweep (serve over rates and engine configurations).</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bench", "Benchmarks: offline throughput, batched prompt/generation speed, online serving, rate sweeps");
+        command.Subcommands.Add(ThroughputCommand.Create());
+        command.Subcommands.Add(BatchCommand.Create());
+        command.Subcommands.Add(ServeBenchCommand.Create());
+        command.Subcommands.Add(SweepCommand.Create());
+        return command;
+    }
+}
