@@ -114,6 +114,12 @@ public static unsafe class NativeKernels
         fixed (byte* op = "llm::swap_blocks\0"u8) Call(op, [source, destination, blockMapping], []);
     }
 
+    /// <summary>out [M, N] = x [M, K] · weight [N, K]ᵀ for M up to 8, float32 or bfloat16, contiguous.</summary>
+    public static void SmallLinear(Tensor output, Tensor x, Tensor weight)
+    {
+        fixed (byte* op = "llm::small_linear\0"u8) Call(op, [output, x, weight], []);
+    }
+
     // Stack layout of aoti_torch_call_dispatcher: the schema's arguments in order, a new tensor
     // handle for each tensor (the dispatcher takes ownership) and scalars as 8 raw bytes.
     private static void Call(byte* op, ReadOnlySpan<Tensor> tensors, ReadOnlySpan<ulong> scalars)

@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Models;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -5,20 +6,21 @@ namespace LlmEngine.Tests.Families;
 
 /// <summary>
 /// bfloat16 runs against transformers' float32 reference. bfloat16 keeps 8 significant bits, so
-/// logits near 4 come out of the bfloat16 head in steps of 1/32 and differ from float32 by up to
-/// ~0.1 here. Greedy tokens agree on 8 of the 9 inputs, including two whose smallest top-2 gap
-/// along the continuation is tiny (OPT input 1: 0.0022, LLaMA input 2: 0.0033) but falls where
-/// the rounding happens to keep the order. They differ on GPT-2's 1-token input: at its first
-/// step the two best float32 logits are 4.1924 (token 433) and 4.1797 (token 347), the reference's
-/// smallest gap of 0.0127, and both round to the same bfloat16 value 4.1875; argmax takes the
-/// first of equal maxima, 347, and from there the continuation is another sequence.
+/// logits near 4 come out of the bfloat16 head in steps of 1/32, and bfloat16 logits differ from
+/// float32 by up to ~0.12 on these models. Greedy tokens therefore agree with float32 up to the
+/// first step where float32's two best logits are closer than that error can reach
+/// (<see cref="NearTie"/>); there the order is decided by rounding, which depends on the
+/// summation order of the matrix products (libtorch's GEMM for large batches, the native
+/// small-batch kernel for decode). Measured: most inputs agree on all 20 tokens; GPT-2's 1-token
+/// input ties at its first step (4.1924 vs 4.1797 in float32, both 4.1875 in bfloat16), OPT
+/// inputs 1 and 2 have near-ties of 0.0022 and 0.036 where bfloat16 may go either way.
 /// </summary>
 public class BFloat16Tests(ITestOutputHelper output)
 {
     private static readonly AttentionPath[] Paths = [AttentionPath.Dense, AttentionPath.All[1]];
 
-    /// <summary>(family, input) pairs whose bfloat16 greedy continuation is not float32's; see above.</summary>
-    private static readonly (string Family, int Input)[] Ties = [("gpt2", 0)];
+    /// <summary>A float32 top-2 gap below this is within bfloat16's logit error here.</summary>
+    private const float NearTie = 0.25f;
 
     public static TheoryData<string, string> FamiliesAndPaths()
     {
@@ -30,16 +32,35 @@ public class BFloat16Tests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(FamiliesAndPaths))]
-    public void GreedyTokensEqualFloat32ExceptWhereTheTopTwoLogitsTieInBFloat16(string family, string path)
+    public void GreedyTokensEqualFloat32UpToTheFirstNearTie(string family, string path)
     {
         var reference = TinyHfReference.Of(family);
+        using var f32 = TinyHfReference.LoadModel(family);
         using var loaded = TinyHfReference.LoadModel(family, ScalarType.BFloat16);
         var continuations = AttentionPath.Named(path).Greedy(loaded.Model, reference.Inputs, maxTokens: 20);
+        int fullyAgreeing = 0;
         for (int i = 0; i < reference.Inputs.Length; i++)
         {
-            if (Ties.Contains((family, i))) Assert.NotEqual(reference.Greedy[i], continuations[i]);
-            else Assert.Equal(reference.Greedy[i], continuations[i]);
+            int safe = StepsBeforeNearTie(f32, reference.Inputs[i], reference.Greedy[i]);
+            output.WriteLine($"{family} input {i}: near-tie-free for {safe} steps; bfloat16 {(reference.Greedy[i].SequenceEqual(continuations[i]) ? "agrees fully" : "leaves float32")}");
+            Assert.Equal(reference.Greedy[i].Take(safe), continuations[i].Take(safe));
+            if (reference.Greedy[i].SequenceEqual(continuations[i])) fullyAgreeing++;
         }
+        // Near-ties are many but rarely decisive: all but at most one continuation come out whole.
+        Assert.True(fullyAgreeing >= reference.Inputs.Length - 1, $"only {fullyAgreeing} of {reference.Inputs.Length} continuations agree whole");
+    }
+
+    // Steps of the float32 continuation before the first whose top-2 logit gap is a near-tie.
+    private static int StepsBeforeNearTie(LoadedModel f32, int[] input, int[] greedy)
+    {
+        var full = input.Concat(greedy).ToArray();
+        using var logits = AttentionPath.Dense.PromptLogits(f32.Model, [full])[0];
+        for (int step = 0; step < greedy.Length; step++)
+        {
+            using var top = logits[input.Length - 1 + step].topk(2).values;
+            if (top[0].item<float>() - top[1].item<float>() < NearTie) return step;
+        }
+        return greedy.Length;
     }
 
     [Fact]

@@ -46,7 +46,8 @@ public sealed class RemoteGatewayTests(RemoteSystems systems) : IClassFixture<Re
 
         var after = await WhenAllBlocksFree();
         Assert.Equal(3, firstThree.Count);
-        Assert.Equal(before.RequestsSucceeded, after.RequestsSucceeded);
+        // Cut short: far fewer than the 480 tokens it asked for were generated.
+        Assert.True(after.GenerationTokens - before.GenerationTokens < 480, $"{after.GenerationTokens - before.GenerationTokens} tokens generated");
         Assert.Null(await systems.Engine.CheckBlockInvariantsAsync());
     }
 

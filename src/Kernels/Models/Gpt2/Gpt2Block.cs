@@ -2,7 +2,6 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Kernels.Models.Gpt2;
 
@@ -52,15 +51,15 @@ internal sealed class Gpt2Block : IDisposable
         using var scope = NewDisposeScope();
         long n = x.shape[0], d = _config.HiddenSize, headSize = _config.HeadSize;
         int heads = _config.NumHeads;
-        var qkv = F.linear(Norms.Layer(x, _norm1, _norm1Bias, _config.NormEpsilon), _qkv, _qkvBias);
+        var qkv = Linear.Apply(Norms.Layer(x, _norm1, _norm1Bias, _config.NormEpsilon), _qkv, _qkvBias);
         var query = qkv[.., ..(int)d].view(n, heads, headSize);
         var key = qkv[.., (int)d..(int)(2 * d)].view(n, heads, headSize);
         var value = qkv[.., (int)(2 * d)..].view(n, heads, headSize);
         var attended = attention.Forward(_index, query, key, value, _scale, batch);
-        x.add_(F.linear(attended.reshape(n, d), _output, _outputBias));
+        x.add_(Linear.Apply(attended.reshape(n, d), _output, _outputBias));
 
-        var hidden = F.linear(Norms.Layer(x, _norm2, _norm2Bias, _config.NormEpsilon), _up, _upBias);
-        x.add_(F.linear(Activations.Apply(_config.Activation, hidden), _down, _downBias));
+        var hidden = Linear.Apply(Norms.Layer(x, _norm2, _norm2Bias, _config.NormEpsilon), _up, _upBias);
+        x.add_(Linear.Apply(Activations.Apply(_config.Activation, hidden), _down, _downBias));
     }
 
     public void Dispose()

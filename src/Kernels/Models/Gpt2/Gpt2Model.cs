@@ -2,7 +2,6 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Kernels.Models.Gpt2;
 
@@ -40,7 +39,7 @@ public sealed class Gpt2Model : ICausalLanguageModel
         var x = _tokenEmbedding.index_select(0, tokens).add_(_positionEmbedding.index_select(0, positions));
         foreach (var block in _blocks) block.Forward(x, batch, attention);
         var last = Norms.Layer(x.index_select(0, logitRows), _finalNorm, _finalNormBias, Config.NormEpsilon);
-        return F.linear(last, _head).to(float32).MoveToOuterDisposeScope();
+        return Linear.Apply(last, _head).to(float32).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

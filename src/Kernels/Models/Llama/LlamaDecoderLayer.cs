@@ -52,16 +52,16 @@ internal sealed class LlamaDecoderLayer : IDisposable
         using var scope = NewDisposeScope();
         long n = x.shape[0], headSize = _config.HeadSize;
         long q = _config.NumHeads * headSize, kv = _config.KvHeads * headSize;
-        var qkv = F.linear(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
+        var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
         var query = rotary.Apply(qkv[.., ..(int)q].view(n, _config.NumHeads, headSize), cos, sin);
         var key = rotary.Apply(qkv[.., (int)q..(int)(q + kv)].view(n, _config.KvHeads, headSize), cos, sin);
         var value = qkv[.., (int)(q + kv)..].reshape(n, _config.KvHeads, headSize);
         var attended = attention.Forward(_index, query, key, value, 1.0 / Math.Sqrt(headSize), batch);
-        x.add_(F.linear(attended.view(n, q), _output, _outputBias));
+        x.add_(Linear.Apply(attended.view(n, q), _output, _outputBias));
 
-        var gateUp = F.linear(Norms.Rms(x, _postNorm, _config.NormEpsilon), _gateUp, _gateUpBias);
+        var gateUp = Linear.Apply(Norms.Rms(x, _postNorm, _config.NormEpsilon), _gateUp, _gateUpBias);
         var halves = gateUp.chunk(2, -1);
-        x.add_(F.linear(F.silu(halves[0]).mul_(halves[1]), _down, _downBias));
+        x.add_(Linear.Apply(F.silu(halves[0]).mul_(halves[1]), _down, _downBias));
     }
 
     public void Dispose()

@@ -2,7 +2,6 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Kernels.Models.Llama;
 
@@ -39,7 +38,7 @@ public sealed class LlamaModel : ICausalLanguageModel
         var (cos, sin) = _rotary.For(positions);
         foreach (var layer in _layers) layer.Forward(x, _rotary, cos, sin, batch, attention);
         var last = Norms.Rms(x.index_select(0, logitRows), _finalNorm, Config.NormEpsilon);
-        return F.linear(last, _head).to(float32).MoveToOuterDisposeScope();
+        return Linear.Apply(last, _head).to(float32).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

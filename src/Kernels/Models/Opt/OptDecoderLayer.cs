@@ -3,7 +3,6 @@ using LlmEngine.Kernels.Models.Gpt2;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Kernels.Models.Opt;
 
@@ -61,17 +60,17 @@ internal sealed class OptDecoderLayer : IDisposable
         bool before = _config.LayerNormBefore;
         double eps = _config.NormEpsilon;
 
-        var qkv = F.linear(before ? Norms.Layer(x, _attentionNorm, _attentionNormBias, eps) : x, _qkv, _qkvBias);
+        var qkv = Linear.Apply(before ? Norms.Layer(x, _attentionNorm, _attentionNormBias, eps) : x, _qkv, _qkvBias);
         var query = qkv[.., ..(int)d].view(n, heads, headSize);
         var key = qkv[.., (int)d..(int)(2 * d)].view(n, heads, headSize);
         var value = qkv[.., (int)(2 * d)..].view(n, heads, headSize);
         // OPTAttention multiplies the query by head_dim^-0.5; the backend scales q·k instead.
         var attended = attention.Forward(_index, query, key, value, 1.0 / Math.Sqrt(headSize), batch);
-        x.add_(F.linear(attended.reshape(n, d), _output, _outputBias));
+        x.add_(Linear.Apply(attended.reshape(n, d), _output, _outputBias));
         if (!before) x.copy_(Norms.Layer(x, _attentionNorm, _attentionNormBias, eps));
 
-        var hidden = F.linear(before ? Norms.Layer(x, _mlpNorm, _mlpNormBias, eps) : x, _up, _upBias);
-        x.add_(F.linear(Activations.Apply(_config.Activation, hidden), _down, _downBias));
+        var hidden = Linear.Apply(before ? Norms.Layer(x, _mlpNorm, _mlpNormBias, eps) : x, _up, _upBias);
+        x.add_(Linear.Apply(Activations.Apply(_config.Activation, hidden), _down, _downBias));
         if (!before) x.copy_(Norms.Layer(x, _mlpNorm, _mlpNormBias, eps));
     }
 

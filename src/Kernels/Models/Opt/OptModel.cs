@@ -2,7 +2,6 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Kernels.Models.Opt;
 
@@ -56,13 +55,13 @@ public sealed class OptModel : ICausalLanguageModel
     {
         using var scope = NewDisposeScope();
         var x = _tokenEmbedding.index_select(0, tokens);
-        if (_projectIn is not null) x = F.linear(x, _projectIn);
+        if (_projectIn is not null) x = Linear.Apply(x, _projectIn);
         x.add_(_positionEmbedding.index_select(0, positions.add(PositionOffset)));
         foreach (var layer in _layers) layer.Forward(x, batch, attention);
         var last = x.index_select(0, logitRows);
         if (_finalNorm is not null) last = Norms.Layer(last, _finalNorm, _finalNormBias!, Config.NormEpsilon);
-        if (_projectOut is not null) last = F.linear(last, _projectOut);
-        return F.linear(last, _head).to(float32).MoveToOuterDisposeScope();
+        if (_projectOut is not null) last = Linear.Apply(last, _projectOut);
+        return Linear.Apply(last, _head).to(float32).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -11,6 +11,7 @@
 #include "cache_ops.h"
 #include "errors.h"
 #include "isa.h"
+#include "small_linear.h"
 #include "tensor_arg.h"
 #include "thread_pool.h"
 #include "torch_abi.h"
@@ -56,12 +57,20 @@ void swap_blocks_kernel(StableIValue* stack, uint64_t, uint64_t) {
     swap_blocks_cpu(src, dst, mapping);
 }
 
+void small_linear_kernel(StableIValue* stack, uint64_t, uint64_t) {
+    llm_native_clear_error();
+    HandleGuard guard(stack, {0, 1, 2});
+    TensorArg out(stack[0], "out"), x(stack[1], "x"), weight(stack[2], "weight");
+    small_linear_cpu(out, x, weight);
+}
+
 constexpr const char* kSchemas[] = {
     "paged_attention(Tensor(a!) out, Tensor query, Tensor key_cache, Tensor value_cache, Tensor block_tables, "
     "Tensor context_lens, Tensor query_starts, float scale, int max_context_len, int partition_size) -> ()",
     "write_kv(Tensor key, Tensor value, Tensor(a!) key_cache, Tensor(b!) value_cache, Tensor slot_mapping) -> ()",
     "copy_blocks(Tensor(a!) key_cache, Tensor(b!) value_cache, Tensor block_mapping) -> ()",
     "swap_blocks(Tensor src, Tensor(a!) dst, Tensor block_mapping) -> ()",
+    "small_linear(Tensor(a!) out, Tensor x, Tensor weight) -> ()",
 };
 
 struct Registration {
@@ -87,6 +96,7 @@ struct Registration {
             {"write_kv", write_kv_kernel},
             {"copy_blocks", copy_blocks_kernel},
             {"swap_blocks", swap_blocks_kernel},
+            {"small_linear", small_linear_kernel},
         };
         for (auto& k : kernels)
             if (aoti_torch_library_impl(impls, k.name, k.fn) != 0) {

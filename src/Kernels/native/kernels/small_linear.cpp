@@ -1,0 +1,60 @@
+#include "small_linear.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "bf16.h"
+#include "isa.h"
+#include "thread_pool.h"
+
+namespace llm {
+
+namespace {
+
+float weight_at(const void* w, bool bf16, int64_t i) {
+    return bf16 ? bf16_to_float(static_cast<const uint16_t*>(w)[i]) : static_cast<const float*>(w)[i];
+}
+
+void scalar_rows(const float* x, int m, int64_t k, const void* w, bool bf16, float* out, int64_t n, int64_t n0, int64_t n1) {
+    for (int64_t r = n0; r < n1; ++r)
+        for (int i = 0; i < m; ++i) {
+            float sum = 0;
+            for (int64_t j = 0; j < k; ++j) sum += weight_at(w, bf16, r * k + j) * x[i * k + j];
+            out[i * n + r] = sum;
+        }
+}
+
+}  // namespace
+
+void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg& weight) {
+    check(!out.cuda, "small_linear: CPU kernel reached with CUDA tensors");
+    check(x.dim == 2 && weight.dim == 2 && out.dim == 2, "small_linear: expected 2-dimensional x, weight and out");
+    const int64_t m = x.size(0), k = x.size(1), n = weight.size(0);
+    check(m >= 1 && m <= kSmallLinearMaxRows, "small_linear: x must have 1 to ", kSmallLinearMaxRows, " rows, got ", m);
+    check(weight.size(1) == k && out.size(0) == m && out.size(1) == n, "small_linear: shapes x ", x.shape(), ", weight ",
+          weight.shape(), ", out ", out.shape(), " do not fit");
+    check(x.dtype == weight.dtype && out.dtype == weight.dtype && (x.dtype == DType::F32 || x.dtype == DType::BF16),
+          "small_linear: x, weight and out must all be float32 or all bfloat16");
+    check(x.contiguous() && weight.contiguous() && out.contiguous(), "small_linear: tensors must be contiguous");
+    const bool bf16 = x.dtype == DType::BF16;
+
+    std::vector<float> x32(static_cast<size_t>(m * k));
+    for (int64_t i = 0; i < m * k; ++i) x32[i] = weight_at(x.data, bf16, i);
+    std::vector<float> y32;
+    float* y = bf16 ? (y32.resize(static_cast<size_t>(m * n)), y32.data()) : out.as<float>();
+
+    const bool vector = selected_isa() == Isa::Avx512 && k % 16 == 0;
+    // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read.
+    constexpr int64_t kChunk = 64;
+    const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
+    auto body = [&](int c) {
+        int64_t n0 = c * kChunk, n1 = std::min(n, n0 + kChunk);
+        if (vector) avx512::small_linear_rows(x32.data(), static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
+        else scalar_rows(x32.data(), static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
+    };
+    ThreadPool::instance().for_each(chunks, body);
+    if (bf16)
+        for (int64_t i = 0; i < m * n; ++i) out.as<uint16_t>()[i] = float_to_bf16(y[i]);
+}
+
+}  // namespace llm

@@ -1,0 +1,20 @@
+// y = x · Wᵀ for a few rows of x (decode steps of small batches). libtorch's matrix-vector
+// product streams weights at about 20 GB/s on the project's machine, well under the memory
+// bandwidth; this kernel reads each weight row once for all rows of x, on every core.
+#pragma once
+
+#include "tensor_arg.h"
+
+namespace llm {
+
+constexpr int kSmallLinearMaxRows = 8;
+
+// out [M, N], x [M, K], weight [N, K]: all float32 or all bfloat16, contiguous, M <= 8.
+void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg& weight);
+
+namespace avx512 {
+// Rows [n0, n1) of out for float32 x (already converted) and weights of either type.
+void small_linear_rows(const float* x, int m, int64_t k, const void* weight, bool bf16, float* out, int64_t n, int64_t n0, int64_t n1);
+}
+
+}  // namespace llm
