@@ -56,6 +56,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             _sequences[message.Request.RequestId] = Context.ActorOf(
                 SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
             _meter.OnArrival(message.Request.PromptTokenIds.Count);
+            _meter.Snapshot(_scheduler);
             TryStartStep();
         });
         Receive<AbortRequest>(message =>

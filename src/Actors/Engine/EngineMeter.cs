@@ -16,7 +16,7 @@ public sealed class EngineMeter
     // The last allocation's shares of all slots, weighted by the wall time of the step they ran in.
     private double _tokenShare, _unusedShare, _tokenShareTime, _unusedShareTime, _shareSeconds;
     private long _usageSamples;
-    private EngineStatistics? _last;
+    private int _running, _waiting, _swapped;
 
     public void OnArrival(int promptTokens)
     {
@@ -68,23 +68,27 @@ public sealed class EngineMeter
             _unusedShareTime += _unusedShare * stepSeconds;
             _shareSeconds += stepSeconds;
             _peakRunning = Math.Max(_peakRunning, scheduler.NumRunning);
-            _last = Build(scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
+            (_running, _waiting, _swapped) = (scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
         }
     }
 
     public EngineStatistics Snapshot(Scheduler scheduler)
     {
-        lock (_lock) return _last = Build(scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
+        lock (_lock)
+        {
+            (_running, _waiting, _swapped) = (scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
+            return Build();
+        }
     }
 
-    /// <summary>The figures as of the last step (safe to read from any thread).</summary>
+    /// <summary>The figures as of the last step and allocation (safe to read from any thread).</summary>
     public EngineStatistics Latest
     {
-        get { lock (_lock) return _last ?? Build(0, 0, 0); }
+        get { lock (_lock) return Build(); }
     }
 
-    private EngineStatistics Build(int running, int waiting, int swapped) => new(
-        running, waiting, swapped, _usage, _steps, _preemptions, _swappedOut, _promptTokens, _generationTokens, _succeeded,
+    private EngineStatistics Build() => new(
+        _running, _waiting, _swapped, _usage, _steps, _preemptions, _swappedOut, _promptTokens, _generationTokens, _succeeded,
         _peakRunning, _peakBlocksUsed, _blocksTotal, _blocksFree,
         _usageSamples == 0 ? 0 : _wasteSum / _usageSamples,
         _stepSeconds == 0 ? 0 : Math.Max(0, 1 - _computeSeconds / _stepSeconds),

@@ -14,6 +14,10 @@ namespace LlmEngine.Actors.Scheduling;
 /// </summary>
 public sealed class StepAllocator(KvCacheManager cache)
 {
+    // Prompt tokens looked up in the prefix cache and found there, counted once per admitted
+    // sequence (an admission that waits for blocks looks its prefix up again at every step).
+    private long _prefixQueries, _prefixHits;
+
     public KvCacheManager Cache => cache;
 
     public StepAllocation Allocate(StepProposal proposal)
@@ -67,7 +71,7 @@ public sealed class StepAllocator(KvCacheManager cache)
 
     /// <param name="tokens">tokens held per sequence that holds device blocks</param>
     public BlockUsage Usage(IReadOnlyDictionary<long, int> tokens) => new(cache.NumTotalBlocks, cache.NumFreeBlocks, cache.AllocatedSlots,
-        cache.WastedSlots(tokens), cache.SharedBlocksSaved, cache.PrefixQueries, cache.PrefixHits);
+        cache.WastedSlots(tokens), cache.SharedBlocksSaved, _prefixQueries, _prefixHits);
 
     private sealed class AllocationState
     {
@@ -111,6 +115,12 @@ public sealed class StepAllocator(KvCacheManager cache)
             }
             admitted.Add(Scheduled(work.SequenceId, computed, target - computed));
         }
+        if (cache.PrefixCaching)
+            foreach (var (work, s) in group.Sequences.Zip(admitted))
+            {
+                _prefixQueries += work.Tokens.Length;
+                _prefixHits += s.NumComputed;
+            }
         state.Scheduled.AddRange(admitted);
         return true;
     }

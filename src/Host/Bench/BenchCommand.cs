@@ -13,6 +13,7 @@ public static class BenchCommand
         command.Subcommands.Add(BatchCommand.Create());
         command.Subcommands.Add(ServeBenchCommand.Create());
         command.Subcommands.Add(SweepCommand.Create());
+        command.Subcommands.Add(KernelCommand.Create());
         return command;
     }
 }
