@@ -1,4 +1,4 @@
-// y = x · Wᵀ for a few rows of x (decode steps of small batches). libtorch's matrix-vector
+// y = x · Wᵀ for up to 64 rows of x (decode steps). libtorch's matrix-vector
 // product streams weights at about 20 GB/s on the project's machine, well under the memory
 // bandwidth; this kernel reads each weight row once for all rows of x, on every core.
 #pragma once
@@ -7,9 +7,9 @@
 
 namespace llm {
 
-constexpr int kSmallLinearMaxRows = 8;
+constexpr int kSmallLinearMaxRows = 64;
 
-// out [M, N], x [M, K], weight [N, K]: all float32 or all bfloat16, contiguous, M <= 8.
+// out [M, N], x [M, K], weight [N, K]: all float32 or all bfloat16, contiguous, M <= 64.
 void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg& weight);
 
 namespace avx512 {
