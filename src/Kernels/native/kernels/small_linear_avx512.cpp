@@ -16,8 +16,9 @@ namespace {
 constexpr int NR = 4;
 constexpr int MR = 6;
 
-inline __m512 load(const void* base, int64_t i, bool bf16) {
-    if (!bf16) return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+template <bool BF16>
+inline __m512 load(const void* base, int64_t i) {
+    if constexpr (!BF16) return _mm512_loadu_ps(static_cast<const float*>(base) + i);
     __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + i));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
 }
@@ -28,16 +29,16 @@ inline const void* row(const void* weight, bool bf16, int64_t r, int64_t k) {
 }
 
 // out[m0 + i, r0 + j] for i < M, j < nr (nr <= NR; missing rows repeat the last one and are not stored).
-template <int M>
-void tile(const float* x, int64_t k, const void* weight, bool bf16, float* out, int64_t n, int64_t r0, int nr) {
+template <int M, bool BF16>
+void tile(const float* x, int64_t k, const void* weight, float* out, int64_t n, int64_t r0, int nr) {
     const void* w[NR];
-    for (int j = 0; j < NR; ++j) w[j] = row(weight, bf16, r0 + (j < nr ? j : nr - 1), k);
+    for (int j = 0; j < NR; ++j) w[j] = row(weight, BF16, r0 + (j < nr ? j : nr - 1), k);
     __m512 acc[M][NR];
     for (int i = 0; i < M; ++i)
         for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
     for (int64_t p = 0; p < k; p += 16) {
         __m512 wv[NR];
-        for (int j = 0; j < NR; ++j) wv[j] = load(w[j], p, bf16);
+        for (int j = 0; j < NR; ++j) wv[j] = load<BF16>(w[j], p);
         for (int i = 0; i < M; ++i) {
             __m512 xv = _mm512_loadu_ps(x + i * k + p);
             for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(wv[j], xv, acc[i][j]);
@@ -47,14 +48,38 @@ void tile(const float* x, int64_t k, const void* weight, bool bf16, float* out, 
         for (int j = 0; j < nr; ++j) out[i * n + r0 + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+// One or two rows of x: a single sequential pass per weight row streams memory fastest.
+template <int M, bool BF16>
+void stream_rows(const float* x, int64_t k, const void* weight, float* out, int64_t n, int64_t n0, int64_t n1) {
+    for (int64_t r = n0; r < n1; ++r) {
+        const void* w = row(weight, BF16, r, k);
+        __m512 acc[M];
+        for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < k; p += 16) {
+            __m512 wv = load<BF16>(w, p);
+            for (int i = 0; i < M; ++i) acc[i] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + i * k + p), acc[i]);
+        }
+        for (int i = 0; i < M; ++i) out[i * n + r] = _mm512_reduce_add_ps(acc[i]);
+    }
+}
+
 template <int M>
 void rows_of(const float* x, int64_t k, const void* weight, bool bf16, float* out, int64_t n, int64_t n0, int64_t n1) {
-    for (int64_t r = n0; r < n1; r += NR) tile<M>(x, k, weight, bf16, out, n, r, static_cast<int>(std::min<int64_t>(NR, n1 - r)));
+    for (int64_t r = n0; r < n1; r += NR) {
+        int nr = static_cast<int>(std::min<int64_t>(NR, n1 - r));
+        if (bf16) tile<M, true>(x, k, weight, out, n, r, nr);
+        else tile<M, false>(x, k, weight, out, n, r, nr);
+    }
 }
 
 }  // namespace
 
 void small_linear_rows(const float* x, int m, int64_t k, const void* weight, bool bf16, float* out, int64_t n, int64_t n0, int64_t n1) {
+    if (m <= 2) {
+        if (m == 1) bf16 ? stream_rows<1, true>(x, k, weight, out, n, n0, n1) : stream_rows<1, false>(x, k, weight, out, n, n0, n1);
+        else bf16 ? stream_rows<2, true>(x, k, weight, out, n, n0, n1) : stream_rows<2, false>(x, k, weight, out, n, n0, n1);
+        return;
+    }
     for (int m0 = 0; m0 < m; m0 += MR) {
         const float* xs = x + m0 * k;
         float* os = out + m0 * n;
