@@ -24,6 +24,7 @@ public static class StatsFile
             ["prefix_cache_hits"] = s.PrefixCacheHits,
             ["peak_blocks_saved_by_sharing"] = s.PeakBlocksSavedBySharing,
             ["mean_blocks_saved_by_sharing"] = Math.Round(s.MeanBlocksSavedBySharing, 3),
+            ["mean_blocks_used"] = Math.Round((s.KvTokenShare + s.KvUnusedShare) * s.BlocksTotal, 3),
             ["attention_backend"] = engine.AttentionBackendName,
             ["block_size"] = engine.Options.BlockSize,
             ["preemption_mode"] = engine.Options.PreemptionMode.ToString().ToLowerInvariant(),
