@@ -97,9 +97,13 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
         if (total > MaxModelLength)
             throw new ArgumentException($"This model's maximum context length is {MaxModelLength} tokens. However, you requested {total} tokens " +
                 $"({request.PromptTokenIds.Count} in the prompt, {request.Sampling.MaxTokens} in the completion). Please reduce the length of the prompt or completion.", "max_tokens");
-        long blocksNeeded = (total + (long)Options.BlockSize - 1) / Options.BlockSize;
+        // The prompt's blocks are shared by all n sequences; each needs its own blocks for its
+        // output (plus one copied on write). A request that cannot fit alone would never finish.
+        long B = Options.BlockSize;
+        long blocksNeeded = request.Sampling.N == 1 ? (total + B - 1) / B
+            : (request.PromptTokenIds.Count + B - 1) / B + request.Sampling.N * ((request.Sampling.MaxTokens + B - 1) / B + 1);
         if (blocksNeeded > NumBlocks)
-            throw new ArgumentException($"the request needs {blocksNeeded} KV blocks but the cache has {NumBlocks}", "max_tokens");
+            throw new ArgumentException($"the request needs up to {blocksNeeded} KV blocks but the cache has {NumBlocks}", "max_tokens");
     }
 
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)

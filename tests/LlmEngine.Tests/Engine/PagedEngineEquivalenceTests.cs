@@ -51,11 +51,13 @@ public class PagedEngineEquivalenceTests
         var random = new Random(blockSize * 31 + (int)mode);
         var order = Enumerable.Range(0, workload.Prompts.Count).OrderBy(_ => random.Next()).ToList();
         var results = new Task<int[]>[workload.Prompts.Count];
-        foreach (int i in order)
+        // The first half arrives at once (so the KV budget binds and preemption must happen); the
+        // rest arrive at random moments while those run.
+        foreach (var (i, k) in order.Select((i, k) => (i, k)))
         {
             var sampling = new SamplingParameters { Temperature = 0, MaxTokens = workload.MaxTokens[i], IgnoreEos = true };
             results[i] = Collect(engine, new GenerationRequest($"r{i}", workload.Prompts[i], sampling));
-            if (random.Next(4) == 0) await Task.Delay(random.Next(1, 20));
+            if (k >= order.Count / 2 && random.Next(4) == 0) await Task.Delay(random.Next(1, 10));
         }
         var outputs = await Task.WhenAll(results);
         for (int i = 0; i < outputs.Length; i++)
