@@ -33,6 +33,8 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private readonly EngineMeter _meter;
     private readonly Dictionary<string, IActorRef> _sequences = new();
     private bool _inFlight;
+    // Something arrived (a request, an abort, a stop) since the last proposal was made.
+    private bool _changed;
     private IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> _committed = [];
     private IReadOnlyList<StepSample> _samples = [];
     private readonly Stopwatch _stepClock = new();
@@ -57,18 +59,21 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
                 SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
             _meter.OnArrival(message.Request.PromptTokenIds.Count);
             _meter.Snapshot(_scheduler);
+            _changed = true;
             TryStartStep();
         });
         Receive<AbortRequest>(message =>
         {
             _scheduler.Finish(message.RequestId, null, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            _changed = true;
             TryStartStep();
         });
         Receive<StopCompletion>(message =>
         {
             _scheduler.Finish(message.RequestId, message.Index, "stop");
             if (_scheduler.Find(message.RequestId) is null) _sequences.Remove(message.RequestId);
+            _changed = true;
             TryStartStep();
         });
         Receive<StepAllocation>(allocation => Guarded(() => OnAllocation(allocation), allocation.Scheduled.Count > 0 ? "scheduling" : null));
@@ -111,6 +116,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         if (_inFlight || !_scheduler.HasWork) return;
         _inFlight = true;
+        _changed = false;
         _stepClock.Restart();
         _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose()));
     }
@@ -123,9 +129,10 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         _samples = samples;
         if (step.NumTokens == 0 && step.CacheOperations.IsEmpty)
         {
-            // Nothing could run (all waiting requests wait for blocks): wait for the next event.
+            // Nothing ran: either all waiting requests wait for blocks (then wait for the next
+            // event), or the proposal predates a request that arrived meanwhile (then propose again).
             Idle();
-            if (_scheduler.HasPendingBlockWork) TryStartStep();
+            if (_changed || _scheduler.HasPendingBlockWork) TryStartStep();
             return;
         }
         _worker.Tell(new WorkerActor.ExecuteStep(step));
