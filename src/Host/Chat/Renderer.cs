@@ -83,7 +83,9 @@ internal static class Renderer
 
     /// <summary>
     /// The optional <c>if</c> filter runs first, so loop.index/length/last count only kept items.
-    /// The <c>else</c> body runs when no iteration happened (break does not trigger it).
+    /// The <c>else</c> body runs unless some iteration ran its body to the end: Jinja clears its
+    /// "no iteration" flag at the end of the body, so a loop whose every iteration breaks or
+    /// continues early still runs <c>else</c>.
     /// </summary>
     private static void ExecuteFor(ForNode f, Scope scope, StringBuilder output)
     {
@@ -97,20 +99,19 @@ internal static class Renderer
                 return PyOps.Truthy(Evaluator.Eval(f.Filter, probe));
             }).ToList();
         }
-        if (items.Count == 0)
-        {
-            Execute(f.Else, new Scope(scope), output);
-            return;
-        }
         var loop = new LoopContext(items);
+        var completedAny = false;
         for (var i = 0; i < items.Count; i++)
         {
             var iteration = new Scope(scope);
             Assign(f.Target, items[i], iteration);
             iteration.Set("loop", loop);
             loop.Index0 = i;
-            if (Execute(f.Body, iteration, output) == Flow.Break) break;
+            var flow = Execute(f.Body, iteration, output);
+            if (flow == Flow.Break) break;
+            completedAny |= flow == Flow.Normal;
         }
+        if (!completedAny) Execute(f.Else, new Scope(scope), output);
     }
 
     private static string Capture(IReadOnlyList<Node> body, Scope scope)
