@@ -3,22 +3,30 @@ using System.Text;
 namespace LlmEngine.Host.Chat;
 
 /// <summary>
-/// Executes template statements, writing output. Scoping follows Jinja: each loop iteration,
-/// macro call and with/filter/set block runs in a child scope, <c>if</c> does not open one.
+/// Executes template statements, writing output; one instance per render. Scoping follows
+/// Jinja: each loop iteration, macro call and with/filter/set block runs in a child scope,
+/// <c>if</c> does not open one.
 /// </summary>
-internal static class Renderer
+internal sealed class Renderer
 {
+    /// <summary>
+    /// Nested macro calls allowed. Python stops runaway recursion (a schema macro recursing on
+    /// a string's characters, say) with RecursionError; this stops it before the stack does.
+    /// </summary>
+    private const int MaxMacroDepth = 200;
+
+    private int _macroDepth;
+
+    private Renderer()
+    {
+    }
+
     /// <summary>How a statement list ended: normally, or by break/continue heading for the loop.</summary>
     private enum Flow { Normal, Break, Continue }
 
-    public static string Render(IReadOnlyList<Node> template, Scope scope)
-    {
-        var output = new StringBuilder();
-        Execute(template, scope, output);
-        return output.ToString();
-    }
+    public static string Render(IReadOnlyList<Node> template, Scope scope) => new Renderer().Capture(template, scope);
 
-    private static Flow Execute(IReadOnlyList<Node> nodes, Scope scope, StringBuilder output)
+    private Flow Execute(IReadOnlyList<Node> nodes, Scope scope, StringBuilder output)
     {
         foreach (var node in nodes)
         {
@@ -28,7 +36,7 @@ internal static class Renderer
         return Flow.Normal;
     }
 
-    private static Flow Execute(Node node, Scope scope, StringBuilder output)
+    private Flow Execute(Node node, Scope scope, StringBuilder output)
     {
         switch (node)
         {
@@ -87,7 +95,7 @@ internal static class Renderer
     /// "no iteration" flag at the end of the body, so a loop whose every iteration breaks or
     /// continues early still runs <c>else</c>.
     /// </summary>
-    private static void ExecuteFor(ForNode f, Scope scope, StringBuilder output)
+    private void ExecuteFor(ForNode f, Scope scope, StringBuilder output)
     {
         IReadOnlyList<object?> items = PyOps.Iterate(Evaluator.Eval(f.Iterable, scope));
         if (f.Filter is not null)
@@ -114,7 +122,7 @@ internal static class Renderer
         if (!completedAny) Execute(f.Else, new Scope(scope), output);
     }
 
-    private static string Capture(IReadOnlyList<Node> body, Scope scope)
+    private string Capture(IReadOnlyList<Node> body, Scope scope)
     {
         var output = new StringBuilder();
         Execute(body, scope, output);
@@ -148,7 +156,7 @@ internal static class Renderer
     /// seen). Arguments bind positionally then by name; extras land in varargs/kwargs; missing
     /// ones take their default, evaluated in the call's scope, or are undefined.
     /// </summary>
-    private static Function Macro(string name, IReadOnlyList<Parameter> parameters, IReadOnlyList<Node> body, Scope defining) =>
+    private Function Macro(string name, IReadOnlyList<Parameter> parameters, IReadOnlyList<Node> body, Scope defining) =>
         new(name, args =>
         {
             var frame = new Scope(defining);
@@ -177,6 +185,14 @@ internal static class Renderer
             }
             frame.Set("varargs", new PyList(args.Positional.Skip(parameters.Count).ToArray(), isTuple: true));
             frame.Set("kwargs", extraKeywords);
-            return Capture(body, frame);
+            if (++_macroDepth > MaxMacroDepth) throw new ChatTemplateException("maximum recursion depth exceeded");
+            try
+            {
+                return Capture(body, frame);
+            }
+            finally
+            {
+                _macroDepth--;
+            }
         });
 }
