@@ -403,6 +403,8 @@ internal sealed partial class Parser
             _stream.ExpectOperator(")");
             return inner;
         }
-        throw ChatTemplateException.Syntax($"can't assign to '{token.Describe()}'", token.Line);
+        if (token.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float)
+            throw ChatTemplateException.Syntax("can't assign to 'const'", token.Line);
+        throw ChatTemplateException.Syntax($"unexpected '{token.Describe()}'", token.Line);
     }
 }

@@ -49,23 +49,25 @@ internal sealed partial class Parser
     {
         var token = _stream.Current;
         if (token.Kind != TokenKind.Name) throw ChatTemplateException.Syntax("tag name expected", token.Line);
+        Func<Node>? parse = token.Text switch
+        {
+            "if" => ParseIf,
+            "for" => ParseFor,
+            "set" => ParseSet,
+            "macro" => ParseMacro,
+            "call" => ParseCallBlock,
+            "filter" => ParseFilterBlock,
+            "with" => ParseWith,
+            "generation" => ParseGeneration,
+            "print" => ParsePrint,
+            "break" or "continue" => ParseLoopControl,
+            _ => null,
+        };
+        if (parse is null) throw UnknownTag(token, endTags);
         _openTags.Push(token.Text);
         try
         {
-            return token.Text switch
-            {
-                "if" => ParseIf(),
-                "for" => ParseFor(),
-                "set" => ParseSet(),
-                "macro" => ParseMacro(),
-                "call" => ParseCallBlock(),
-                "filter" => ParseFilterBlock(),
-                "with" => ParseWith(),
-                "generation" => ParseGeneration(),
-                "print" => ParsePrint(),
-                "break" or "continue" => ParseLoopControl(),
-                _ => throw UnknownTag(token, endTags),
-            };
+            return parse();
         }
         finally
         {
@@ -78,8 +80,11 @@ internal sealed partial class Parser
         var message = $"Encountered unknown tag '{token.Text}'.";
         if (endTags.Count > 0)
             message += $" Jinja was looking for the following tags: {string.Join(" or ", endTags.Select(t => $"'{t}'"))}.";
-        return ChatTemplateException.Syntax(message, token.Line);
+        return ChatTemplateException.Syntax(message + InnermostBlock(), token.Line);
     }
+
+    private string InnermostBlock() =>
+        _openTags.Count > 0 ? $" The innermost block that needs to be closed is '{_openTags.Peek()}'." : "";
 
     /// <summary>Body of a block statement up to one of <paramref name="endTags"/>; fails at end of template.</summary>
     private List<Node> ParseBody(string[] endTags, bool dropEndTag)
@@ -89,9 +94,9 @@ internal sealed partial class Parser
         var body = Subparse(endTags);
         if (_stream.Current.Kind == TokenKind.Eof)
         {
-            var message = $"Unexpected end of template. Jinja was looking for the following tags: {string.Join(" or ", endTags.Select(t => $"'{t}'"))}.";
-            if (_openTags.Count > 0) message += $" The innermost block that needs to be closed is '{_openTags.Peek()}'.";
-            throw ChatTemplateException.Syntax(message, _stream.Current.Line);
+            var expected = string.Join(" or ", endTags.Select(t => $"'{t}'"));
+            throw ChatTemplateException.Syntax(
+                $"Unexpected end of template. Jinja was looking for the following tags: {expected}.{InnermostBlock()}", _stream.Current.Line);
         }
         if (dropEndTag) _stream.Next();
         return body;
