@@ -16,7 +16,6 @@ internal static partial class Filters
 
     private static object? Last(object? value, CallArgs args)
     {
-        if (value is Undefined u) throw u.Fail();
         var items = PyOps.Iterate(value);
         return items.Count > 0 ? items[^1] : Undefined.Hint("No last item, sequence was empty.");
     }
@@ -61,7 +60,8 @@ internal static partial class Filters
     /// <summary>dictsort(case_sensitive=False, by='key', reverse=False): a list of (key, value) tuples.</summary>
     private static object? DictSort(object? value, CallArgs args)
     {
-        if (value is not PyDict dict) throw new ChatTemplateException("You can only sort by either \"key\" or \"value\"");
+        if (value is Undefined u) throw u.Fail();
+        if (value is not PyDict dict) throw new ChatTemplateException($"'{PyFormat.TypeName(value)}' object has no attribute 'items'");
         var position = args.Get(1, "by", "key") switch
         {
             "key" => 0,

@@ -8,6 +8,7 @@ internal sealed partial class Parser
 {
     private readonly TokenStream _stream;
     private readonly Stack<string> _openTags = new();
+    private readonly Stack<HashSet<string>> _macroSpecialNames = new();
     private int _loopDepth;
 
     private Parser(IReadOnlyList<Token> tokens) => _stream = new TokenStream(tokens);
@@ -146,8 +147,7 @@ internal sealed partial class Parser
     {
         var line = _stream.ExpectName("macro").Line;
         var name = _stream.Expect(TokenKind.Name).Text;
-        var parameters = ParseSignature();
-        return new MacroNode(name, parameters, ParseDetachedBody(["endmacro"]), line);
+        return new MacroNode(ParseMacroBody(name, ParseSignature(), "endmacro"), line);
     }
 
     private CallBlockNode ParseCallBlock()
@@ -155,17 +155,31 @@ internal sealed partial class Parser
         var line = _stream.ExpectName("call").Line;
         var parameters = _stream.Current.IsOperator("(") ? ParseSignature() : [];
         if (ParseExpression() is not CallExpr call) throw ChatTemplateException.Syntax("expected call", line);
-        return new CallBlockNode(parameters, call, ParseDetachedBody(["endcall"]), line);
+        return new CallBlockNode(ParseMacroBody("caller", parameters, "endcall"), call, line);
     }
 
-    /// <summary>Macro bodies run outside any loop, so break/continue inside them are errors.</summary>
-    private List<Node> ParseDetachedBody(string[] endTags)
+    /// <summary>
+    /// A macro body runs outside any loop (break/continue inside it are errors), and notes which
+    /// of varargs/kwargs/caller it mentions, nested macros included, as Jinja does.
+    /// </summary>
+    private MacroDefinition ParseMacroBody(string name, List<Parameter> parameters, string endTag)
     {
-        var saved = _loopDepth;
+        var savedLoopDepth = _loopDepth;
         _loopDepth = 0;
-        var body = ParseBody(endTags, dropEndTag: true);
-        _loopDepth = saved;
-        return body;
+        var mentioned = new HashSet<string>();
+        _macroSpecialNames.Push(mentioned);
+        var body = ParseBody([endTag], dropEndTag: true);
+        _macroSpecialNames.Pop();
+        _loopDepth = savedLoopDepth;
+        return new MacroDefinition(name, parameters, body,
+            mentioned.Contains("varargs"), mentioned.Contains("kwargs"), mentioned.Contains("caller"));
+    }
+
+    /// <summary>Called for every variable name read, so enclosing macro bodies learn what they use.</summary>
+    private void NoteName(string name)
+    {
+        if (name is not ("varargs" or "kwargs" or "caller")) return;
+        foreach (var names in _macroSpecialNames) names.Add(name);
     }
 
     private List<Parameter> ParseSignature()

@@ -64,10 +64,10 @@ internal sealed class Renderer
                 Assign(s.Target, captured, scope);
                 return Flow.Normal;
             case MacroNode m:
-                scope.Set(m.Name, Macro(m.Name, m.Parameters, m.Body, scope));
+                scope.Set(m.Macro.Name, Macro(m.Macro, scope));
                 return Flow.Normal;
             case CallBlockNode c:
-                var caller = Macro("caller", c.Parameters, c.Body, scope);
+                var caller = Macro(c.Caller, scope);
                 var args = Evaluator.EvalArguments(c.Call.Args, scope);
                 args = args with { Keywords = [.. args.Keywords, KeyValuePair.Create("caller", (object?)caller)] };
                 output.Append(PyFormat.Str(Evaluator.Call(Evaluator.Eval(c.Call.Callee, scope), args)));
@@ -153,46 +153,69 @@ internal sealed class Renderer
 
     /// <summary>
     /// A macro closes over the scope it was defined in (by reference, so later sets there are
-    /// seen). Arguments bind positionally then by name; extras land in varargs/kwargs; missing
-    /// ones take their default, evaluated in the call's scope, or are undefined.
+    /// seen). Binding follows Jinja's Macro.__call__: positional arguments first, then keywords
+    /// for the remaining parameters, then defaults (evaluated in the call's scope) or undefined.
+    /// Leftovers go to varargs/kwargs when the body uses them and are an error otherwise.
     /// </summary>
-    private Function Macro(string name, IReadOnlyList<Parameter> parameters, IReadOnlyList<Node> body, Scope defining) =>
-        new(name, args =>
+    private Function Macro(MacroDefinition macro, Scope defining) =>
+        new(macro.Name, args =>
         {
             var frame = new Scope(defining);
-            var bound = new HashSet<string>();
-            for (var i = 0; i < Math.Min(parameters.Count, args.Positional.Count); i++)
+            var parameters = macro.Parameters;
+            var keywords = args.Keywords.ToList();
+            var unbound = new List<Parameter>();
+            for (var i = 0; i < parameters.Count; i++)
             {
-                frame.Set(parameters[i].Name, args.Positional[i]);
-                bound.Add(parameters[i].Name);
-            }
-            var extraKeywords = new PyDict();
-            foreach (var (key, value) in args.Keywords)
-            {
-                if (parameters.Any(p => p.Name == key))
+                var keyword = keywords.FindIndex(k => k.Key == parameters[i].Name);
+                if (i < args.Positional.Count) frame.Set(parameters[i].Name, args.Positional[i]);
+                else if (keyword >= 0)
                 {
-                    if (!bound.Add(key)) throw new ChatTemplateException($"macro '{name}' got multiple values for argument '{key}'");
-                    frame.Set(key, value);
+                    frame.Set(parameters[i].Name, keywords[keyword].Value);
+                    keywords.RemoveAt(keyword);
                 }
-                else if (key == "caller") frame.Set(key, value);
-                else extraKeywords.Set(key, value);
+                else unbound.Add(parameters[i]);
             }
-            foreach (var parameter in parameters.Where(p => !bound.Contains(p.Name)))
+            foreach (var parameter in unbound)
             {
                 frame.Set(parameter.Name, parameter.Default is null
                     ? Undefined.Hint($"parameter '{parameter.Name}' was not provided")
                     : Evaluator.Eval(parameter.Default, frame));
             }
-            frame.Set("varargs", new PyList(args.Positional.Skip(parameters.Count).ToArray(), isTuple: true));
-            frame.Set("kwargs", extraKeywords);
+            if (macro.UsesCaller && parameters.All(p => p.Name != "caller"))
+            {
+                var caller = keywords.FindIndex(k => k.Key == "caller");
+                frame.Set("caller", caller >= 0 ? keywords[caller].Value : Undefined.Hint("No caller defined"));
+                if (caller >= 0) keywords.RemoveAt(caller);
+            }
+            BindExtras(macro, args, keywords, frame);
             if (++_macroDepth > MaxMacroDepth) throw new ChatTemplateException("maximum recursion depth exceeded");
             try
             {
-                return Capture(body, frame);
+                return Capture(macro.Body, frame);
             }
             finally
             {
                 _macroDepth--;
             }
         });
+
+    private static void BindExtras(MacroDefinition macro, CallArgs args, List<KeyValuePair<string, object?>> keywords, Scope frame)
+    {
+        if (macro.CatchesKwargs)
+        {
+            var extra = new PyDict();
+            foreach (var (key, value) in keywords) extra.Set(key, value);
+            frame.Set("kwargs", extra);
+        }
+        else if (keywords.Count > 0)
+        {
+            throw new ChatTemplateException(keywords.Any(k => k.Key == "caller")
+                ? $"macro '{macro.Name}' was invoked with two values for the special caller argument. This is most likely a bug."
+                : $"macro '{macro.Name}' takes no keyword argument '{keywords[0].Key}'");
+        }
+        if (macro.CatchesVarargs)
+            frame.Set("varargs", new PyList(args.Positional.Skip(macro.Parameters.Count).ToArray(), isTuple: true));
+        else if (args.Positional.Count > macro.Parameters.Count)
+            throw new ChatTemplateException($"macro '{macro.Name}' takes not more than {macro.Parameters.Count} argument(s)");
+    }
 }
