@@ -21,12 +21,18 @@ internal static class ClrValues
         ulong u => u <= long.MaxValue ? (object)(long)u : (double)u,
         float or double or decimal => Convert.ToDouble(value, CultureInfo.InvariantCulture),
         JsonElement e => ToTemplate(FromJson(e)),
-        JsonNode node => ToTemplate(FromJson(JsonSerializer.Deserialize<JsonElement>(node.ToJsonString()))),
+        JsonNode node => FromJsonNode(node),
         IEnumerable<KeyValuePair<string, object?>> pairs => Dict(pairs.Select(p => (p.Key, p.Value))),
         IDictionary dictionary => Dict(dictionary.Keys.Cast<object>().Select(k => (Convert.ToString(k, CultureInfo.InvariantCulture)!, dictionary[k]))),
         IEnumerable items => new PyList(items.Cast<object?>().Select(ToTemplate).ToArray()),
         _ => throw new ArgumentException($"Values of type {value.GetType()} cannot be passed to a chat template.", nameof(value)),
     };
+
+    private static object? FromJsonNode(JsonNode node)
+    {
+        using var document = JsonDocument.Parse(node.ToJsonString());
+        return ToTemplate(FromJson(document.RootElement));
+    }
 
     private static PyDict Dict(IEnumerable<(string Key, object? Value)> pairs)
     {

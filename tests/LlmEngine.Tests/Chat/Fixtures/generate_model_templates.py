@@ -29,6 +29,28 @@ WEATHER_TOOL = {
     },
 }
 
+RICH_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "search",
+        "description": "Search the catalogue.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "What to look for"},
+                "order": {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+                "limit": {"type": "integer", "default": 10},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "ids": {"type": "array"},
+                "filters": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "value": {"type": ["string", "number"]}}, "required": ["field"]}},
+                "exact": {"type": "boolean", "nullable": True},
+                "note": {"type": "string", "nullable": True},
+            },
+            "required": ["query"],
+        },
+    },
+}
+
 CONVERSATIONS = {
     "single": {"messages": [{"role": "user", "content": "Hello!"}]},
     "system-user": {"messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is 2+2?"}]},
@@ -70,6 +92,26 @@ CONVERSATIONS = {
         "messages": [{"role": "user", "content": "Anything?"}],
         "tools": [WEATHER_TOOL],
     },
+    "rich-tools": {
+        "messages": [
+            {"role": "user", "content": "Find red shoes"},
+            {"role": "assistant", "content": "<think>\nuse search\n</think>\n\nSearching.", "tool_calls": [
+                {"id": "call00001", "type": "function", "function": {"name": "search", "arguments": "{\"query\": \"red shoes\"}"}},
+                {"id": "call00002", "type": "function", "function": {"name": "search", "arguments": {"query": "shoes", "tags": ["red"]}}},
+            ]},
+            {"role": "tool", "tool_call_id": "call00001", "content": "[]"},
+            {"role": "tool", "tool_call_id": "call00002", "content": "[{\"id\": 7}]"},
+        ],
+        "tools": [RICH_TOOL, WEATHER_TOOL],
+    },
+    "thinking-disabled": {
+        "messages": [{"role": "user", "content": "Quick answer?"}],
+        "enable_thinking": False,
+    },
+    "reasoning-field": {"messages": [
+        {"role": "user", "content": "Why?"},
+        {"role": "assistant", "content": "Because.", "reasoning_content": "\nthinking hard\n"},
+    ]},
     "content-parts": {"messages": [
         {"role": "system", "content": [{"type": "text", "text": "System as parts."}]},
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " Describe this. "}]},
