@@ -74,7 +74,7 @@ internal static class PyAccess
     }
 
     /// <summary>Python slice semantics: clamped bounds, negative indices from the end, any non-zero step.</summary>
-    public static List<T> Slice<T>(IReadOnlyList<T> items, PySlice slice)
+    private static List<T> Slice<T>(IReadOnlyList<T> items, PySlice slice)
     {
         var length = items.Count;
         var step = SliceBound(slice.Step) ?? 1;

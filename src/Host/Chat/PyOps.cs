@@ -64,7 +64,7 @@ internal static class PyOps
         switch (a, b)
         {
             case (string x, string y):
-                return Math.Sign(string.CompareOrdinal(x, y));
+                return PyString.CompareCodePoints(x, y);
             case (PyList x, PyList y) when x.IsTuple == y.IsTuple:
                 for (var i = 0; i < Math.Min(x.Count, y.Count); i++)
                 {
