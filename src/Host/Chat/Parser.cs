@@ -13,10 +13,7 @@ internal sealed partial class Parser
 
     private Parser(IReadOnlyList<Token> tokens) => _stream = new TokenStream(tokens);
 
-    public static IReadOnlyList<Node> Parse(string source)
-    {
-        return new Parser(Lexer.Tokenize(source)).Subparse([]);
-    }
+    public static IReadOnlyList<Node> Parse(string source) => new Parser(Lexer.Tokenize(source)).Subparse([]);
 
     /// <summary>Parses until a block tag whose name is in <paramref name="endTags"/>, leaving that name current.</summary>
     private List<Node> Subparse(IReadOnlyCollection<string> endTags)
