@@ -34,6 +34,7 @@ public sealed class ChatTemplate
     /// strings, numbers, bools, null, dictionaries, lists or <see cref="JsonElement"/>s.
     /// Variables not given are undefined, as with jinja2's render(); transformers passes
     /// <c>tools</c> and <c>documents</c> as None when absent, so pass them as null to match it.
+    /// <c>messages</c> and <c>add_generation_prompt</c> always come from the parameters.
     /// Throws <see cref="ChatTemplateException"/> when the template raises or fails.
     /// </summary>
     public string Render(

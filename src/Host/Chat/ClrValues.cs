@@ -18,15 +18,21 @@ internal static class ClrValues
         bool b => b,
         char c => c.ToString(),
         sbyte or byte or short or ushort or int or uint or long => Convert.ToInt64(value, CultureInfo.InvariantCulture),
-        ulong u => u <= long.MaxValue ? (long)u : (double)u,
+        ulong u => u <= long.MaxValue ? (object)(long)u : (double)u,
         float or double or decimal => Convert.ToDouble(value, CultureInfo.InvariantCulture),
         JsonElement e => ToTemplate(FromJson(e)),
-        JsonNode node => ToTemplate(FromJson(JsonSerializer.Deserialize<JsonElement>(node.ToJsonString()))),
+        JsonNode node => FromJsonNode(node),
         IEnumerable<KeyValuePair<string, object?>> pairs => Dict(pairs.Select(p => (p.Key, p.Value))),
         IDictionary dictionary => Dict(dictionary.Keys.Cast<object>().Select(k => (Convert.ToString(k, CultureInfo.InvariantCulture)!, dictionary[k]))),
         IEnumerable items => new PyList(items.Cast<object?>().Select(ToTemplate).ToArray()),
         _ => throw new ArgumentException($"Values of type {value.GetType()} cannot be passed to a chat template.", nameof(value)),
     };
+
+    private static object? FromJsonNode(JsonNode node)
+    {
+        using var document = JsonDocument.Parse(node.ToJsonString());
+        return ToTemplate(FromJson(document.RootElement));
+    }
 
     private static PyDict Dict(IEnumerable<(string Key, object? Value)> pairs)
     {
@@ -46,7 +52,7 @@ internal static class ClrValues
             (dict, property) => { dict[property.Name] = FromJson(property.Value); return dict; }),
         JsonValueKind.Array => element.EnumerateArray().Select(FromJson).ToList(),
         JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => IsInteger(element.GetRawText()) && element.TryGetInt64(out var l) ? l : element.GetDouble(),
+        JsonValueKind.Number => IsInteger(element.GetRawText()) && element.TryGetInt64(out var l) ? (object)l : element.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,

@@ -8,15 +8,18 @@ internal static partial class Filters
             ? args.Get(0, "default_value", "")
             : value;
 
+    /// <summary>first: takes one item, so an iterator keeps the rest.</summary>
     private static object? First(object? value, CallArgs args)
     {
+        var empty = Undefined.Hint("No first item, sequence was empty.");
+        if (value is PyIterator iterator) return iterator.TryNext(out var next) ? next : empty;
         var items = PyOps.Iterate(value);
-        return items.Count > 0 ? items[0] : Undefined.Hint("No first item, sequence was empty.");
+        return items.Count > 0 ? items[0] : empty;
     }
 
     private static object? Last(object? value, CallArgs args)
     {
-        if (value is Undefined u) throw u.Fail();
+        if (value is PyIterator iterator) throw new ChatTemplateException($"'{iterator.TypeName}' object is not reversible");
         var items = PyOps.Iterate(value);
         return items.Count > 0 ? items[^1] : Undefined.Hint("No last item, sequence was empty.");
     }
@@ -28,24 +31,30 @@ internal static partial class Filters
         return string.Join(PyFormat.Str(args.Get(0, "d", "")), items.Select(PyFormat.Str));
     }
 
-    private static object? Reverse(object? value, CallArgs args) =>
-        value is string s
-            ? string.Concat(PyString.Characters(s).Reverse())
-            : new PyList(PyOps.Iterate(value).Reverse().ToArray());
+    /// <summary>reverse: a string reversed; lists, dicts and undefined as reverse iterators (Python's reversed()).</summary>
+    private static object? Reverse(object? value, CallArgs args) => value switch
+    {
+        string s => string.Concat(PyString.Characters(s).Reverse()),
+        PyList list => new PyIterator(list.Items.Reverse(), list.IsTuple ? "reversed" : "list_reverseiterator"),
+        PyDict dict => new PyIterator(dict.Keys.Reverse(), "dict_reversekeyiterator"),
+        PyDictView view => new PyIterator(view.Items.Reverse(), view.ReversedTypeName),
+        Undefined => new PyIterator([], "reversed"),
+        _ => new PyList(PyOps.Iterate(value).Reverse().ToArray()),
+    };
 
-    private static object? Unique(object? value, CallArgs args)
+    private static object? Unique(object? value, CallArgs args) => new PyIterator(UniqueItems(value, args));
+
+    private static IEnumerable<object?> UniqueItems(object? value, CallArgs args)
     {
         var key = AttributeGetter(args.Get(1, "attribute"), ignoreCase: !Bool(args, 0, "case_sensitive"));
         var seen = new List<object?>();
-        var result = new List<object?>();
         foreach (var item in PyOps.Iterate(value))
         {
             var k = key(item);
             if (seen.Any(s => PyOps.AreEqual(s, k))) continue;
             seen.Add(k);
-            result.Add(item);
+            yield return item;
         }
-        return new PyList(result);
     }
 
     /// <summary>sort(reverse=False, case_sensitive=False, attribute=None); attribute may list several, comma-separated.</summary>
@@ -55,13 +64,14 @@ internal static partial class Filters
         var getters = (args.Get(2, "attribute") is string attributes ? attributes.Split(',') : new string?[] { null })
             .Select(a => AttributeGetter(a, ignoreCase: ignoreCase)).ToArray();
         Func<object?, object?> key = getters.Length == 1 ? getters[0] : item => PyList.Tuple(getters.Select(g => g(item)).ToArray());
-        return new PyList(Ordered(PyOps.Iterate(value), key, Bool(args, 0, "reverse")));
+        return new PyList(PyOps.Sorted(PyOps.Iterate(value), key, Bool(args, 0, "reverse")));
     }
 
     /// <summary>dictsort(case_sensitive=False, by='key', reverse=False): a list of (key, value) tuples.</summary>
     private static object? DictSort(object? value, CallArgs args)
     {
-        if (value is not PyDict dict) throw new ChatTemplateException("You can only sort by either \"key\" or \"value\"");
+        if (value is Undefined u) throw u.Fail();
+        if (value is not PyDict dict) throw new ChatTemplateException($"'{PyFormat.TypeName(value)}' object has no attribute 'items'");
         var position = args.Get(1, "by", "key") switch
         {
             "key" => 0,
@@ -70,42 +80,51 @@ internal static partial class Filters
         };
         var ignoreCase = !Bool(args, 0, "case_sensitive");
         var pairs = dict.Pairs.Select(p => (object?)PyList.Tuple(p.Key, p.Value));
-        return new PyList(Ordered(pairs, item =>
+        return new PyList(PyOps.Sorted(pairs, item =>
         {
             var k = ((PyList)item!)[position];
             return ignoreCase && k is string s ? s.ToLowerInvariant() : k;
         }, Bool(args, 2, "reverse")));
     }
 
-    /// <summary>Python's sorted(): stable, and stable in reverse too.</summary>
-    private static object?[] Ordered(IEnumerable<object?> items, Func<object?, object?> key, bool reverse) =>
-        (reverse ? items.OrderByDescending(key, PyComparer) : items.OrderBy(key, PyComparer)).ToArray();
+    private static object? Items(object? value, CallArgs args) => new PyIterator(ItemPairs(value));
 
-    private static object? Items(object? value, CallArgs args) => value switch
+    private static IEnumerable<object?> ItemPairs(object? value)
     {
-        Undefined => PyList.Empty,
-        PyDict dict => new PyList(dict.Pairs.Select(p => (object?)PyList.Tuple(p.Key, p.Value)).ToArray()),
-        _ => throw new ChatTemplateException("Can only get item pairs from a mapping."),
-    };
+        if (value is Undefined) yield break;
+        if (value is not PyDict dict) throw new ChatTemplateException("Can only get item pairs from a mapping.");
+        foreach (var (key, item) in dict.Pairs) yield return PyList.Tuple(key, item);
+    }
 
     /// <summary>
     /// select/reject(test, *args) and selectattr/rejectattr(attribute, test, *args); without a
     /// test the value's truthiness decides.
     /// </summary>
-    private static object? Select(object? value, CallArgs args, bool byAttribute, bool keep)
+    private static object? Select(object? value, CallArgs args, bool byAttribute, bool keep) =>
+        new PyIterator(SelectItems(value, args, byAttribute, keep));
+
+    private static IEnumerable<object?> SelectItems(object? value, CallArgs args, bool byAttribute, bool keep)
     {
+        if (!PyOps.Truthy(value)) yield break;
         var rest = args.Positional.AsEnumerable();
-        var key = byAttribute ? AttributeGetter(rest.FirstOrDefault()) : (item => item);
+        if (byAttribute && args.Positional.Count == 0) throw new ChatTemplateException("Missing parameter for attribute name");
+        var key = byAttribute ? AttributeGetter(args.Positional[0]) : (item => item);
         if (byAttribute) rest = rest.Skip(1);
         var test = rest.FirstOrDefault() as string;
         var testArgs = new CallArgs(rest.Skip(1).ToArray(), args.Keywords);
         Func<object?, bool> predicate = test is null ? PyOps.Truthy : v => Tests.Apply(test, v, testArgs);
-        return new PyList(PyOps.Iterate(value).Where(item => predicate(key(item)) == keep).ToArray());
+        foreach (var item in PyOps.Iterate(value))
+        {
+            if (predicate(key(item)) == keep) yield return item;
+        }
     }
 
     /// <summary>map(attribute='x', default=...) or map('filter', *args).</summary>
-    private static object? Map(object? value, CallArgs args)
+    private static object? Map(object? value, CallArgs args) => new PyIterator(MapItems(value, args));
+
+    private static IEnumerable<object?> MapItems(object? value, CallArgs args)
     {
+        if (!PyOps.Truthy(value)) yield break;
         Func<object?, object?> transform;
         if (args.Positional.Count == 0 && args.TryGetKeyword("attribute", out var attribute))
             transform = AttributeGetter(attribute, args.TryGetKeyword("default", out var fallback) ? fallback : null);
@@ -115,21 +134,22 @@ internal static partial class Filters
             transform = item => Apply(filter, item, filterArgs);
         }
         else throw new ChatTemplateException("map requires a filter argument");
-        return new PyList(PyOps.Iterate(value).Select(transform).ToArray());
+        foreach (var item in PyOps.Iterate(value)) yield return transform(item);
     }
 
-    private static object? Batch(object? value, CallArgs args)
+    private static object? Batch(object? value, CallArgs args) => new PyIterator(Batches(value, args));
+
+    private static IEnumerable<object?> Batches(object? value, CallArgs args)
     {
         var size = PyOps.AsInt(args.Get(0, "linecount")) is { } n and > 0 ? (int)n
             : throw new ChatTemplateException("batch requires a positive linecount");
         var hasFill = args.TryGet(1, "fill_with", out var fill) && fill is not null;
-        var batches = PyOps.Iterate(value).Chunk(size).Select(chunk =>
+        foreach (var chunk in PyOps.Iterate(value).Chunk(size))
         {
             var row = chunk.ToList();
             while (hasFill && row.Count < size) row.Add(fill);
-            return (object?)new PyList(row);
-        });
-        return new PyList(batches.ToArray());
+            yield return new PyList(row);
+        }
     }
 
     private static object? Sum(object? value, CallArgs args)

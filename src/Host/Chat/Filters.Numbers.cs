@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 
 namespace LlmEngine.Host.Chat;
 
@@ -48,14 +49,45 @@ internal static partial class Filters
         var scale = Math.Pow(10, precision);
         return method switch
         {
-            "common" when PyOps.AsInt(value) is { } i => (object)i,
-            "common" => precision >= 0
-                ? Math.Round(PyOps.ToDouble(value), Math.Min(precision, 15), MidpointRounding.ToEven)
-                : Math.Round(PyOps.ToDouble(value) * scale, MidpointRounding.ToEven) / scale,
+            "common" when PyOps.AsInt(value) is { } i => (object)(precision >= 0 ? i : RoundIntHalfEven(i, -precision)),
+            "common" => RoundHalfEven(PyOps.ToDouble(value), precision),
             "ceil" => Math.Ceiling(PyOps.ToDouble(value) * scale) / scale,
             "floor" => Math.Floor(PyOps.ToDouble(value) * scale) / scale,
             _ => throw new ChatTemplateException("method must be common, ceil or floor"),
         };
+    }
+
+    /// <summary>
+    /// Python's round(x, n): half-to-even on the double's exact binary value, so 2.675 (really
+    /// 2.67499999...) rounds to 2.67 where decimal-based rounding would give 2.68.
+    /// </summary>
+    private static double RoundHalfEven(double value, int digits)
+    {
+        if (!double.IsFinite(value) || value == 0 || digits > 330) return value;
+        var bits = BitConverter.DoubleToInt64Bits(Math.Abs(value));
+        var exponent = (int)((bits >> 52) & 0x7FF);
+        var mantissa = new BigInteger(bits & 0xFFFFFFFFFFFFFL);
+        if (exponent == 0) exponent = 1;
+        else mantissa += BigInteger.One << 52;
+        exponent -= 1075;
+        // |value| * 10^digits = numerator / denominator, exactly.
+        var numerator = mantissa * BigInteger.Pow(10, Math.Max(digits, 0)) << Math.Max(exponent, 0);
+        var denominator = BigInteger.Pow(10, Math.Max(-digits, 0)) << Math.Max(-exponent, 0);
+        var quotient = BigInteger.DivRem(numerator, denominator, out var remainder);
+        var twice = remainder * 2;
+        if (twice > denominator || (twice == denominator && !quotient.IsEven)) quotient += 1;
+        var rounded = double.Parse($"{quotient}e{-digits}", NumberStyles.Float, CultureInfo.InvariantCulture);
+        return value < 0 ? -rounded : rounded;
+    }
+
+    /// <summary>int.__round__ with negative digits: to a multiple of 10^digits, ties to even.</summary>
+    private static long RoundIntHalfEven(long value, int digits)
+    {
+        if (digits > 18) return 0;
+        var unit = (long)Math.Pow(10, digits);
+        var quotient = Math.DivRem(Math.Abs(value), unit, out var remainder);
+        if (remainder * 2 > unit || (remainder * 2 == unit && quotient % 2 == 1)) quotient++;
+        return Math.Sign(value) * quotient * unit;
     }
 
     /// <summary>Python's int(str, base): surrounding whitespace, a sign, '_' between digits, 0x/0o/0b prefixes.</summary>

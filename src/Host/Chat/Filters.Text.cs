@@ -31,9 +31,16 @@ internal static partial class Filters
     /// <summary>indent(width=4, first=False, blank=False); width may also be the indent string.</summary>
     private static object? Indent(object? value, CallArgs args)
     {
+        var text = value switch
+        {
+            string s => s,
+            Undefined u => throw u.Fail(),
+            PyList { IsTuple: false } => throw new ChatTemplateException("'list' object has no attribute 'splitlines'"),
+            _ => throw new ChatTemplateException($"unsupported operand type(s) for +=: '{PyFormat.TypeName(value)}' and 'str'"),
+        };
         var width = args.Get(0, "width", 4L);
         var indent = width as string ?? new string(' ', (int)(PyOps.AsInt(width) ?? 4));
-        var lines = PyString.SplitLines(PyFormat.Str(value) + "\n");
+        var lines = PyString.SplitLines(text + "\n");
         var blank = Bool(args, 2, "blank");
         var sb = new StringBuilder(lines.Count > 0 ? lines[0] : "");
         foreach (var line in lines.Skip(1))

@@ -82,6 +82,4 @@ internal static partial class Filters
 
     private static bool Bool(CallArgs args, int index, string name, bool fallback = false) =>
         PyOps.Truthy(args.Get(index, name, fallback));
-
-    private static Comparer<object?> PyComparer { get; } = Comparer<object?>.Create((x, y) => PyOps.Compare(x, y));
 }

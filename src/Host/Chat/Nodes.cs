@@ -28,10 +28,22 @@ internal sealed record SetBlockNode(Target Target, FilterExpr? Filter, IReadOnly
 
 internal sealed record Parameter(string Name, Expr? Default);
 
-internal sealed record MacroNode(string Name, IReadOnlyList<Parameter> Parameters, IReadOnlyList<Node> Body, int Line) : Node(Line);
+/// <summary>
+/// A macro (or a call block's body). Like Jinja, it accepts extra positional or keyword
+/// arguments, or a caller, only when its body mentions <c>varargs</c>, <c>kwargs</c> or <c>caller</c>.
+/// </summary>
+internal sealed record MacroDefinition(
+    string Name,
+    IReadOnlyList<Parameter> Parameters,
+    IReadOnlyList<Node> Body,
+    bool CatchesVarargs,
+    bool CatchesKwargs,
+    bool UsesCaller);
+
+internal sealed record MacroNode(MacroDefinition Macro, int Line) : Node(Line);
 
 /// <summary><c>{% call(params) macro(args) %}body{% endcall %}</c>: body becomes the macro's <c>caller</c>.</summary>
-internal sealed record CallBlockNode(IReadOnlyList<Parameter> Parameters, CallExpr Call, IReadOnlyList<Node> Body, int Line) : Node(Line);
+internal sealed record CallBlockNode(MacroDefinition Caller, CallExpr Call, int Line) : Node(Line);
 
 internal sealed record FilterBlockNode(FilterExpr Filter, IReadOnlyList<Node> Body, int Line) : Node(Line);
 

@@ -131,7 +131,7 @@ internal sealed partial class Parser
                     "true" or "True" => new ConstExpr(true, token.Line),
                     "false" or "False" => new ConstExpr(false, token.Line),
                     "none" or "None" => new ConstExpr(null, token.Line),
-                    _ => new NameExpr(token.Text, token.Line),
+                    _ => Name(token),
                 };
             case TokenKind.String:
                 // Adjacent literals concatenate, as in Python.
@@ -151,6 +151,12 @@ internal sealed partial class Parser
             default:
                 throw ChatTemplateException.Syntax($"unexpected '{token.Describe()}'", token.Line);
         }
+    }
+
+    private NameExpr Name(Token token)
+    {
+        NoteName(token.Text);
+        return new NameExpr(token.Text, token.Line);
     }
 
     private (Expr, Expr) ParsePair()
@@ -275,134 +281,4 @@ internal sealed partial class Parser
 
     private bool IsSliceEnd() =>
         _stream.Current.IsOperator("]") || _stream.Current.IsOperator(",") || _stream.Current.IsOperator(":");
-
-    private Arguments ParseArguments()
-    {
-        var open = _stream.ExpectOperator("(");
-        var positional = new List<Expr>();
-        var keywords = new List<(string, Expr)>();
-        Expr? spread = null;
-        Expr? keywordSpread = null;
-        void Ensure(bool ok)
-        {
-            if (!ok) throw ChatTemplateException.Syntax("invalid syntax for function call expression", open.Line);
-        }
-        var first = true;
-        while (!_stream.Current.IsOperator(")"))
-        {
-            if (!first)
-            {
-                _stream.ExpectOperator(",");
-                if (_stream.Current.IsOperator(")")) break;
-            }
-            first = false;
-            if (_stream.SkipOperator("*"))
-            {
-                Ensure(spread is null && keywordSpread is null);
-                spread = ParseExpression();
-            }
-            else if (_stream.SkipOperator("**"))
-            {
-                Ensure(keywordSpread is null);
-                keywordSpread = ParseExpression();
-            }
-            else if (_stream.Current.Kind == TokenKind.Name && _stream.Peek.IsOperator("="))
-            {
-                Ensure(keywordSpread is null);
-                var name = _stream.Next().Text;
-                _stream.Next();
-                keywords.Add((name, ParseExpression()));
-            }
-            else
-            {
-                Ensure(spread is null && keywordSpread is null && keywords.Count == 0);
-                positional.Add(ParseExpression());
-            }
-        }
-        _stream.ExpectOperator(")");
-        return new Arguments(positional, keywords, spread, keywordSpread);
-    }
-
-    /// <summary><c>| name(args) | name ...</c>; a filter block starts with the name, no pipe.</summary>
-    private FilterExpr ParseFilterChain(Expr? input, bool startInline = false)
-    {
-        FilterExpr? chain = null;
-        while (startInline || _stream.Current.IsOperator("|"))
-        {
-            if (!startInline) _stream.Next();
-            startInline = false;
-            var name = _stream.Expect(TokenKind.Name);
-            var fullName = name.Text;
-            while (_stream.SkipOperator(".")) fullName += "." + _stream.Expect(TokenKind.Name).Text;
-            var args = _stream.Current.IsOperator("(") ? ParseArguments() : Arguments.None;
-            chain = new FilterExpr((Expr?)chain ?? input, fullName, args, name.Line);
-        }
-        return chain!;
-    }
-
-    /// <summary><c>x is [not] name</c>, with arguments in parentheses or one bare primary (<c>divisibleby 3</c>).</summary>
-    private Expr ParseTest(Expr node)
-    {
-        var line = _stream.Next().Line;
-        var negated = _stream.SkipName("not");
-        var name = _stream.Expect(TokenKind.Name).Text;
-        while (_stream.SkipOperator(".")) name += "." + _stream.Expect(TokenKind.Name).Text;
-        var args = Arguments.None;
-        var current = _stream.Current;
-        if (current.IsOperator("(")) args = ParseArguments();
-        else if (StartsBareArgument(current))
-        {
-            if (current.IsName("is")) throw ChatTemplateException.Syntax("You cannot chain multiple tests with is", current.Line);
-            args = new Arguments([ParsePostfix(ParsePrimary())], [], null, null);
-        }
-        Expr test = new TestExpr(node, name, args, line);
-        return negated ? new UnaryExpr(UnaryOp.Not, test, line) : test;
-    }
-
-    private static bool StartsBareArgument(Token token) =>
-        token.Kind switch
-        {
-            TokenKind.Name => token.Text is not ("else" or "or" or "and"),
-            TokenKind.String or TokenKind.Integer or TokenKind.Float => true,
-            TokenKind.Operator => token.Text is "(" or "[" or "{",
-            _ => false,
-        };
-
-    /// <summary>
-    /// Assignment target: a name, <c>ns.attr</c> where allowed, or a tuple of names
-    /// (<c>for k, v in ...</c>, <c>set a, b = ...</c>).
-    /// </summary>
-    private Target ParseTarget(bool withNamespace, string[]? endNames = null)
-    {
-        var line = _stream.Current.Line;
-        var items = new List<Target>();
-        var isTuple = false;
-        while (true)
-        {
-            if (items.Count > 0) _stream.ExpectOperator(",");
-            if (IsTupleEnd(endNames) || _stream.Current.IsOperator("=")) break;
-            items.Add(ParseTargetItem(withNamespace));
-            if (!_stream.Current.IsOperator(",")) break;
-            isTuple = true;
-        }
-        if (items.Count == 0) throw ChatTemplateException.Syntax($"Expected an expression, got '{_stream.Current.Describe()}'", line);
-        return isTuple ? new TupleTarget(items, line) : items[0];
-    }
-
-    private Target ParseTargetItem(bool withNamespace)
-    {
-        var token = _stream.Next();
-        if (token.Kind == TokenKind.Name && token.Text is not ("true" or "false" or "True" or "False" or "none" or "None"))
-        {
-            if (!withNamespace || !_stream.SkipOperator(".")) return new NameTarget(token.Text, token.Line);
-            return new NamespaceTarget(token.Text, _stream.Expect(TokenKind.Name).Text, token.Line);
-        }
-        if (token.IsOperator("("))
-        {
-            var inner = ParseTarget(withNamespace);
-            _stream.ExpectOperator(")");
-            return inner;
-        }
-        throw ChatTemplateException.Syntax($"can't assign to '{token.Describe()}'", token.Line);
-    }
 }

@@ -8,14 +8,12 @@ internal sealed partial class Parser
 {
     private readonly TokenStream _stream;
     private readonly Stack<string> _openTags = new();
+    private readonly Stack<HashSet<string>> _macroSpecialNames = new();
     private int _loopDepth;
 
     private Parser(IReadOnlyList<Token> tokens) => _stream = new TokenStream(tokens);
 
-    public static IReadOnlyList<Node> Parse(string source)
-    {
-        return new Parser(Lexer.Tokenize(source)).Subparse([]);
-    }
+    public static IReadOnlyList<Node> Parse(string source) => new Parser(Lexer.Tokenize(source)).Subparse([]);
 
     /// <summary>Parses until a block tag whose name is in <paramref name="endTags"/>, leaving that name current.</summary>
     private List<Node> Subparse(IReadOnlyCollection<string> endTags)
@@ -49,23 +47,25 @@ internal sealed partial class Parser
     {
         var token = _stream.Current;
         if (token.Kind != TokenKind.Name) throw ChatTemplateException.Syntax("tag name expected", token.Line);
+        Func<Node>? parse = token.Text switch
+        {
+            "if" => ParseIf,
+            "for" => ParseFor,
+            "set" => ParseSet,
+            "macro" => ParseMacro,
+            "call" => ParseCallBlock,
+            "filter" => ParseFilterBlock,
+            "with" => ParseWith,
+            "generation" => ParseGeneration,
+            "print" => ParsePrint,
+            "break" or "continue" => ParseLoopControl,
+            _ => null,
+        };
+        if (parse is null) throw UnknownTag(token, endTags);
         _openTags.Push(token.Text);
         try
         {
-            return token.Text switch
-            {
-                "if" => ParseIf(),
-                "for" => ParseFor(),
-                "set" => ParseSet(),
-                "macro" => ParseMacro(),
-                "call" => ParseCallBlock(),
-                "filter" => ParseFilterBlock(),
-                "with" => ParseWith(),
-                "generation" => ParseGeneration(),
-                "print" => ParsePrint(),
-                "break" or "continue" => ParseLoopControl(),
-                _ => throw UnknownTag(token, endTags),
-            };
+            return parse();
         }
         finally
         {
@@ -78,8 +78,11 @@ internal sealed partial class Parser
         var message = $"Encountered unknown tag '{token.Text}'.";
         if (endTags.Count > 0)
             message += $" Jinja was looking for the following tags: {string.Join(" or ", endTags.Select(t => $"'{t}'"))}.";
-        return ChatTemplateException.Syntax(message, token.Line);
+        return ChatTemplateException.Syntax(message + InnermostBlock(), token.Line);
     }
+
+    private string InnermostBlock() =>
+        _openTags.Count > 0 ? $" The innermost block that needs to be closed is '{_openTags.Peek()}'." : "";
 
     /// <summary>Body of a block statement up to one of <paramref name="endTags"/>; fails at end of template.</summary>
     private List<Node> ParseBody(string[] endTags, bool dropEndTag)
@@ -89,9 +92,9 @@ internal sealed partial class Parser
         var body = Subparse(endTags);
         if (_stream.Current.Kind == TokenKind.Eof)
         {
-            var message = $"Unexpected end of template. Jinja was looking for the following tags: {string.Join(" or ", endTags.Select(t => $"'{t}'"))}.";
-            if (_openTags.Count > 0) message += $" The innermost block that needs to be closed is '{_openTags.Peek()}'.";
-            throw ChatTemplateException.Syntax(message, _stream.Current.Line);
+            var expected = string.Join(" or ", endTags.Select(t => $"'{t}'"));
+            throw ChatTemplateException.Syntax(
+                $"Unexpected end of template. Jinja was looking for the following tags: {expected}.{InnermostBlock()}", _stream.Current.Line);
         }
         if (dropEndTag) _stream.Next();
         return body;
@@ -141,8 +144,7 @@ internal sealed partial class Parser
     {
         var line = _stream.ExpectName("macro").Line;
         var name = _stream.Expect(TokenKind.Name).Text;
-        var parameters = ParseSignature();
-        return new MacroNode(name, parameters, ParseDetachedBody(["endmacro"]), line);
+        return new MacroNode(ParseMacroBody(name, ParseSignature(), "endmacro"), line);
     }
 
     private CallBlockNode ParseCallBlock()
@@ -150,17 +152,31 @@ internal sealed partial class Parser
         var line = _stream.ExpectName("call").Line;
         var parameters = _stream.Current.IsOperator("(") ? ParseSignature() : [];
         if (ParseExpression() is not CallExpr call) throw ChatTemplateException.Syntax("expected call", line);
-        return new CallBlockNode(parameters, call, ParseDetachedBody(["endcall"]), line);
+        return new CallBlockNode(ParseMacroBody("caller", parameters, "endcall"), call, line);
     }
 
-    /// <summary>Macro bodies run outside any loop, so break/continue inside them are errors.</summary>
-    private List<Node> ParseDetachedBody(string[] endTags)
+    /// <summary>
+    /// A macro body runs outside any loop (break/continue inside it are errors), and notes which
+    /// of varargs/kwargs/caller it mentions, nested macros included, as Jinja does.
+    /// </summary>
+    private MacroDefinition ParseMacroBody(string name, List<Parameter> parameters, string endTag)
     {
-        var saved = _loopDepth;
+        var savedLoopDepth = _loopDepth;
         _loopDepth = 0;
-        var body = ParseBody(endTags, dropEndTag: true);
-        _loopDepth = saved;
-        return body;
+        var mentioned = new HashSet<string>();
+        _macroSpecialNames.Push(mentioned);
+        var body = ParseBody([endTag], dropEndTag: true);
+        _macroSpecialNames.Pop();
+        _loopDepth = savedLoopDepth;
+        return new MacroDefinition(name, parameters, body,
+            mentioned.Contains("varargs"), mentioned.Contains("kwargs"), mentioned.Contains("caller"));
+    }
+
+    /// <summary>Called for every variable name read, so enclosing macro bodies learn what they use.</summary>
+    private void NoteName(string name)
+    {
+        if (name is not ("varargs" or "kwargs" or "caller")) return;
+        foreach (var names in _macroSpecialNames) names.Add(name);
     }
 
     private List<Parameter> ParseSignature()

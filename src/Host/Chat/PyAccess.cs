@@ -20,6 +20,7 @@ internal static class PyAccess
     public static object? GetItem(object? target, object? key)
     {
         if (target is Undefined u) throw u.Fail();
+        if (key is PySlice slice) return SliceOf(target, slice);
         if (TryItem(target, key, out var value)) return value;
         if (key is string name && TryAttribute(target, name, out value)) return value;
         return Undefined.Attribute(target, key);
@@ -46,20 +47,23 @@ internal static class PyAccess
         {
             case PyDict dict:
                 return dict.TryGet(key, out value);
-            case PyList list when key is PySlice slice:
-                value = new PyList(Slice(list.Items, slice), list.IsTuple);
-                return true;
             case PyList list when PyOps.AsInt(key) is { } index:
                 return TryIndex(list.Items, index, out value);
-            case string s when key is PySlice slice:
-                value = string.Concat(Slice(PyString.Characters(s), slice));
-                return true;
             case string s when PyOps.AsInt(key) is { } index:
                 return TryIndex(PyString.Characters(s), index, out value);
             default:
                 return false;
         }
     }
+
+    /// <summary>Jinja compiles slices to plain Python subscripts, so a bad target fails rather than being undefined.</summary>
+    private static object? SliceOf(object? target, PySlice slice) => target switch
+    {
+        PyList list => new PyList(Slice(list.Items, slice), list.IsTuple),
+        string s => string.Concat(Slice(PyString.Characters(s), slice)),
+        PyDict => throw new ChatTemplateException("unhashable type: 'slice'"),
+        _ => throw new ChatTemplateException($"'{PyFormat.TypeName(target)}' object is not subscriptable"),
+    };
 
     private static bool TryIndex<T>(IReadOnlyList<T> items, long index, out object? value)
     {
@@ -70,7 +74,7 @@ internal static class PyAccess
     }
 
     /// <summary>Python slice semantics: clamped bounds, negative indices from the end, any non-zero step.</summary>
-    public static List<T> Slice<T>(IReadOnlyList<T> items, PySlice slice)
+    private static List<T> Slice<T>(IReadOnlyList<T> items, PySlice slice)
     {
         var length = items.Count;
         var step = SliceBound(slice.Step) ?? 1;

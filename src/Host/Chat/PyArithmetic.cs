@@ -9,6 +9,8 @@ internal static class PyArithmetic
 {
     public static object? Apply(BinaryOp op, object? a, object? b)
     {
+        // str % x formats before undefined is looked at: '%s' % missing is ''.
+        if (op == BinaryOp.Mod && a is string format) return PyPrintf.Format(format, b);
         if (a is Undefined u) throw u.Fail();
         if (b is Undefined v) throw v.Fail();
         return op switch
@@ -18,7 +20,7 @@ internal static class PyArithmetic
             BinaryOp.Mul => Multiply(a, b),
             BinaryOp.Div => Divide(a, b),
             BinaryOp.FloorDiv => Numeric(a, b, "//", FloorDiv, (x, y) => Math.Floor(CheckDivisor(y, x / y))),
-            BinaryOp.Mod => a is string format ? PyPrintf.Format(format, b) : Numeric(a, b, "%", Mod, FloatMod),
+            BinaryOp.Mod => Numeric(a, b, "%", Mod, FloatMod),
             BinaryOp.Pow => Power(a, b),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };

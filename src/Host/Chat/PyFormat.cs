@@ -24,6 +24,8 @@ internal static class PyFormat
         Undefined => "Undefined",
         LoopContext => "LoopContext",
         Function => "function",
+        PyIterator iterator => iterator.TypeName,
+        PyDictView view => view.TypeName,
         _ => value.GetType().Name,
     };
 
@@ -60,6 +62,12 @@ internal static class PyFormat
             case Undefined: sb.Append("Undefined"); break;
             case LoopContext loop: sb.Append($"<LoopContext {loop.Index}/{loop.Length}>"); break;
             case Function f: sb.Append($"<function {f.Name}>"); break;
+            case PyIterator iterator: sb.Append($"<{iterator.TypeName} object>"); break;
+            case PyDictView view:
+                sb.Append(view.TypeName).Append('(');
+                AppendSequence(sb, new PyList(view.Items));
+                sb.Append(')');
+                break;
             default: sb.Append(value); break;
         }
     }

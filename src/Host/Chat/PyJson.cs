@@ -45,7 +45,9 @@ internal sealed class PyJson
             case PyList list: WriteContainer('[', ']', list.Items, level, (item, l) => Write(item, l)); break;
             case PyDict dict:
                 var pairs = dict.Pairs.ToList();
-                if (_sortKeys) pairs.Sort((x, y) => PyOps.Compare(x.Key, y.Key));
+                if (_sortKeys)
+                    pairs = PyOps.Sorted(pairs.Select(p => (object?)p), p => ((KeyValuePair<object, object?>)p!).Key)
+                        .Select(p => (KeyValuePair<object, object?>)p!).ToList();
                 WriteContainer('{', '}', pairs, level, (pair, l) =>
                 {
                     WriteString(Key(pair.Key));

@@ -61,9 +61,9 @@ internal static class PyMethods
 
     private static Function? DictMethod(PyDict d, string name) => name switch
     {
-        "items" => Bind(name, _ => new PyList(d.Pairs.Select(p => (object?)PyList.Tuple(p.Key, p.Value)).ToArray())),
-        "keys" => Bind(name, _ => new PyList(d.Keys.ToArray<object?>())),
-        "values" => Bind(name, _ => new PyList(d.Values.ToArray())),
+        "items" => Bind(name, _ => new PyDictView(name, d.Pairs.Select(p => (object?)PyList.Tuple(p.Key, p.Value)).ToArray())),
+        "keys" => Bind(name, _ => new PyDictView(name, d.Keys.ToArray<object?>())),
+        "values" => Bind(name, _ => new PyDictView(name, d.Values.ToArray())),
         "get" => Bind(name, a => d.TryGet(a.Get(0, "key"), out var v) ? v : a.Get(1, "default")),
         "copy" => Bind(name, _ => d),
         _ => null,

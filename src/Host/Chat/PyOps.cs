@@ -16,6 +16,7 @@ internal static class PyOps
         string s => s.Length > 0,
         PyList list => list.Count > 0,
         PyDict dict => dict.Count > 0,
+        PyDictView view => view.Items.Count > 0,
         _ => true,
     };
 
@@ -63,7 +64,7 @@ internal static class PyOps
         switch (a, b)
         {
             case (string x, string y):
-                return Math.Sign(string.CompareOrdinal(x, y));
+                return PyString.CompareCodePoints(x, y);
             case (PyList x, PyList y) when x.IsTuple == y.IsTuple:
                 for (var i = 0; i < Math.Min(x.Count, y.Count); i++)
                 {
@@ -81,6 +82,8 @@ internal static class PyOps
         PyList list => list.Items,
         PyDict dict => dict.Keys.ToArray(),
         string s => PyString.Characters(s),
+        PyIterator iterator => iterator.Drain(),
+        PyDictView view => view.Items,
         Undefined => [],
         _ => throw new ChatTemplateException($"'{PyFormat.TypeName(value)}' object is not iterable"),
     };
@@ -90,6 +93,7 @@ internal static class PyOps
         string s => PyString.Length(s),
         PyList list => list.Count,
         PyDict dict => dict.Count,
+        PyDictView view => view.Items.Count,
         Undefined => 0,
         _ => throw new ChatTemplateException($"object of type '{PyFormat.TypeName(value)}' has no len()"),
     };
@@ -99,8 +103,47 @@ internal static class PyOps
         string s when item is string sub => s.Contains(sub, StringComparison.Ordinal),
         string => throw new ChatTemplateException($"'in <string>' requires string as left operand, not {PyFormat.TypeName(item)}"),
         PyList list => list.Any(x => AreEqual(x, item)),
+        PyDictView view => view.Items.Any(x => AreEqual(x, item)),
+        PyDict when item is PyList { IsTuple: false } or PyDict => throw new ChatTemplateException($"unhashable type: '{PyFormat.TypeName(item)}'"),
         PyDict dict => dict.ContainsKey(item),
+        PyIterator iterator => ConsumeUntil(iterator, item),
         Undefined => false,
         _ => throw new ChatTemplateException($"argument of type '{PyFormat.TypeName(container)}' is not iterable"),
     };
+
+    /// <summary>Python's <c>x in iterator</c>: consumes items up to and including the first match.</summary>
+    private static bool ConsumeUntil(PyIterator iterator, object? item)
+    {
+        while (iterator.TryNext(out var next))
+        {
+            if (AreEqual(next, item)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Python's sorted(items, key=key, reverse=reverse). Binary insertion, as CPython sorts
+    /// short lists: stable (also in reverse, by sorting the reversed list and reversing back),
+    /// and comparing "new &lt; placed", so a mixed-type error names the types in Python's order.
+    /// </summary>
+    public static object?[] Sorted(IEnumerable<object?> items, Func<object?, object?> key, bool reverse = false)
+    {
+        var keyed = items.Select(item => (Key: key(item), Item: item)).ToList();
+        if (reverse) keyed.Reverse();
+        for (var i = 1; i < keyed.Count; i++)
+        {
+            var pivot = keyed[i];
+            int low = 0, high = i;
+            while (low < high)
+            {
+                var mid = (low + high) / 2;
+                if (Compare(pivot.Key, keyed[mid].Key) < 0) high = mid;
+                else low = mid + 1;
+            }
+            keyed.RemoveAt(i);
+            keyed.Insert(low, pivot);
+        }
+        if (reverse) keyed.Reverse();
+        return keyed.Select(k => k.Item).ToArray();
+    }
 }

@@ -32,7 +32,9 @@ internal static partial class PyPrintf
             }
             return Pad(Convert(type, value, m.Groups["flags"].Value, m.Groups["precision"]), m.Groups["flags"].Value, m.Groups["width"].Value);
         });
-        if (args is not PyDict && next < values.Count)
+        // Python skips this check for anything with __getitem__ that is not a tuple (dicts, lists, undefined).
+        var mappingLike = args is PyDict or PyList { IsTuple: false } or Undefined;
+        if (!mappingLike && next < values.Count)
             throw new ChatTemplateException("not all arguments converted during string formatting");
         return result;
     }

@@ -24,6 +24,21 @@ internal static class PyString
 
     private static bool HasSurrogates(string s) => s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0;
 
+    /// <summary>Python orders strings by code point; UTF-16 order differs once surrogates meet U+E000..U+FFFF.</summary>
+    public static int CompareCodePoints(string a, string b)
+    {
+        if (!HasSurrogates(a) && !HasSurrogates(b)) return Math.Sign(string.CompareOrdinal(a, b));
+        using var x = a.EnumerateRunes().GetEnumerator();
+        using var y = b.EnumerateRunes().GetEnumerator();
+        while (true)
+        {
+            var moreX = x.MoveNext();
+            var moreY = y.MoveNext();
+            if (!moreX || !moreY) return moreX.CompareTo(moreY);
+            if (x.Current != y.Current) return x.Current.Value.CompareTo(y.Current.Value);
+        }
+    }
+
     public static int Length(string s) => HasSurrogates(s) ? s.EnumerateRunes().Count() : s.Length;
 
     /// <summary>The string's characters as Python sees them (one string per code point).</summary>

@@ -3,22 +3,30 @@ using System.Text;
 namespace LlmEngine.Host.Chat;
 
 /// <summary>
-/// Executes template statements, writing output. Scoping follows Jinja: each loop iteration,
-/// macro call and with/filter/set block runs in a child scope, <c>if</c> does not open one.
+/// Executes template statements, writing output; one instance per render. Scoping follows
+/// Jinja: each loop iteration, macro call and with/filter/set block runs in a child scope,
+/// <c>if</c> does not open one.
 /// </summary>
-internal static class Renderer
+internal sealed class Renderer
 {
+    /// <summary>
+    /// Nested macro calls allowed. Python stops runaway recursion (a schema macro recursing on
+    /// a string's characters, say) with RecursionError; this stops it before the stack does.
+    /// </summary>
+    private const int MaxMacroDepth = 200;
+
+    private int _macroDepth;
+
+    private Renderer()
+    {
+    }
+
     /// <summary>How a statement list ended: normally, or by break/continue heading for the loop.</summary>
     private enum Flow { Normal, Break, Continue }
 
-    public static string Render(IReadOnlyList<Node> template, Scope scope)
-    {
-        var output = new StringBuilder();
-        Execute(template, scope, output);
-        return output.ToString();
-    }
+    public static string Render(IReadOnlyList<Node> template, Scope scope) => new Renderer().Capture(template, scope);
 
-    private static Flow Execute(IReadOnlyList<Node> nodes, Scope scope, StringBuilder output)
+    private Flow Execute(IReadOnlyList<Node> nodes, Scope scope, StringBuilder output)
     {
         foreach (var node in nodes)
         {
@@ -28,7 +36,7 @@ internal static class Renderer
         return Flow.Normal;
     }
 
-    private static Flow Execute(Node node, Scope scope, StringBuilder output)
+    private Flow Execute(Node node, Scope scope, StringBuilder output)
     {
         switch (node)
         {
@@ -56,10 +64,10 @@ internal static class Renderer
                 Assign(s.Target, captured, scope);
                 return Flow.Normal;
             case MacroNode m:
-                scope.Set(m.Name, Macro(m.Name, m.Parameters, m.Body, scope));
+                scope.Set(m.Macro.Name, Macro(m.Macro, scope));
                 return Flow.Normal;
             case CallBlockNode c:
-                var caller = Macro("caller", c.Parameters, c.Body, scope);
+                var caller = Macro(c.Caller, scope);
                 var args = Evaluator.EvalArguments(c.Call.Args, scope);
                 args = args with { Keywords = [.. args.Keywords, KeyValuePair.Create("caller", (object?)caller)] };
                 output.Append(PyFormat.Str(Evaluator.Call(Evaluator.Eval(c.Call.Callee, scope), args)));
@@ -83,9 +91,11 @@ internal static class Renderer
 
     /// <summary>
     /// The optional <c>if</c> filter runs first, so loop.index/length/last count only kept items.
-    /// The <c>else</c> body runs when no iteration happened (break does not trigger it).
+    /// The <c>else</c> body runs unless some iteration ran its body to the end: Jinja clears its
+    /// "no iteration" flag at the end of the body, so a loop whose every iteration breaks or
+    /// continues early still runs <c>else</c>.
     /// </summary>
-    private static void ExecuteFor(ForNode f, Scope scope, StringBuilder output)
+    private void ExecuteFor(ForNode f, Scope scope, StringBuilder output)
     {
         IReadOnlyList<object?> items = PyOps.Iterate(Evaluator.Eval(f.Iterable, scope));
         if (f.Filter is not null)
@@ -97,23 +107,22 @@ internal static class Renderer
                 return PyOps.Truthy(Evaluator.Eval(f.Filter, probe));
             }).ToList();
         }
-        if (items.Count == 0)
-        {
-            Execute(f.Else, new Scope(scope), output);
-            return;
-        }
         var loop = new LoopContext(items);
+        var completedAny = false;
         for (var i = 0; i < items.Count; i++)
         {
             var iteration = new Scope(scope);
             Assign(f.Target, items[i], iteration);
             iteration.Set("loop", loop);
             loop.Index0 = i;
-            if (Execute(f.Body, iteration, output) == Flow.Break) break;
+            var flow = Execute(f.Body, iteration, output);
+            if (flow == Flow.Break) break;
+            completedAny |= flow == Flow.Normal;
         }
+        if (!completedAny) Execute(f.Else, new Scope(scope), output);
     }
 
-    private static string Capture(IReadOnlyList<Node> body, Scope scope)
+    private string Capture(IReadOnlyList<Node> body, Scope scope)
     {
         var output = new StringBuilder();
         Execute(body, scope, output);
@@ -144,38 +153,69 @@ internal static class Renderer
 
     /// <summary>
     /// A macro closes over the scope it was defined in (by reference, so later sets there are
-    /// seen). Arguments bind positionally then by name; extras land in varargs/kwargs; missing
-    /// ones take their default, evaluated in the call's scope, or are undefined.
+    /// seen). Binding follows Jinja's Macro.__call__: positional arguments first, then keywords
+    /// for the remaining parameters, then defaults (evaluated in the call's scope) or undefined.
+    /// Leftovers go to varargs/kwargs when the body uses them and are an error otherwise.
     /// </summary>
-    private static Function Macro(string name, IReadOnlyList<Parameter> parameters, IReadOnlyList<Node> body, Scope defining) =>
-        new(name, args =>
+    private Function Macro(MacroDefinition macro, Scope defining) =>
+        new(macro.Name, args =>
         {
             var frame = new Scope(defining);
-            var bound = new HashSet<string>();
-            for (var i = 0; i < Math.Min(parameters.Count, args.Positional.Count); i++)
+            var parameters = macro.Parameters;
+            var keywords = args.Keywords.ToList();
+            var unbound = new List<Parameter>();
+            for (var i = 0; i < parameters.Count; i++)
             {
-                frame.Set(parameters[i].Name, args.Positional[i]);
-                bound.Add(parameters[i].Name);
-            }
-            var extraKeywords = new PyDict();
-            foreach (var (key, value) in args.Keywords)
-            {
-                if (parameters.Any(p => p.Name == key))
+                var keyword = keywords.FindIndex(k => k.Key == parameters[i].Name);
+                if (i < args.Positional.Count) frame.Set(parameters[i].Name, args.Positional[i]);
+                else if (keyword >= 0)
                 {
-                    if (!bound.Add(key)) throw new ChatTemplateException($"macro '{name}' got multiple values for argument '{key}'");
-                    frame.Set(key, value);
+                    frame.Set(parameters[i].Name, keywords[keyword].Value);
+                    keywords.RemoveAt(keyword);
                 }
-                else if (key == "caller") frame.Set(key, value);
-                else extraKeywords.Set(key, value);
+                else unbound.Add(parameters[i]);
             }
-            foreach (var parameter in parameters.Where(p => !bound.Contains(p.Name)))
+            foreach (var parameter in unbound)
             {
                 frame.Set(parameter.Name, parameter.Default is null
                     ? Undefined.Hint($"parameter '{parameter.Name}' was not provided")
                     : Evaluator.Eval(parameter.Default, frame));
             }
-            frame.Set("varargs", new PyList(args.Positional.Skip(parameters.Count).ToArray(), isTuple: true));
-            frame.Set("kwargs", extraKeywords);
-            return Capture(body, frame);
+            if (macro.UsesCaller && parameters.All(p => p.Name != "caller"))
+            {
+                var caller = keywords.FindIndex(k => k.Key == "caller");
+                frame.Set("caller", caller >= 0 ? keywords[caller].Value : Undefined.Hint("No caller defined"));
+                if (caller >= 0) keywords.RemoveAt(caller);
+            }
+            BindExtras(macro, args, keywords, frame);
+            if (++_macroDepth > MaxMacroDepth) throw new ChatTemplateException("maximum recursion depth exceeded");
+            try
+            {
+                return Capture(macro.Body, frame);
+            }
+            finally
+            {
+                _macroDepth--;
+            }
         });
+
+    private static void BindExtras(MacroDefinition macro, CallArgs args, List<KeyValuePair<string, object?>> keywords, Scope frame)
+    {
+        if (macro.CatchesKwargs)
+        {
+            var extra = new PyDict();
+            foreach (var (key, value) in keywords) extra.Set(key, value);
+            frame.Set("kwargs", extra);
+        }
+        else if (keywords.Count > 0)
+        {
+            throw new ChatTemplateException(keywords.Any(k => k.Key == "caller")
+                ? $"macro '{macro.Name}' was invoked with two values for the special caller argument. This is most likely a bug."
+                : $"macro '{macro.Name}' takes no keyword argument '{keywords[0].Key}'");
+        }
+        if (macro.CatchesVarargs)
+            frame.Set("varargs", new PyList(args.Positional.Skip(macro.Parameters.Count).ToArray(), isTuple: true));
+        else if (args.Positional.Count > macro.Parameters.Count)
+            throw new ChatTemplateException($"macro '{macro.Name}' takes not more than {macro.Parameters.Count} argument(s)");
+    }
 }

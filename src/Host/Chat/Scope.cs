@@ -7,18 +7,17 @@ namespace LlmEngine.Host.Chat;
 /// </summary>
 internal sealed class Scope(Scope? parent = null)
 {
+    private readonly Scope? _parent = parent;
     private readonly Dictionary<string, object?> _variables = new(StringComparer.Ordinal);
 
     public object? Lookup(string name)
     {
-        for (var scope = this; scope is not null; scope = scope.Parent)
+        for (var scope = this; scope is not null; scope = scope._parent)
         {
             if (scope._variables.TryGetValue(name, out var value)) return value;
         }
         return Undefined.Name(name);
     }
-
-    public Scope? Parent { get; } = parent;
 
     public void Set(string name, object? value) => _variables[name] = value;
 }

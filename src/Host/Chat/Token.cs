@@ -33,6 +33,7 @@ internal sealed record Token(TokenKind Kind, string Text, int Line, object? Valu
         TokenKind.BlockEnd => "end of statement block",
         TokenKind.Data => "template data / text",
         TokenKind.Eof => "end of template",
-        _ => Text.Length > 0 ? Text : Kind.ToString().ToLowerInvariant(),
+        TokenKind.Name or TokenKind.Operator when Text.Length > 0 => Text,
+        _ => Kind.ToString().ToLowerInvariant(),
     };
 }

@@ -6,12 +6,14 @@ namespace LlmEngine.Tests.Chat;
 /// <summary>
 /// One rendering case in the layout of shared/reference/chat-templates.json: messages,
 /// add_generation_prompt, then every other key except the bookkeeping ones becomes a
-/// template variable; the outcome is <c>expected</c> text or an <c>expected_error</c> message.
+/// template variable; the outcome is <c>expected</c> text, an <c>expected_error</c> message
+/// (raise_exception), or <c>fails</c>: the Python error Jinja hit, as "TypeError: message", whose
+/// message must match.
 /// </summary>
 internal static class RenderCase
 {
     private static readonly HashSet<string> NotVariables =
-        ["template", "conversation", "messages", "add_generation_prompt", "expected", "expected_error", "name"];
+        ["template", "conversation", "messages", "add_generation_prompt", "expected", "expected_error", "fails"];
 
     public static void AssertRenders(string source, JsonElement @case)
     {
@@ -21,14 +23,19 @@ internal static class RenderCase
             .Where(p => !NotVariables.Contains(p.Name))
             .ToDictionary(p => p.Name, p => ChatTemplate.FromJson(p.Value));
 
-        if (@case.TryGetProperty("expected_error", out var error))
-        {
-            var ex = Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse(source).Render(messages, addGenerationPrompt, variables));
-            Assert.Equal(error.GetString(), ex.Message);
-        }
+        string Render() => ChatTemplate.Parse(source).Render(messages, addGenerationPrompt, variables);
+        if (@case.TryGetProperty("expected", out var expected))
+            Assert.Equal(expected.GetString(), Render());
+        else if (@case.TryGetProperty("expected_error", out var error))
+            Assert.Equal(error.GetString(), Assert.Throws<ChatTemplateException>(Render).Message);
         else
-        {
-            Assert.Equal(@case.GetProperty("expected").GetString(), ChatTemplate.Parse(source).Render(messages, addGenerationPrompt, variables));
-        }
+            Assert.Equal(RenderCase.PythonErrorMessage(@case), Assert.Throws<ChatTemplateException>(Render).Message);
+    }
+
+    /// <summary>The message part of a recorded "ErrorType: message".</summary>
+    public static string PythonErrorMessage(JsonElement @case)
+    {
+        var recorded = @case.GetProperty("fails").GetString()!;
+        return recorded[(recorded.IndexOf(": ", StringComparison.Ordinal) + 2)..];
     }
 }
