@@ -10,9 +10,10 @@ public static class SamplingFields
 {
     /// <param name="maxTokens">The completion budget the endpoint settled on.</param>
     /// <param name="logprobs">Top alternatives per token, or null for none.</param>
-    public static SamplingParameters Read(JsonElement body, int maxTokens, int? logprobs)
+    /// <param name="defaults">Values of absent fields (vLLM's when null; generate's command-line flags).</param>
+    public static SamplingParameters Read(JsonElement body, int maxTokens, int? logprobs, SamplingParameters? defaults = null)
     {
-        var d = new SamplingParameters();
+        var d = defaults ?? new SamplingParameters();
         var earlyStopping = Get(body, "early_stopping") switch
         {
             null => d.EarlyStopping,
@@ -31,7 +32,7 @@ public static class SamplingFields
             PresencePenalty = Number(body, "presence_penalty") ?? d.PresencePenalty,
             FrequencyPenalty = Number(body, "frequency_penalty") ?? d.FrequencyPenalty,
             RepetitionPenalty = Number(body, "repetition_penalty") ?? d.RepetitionPenalty,
-            Seed = Long(body, "seed"),
+            Seed = Long(body, "seed") ?? d.Seed,
             MaxTokens = maxTokens,
             MinTokens = Int(body, "min_tokens") ?? d.MinTokens,
             IgnoreEos = Bool(body, "ignore_eos") ?? d.IgnoreEos,
