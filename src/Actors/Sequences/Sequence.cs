@@ -16,7 +16,6 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     public int Index { get; set; } = index;
     public IReadOnlyList<int> PromptTokenIds { get; } = promptTokenIds;
     public IReadOnlyList<int> OutputTokenIds => _output;
-    public List<SampledToken> Samples { get; } = new();
     public SequenceRandom Random { get; } = random;
     public int NumComputed { get; set; }
     public double CumulativeLogprob { get; set; }
@@ -40,7 +39,6 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     public void Append(SampledToken sample)
     {
         _output.Add(sample.TokenId);
-        Samples.Add(sample);
         CumulativeLogprob += sample.Logprob;
     }
 
@@ -49,7 +47,6 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     {
         var child = new Sequence(childId, childIndex, PromptTokenIds, childRandom) { NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob };
         child._output.AddRange(_output);
-        child.Samples.AddRange(Samples);
         return child;
     }
 }
