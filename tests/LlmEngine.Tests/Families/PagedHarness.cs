@@ -97,10 +97,6 @@ internal sealed class PagedHarness : IDisposable
     {
         using var noGrad = no_grad();
         using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
-        // AttentionBatch builds its slot tensor on first use, inside whatever dispose scope asks
-        // first (a layer's, which ends before the next layer asks again); built here, outside
-        // any scope, it lives as long as the batch.
-        batch.SlotMappingTensor(_model.Device);
         using var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: _model.Device);
         using var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: _model.Device);
         using var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: _model.Device);
