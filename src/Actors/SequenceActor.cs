@@ -19,7 +19,8 @@ public sealed class SequenceActor : ReceiveActor
     public sealed record TokensAppended(IReadOnlyList<(int Index, SampledToken Token, string? FinishReason)> Tokens, DateTime? FirstScheduled, DateTime? FirstToken);
     /// <summary>A beam search ended: its best beams, best first.</summary>
     public sealed record BeamsFinished(IReadOnlyList<BeamHypothesis> Beams, DateTime? FirstScheduled, DateTime? FirstToken);
-    public sealed record Failed(string Message);
+    /// <summary>The request failed; its stream ends with <see cref="Error"/> (whose message names no internals).</summary>
+    public sealed record Failed(Exception Error);
 
     private readonly GenerationRequest _request;
     private readonly ChannelWriter<RequestOutput> _output;
@@ -50,7 +51,7 @@ public sealed class SequenceActor : ReceiveActor
         Receive<BeamsFinished>(OnBeams);
         Receive<Failed>(message =>
         {
-            _output.TryComplete(new InvalidOperationException(message.Message));
+            _output.TryComplete(message.Error);
             Context.Stop(Self);
         });
     }

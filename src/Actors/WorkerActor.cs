@@ -1,6 +1,5 @@
 using Akka.Actor;
 using LlmEngine.Kernels.Runtime;
-using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors;
 
@@ -12,7 +11,7 @@ namespace LlmEngine.Actors;
 public sealed class WorkerActor : ReceiveActor
 {
     public sealed record ExecuteStep(ModelStep Step);
-    public sealed record StepExecuted(SampledToken[] Samples, double ComputeSeconds);
+    public sealed record StepExecuted(StepOutput Output, double ComputeSeconds);
     public sealed record StepFailed(Exception Error);
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
@@ -26,8 +25,8 @@ public sealed class WorkerActor : ReceiveActor
             double before = runner.ComputeSeconds;
             try
             {
-                var samples = runner.Execute(message.Step);
-                Sender.Tell(new StepExecuted(samples, runner.ComputeSeconds - before));
+                var output = runner.Execute(message.Step);
+                Sender.Tell(new StepExecuted(output, runner.ComputeSeconds - before));
             }
             catch (Exception error)
             {

@@ -39,6 +39,9 @@ public sealed class EngineOptions
     public KvLayout KvLayout { get; set; } = KvLayout.Paged;
     public BatchingMode Batching { get; set; } = BatchingMode.Continuous;
     public long Seed { get; set; }
+    /// <summary>Most requests that may wait for admission; one more is refused (HTTP 503 with
+    /// Retry-After) instead of making every wait longer. 0: no bound.</summary>
+    public int MaxWaitingRequests { get; set; }
     /// <summary>Seconds a graceful shutdown waits for in-flight requests before aborting them.</summary>
     public double ShutdownGraceSeconds { get; set; } = 10;
 }

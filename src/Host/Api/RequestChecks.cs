@@ -27,7 +27,7 @@ public static class RequestChecks
         var vocab = engine.ModelConfig.VocabSize;
         foreach (var id in tokens)
             if (id >= vocab) throw ApiException.BadRequest($"Token id {id} is out of vocabulary (size {vocab}).", param);
-        if (tokens.Count + maxTokens > engine.MaxModelLength)
+        if ((long)tokens.Count + maxTokens > engine.MaxModelLength)
             throw ApiException.ContextTooLong(engine.MaxModelLength, tokens.Count, maxTokens);
     }
 

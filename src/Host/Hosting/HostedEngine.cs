@@ -27,6 +27,7 @@ public sealed class HostedEngine(InferenceEngine engine) : ILlmEngine
     public ITokenizer? Tokenizer => engine.Tokenizer;
     public int MaxModelLength => engine.MaxModelLength;
     public bool IsServing => _admitting && engine.IsServing;
+    public string? DeadReason => engine.DeadReason;
     public EngineStatistics Statistics => engine.Statistics;
     /// <summary>Requests whose streams have not ended yet.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -70,6 +71,7 @@ public sealed class HostedEngine(InferenceEngine engine) : ILlmEngine
     public async Task ShutdownAsync(TimeSpan grace)
     {
         _admitting = false;
+        engine.StopAdmitting();
         var deadline = DateTime.UtcNow + grace;
         while (InFlight > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
         if (InFlight > 0)
