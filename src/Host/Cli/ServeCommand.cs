@@ -14,8 +14,9 @@ public static class ServeCommand
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 8000 };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file overriding the model's" };
+        var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, apiKey, chatTemplate }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, apiKey, chatTemplate, dashboard }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -28,6 +29,7 @@ public static class ServeCommand
                 ServedModelName = options.ServedModelName,
                 ModelDirectory = ModelDirectoryOf(options.Model),
                 ChatTemplate = result.GetValue(chatTemplate),
+                Dashboard = result.GetValue(dashboard),
             };
             await using var running = InferenceEngine.Start(options, log: Console.Error.WriteLine);
             if (running.IsDefaultModel) Console.Error.WriteLine("note: no --model given; serving the embedded default model (random weights: its text is gibberish)");
