@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Event;
+using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
 using LlmEngine.Kernels.Runtime;
@@ -27,12 +29,16 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     public sealed record StopCompletion(string RequestId, int Index);
     /// <summary>Answered once no step is in flight, so the figures include the last step's frees.</summary>
     public sealed record GetStatistics;
+    /// <summary>Publishes an <see cref="EngineSnapshot"/> to the observer at the next step boundary.</summary>
+    public sealed record TakeSnapshot;
 
     private readonly Scheduler _scheduler;
     private readonly IActorRef _blockManager, _worker;
     private readonly ITokenizer? _tokenizer;
     private readonly EngineMeter _meter;
     private readonly EngineHealth _health;
+    private readonly StepRecorder _recorder;
+    private bool _snapshotWanted;
     private readonly Dictionary<string, IActorRef> _sequences = new();
     private bool _inFlight;
     // Something arrived (a request, an abort, a stop) since the last proposal was made.
@@ -45,15 +51,16 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineHealth health) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter, health));
+    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter, observer, health));
 
-    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineHealth health)
+    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health)
     {
         _scheduler = scheduler;
         _tokenizer = tokenizer;
         _meter = meter;
         _health = health;
+        _recorder = new StepRecorder(observer);
         _blockManager = Context.ActorOf(blockManager, "block-manager");
         _worker = Context.ActorOf(worker, "worker");
 
@@ -68,11 +75,16 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             _sequences[message.Request.RequestId] = Context.ActorOf(
                 SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
             _meter.OnArrival(message.Request.PromptTokenIds.Count);
+            _recorder.Arrived(message.Request);
             Changed();
         });
         Receive<AbortRequest>(message =>
         {
-            if (_scheduler.Find(message.RequestId) is not null) _meter.OnAbort(message.Reason);
+            if (_scheduler.Find(message.RequestId) is not null)
+            {
+                _meter.OnAbort(message.Reason);
+                _recorder.Finished(message.RequestId, "abort");
+            }
             _scheduler.Finish(message.RequestId, null, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
             Changed();
@@ -80,7 +92,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         Receive<StopCompletion>(message =>
         {
             _scheduler.Finish(message.RequestId, message.Index, "stop");
-            if (_scheduler.Find(message.RequestId) is null) _sequences.Remove(message.RequestId);
+            if (_scheduler.Find(message.RequestId) is null && _sequences.Remove(message.RequestId)) _recorder.Finished(message.RequestId, "stop");
             Changed();
         });
         Receive<StepAllocation>(allocation => Guarded(() => OnAllocation(allocation), allocation.Scheduled.Count > 0 ? "scheduling" : null));
@@ -93,6 +105,12 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             Fail(message.Proposal.Groups.Select(g => g.RequestId), new RequestFailedException("block allocation failed for this request's step"));
             EndStep();
         });
+        Receive<TakeSnapshot>(_ =>
+        {
+            _snapshotWanted = true;
+            if (!_inFlight) Snapshot();
+        });
+        Receive<BlockMap>(_recorder.Mapped);
         Receive<GetStatistics>(_ =>
         {
             if (_inFlight) Stash.Stash();
@@ -151,6 +169,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         _inFlight = true;
         _changed = false;
         _stepClock.Restart();
+        _recorder.Proposed();
         _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose(_lastStepWritten)));
         _lastStepWritten = true;
     }
@@ -169,11 +188,24 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             if (_changed || _scheduler.HasPendingBlockWork) TryStartStep();
             return;
         }
+        _recorder.Allocated(allocation);
         _worker.Tell(new WorkerActor.ExecuteStep(step));
+        // The worker computes; the pool and the queues hold still until its samples come back.
+        if (_snapshotWanted) Snapshot();
+    }
+
+    // The block manager answers after this step's allocation and before the next one's, so the
+    // map it sends matches the requests captured here.
+    private void Snapshot()
+    {
+        _snapshotWanted = false;
+        _recorder.SnapshotRequested(_scheduler);
+        _blockManager.Tell(new BlockManagerActor.MapBlocks());
     }
 
     private void OnExecuted(WorkerActor.StepExecuted result)
     {
+        long executedAt = Stopwatch.GetTimestamp();
         // A request whose own row failed fails alone; the others of the step go on.
         var failed = result.Output.Failures.Select(f => (_samples[f.Key].Group.RequestId, f.Value)).ToList();
         foreach (var (id, error) in failed) Context.GetLogger().Warning("request {0} failed in its step: {1}", id, error.Message);
@@ -195,6 +227,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             }
         }
         _meter.OnStep(_committed.Sum(c => c.Work.NumNew), events.Count, result.ComputeSeconds, _stepClock.Elapsed.TotalSeconds, _scheduler);
+        _recorder.Executed(_committed, result.ComputeSeconds, result.SampleSeconds, events, _scheduler, executedAt);
         EndStep();
     }
 
@@ -227,7 +260,11 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         foreach (var id in requestIds.ToList())
         {
-            if (_scheduler.Find(id) is not null) _meter.OnAbort(error is EngineDeadException ? AbortReasons.EngineDead : AbortReasons.Error);
+            if (_scheduler.Find(id) is not null)
+            {
+                _meter.OnAbort(error is EngineDeadException ? AbortReasons.EngineDead : AbortReasons.Error);
+                _recorder.Finished(id, "error");
+            }
             _scheduler.Finish(id, null, "abort");
             if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(error));
         }

@@ -11,7 +11,8 @@ namespace LlmEngine.Actors;
 public sealed class WorkerActor : ReceiveActor
 {
     public sealed record ExecuteStep(ModelStep Step);
-    public sealed record StepExecuted(StepOutput Output, double ComputeSeconds);
+    /// <summary>The samples, with the step's seconds in the runner and, of those, in sampling.</summary>
+    public sealed record StepExecuted(StepOutput Output, double ComputeSeconds, double SampleSeconds = 0);
     public sealed record StepFailed(Exception Error);
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
@@ -22,11 +23,11 @@ public sealed class WorkerActor : ReceiveActor
     {
         Receive<ExecuteStep>(message =>
         {
-            double before = runner.ComputeSeconds;
+            double before = runner.ComputeSeconds, sampleBefore = runner.SampleSeconds;
             try
             {
                 var output = runner.Execute(message.Step);
-                Sender.Tell(new StepExecuted(output, runner.ComputeSeconds - before));
+                Sender.Tell(new StepExecuted(output, runner.ComputeSeconds - before, runner.SampleSeconds - sampleBefore));
             }
             catch (Exception error)
             {
