@@ -69,6 +69,21 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task BatchProfileSplitsPromptAndDecodeStepsAndTimesTheMatrixProducts()
+    {
+        Assert.Equal(0, await Run("batch", "--batch-sizes", "2", "--input-len", "8", "--output-len", "4", "--profile", "--output-json", _dir.File("p.json")));
+
+        var profile = Json("p.json").GetProperty("rows")[0].GetProperty("profile");
+        var decode = profile.GetProperty("decode");
+        Assert.Equal(3, decode.GetProperty("steps").GetInt32());
+        Assert.Equal(1, profile.GetProperty("prompt").GetProperty("steps").GetInt32());
+        double parts = new[] { "matmul_ms", "attention_ms", "norms_ms", "rotary_ms", "dispatch_glue_ms", "sampling_ms", "control_plane_ms" }
+            .Sum(name => decode.GetProperty(name).GetDouble());
+        Assert.True(decode.GetProperty("matmul_ms").GetDouble() > 0);
+        Assert.True(parts <= decode.GetProperty("step_ms").GetDouble() * 1.0001, $"parts {parts} ms exceed the step");
+    }
+
+    [Fact]
     public async Task ServeCompletesEveryRequestAgainstAnInProcessServer()
     {
         Assert.Equal(0, await Run("serve", "--start-server", "--num-prompts", "5", "--input-len", "8", "--output-len", "6", "--request-rate", "50",
