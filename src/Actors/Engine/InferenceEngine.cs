@@ -35,6 +35,7 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 
     public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
+        options.Validate();
         var dtype = ModelFactory.ParseDType(options.DType);
         var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed);
         return new InferenceEngine(model, options, system, log ?? (_ => { }));
@@ -42,7 +43,6 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 
     private InferenceEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
     {
-        if (options.BlockSize is < 1 or > 32) throw new ArgumentException($"--block-size must be between 1 and 32, got {options.BlockSize}");
         _model = model;
         Options = options;
         var config = model.Config;
