@@ -23,6 +23,8 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
     public sealed record AbortRequest(string RequestId);
+    /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
+    public sealed record AbortAll;
     public sealed record StopCompletion(string RequestId, int Index);
     /// <summary>Answered once no step is in flight, so the figures include the last step's frees.</summary>
     public sealed record GetStatistics;
@@ -66,6 +68,17 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         {
             _scheduler.Finish(message.RequestId, null, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            _changed = true;
+            TryStartStep();
+        });
+        Receive<AbortAll>(_ =>
+        {
+            foreach (var (id, actor) in _sequences)
+            {
+                _scheduler.Finish(id, null, "abort");
+                actor.Tell(new SequenceActor.Aborted());
+            }
+            _sequences.Clear();
             _changed = true;
             TryStartStep();
         });
