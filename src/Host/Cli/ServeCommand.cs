@@ -23,8 +23,9 @@ public static class ServeCommand
         var remotePort = new Option<int?>("--remote-port") { Description = "Also serve other Akka systems over Akka.Remote on this port (0: any free port)" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file overriding the model's" };
+        var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -38,6 +39,7 @@ public static class ServeCommand
                 ServedModelName = options.ServedModelName,
                 ModelDirectory = ModelDirectoryOf(options.Model),
                 ChatTemplate = result.GetValue(chatTemplate),
+                Dashboard = result.GetValue(dashboard),
             };
             int? remote = result.GetValue(remotePort);
             var app = OpenAiServer.Build(server, builder =>
