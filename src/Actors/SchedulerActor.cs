@@ -26,6 +26,8 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
     /// <summary>Ends a request early; <see cref="Reason"/> labels the abort count (client, shutdown, deadline).</summary>
     public sealed record AbortRequest(string RequestId, string Reason = AbortReasons.Client);
+    /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
+    public sealed record AbortAll;
     public sealed record StopCompletion(string RequestId, int Index);
     /// <summary>Answered once no step is in flight, so the figures include the last step's frees.</summary>
     public sealed record GetStatistics;
@@ -87,6 +89,17 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             }
             _scheduler.Finish(message.RequestId, null, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            Changed();
+        });
+        Receive<AbortAll>(_ =>
+        {
+            foreach (var (id, actor) in _sequences)
+            {
+                if (_scheduler.Find(id) is not null) _meter.OnAbort(AbortReasons.Shutdown);
+                _scheduler.Finish(id, null, "abort");
+                actor.Tell(new SequenceActor.Aborted());
+            }
+            _sequences.Clear();
             Changed();
         });
         Receive<StopCompletion>(message =>

@@ -103,7 +103,12 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public IActorRef Scheduler => _scheduler;
 
     /// <summary>Throws <see cref="ArgumentException"/> (ParamName = the API field) for a request that cannot run.</summary>
-    public void Validate(GenerationRequest request) => RequestLimits.Check(request, ModelConfig.VocabSize, MaxModelLength, NumBlocks, Options);
+    public void Validate(GenerationRequest request)
+    {
+        request.Sampling.Validate();
+        RequestValidation.Prompt(request.PromptTokenIds, request.Sampling.MaxTokens, ModelConfig.VocabSize, MaxModelLength);
+        RequestLimits.Check(request, ModelConfig.VocabSize, NumBlocks, Options);
+    }
 
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -146,17 +151,33 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public async Task<EngineStatistics> RefreshStatisticsAsync() =>
         await _scheduler.Ask<EngineStatistics>(new SchedulerActor.GetStatistics(), TimeSpan.FromSeconds(10));
 
-    /// <summary>New requests are refused from now on (the HTTP server answers 503); those in flight go on.</summary>
-    public void StopAdmitting() => _serving = false;
+    /// <summary>Requests whose streams have not ended yet.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Stops admitting, waits up to the grace period for in-flight requests, then stops.</summary>
+    /// <summary>The one shutdown of every door: stops admitting (new requests throw
+    /// <see cref="InvalidOperationException"/>; the HTTP server answers 503), waits up to
+    /// <paramref name="grace"/> for in-flight requests, aborts those left (each stream ends with a
+    /// final output whose unfinished completions say "abort", and frees its blocks), then stops the
+    /// engine's actors.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         _serving = false;
-        var deadline = DateTime.UtcNow + grace;
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        if (!await DrainedWithin(grace))
+        {
+            _scheduler.Tell(new SchedulerActor.AbortAll());
+            // Aborted streams end at their consumers' pace; a consumer that has stopped reading
+            // must not hold the shutdown, so this wait is short.
+            await DrainedWithin(TimeSpan.FromSeconds(2));
+        }
         await _scheduler.GracefulStop(TimeSpan.FromSeconds(5));
         if (_ownsSystem) await _system.Terminate();
+    }
+
+    private async Task<bool> DrainedWithin(TimeSpan time)
+    {
+        var deadline = DateTime.UtcNow + time;
+        while (InFlight > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        return InFlight == 0;
     }
 
     public async ValueTask DisposeAsync()

@@ -3,9 +3,8 @@ using LlmEngine.Kernels.Sampling;
 namespace LlmEngine.Actors.Engine;
 
 /// <summary>
-/// What a request may ask of this engine, checked before it is queued so that no request can make
-/// a step throw: sampling values in range, token ids in the vocabulary, prompt plus completion in
-/// the context (in 64 bits: max_tokens near int.MaxValue must not wrap), no more parallel samples
+/// What a request may ask of this engine beyond its prompt (<see cref="RequestValidation"/>), checked
+/// before it is queued, after its sampling values, so that no request can make a step throw: no more parallel samples
 /// than a step seats, a beam width whose top-2n candidates exist in the vocabulary, and stop
 /// strings of bounded number and length (each is searched for after every token).
 /// </summary>
@@ -15,17 +14,10 @@ public static class RequestLimits
     public const int MaxStopStringLength = 1024;
 
     /// <summary>Throws <see cref="ArgumentException"/> whose ParamName is the API field at fault.</summary>
-    public static void Check(GenerationRequest request, int vocab, int maxModelLength, int numBlocks, EngineOptions options)
+    public static void Check(GenerationRequest request, int vocab, int numBlocks, EngineOptions options)
     {
         var sampling = request.Sampling;
-        sampling.Validate();
-        if (request.PromptTokenIds.Count == 0) throw new ArgumentException("the prompt must not be empty", "prompt");
-        foreach (var id in request.PromptTokenIds)
-            if (id < 0 || id >= vocab) throw new ArgumentException($"token id {id} is out of vocabulary (0..{vocab - 1})", "prompt");
         long total = (long)request.PromptTokenIds.Count + sampling.MaxTokens;
-        if (total > maxModelLength)
-            throw new ArgumentException($"This model's maximum context length is {maxModelLength} tokens. However, you requested {total} tokens " +
-                $"({request.PromptTokenIds.Count} in the prompt, {sampling.MaxTokens} in the completion). Please reduce the length of the prompt or completion.", "max_tokens");
         if (sampling.N > options.MaxNumSeqs)
             throw new ArgumentException($"n must be at most {options.MaxNumSeqs} (the engine's max_num_seqs), got {sampling.N}", "n");
         if (sampling.UseBeamSearch && 2L * sampling.N > vocab)
