@@ -82,12 +82,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         });
         Receive<AbortRequest>(message =>
         {
-            if (_scheduler.Find(message.RequestId) is not null)
-            {
-                _meter.OnAbort(message.Reason);
-                _recorder.Finished(message.RequestId, "abort");
-            }
-            _scheduler.Finish(message.RequestId, null, "abort");
+            Abort(message.RequestId, "abort", message.Reason);
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
             Changed();
         });
@@ -95,8 +90,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         {
             foreach (var (id, actor) in _sequences)
             {
-                if (_scheduler.Find(id) is not null) _meter.OnAbort(AbortReasons.Shutdown);
-                _scheduler.Finish(id, null, "abort");
+                Abort(id, "abort", AbortReasons.Shutdown);
                 actor.Tell(new SequenceActor.Aborted());
             }
             _sequences.Clear();
@@ -273,15 +267,22 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         foreach (var id in requestIds.ToList())
         {
-            if (_scheduler.Find(id) is not null)
-            {
-                _meter.OnAbort(error is EngineDeadException ? AbortReasons.EngineDead : AbortReasons.Error);
-                _recorder.Finished(id, "error");
-            }
-            _scheduler.Finish(id, null, "abort");
+            Abort(id, "error", error is EngineDeadException ? AbortReasons.EngineDead : AbortReasons.Error);
             if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(error));
         }
         _meter.Snapshot(_scheduler);
+    }
+
+    // Ends a request's unfinished completions with "abort"; observers learn why it ended, and the
+    // abort count its reason (<see cref="AbortReasons"/>).
+    private void Abort(string requestId, string reason, string abortReason)
+    {
+        if (_scheduler.Find(requestId) is not null)
+        {
+            _recorder.Finished(requestId, reason);
+            _meter.OnAbort(abortReason);
+        }
+        _scheduler.Finish(requestId, null, "abort");
     }
 
     private void EndStep()
