@@ -42,7 +42,7 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
             if (step.Samples.Length > 0)
             {
-                using var sampling = ForwardProfile.Time(ProfileSection.Sampling);
+                using var timed = ForwardProfile.Time(ProfileSection.Sampling);
                 var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
                 long sampling = Stopwatch.GetTimestamp();
                 sampled = Sampler.Sample(perSample.cpu(), step.Samples);
