@@ -36,7 +36,7 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
     public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
         var dtype = ModelFactory.ParseDType(options.DType);
-        var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed);
+        var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength);
         return new InferenceEngine(model, options, system, log ?? (_ => { }));
     }
 
