@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Text;
 using Akka.Actor;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Cli;
 
 namespace LlmEngine.Tests.Remote;
 
@@ -19,7 +19,7 @@ public sealed class ContractsCallerTests(RemoteSystems systems) : IClassFixture<
         RequestOutput? local = null;
         await foreach (var o in systems.Engine.GenerateAsync(request)) local = o;
 
-        var (exitCode, output, error) = await RunSample(RemoteSystems.GatewayPath(systems.Server), "Lily", "24");
+        var (exitCode, output, error) = await CliProcess.Dotnet(SamplePath(), RemoteSystems.GatewayPath(systems.Server), "Lily", "24");
 
         Assert.True(exitCode == 0, error);
         Assert.Equal(string.Join(' ', local!.Outputs![0].TokenIds), output.Trim());
@@ -48,26 +48,6 @@ public sealed class ContractsCallerTests(RemoteSystems systems) : IClassFixture<
 
     // Records compare arrays by reference; their JSON compares by value.
     private static string Describe(object message) => System.Text.Json.JsonSerializer.Serialize(message, message.GetType());
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunSample(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(SamplePath());
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-        }
-        return (process.ExitCode, await output, await error);
-    }
 
     // Built with the tests (a project reference that is not referenced): same configuration.
     private static string SamplePath()
