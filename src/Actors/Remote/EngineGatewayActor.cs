@@ -3,6 +3,8 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Contracts;
+using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Remote;
 
@@ -44,7 +46,7 @@ public sealed class EngineGatewayActor : ReceiveActor
         GenerationRequest request;
         try
         {
-            request = new GenerationRequest($"{Self.Path.Name}-{++_requests}", PromptOf(message), message.Sampling.ToParameters(), message.Prompt);
+            request = new GenerationRequest($"{Self.Path.Name}-{++_requests}", PromptOf(message), ParametersOf(message.Sampling), message.Prompt);
         }
         catch (ArgumentException e)
         {
@@ -111,6 +113,24 @@ public sealed class EngineGatewayActor : ReceiveActor
         var tokenizer = _engine.Tokenizer ?? throw new ArgumentException("this model has no tokenizer: give PromptTokenIds", "prompt");
         return tokenizer.Encode(message.Prompt);
     }
+
+    private static SamplingParameters ParametersOf(RemoteSampling s) => new()
+    {
+        MaxTokens = s.MaxTokens,
+        Temperature = s.Temperature,
+        TopP = s.TopP,
+        TopK = s.TopK,
+        MinP = s.MinP,
+        Seed = s.Seed,
+        N = s.N,
+        MinTokens = s.MinTokens,
+        IgnoreEos = s.IgnoreEos,
+        Stop = s.Stop ?? [],
+        StopTokenIds = s.StopTokenIds ?? [],
+        PresencePenalty = s.PresencePenalty,
+        FrequencyPenalty = s.FrequencyPenalty,
+        RepetitionPenalty = s.RepetitionPenalty,
+    };
 
     private static RemoteGenerateRejected Rejected(RemoteGenerate message, Exception e) =>
         new(message.RequestId, (e as ArgumentException)?.ParamName, e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using LlmEngine.Tests.Cli;
 
 namespace LlmEngine.Tests.Docs;
 
@@ -36,7 +37,7 @@ public sealed partial class ReadmeCommandTests
                     await WaitForServing(server);
                     continue;
                 }
-                var (exitCode, output, error) = await Run(script, root.Path);
+                var (exitCode, output, error) = await CliProcess.Run(Bash(script, root.Path), TimeSpan.FromMinutes(3));
                 Assert.True(exitCode == 0, $"{script}\nexit {exitCode}\n{error}");
                 Assert.DoesNotContain("\"error\"", output);
                 if (script.StartsWith("curl")) Assert.Contains("[DONE]", output);
@@ -61,31 +62,9 @@ public sealed partial class ReadmeCommandTests
         return MaxTokensField().Replace(script, "\"max_tokens\": 4");
     }
 
-    private static ProcessStartInfo Bash(string script, string directory)
-    {
-        var start = new ProcessStartInfo("bash") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-euo", "pipefail", "-c", script }) start.ArgumentList.Add(a);
-        return start;
-    }
+    private static ProcessStartInfo Bash(string script, string directory) => CliProcess.Start("bash", ["-euo", "pipefail", "-c", script], directory);
 
     private static Process Start(string script, string directory) => Process.Start(Bash(script, directory))!;
-
-    private static async Task<(int ExitCode, string Output, string Error)> Run(string script, string directory)
-    {
-        using var process = Start(script, directory);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-        }
-        return (process.ExitCode, await output, await error);
-    }
 
     private static async Task WaitForServing(Process server)
     {

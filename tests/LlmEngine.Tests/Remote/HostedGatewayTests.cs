@@ -4,6 +4,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
+using LlmEngine.Contracts;
 using LlmEngine.Tests.EndToEnd;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

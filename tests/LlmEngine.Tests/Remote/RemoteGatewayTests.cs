@@ -1,6 +1,7 @@
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
+using LlmEngine.Contracts;
 using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Tests.Remote;

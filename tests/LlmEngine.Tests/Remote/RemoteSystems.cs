@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.Streams;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
+using LlmEngine.Contracts;
 using LlmEngine.Tests.Loading;
 
 namespace LlmEngine.Tests.Remote;
@@ -16,7 +17,7 @@ public sealed class RemoteSystems : IAsyncLifetime
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
         akka.loglevel = ERROR
         {{extra}}
-        """);
+        """).WithFallback(RemoteContracts.Config);
 
     public static EngineOptions Stories260K() => new() { Model = SharedModels.Stories260K, NumBlocks = 128, BlockSize = 16 };
 

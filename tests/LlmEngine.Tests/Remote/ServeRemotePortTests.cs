@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Remote;
+using LlmEngine.Contracts;
 using LlmEngine.Tests.Loading;
 
 namespace LlmEngine.Tests.Remote;

@@ -3,17 +3,18 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 
-namespace LlmEngine.Actors.Remote;
+namespace LlmEngine.Contracts;
 
 /// <summary>
-/// The calling side of <see cref="EngineGatewayActor"/>'s protocol:
+/// The calling side of the engine gateway's protocol (<see cref="RemoteGenerate"/>):
 /// <code>
 ///   var gateway = await system.ActorSelection("akka.tcp://llm-engine@host:port/user/llm-engine").ResolveOne(timeout);
 ///   var deltas = await gateway.GenerateAsync(new RemoteGenerate("r1", "Once upon a time", null, new RemoteSampling(Temperature: 0)), timeout);
 ///   await deltas.RunForeach(d => Console.Write(d.Text), materializer);
 /// </code>
-/// The calling system must have loaded Akka.Streams' settings (which register the stream-ref
-/// serializer) before the reply arrives: create its materializer first.
+/// The calling system must load <see cref="RemoteContracts.Config"/> (the messages' serializer)
+/// and Akka.Streams' settings (which register the stream-ref serializer) before the reply
+/// arrives: create its materializer first.
 /// </summary>
 public static class EngineGatewayClient
 {
