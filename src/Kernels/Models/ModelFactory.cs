@@ -1,5 +1,7 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models.Llama;
+using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Quantization;
 using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
 
@@ -16,20 +18,22 @@ public static class ModelFactory
 
     public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
 
-    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0)
+    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, GgmlType? quantization = null)
     {
+        if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
+            throw new ModelLoadException($"--quantization needs the native CPU kernels ({(device.type != DeviceType.CPU ? $"device is {device}" : NativeKernels.UnavailableReason)})");
         if (loadFormat is not ("auto" or "dummy"))
             throw new ModelLoadException($"--load-format '{loadFormat}' is not supported (supported: auto, dummy)");
         bool dummy = loadFormat == "dummy";
         if (string.IsNullOrEmpty(path))
         {
-            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed));
+            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization));
             return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
                 "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
         }
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         if (dummy && Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
-            return FromHuggingFace(path, null, null, name, dtype, device, seed);
+            return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization);
 
         var files = ModelLocator.Resolve(path);
         var source = WeightSources.Open(files);
@@ -39,11 +43,11 @@ public static class ModelFactory
             {
                 var config = LlamaFamily.FromLlama2c(checkpoint.Header);
                 config.Validate(checkpoint.Path);
-                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed));
+                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization));
                 var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
-            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed);
+            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization);
         }
         finally
         {
@@ -51,13 +55,13 @@ public static class ModelFactory
         }
     }
 
-    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device, long seed)
+    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device, long seed, GgmlType? quantization)
     {
         var hf = HuggingFaceConfig.Load(directory);
         var family = FamilyOf(hf);
         var config = family.ReadConfig(hf);
         config.Validate(hf.Path);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed));
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization));
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
         string weights = source is null ? "dummy weights" : "weights";
         return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
@@ -73,6 +77,15 @@ public static class ModelFactory
         string named = architectures.Count > 0 ? string.Join(", ", architectures) : type ?? "(none given)";
         throw new ModelLoadException($"{hf.Path}: architecture {named} is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
     }
+
+    /// <summary>The block type of <c>--quantization</c> (null: none).</summary>
+    public static GgmlType? ParseQuantization(string? quantization) => quantization switch
+    {
+        null or "" or "none" => null,
+        "q8_0" => GgmlType.Q8_0,
+        "q4_0" => GgmlType.Q4_0,
+        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0)"),
+    };
 
     public static torch.ScalarType ParseDType(string dtype) => dtype switch
     {
