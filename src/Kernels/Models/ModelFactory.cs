@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Loading.Gguf;
 using LlmEngine.Kernels.Models.Llama;
 using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
@@ -18,7 +19,9 @@ public static class ModelFactory
 
     public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
 
-    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, GgmlType? quantization = null)
+    /// <param name="maxModelLength">When positive, the context a GGUF model is built for instead of its
+    /// file's <c>context_length</c>; other formats are capped by their config as the engine does.</param>
+    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0, GgmlType? quantization = null)
     {
         if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
             throw new ModelLoadException($"--quantization needs the native CPU kernels ({(device.type != DeviceType.CPU ? $"device is {device}" : NativeKernels.UnavailableReason)})");
@@ -36,6 +39,10 @@ public static class ModelFactory
             return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization);
 
         var files = ModelLocator.Resolve(path);
+        if (files.Kind == ModelKind.Gguf && quantization is not null)
+            throw new ModelLoadException($"{files.WeightsPath}: --quantization applies to float weights; a GGUF file keeps the types it stores");
+        if (files.Kind == ModelKind.Gguf)
+            return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength);
         var source = WeightSources.Open(files);
         try
         {
