@@ -39,7 +39,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     {
         options.Validate();
         var dtype = ModelFactory.ParseDType(options.DType);
-        var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength);
+        var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength,
+            ModelFactory.ParseQuantization(options.Quantization));
         return new InferenceEngine(model, options, system, log ?? (_ => { }));
     }
 

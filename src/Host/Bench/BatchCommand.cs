@@ -74,8 +74,8 @@ public static class BatchCommand
         return sizes.Count > 0 ? sizes : throw new ArgumentException("--batch-sizes is empty");
     }
 
-    /// <summary>The format the weights are stored in: the dtype (the weights' bytes per parameter).</summary>
-    public static string WeightFormat(EngineOptions options) => options.DType;
+    /// <summary>The format the weights are stored in: the quantization type, else the dtype.</summary>
+    public static string WeightFormat(EngineOptions options) => options.Quantization ?? options.DType;
 
     private static Dictionary<string, object?> Json(BatchRow r, ModelConfig config, string format)
     {

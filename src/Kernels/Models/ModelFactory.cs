@@ -1,6 +1,8 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Loading.Gguf;
 using LlmEngine.Kernels.Models.Llama;
+using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Quantization;
 using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
 
@@ -19,22 +21,26 @@ public static class ModelFactory
 
     /// <param name="maxModelLength">When positive, the context a GGUF model is built for instead of its
     /// file's <c>context_length</c>; other formats are capped by their config as the engine does.</param>
-    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0)
+    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0, GgmlType? quantization = null)
     {
+        if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
+            throw new ModelLoadException($"--quantization needs the native CPU kernels ({(device.type != DeviceType.CPU ? $"device is {device}" : NativeKernels.UnavailableReason)})");
         if (loadFormat is not ("auto" or "dummy"))
             throw new ModelLoadException($"--load-format '{loadFormat}' is not supported (supported: auto, dummy)");
         bool dummy = loadFormat == "dummy";
         if (string.IsNullOrEmpty(path))
         {
-            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed));
+            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization));
             return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
                 "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
         }
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         if (dummy && Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
-            return FromHuggingFace(path, null, null, name, dtype, device, seed);
+            return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization);
 
         var files = ModelLocator.Resolve(path);
+        if (files.Kind == ModelKind.Gguf && quantization is not null)
+            throw new ModelLoadException($"{files.WeightsPath}: --quantization applies to float weights; a GGUF file keeps the types it stores");
         if (files.Kind == ModelKind.Gguf)
             return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength);
         var source = WeightSources.Open(files);
@@ -44,11 +50,11 @@ public static class ModelFactory
             {
                 var config = LlamaFamily.FromLlama2c(checkpoint.Header);
                 config.Validate(checkpoint.Path);
-                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed));
+                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization));
                 var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
-            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed);
+            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization);
         }
         finally
         {
@@ -56,13 +62,13 @@ public static class ModelFactory
         }
     }
 
-    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device, long seed)
+    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device, long seed, GgmlType? quantization)
     {
         var hf = HuggingFaceConfig.Load(directory);
         var family = FamilyOf(hf);
         var config = family.ReadConfig(hf);
         config.Validate(hf.Path);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed));
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization));
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
         string weights = source is null ? "dummy weights" : "weights";
         return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
@@ -78,6 +84,15 @@ public static class ModelFactory
         string named = architectures.Count > 0 ? string.Join(", ", architectures) : type ?? "(none given)";
         throw new ModelLoadException($"{hf.Path}: architecture {named} is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
     }
+
+    /// <summary>The block type of <c>--quantization</c> (null: none).</summary>
+    public static GgmlType? ParseQuantization(string? quantization) => quantization switch
+    {
+        null or "" or "none" => null,
+        "q8_0" => GgmlType.Q8_0,
+        "q4_0" => GgmlType.Q4_0,
+        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0)"),
+    };
 
     public static torch.ScalarType ParseDType(string dtype) => dtype switch
     {

@@ -1,4 +1,6 @@
 using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Models.Layers;
+using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,9 +10,28 @@ namespace LlmEngine.Kernels.Models;
 /// Reads a model's named weights with the shapes the model expects, in its dtype and on its
 /// device. Without a source (the dummy load format) every weight is drawn from a generator
 /// seeded by the weight's name, so a dummy model is the same whatever order it is built in.
+/// With a quantization type, <see cref="AsLinear"/> turns linear layers' weights into ggml blocks.
 /// </summary>
-public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0)
+public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0, GgmlType? quantization = null)
 {
+    public GgmlType? Quantization => quantization;
+
+    /// <summary>
+    /// A linear layer's weight [out, in] as the model computes with it: quantized to this reader's
+    /// type (ggml's reference quantizer, as llama-quantize without an importance matrix) when one
+    /// was asked for and its rows are whole blocks; else the tensor itself.
+    /// Takes ownership of an owned tensor (disposed once quantized); a borrowed one (a head tied
+    /// to the embedding) is left alone.
+    /// </summary>
+    public LinearWeight AsLinear(Tensor weight, bool owned = true)
+    {
+        if (quantization is not { } type || weight.shape[^1] % GgmlTypeInfo.Of(type).BlockElements != 0)
+            return LinearWeight.Of(weight, owned);
+        var quantized = QuantizedTensorConversions.Quantize(weight, type);
+        if (owned) weight.Dispose();
+        return LinearWeight.Of(quantized);
+    }
+
     public ScalarType DType => dtype;
     public Device Device => device;
     public bool IsDummy => source is null;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,6 +28,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr, int> _deleteTensorHandle;
     private static delegate* unmanaged<IntPtr> _lastError;
     private static delegate* unmanaged<void> _clearError;
+    private static delegate* unmanaged<IntPtr, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -120,6 +122,26 @@ public static unsafe class NativeKernels
         fixed (byte* op = "llm::small_linear\0"u8) Call(op, [output, x, weight], []);
     }
 
+    /// <summary>out [M, N] = x [M, K] · weightᵀ for ggml Q8_0 or Q4_0 blocks [N, K]: activations
+    /// quantized to Q8_0 per block of 32 as llama.cpp does, integer dot products, float32 sums.
+    /// x and out contiguous CPU tensors, both float32 or both bfloat16.</summary>
+    public static void QuantizedLinear(Tensor output, Tensor x, QuantizedTensor weight)
+    {
+        EnsureAvailable();
+        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != weight.RowLength || output.shape[0] != x.shape[0] || output.shape[1] != weight.Rows)
+            throw new ArgumentException($"llm_quantized_linear: x [{string.Join(", ", x.shape)}], weight [{weight.Rows}, {weight.RowLength}] and out [{string.Join(", ", output.shape)}] do not fit");
+        if (x.dtype != output.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || x.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
+            throw new ArgumentException("llm_quantized_linear: x and out must be contiguous CPU tensors, both float32 or both bfloat16");
+        int rc = _quantizedLinear(TensorMemory.DataPointer(output), TensorMemory.DataPointer(x), x.dtype == ScalarType.BFloat16 ? 1 : 0,
+            x.shape[0], x.shape[1], weight.Data, (int)weight.Type, weight.Rows);
+        GC.KeepAlive(x);
+        GC.KeepAlive(output);
+        if (rc == 0) return;
+        string message = Marshal.PtrToStringUTF8(_lastError()) ?? "";
+        _clearError();
+        throw new ArgumentException($"llm_quantized_linear: {message}");
+    }
+
     // Stack layout of aoti_torch_call_dispatcher: the schema's arguments in order, a new tensor
     // handle for each tensor (the dispatcher takes ownership) and scalars as 8 raw bytes.
     private static void Call(byte* op, ReadOnlySpan<Tensor> tensors, ReadOnlySpan<ulong> scalars)
@@ -179,6 +201,7 @@ public static unsafe class NativeKernels
         _deleteTensorHandle = (delegate* unmanaged<IntPtr, int>)Export("aoti_torch_delete_tensor_object");
         _lastError = (delegate* unmanaged<IntPtr>)Export("llm_native_last_error");
         _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
+        _quantizedLinear = (delegate* unmanaged<IntPtr, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

@@ -12,8 +12,8 @@ internal sealed class Gpt2Block : IDisposable
     private readonly ModelConfig _config;
     private readonly int _index;
     private readonly double _scale;
-    private readonly Tensor _norm1, _norm1Bias, _qkv, _qkvBias, _output, _outputBias;
-    private readonly Tensor _norm2, _norm2Bias, _up, _upBias, _down, _downBias;
+    private readonly Tensor _norm1, _norm1Bias, _qkvBias, _outputBias, _norm2, _norm2Bias, _upBias, _downBias;
+    private readonly LinearWeight _qkv, _output, _up, _down;
 
     public Gpt2Block(ModelConfig config, int index, string prefix, WeightReader weights)
     {
@@ -39,10 +39,10 @@ internal sealed class Gpt2Block : IDisposable
     }
 
     // GPT-2's Conv1D stores its weight [in, out], the transpose of nn.Linear's [out, in].
-    private static Tensor ReadConv1D(WeightReader weights, string name, long input, long output)
+    private static LinearWeight ReadConv1D(WeightReader weights, string name, long input, long output)
     {
         using var stored = weights.Read(name, input, output);
-        return stored.t().contiguous();
+        return weights.AsLinear(stored.t().contiguous());
     }
 
     /// <summary>Updates the residual stream x [tokens, hidden] in place.</summary>
@@ -64,7 +64,8 @@ internal sealed class Gpt2Block : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { _norm1, _norm1Bias, _qkv, _qkvBias, _output, _outputBias, _norm2, _norm2Bias, _up, _upBias, _down, _downBias })
+        foreach (var t in new[] { _norm1, _norm1Bias, _qkvBias, _outputBias, _norm2, _norm2Bias, _upBias, _downBias })
             t.Dispose();
+        foreach (var w in new[] { _qkv, _output, _up, _down }) w.Dispose();
     }
 }

@@ -9,7 +9,8 @@ namespace LlmEngine.Kernels.Models.Gpt2;
 /// LayerNorm (ln_f), head tied to the token embedding unless the config unties it.</summary>
 public sealed class Gpt2Model : ICausalLanguageModel
 {
-    private readonly Tensor _tokenEmbedding, _positionEmbedding, _finalNorm, _finalNormBias, _head;
+    private readonly Tensor _tokenEmbedding, _positionEmbedding, _finalNorm, _finalNormBias;
+    private readonly LinearWeight _head;
     private readonly Gpt2Block[] _blocks;
 
     public Gpt2Model(ModelConfig config, WeightReader weights)
@@ -26,7 +27,7 @@ public sealed class Gpt2Model : ICausalLanguageModel
         _blocks = Enumerable.Range(0, config.NumLayers).Select(i => new Gpt2Block(config, i, p, weights)).ToArray();
         _finalNorm = weights.ReadGain(p + "ln_f.weight", d);
         _finalNormBias = weights.ReadBias(p + "ln_f.bias", d);
-        _head = config.TieWordEmbeddings ? _tokenEmbedding : weights.Read("lm_head.weight", v, d);
+        _head = config.TieWordEmbeddings ? weights.AsLinear(_tokenEmbedding, owned: false) : weights.AsLinear(weights.Read("lm_head.weight", v, d));
     }
 
     public ModelConfig Config { get; }
@@ -49,6 +50,6 @@ public sealed class Gpt2Model : ICausalLanguageModel
         _positionEmbedding.Dispose();
         _finalNorm.Dispose();
         _finalNormBias.Dispose();
-        if (!Config.TieWordEmbeddings) _head.Dispose();
+        _head.Dispose();
     }
 }

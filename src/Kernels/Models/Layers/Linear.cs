@@ -13,12 +13,23 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// them at well under the machine's bandwidth; up to 64 float32 rows its register tiles also
 /// beat libtorch's GEMM at these shapes. bfloat16 uses it only for a few rows, since libtorch's
 /// bfloat16 GEMM (native bf16 dot products) is faster once arithmetic dominates. Prompt chunks
-/// (many rows) stay on libtorch's GEMM.
+/// (many rows) stay on libtorch's GEMM. Quantized weights go to the native quantized kernel at
+/// every row count (activations quantized to Q8_0 on the fly, integer dot products).
 /// </summary>
 public static class Linear
 {
     public const int NativeMaxRowsFloat32 = 64;
     public const int NativeMaxRowsBFloat16 = 8;
+
+    public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null)
+    {
+        if (weight.Quantized is not { } quantized) return Apply(x, weight.Dense!, bias);
+        using var timed = ForwardProfile.Time(ProfileSection.Linear);
+        var output = empty(new[] { x.shape[0], quantized.Rows }, dtype: x.dtype, device: x.device);
+        NativeKernels.QuantizedLinear(output, x.contiguous(), quantized);
+        if (bias is not null) output.add_(bias);
+        return output;
+    }
 
     public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null)
     {

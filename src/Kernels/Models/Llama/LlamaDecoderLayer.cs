@@ -12,7 +12,8 @@ internal sealed class LlamaDecoderLayer : IDisposable
 {
     private readonly ModelConfig _config;
     private readonly int _index;
-    private readonly Tensor _inputNorm, _postNorm, _qkv, _output, _gateUp, _down;
+    private readonly Tensor _inputNorm, _postNorm;
+    private readonly LinearWeight _qkv, _output, _gateUp, _down;
     private readonly Tensor? _qkvBias, _outputBias, _gateUpBias, _downBias;
 
     public LlamaDecoderLayer(ModelConfig config, int index, WeightReader weights)
@@ -23,10 +24,10 @@ internal sealed class LlamaDecoderLayer : IDisposable
         long d = config.HiddenSize, q = config.NumHeads * config.HeadSize, kv = config.KvHeads * config.HeadSize, ffn = config.IntermediateSize;
         _inputNorm = weights.ReadGain(p + "input_layernorm.weight", d);
         _postNorm = weights.ReadGain(p + "post_attention_layernorm.weight", d);
-        _qkv = Fuse(weights.Read(p + "self_attn.q_proj.weight", q, d), weights.Read(p + "self_attn.k_proj.weight", kv, d), weights.Read(p + "self_attn.v_proj.weight", kv, d));
-        _output = weights.Read(p + "self_attn.o_proj.weight", d, q);
-        _gateUp = Fuse(weights.Read(p + "mlp.gate_proj.weight", ffn, d), weights.Read(p + "mlp.up_proj.weight", ffn, d));
-        _down = weights.Read(p + "mlp.down_proj.weight", d, ffn);
+        _qkv = weights.AsLinear(Fuse(weights.Read(p + "self_attn.q_proj.weight", q, d), weights.Read(p + "self_attn.k_proj.weight", kv, d), weights.Read(p + "self_attn.v_proj.weight", kv, d)));
+        _output = weights.AsLinear(weights.Read(p + "self_attn.o_proj.weight", d, q));
+        _gateUp = weights.AsLinear(Fuse(weights.Read(p + "mlp.gate_proj.weight", ffn, d), weights.Read(p + "mlp.up_proj.weight", ffn, d)));
+        _down = weights.AsLinear(weights.Read(p + "mlp.down_proj.weight", d, ffn));
         if (config.AttentionBias)
         {
             _qkvBias = Fuse(weights.ReadBias(p + "self_attn.q_proj.bias", q), weights.ReadBias(p + "self_attn.k_proj.bias", kv), weights.ReadBias(p + "self_attn.v_proj.bias", kv));
@@ -66,7 +67,8 @@ internal sealed class LlamaDecoderLayer : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { _inputNorm, _postNorm, _qkv, _output, _gateUp, _down, _qkvBias, _outputBias, _gateUpBias, _downBias })
+        foreach (var t in new[] { _inputNorm, _postNorm, _qkvBias, _outputBias, _gateUpBias, _downBias })
             t?.Dispose();
+        foreach (var w in new[] { _qkv, _output, _gateUp, _down }) w.Dispose();
     }
 }

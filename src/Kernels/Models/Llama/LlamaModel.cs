@@ -9,7 +9,8 @@ namespace LlmEngine.Kernels.Models.Llama;
 /// embedding, decoder layers, final RMSNorm, tied or separate output head.</summary>
 public sealed class LlamaModel : ICausalLanguageModel
 {
-    private readonly Tensor _embedding, _finalNorm, _head;
+    private readonly Tensor _embedding, _finalNorm;
+    private readonly LinearWeight _head;
     private readonly LlamaDecoderLayer[] _layers;
     private readonly RotaryEmbedding _rotary;
 
@@ -22,7 +23,7 @@ public sealed class LlamaModel : ICausalLanguageModel
         _embedding = weights.Read("model.embed_tokens.weight", v, d);
         _layers = Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
         _finalNorm = weights.ReadGain("model.norm.weight", d);
-        _head = config.TieWordEmbeddings ? _embedding : weights.Read("lm_head.weight", v, d);
+        _head = config.TieWordEmbeddings ? weights.AsLinear(_embedding, owned: false) : weights.AsLinear(weights.Read("lm_head.weight", v, d));
         _rotary = new RotaryEmbedding(config.HeadSize, config.MaxPositions, config.RopeTheta,
             config.Rotary == RotaryStyle.None ? RotaryStyle.HalfSplit : config.Rotary, config.RopeScaling, Device);
     }
@@ -46,7 +47,7 @@ public sealed class LlamaModel : ICausalLanguageModel
         foreach (var layer in _layers) layer.Dispose();
         _embedding.Dispose();
         _finalNorm.Dispose();
-        if (!Config.TieWordEmbeddings) _head.Dispose();
+        _head.Dispose();
         _rotary.Dispose();
     }
 }

@@ -15,7 +15,8 @@ internal sealed class OptDecoderLayer : IDisposable
 {
     private readonly ModelConfig _config;
     private readonly int _index;
-    private readonly Tensor _attentionNorm, _attentionNormBias, _qkv, _output, _mlpNorm, _mlpNormBias, _up, _down;
+    private readonly Tensor _attentionNorm, _attentionNormBias, _mlpNorm, _mlpNormBias;
+    private readonly LinearWeight _qkv, _output, _up, _down;
     private readonly Tensor? _qkvBias, _outputBias, _upBias, _downBias;
 
     public OptDecoderLayer(ModelConfig config, int index, string prefix, WeightReader weights)
@@ -26,12 +27,12 @@ internal sealed class OptDecoderLayer : IDisposable
         long d = config.HiddenSize, ffn = config.IntermediateSize;
         _attentionNorm = weights.ReadGain(p + "self_attn_layer_norm.weight", d);
         _attentionNormBias = weights.ReadBias(p + "self_attn_layer_norm.bias", d);
-        _qkv = Fuse(weights.Read(p + "self_attn.q_proj.weight", d, d), weights.Read(p + "self_attn.k_proj.weight", d, d), weights.Read(p + "self_attn.v_proj.weight", d, d));
-        _output = weights.Read(p + "self_attn.out_proj.weight", d, d);
+        _qkv = weights.AsLinear(Fuse(weights.Read(p + "self_attn.q_proj.weight", d, d), weights.Read(p + "self_attn.k_proj.weight", d, d), weights.Read(p + "self_attn.v_proj.weight", d, d)));
+        _output = weights.AsLinear(weights.Read(p + "self_attn.out_proj.weight", d, d));
         _mlpNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
         _mlpNormBias = weights.ReadBias(p + "final_layer_norm.bias", d);
-        _up = weights.Read(p + "fc1.weight", ffn, d);
-        _down = weights.Read(p + "fc2.weight", d, ffn);
+        _up = weights.AsLinear(weights.Read(p + "fc1.weight", ffn, d));
+        _down = weights.AsLinear(weights.Read(p + "fc2.weight", d, ffn));
         if (config.AttentionBias)
         {
             _qkvBias = Fuse(weights.ReadBias(p + "self_attn.q_proj.bias", d), weights.ReadBias(p + "self_attn.k_proj.bias", d), weights.ReadBias(p + "self_attn.v_proj.bias", d));
@@ -76,7 +77,8 @@ internal sealed class OptDecoderLayer : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { _attentionNorm, _attentionNormBias, _qkv, _output, _mlpNorm, _mlpNormBias, _up, _down, _qkvBias, _outputBias, _upBias, _downBias })
+        foreach (var t in new[] { _attentionNorm, _attentionNormBias, _mlpNorm, _mlpNormBias, _qkvBias, _outputBias, _upBias, _downBias })
             t?.Dispose();
+        foreach (var w in new[] { _qkv, _output, _up, _down }) w.Dispose();
     }
 }

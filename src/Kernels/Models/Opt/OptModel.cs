@@ -18,8 +18,10 @@ public sealed class OptModel : ICausalLanguageModel
     // OPTLearnedPositionalEmbedding keeps two extra rows in front (fairseq's padding offset).
     private const int PositionOffset = 2;
 
-    private readonly Tensor _tokenEmbedding, _positionEmbedding, _head;
-    private readonly Tensor? _finalNorm, _finalNormBias, _projectIn, _projectOut;
+    private readonly Tensor _tokenEmbedding, _positionEmbedding;
+    private readonly LinearWeight _head;
+    private readonly Tensor? _finalNorm, _finalNormBias;
+    private readonly LinearWeight? _projectIn, _projectOut;
     private readonly OptDecoderLayer[] _layers;
 
     public OptModel(ModelConfig config, WeightReader weights)
@@ -35,8 +37,8 @@ public sealed class OptModel : ICausalLanguageModel
         _positionEmbedding = weights.Read(p + "embed_positions.weight", config.MaxPositions + PositionOffset, d);
         if (e != d)
         {
-            _projectIn = weights.Read(p + "project_in.weight", d, e);
-            _projectOut = weights.Read(p + "project_out.weight", e, d);
+            _projectIn = weights.AsLinear(weights.Read(p + "project_in.weight", d, e));
+            _projectOut = weights.AsLinear(weights.Read(p + "project_out.weight", e, d));
         }
         _layers = Enumerable.Range(0, config.NumLayers).Select(i => new OptDecoderLayer(config, i, p, weights)).ToArray();
         if (config.FinalLayerNorm)
@@ -44,7 +46,7 @@ public sealed class OptModel : ICausalLanguageModel
             _finalNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
             _finalNormBias = weights.ReadBias(p + "final_layer_norm.bias", d);
         }
-        _head = config.TieWordEmbeddings ? _tokenEmbedding : weights.Read("lm_head.weight", v, e);
+        _head = config.TieWordEmbeddings ? weights.AsLinear(_tokenEmbedding, owned: false) : weights.AsLinear(weights.Read("lm_head.weight", v, e));
     }
 
     public ModelConfig Config { get; }
@@ -73,6 +75,6 @@ public sealed class OptModel : ICausalLanguageModel
         _finalNormBias?.Dispose();
         _projectIn?.Dispose();
         _projectOut?.Dispose();
-        if (!Config.TieWordEmbeddings) _head.Dispose();
+        _head.Dispose();
     }
 }
