@@ -9,7 +9,7 @@ public class NativePagedAttentionTests
 {
     private static readonly (int, int)[] Mixed = [(40, 1), (70, 9), (5, 5), (129, 1), (33, 17)];
 
-    private static double Run(PagedCase c, int partitionSize = 0)
+    internal static double Run(PagedCase c, int partitionSize = 0)
     {
         c.WriteWithTorch();
         using var expected = c.Reference();
@@ -219,14 +219,6 @@ public class NativeWindowAndSoftCapTests
     // Decodes, prompt chunks that start before and after the window, a context of one.
     private static readonly (int, int)[] Mixed = [(40, 1), (70, 9), (5, 5), (129, 1), (33, 17), (1, 1), (300, 40)];
 
-    private static double Run(PagedCase c, int partitionSize = 0)
-    {
-        c.WriteWithTorch();
-        using var expected = c.Reference();
-        using var actual = c.Native(partitionSize);
-        return Compare.RelativeError(actual, expected);
-    }
-
     [Theory]
     [InlineData(64, 16, 16, 0.0, ScalarType.Float32)]
     [InlineData(64, 4, 24, 0.0, ScalarType.BFloat16)]
@@ -239,7 +231,7 @@ public class NativeWindowAndSoftCapTests
     {
         using var c = PagedCase.Create(headSize * 7 + window, Mixed, queryHeads: 8, kvHeads: 2, headSize: headSize,
             blockSize: blockSize, dtype: dtype, window: window, softCap: softCap);
-        Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
+        Assert.InRange(NativePagedAttentionTests.Run(c), 0, Compare.Tolerance(dtype));
     }
 
     [Theory]
@@ -249,7 +241,7 @@ public class NativeWindowAndSoftCapTests
     public void WindowedAttentionSplitOverPartitionsMatchesReference(int partitionSize)
     {
         using var c = PagedCase.Create(77 + partitionSize, [(700, 1), (300, 30), (64, 2)], window: 40, softCap: 3);
-        Assert.InRange(Run(c, partitionSize), 0, 1e-5);
+        Assert.InRange(NativePagedAttentionTests.Run(c, partitionSize), 0, 1e-5);
     }
 
     [Fact]
