@@ -4,6 +4,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Blocks;
+using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Scheduling;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
@@ -20,7 +21,7 @@ namespace LlmEngine.Actors.Engine;
 /// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
 /// then aborts the rest.
 /// </summary>
-public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
+public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposable
 {
     private readonly LoadedModel _model;
     private readonly PagedKvCache _cache;
@@ -35,6 +36,7 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 
     public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
+        options.Validate();
         var dtype = ModelFactory.ParseDType(options.DType);
         var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed);
         return new InferenceEngine(model, options, system, log ?? (_ => { }));
@@ -42,7 +44,6 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 
     private InferenceEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
     {
-        if (options.BlockSize is < 1 or > 32) throw new ArgumentException($"--block-size must be between 1 and 32, got {options.BlockSize}");
         _model = model;
         Options = options;
         var config = model.Config;
@@ -59,10 +60,11 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
             options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds));
 
+        Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
         _ownsSystem = system is null;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter)
+            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter, Observer)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
@@ -83,6 +85,8 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
     public int NumBlocks => _cache.NumBlocks;
     public EngineStatistics Statistics => _meter.Latest;
     public ActorSystem System => _system;
+    /// <summary>Steps, arrivals, ends and block-map snapshots as they happen (dashboard, trace).</summary>
+    public EngineObserver Observer { get; }
     public IActorRef Scheduler => _scheduler;
 
     /// <summary>Throws <see cref="ArgumentException"/> (ParamName = the API field) for a request that cannot run.</summary>

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using LlmEngine.Actors.Engine;
 
 namespace LlmEngine.Host.Bench;
@@ -27,7 +26,7 @@ public static class BatchBench
 {
     public static async Task<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RunAsync(EngineOptions options, int batchSize, int inputLength, int outputLength, int seed, Action onToken, CancellationToken cancel = default)
     {
-        var sized = Copy(options);
+        var sized = options with { };
         if (sized.NumBlocks == 0 && sized.KvCacheSpaceGiB == 0)
             sized.NumBlocks = batchSize * ((inputLength + outputLength + sized.BlockSize - 1) / sized.BlockSize);
         await using var engine = InferenceEngine.Start(sized, log: Console.Error.WriteLine);
@@ -68,8 +67,4 @@ public static class BatchBench
         if (tokens != prompt.OutputLength) throw new InvalidOperationException($"{id} generated {tokens} of {prompt.OutputLength} tokens");
         return (first!.Value, clock.Elapsed.TotalSeconds);
     }
-
-    /// <summary>A copy of the options (all of their public settable properties).</summary>
-    public static EngineOptions Copy(EngineOptions options) =>
-        JsonSerializer.Deserialize<EngineOptions>(JsonSerializer.Serialize(options))!;
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Akka;
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Observing;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Tokenizers;
 
@@ -14,7 +15,7 @@ namespace LlmEngine.Host.Hosting;
 /// then cancels the rest; a cancelled stream still ends with a final output whose unfinished
 /// completions have finish reason "abort". Then it stops the engine.
 /// </summary>
-public sealed class HostedEngine(InferenceEngine engine) : ILlmEngine
+public sealed class HostedEngine(InferenceEngine engine) : ILlmEngine, IObservedEngine
 {
     private readonly CancellationTokenSource _shutdown = new();
     private volatile bool _admitting = true;
@@ -28,6 +29,7 @@ public sealed class HostedEngine(InferenceEngine engine) : ILlmEngine
     public int MaxModelLength => engine.MaxModelLength;
     public bool IsServing => _admitting && engine.IsServing;
     public EngineStatistics Statistics => engine.Statistics;
+    public EngineObserver Observer => engine.Observer;
     /// <summary>Requests whose streams have not ended yet.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 

@@ -44,6 +44,13 @@ public static class LlmEngineServiceCollectionExtensions
         return AddCore(services, akka);
     }
 
+    /// <summary>The engine with these options (validated now).</summary>
+    public static LlmEngineBuilder AddLlmEngine(this IServiceCollection services, EngineOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? akka = null)
+    {
+        services.AddSingleton(Options.Create(options.Validate()));
+        return AddCore(services, akka);
+    }
+
     /// <summary>The engine with options from the host's configuration section "Engine".</summary>
     public static LlmEngineBuilder AddLlmEngine(this IHostApplicationBuilder builder, Action<AkkaConfigurationBuilder, IServiceProvider>? akka = null) =>
         builder.Services.AddLlmEngine(builder.Configuration.GetSection("Engine"), akka);

@@ -11,6 +11,9 @@ internal static unsafe partial class TensorMemory
     [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
     private static partial IntPtr THSTensor_data(IntPtr tensor);
 
+    /// <summary>The first element of a contiguous CPU tensor.</summary>
+    public static IntPtr DataPointer(torch.Tensor tensor) => THSTensor_data(tensor.Handle);
+
     /// <summary>A new CPU tensor of <paramref name="dtype"/> filled from <paramref name="source"/>
     /// with one memcpy; the caller has checked that the source holds numel * element size bytes.</summary>
     public static torch.Tensor Copy(byte* source, long[] shape, torch.ScalarType dtype)

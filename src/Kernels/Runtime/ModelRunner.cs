@@ -17,6 +17,9 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
     /// <summary>Seconds spent in the forward pass and sampling, summed over all steps.</summary>
     public double ComputeSeconds { get; private set; }
 
+    /// <summary>Of <see cref="ComputeSeconds"/>, the seconds spent choosing tokens from the logits.</summary>
+    public double SampleSeconds { get; private set; }
+
     public SampledToken[] Execute(ModelStep step)
     {
         var clock = Stopwatch.StartNew();
@@ -38,7 +41,9 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             if (step.Samples.Length > 0)
             {
                 var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+                long sampling = Stopwatch.GetTimestamp();
                 sampled = Sampler.Sample(perSample.cpu(), step.Samples);
+                SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
         }
         ComputeSeconds += clock.Elapsed.TotalSeconds;
