@@ -25,6 +25,8 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
     public sealed record AbortRequest(string RequestId);
+    /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
+    public sealed record AbortAll;
     public sealed record StopCompletion(string RequestId, int Index);
     /// <summary>Answered once no step is in flight, so the figures include the last step's frees.</summary>
     public sealed record GetStatistics;
@@ -75,6 +77,17 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             if (_scheduler.Find(message.RequestId) is not null) _recorder.Finished(message.RequestId, "abort");
             _scheduler.Finish(message.RequestId, null, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            _changed = true;
+            TryStartStep();
+        });
+        Receive<AbortAll>(_ =>
+        {
+            foreach (var (id, actor) in _sequences)
+            {
+                _scheduler.Finish(id, null, "abort");
+                actor.Tell(new SequenceActor.Aborted());
+            }
+            _sequences.Clear();
             _changed = true;
             TryStartStep();
         });

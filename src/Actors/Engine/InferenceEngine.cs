@@ -93,14 +93,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public void Validate(GenerationRequest request)
     {
         request.Sampling.Validate();
-        if (request.PromptTokenIds.Count == 0) throw new ArgumentException("the prompt must not be empty", "prompt");
-        int vocab = ModelConfig.VocabSize;
-        foreach (var id in request.PromptTokenIds)
-            if (id < 0 || id >= vocab) throw new ArgumentException($"token id {id} is out of vocabulary (0..{vocab - 1})", "prompt");
-        int total = request.PromptTokenIds.Count + request.Sampling.MaxTokens;
-        if (total > MaxModelLength)
-            throw new ArgumentException($"This model's maximum context length is {MaxModelLength} tokens. However, you requested {total} tokens " +
-                $"({request.PromptTokenIds.Count} in the prompt, {request.Sampling.MaxTokens} in the completion). Please reduce the length of the prompt or completion.", "max_tokens");
+        RequestValidation.Prompt(request.PromptTokenIds, request.Sampling.MaxTokens, ModelConfig.VocabSize, MaxModelLength);
+        long total = request.PromptTokenIds.Count + (long)request.Sampling.MaxTokens;
         // The prompt's blocks are shared by all n sequences; each needs its own blocks for its
         // output (plus one copied on write). A request that cannot fit alone would never finish.
         long B = Options.BlockSize;
@@ -148,14 +142,33 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public async Task<EngineStatistics> RefreshStatisticsAsync() =>
         await _scheduler.Ask<EngineStatistics>(new SchedulerActor.GetStatistics(), TimeSpan.FromSeconds(10));
 
-    /// <summary>Stops admitting, waits up to the grace period for in-flight requests, then stops.</summary>
+    /// <summary>Requests whose streams have not ended yet.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The one shutdown of every door: stops admitting (new requests throw
+    /// <see cref="InvalidOperationException"/>; the HTTP server answers 503), waits up to
+    /// <paramref name="grace"/> for in-flight requests, aborts those left (each stream ends with a
+    /// final output whose unfinished completions say "abort", and frees its blocks), then stops the
+    /// engine's actors.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         _serving = false;
-        var deadline = DateTime.UtcNow + grace;
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        if (!await DrainedWithin(grace))
+        {
+            _scheduler.Tell(new SchedulerActor.AbortAll());
+            // Aborted streams end at their consumers' pace; a consumer that has stopped reading
+            // must not hold the shutdown, so this wait is short.
+            await DrainedWithin(TimeSpan.FromSeconds(2));
+        }
         await _scheduler.GracefulStop(TimeSpan.FromSeconds(5));
         if (_ownsSystem) await _system.Terminate();
+    }
+
+    private async Task<bool> DrainedWithin(TimeSpan time)
+    {
+        var deadline = DateTime.UtcNow + time;
+        while (InFlight > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        return InFlight == 0;
     }
 
     public async ValueTask DisposeAsync()
