@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Runtime;
 
 namespace LlmEngine.Host.Bench;
 
@@ -10,6 +11,9 @@ namespace LlmEngine.Host.Bench;
 /// (the engine's figure, warm-up included).</summary>
 public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions, double EngineOverhead)
 {
+    /// <summary>Where the steps' time went (with <c>--profile</c>): steps with prompt tokens, steps that only decode.</summary>
+    public (ProfileSnapshot Prompt, ProfileSnapshot Decode)? Profile { get; init; }
+
     public double PromptTokensPerSecond => BatchSize * (double)InputLength / PromptSeconds;
     public double GenerationTokensPerSecond => GenerationSeconds > 0 ? BatchSize * (double)(OutputLength - 1) / GenerationSeconds : 0;
     /// <summary>Mean time of a decode step (all sequences advance one token per step).</summary>
@@ -40,12 +44,16 @@ public static class BatchBench
             engine.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(engine));
         if (prompts.Any(p => p.PromptLength != inputLength || p.OutputLength != outputLength))
             throw new ArgumentException($"{inputLength} + {outputLength} tokens do not fit the model's context ({engine.MaxModelLength})");
+        ForwardProfile.Reset();
         var clock = Stopwatch.StartNew();
         var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, clock, onToken, cancel)));
         var after = await engine.RefreshStatisticsAsync();
         double firstTokens = times.Max(t => t.First), end = times.Max(t => t.End);
         return (new BatchRow(batchSize, inputLength, outputLength, firstTokens, end - firstTokens,
-            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction), engine.ModelConfig);
+            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction)
+        {
+            Profile = ForwardProfile.Enabled ? (ForwardProfile.Snapshot(ProfilePhase.Prompt), ForwardProfile.Snapshot(ProfilePhase.Decode)) : null,
+        }, engine.ModelConfig);
     }
 
     private static async Task<(double First, double End)> Run(InferenceEngine engine, string id, BenchRequest prompt, Stopwatch clock, Action onToken, CancellationToken cancel)

@@ -1,4 +1,4 @@
-using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 
 namespace LlmEngine.Kernels.Quantization;

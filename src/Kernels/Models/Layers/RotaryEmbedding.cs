@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -117,6 +118,7 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>Rotates x [tokens, heads, headSize] (any float dtype) by the given tables.</summary>
     public Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        using var timed = ForwardProfile.Time(ProfileSection.Rotary);
         using var scope = NewDisposeScope();
         if (x.shape[^1] > 2 * _half)
         {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace LlmEngine.Kernels.Loading;
+namespace LlmEngine.Kernels.Native;
 
 /// <summary>Raw access to a CPU tensor's memory for loaders and writers. TorchSharp 0.107 has no
 /// public <c>data_ptr()</c>, and its <c>Tensor.bytes</c> span is limited to 2 GiB, which a large
