@@ -42,9 +42,9 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
             if (step.Samples.Length > 0)
             {
-                using var timed = ForwardProfile.Time(ProfileSection.Sampling);
-                var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+                using var profiled = ForwardProfile.Time(ProfileSection.Sampling);
                 long sampling = Stopwatch.GetTimestamp();
+                var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
                 sampled = Sampler.Sample(perSample.cpu(), step.Samples);
                 SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
