@@ -22,20 +22,20 @@ for port in 8931 8932; do
   until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 1; done
 done
 
-run() { # ARM PORT -> output tokens/s
-  "$bin" bench serve --base-url "http://127.0.0.1:$2" --vocab-size 32000 --num-prompts 32 --max-concurrency 32 \
+run() { # ARM PORT SEED -> output tokens/s (a new seed each run: no run reuses another's prefix-cache blocks)
+  "$bin" bench serve --base-url "http://127.0.0.1:$2" --seed "$3" --vocab-size 32000 --num-prompts 32 --max-concurrency 32 \
     --input-len 128 --output-len 64 --no-progress --output-json "$work/$1.json" >/dev/null
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['output_throughput'])" "$work/$1.json"
 }
 
 declare -A results
 for ((r = 1; r <= rounds; r++)); do
-  off=$(run off 8931)
-  on=$(run on 8932)
+  off=$(run off 8931 $((3 * r)))
+  on=$(run on 8932 $((3 * r + 1)))
   /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage \
     --no-first-run --remote-debugging-port=0 --user-data-dir="$work/chromium" http://127.0.0.1:8932/dashboard 2>/dev/null & browser=$!
   sleep 3   # the page loads and its event stream opens
-  page=$(run page 8932)
+  page=$(run page 8932 $((3 * r + 2)))
   kill "$browser"; wait "$browser" 2>/dev/null || true
   printf 'round %d: off %.1f  on, no page %.1f  on, browser %.1f output tok/s\n' "$r" "$off" "$on" "$page" | tee -a "$work/runs"
   results[off]+="$off " results[on]+="$on " results[page]+="$page "
