@@ -16,7 +16,7 @@ public sealed class DenseAttention(int numLayers, int kvHeads, int headSize, int
 
     public string Name => "dense";
 
-    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
+    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, AttentionScores scores, AttentionBatch batch)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Attention);
         var outputs = new Tensor[batch.NumSequences];
@@ -29,7 +29,7 @@ public sealed class DenseAttention(int numLayers, int kvHeads, int headSize, int
                 throw new ArgumentException($"sequence {batch.SequenceIds[s]} exceeds the model's {maxPositions} positions");
             cache.Keys[layer][first..context].copy_(key[start..end]);
             cache.Values[layer][first..context].copy_(value[start..end]);
-            using var attended = CausalAttention.Attend(query[start..end], cache.Keys[layer][..context], cache.Values[layer][..context], first, scale);
+            using var attended = CausalAttention.Attend(query[start..end], cache.Keys[layer][..context], cache.Values[layer][..context], first, scores);
             outputs[s] = attended.to(query.dtype);
         }
         var result = cat(outputs, 0);

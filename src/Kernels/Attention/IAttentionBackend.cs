@@ -17,7 +17,7 @@ public interface IAttentionBackend
     /// <param name="query">[tokens, queryHeads, headSize]</param>
     /// <param name="key">[tokens, kvHeads, headSize]</param>
     /// <param name="value">[tokens, kvHeads, headSize]</param>
-    /// <param name="scale">multiplier of q·k before softmax (1/sqrt(headSize) for most models)</param>
+    /// <param name="scores">scale of q·k before softmax (1/sqrt(headSize) for most models), soft cap and sliding window</param>
     /// <returns>[tokens, queryHeads, headSize] in the query's dtype</returns>
-    torch.Tensor Forward(int layer, torch.Tensor query, torch.Tensor key, torch.Tensor value, double scale, AttentionBatch batch);
+    torch.Tensor Forward(int layer, torch.Tensor query, torch.Tensor key, torch.Tensor value, AttentionScores scores, AttentionBatch batch);
 }

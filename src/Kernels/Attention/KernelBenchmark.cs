@@ -107,7 +107,7 @@ public static class KernelBenchmark
         var query = rand([batch, o.QueryHeads, o.HeadSize], generator: generator).to(dtype);
         var key = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(dtype);
         var value = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(dtype);
-        double scale = 1.0 / Math.Sqrt(o.HeadSize);
+        var scale = new AttentionScores(1.0 / Math.Sqrt(o.HeadSize));
 
         var native = new NativePagedAttention(cache);
         double bandwidth = CopyBandwidth(o.BandwidthBytes), read = ReadBandwidth(o.BandwidthBytes);

@@ -34,12 +34,12 @@ public sealed class NativePagedAttention : IAttentionBackend
 
     public int PartitionSize { get; }
 
-    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
+    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, AttentionScores scores, AttentionBatch batch)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Attention);
         CacheOperations.WriteKv(_cache, layer, key, value, batch);
         var output = empty(query.shape, dtype: query.dtype, device: query.device);
-        Attend(layer, query, scale, batch, output);
+        Attend(layer, query, scores, batch, output);
         return output;
     }
 
@@ -48,11 +48,11 @@ public sealed class NativePagedAttention : IAttentionBackend
     /// must be written already), into <paramref name="output"/> [tokens, queryHeads, headSize].
     /// Query and output may be strided views.
     /// </summary>
-    public void Attend(int layer, Tensor query, double scale, AttentionBatch batch, Tensor output)
+    public void Attend(int layer, Tensor query, AttentionScores scores, AttentionBatch batch, Tensor output)
     {
         if (batch.NumSequences == 0 || batch.NumTokens == 0) return;
         var device = _cache.Device;
         NativeKernels.PagedAttention(output, query, _cache.Keys[layer], _cache.Values[layer], batch.BlockTableTensor(device),
-            batch.ContextLengthTensor(device), batch.QueryStartTensor(device), scale, batch.ContextLengths.Max(), PartitionSize);
+            batch.ContextLengthTensor(device), batch.QueryStartTensor(device), scores, batch.ContextLengths.Max(), PartitionSize);
     }
 }

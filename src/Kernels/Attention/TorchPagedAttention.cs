@@ -17,7 +17,7 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
 
     public PagedKvCache Cache => cache;
 
-    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
+    public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, AttentionScores scores, AttentionBatch batch)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Attention);
         using var scope = NewDisposeScope();
@@ -29,9 +29,9 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
             if (batch.QueryLength(s) == 1) { decodes.Add(s); continue; }
             int start = batch.QueryStarts[s], end = batch.QueryStarts[s + 1];
             var (keys, values) = Gather(layer, batch.BlockTables[s], batch.ContextLengths[s]);
-            output[start..end] = CausalAttention.Attend(query[start..end], keys, values, batch.FirstQueryPosition(s), scale).to(query.dtype);
+            output[start..end] = CausalAttention.Attend(query[start..end], keys, values, batch.FirstQueryPosition(s), scores).to(query.dtype);
         }
-        if (decodes.Count > 0) AttendDecodes(layer, query, scale, batch, decodes, output);
+        if (decodes.Count > 0) AttendDecodes(layer, query, scores, batch, decodes, output);
         return output.MoveToOuterDisposeScope();
     }
 
@@ -52,8 +52,9 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
         return (keys, values);
     }
 
-    // One query per sequence: pad every context to the longest and mask the tail.
-    private void AttendDecodes(int layer, Tensor query, double scale, AttentionBatch batch, List<int> decodes, Tensor output)
+    // One query per sequence: pad every context to the longest and mask the tail (and what lies
+    // before a sliding window).
+    private void AttendDecodes(int layer, Tensor query, AttentionScores scores, AttentionBatch batch, List<int> decodes, Tensor output)
     {
         int maxBlocks = decodes.Max(s => (batch.ContextLengths[s] + cache.BlockSize - 1) / cache.BlockSize);
         var tableData = new long[decodes.Count * maxBlocks];
@@ -74,11 +75,13 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
         var keys = cache.Keys[layer].index_select(0, table).view(n, span, kvHeads, d).to(float32);
         var values = cache.Values[layer].index_select(0, table).view(n, span, kvHeads, d).to(float32);
         var q = query.index_select(0, rowIndex).to(float32).view(n, kvHeads, group, d);           // [n, Hkv, G, D]
-        var scores = matmul(q, keys.permute(0, 2, 3, 1)).mul_(scale);                            // [n, Hkv, G, T]
-        var past = arange(span, dtype: int64, device: cache.Device).unsqueeze(0)
-            .ge(tensor(lengths, dtype: int64, device: cache.Device).unsqueeze(1));                // [n, T]
-        scores.masked_fill_(past.view(n, 1, 1, span), double.NegativeInfinity);
-        var attended = matmul(scores.softmax(-1), values.permute(0, 2, 1, 3));                   // [n, Hkv, G, D]
+        var weights = CausalAttention.SoftCap(matmul(q, keys.permute(0, 2, 3, 1)).mul_(scores.Scale), scores.SoftCap); // [n, Hkv, G, T]
+        var keyPositions = arange(span, dtype: int64, device: cache.Device).unsqueeze(0);
+        var contextLengths = tensor(lengths, dtype: int64, device: cache.Device).unsqueeze(1);
+        var hidden = keyPositions.ge(contextLengths);                                            // [n, T]: past the end
+        if (scores.Window > 0) hidden.logical_or_(keyPositions.lt(contextLengths - scores.Window));
+        weights.masked_fill_(hidden.view(n, 1, 1, span), double.NegativeInfinity);
+        var attended = matmul(weights.softmax(-1), values.permute(0, 2, 1, 3));                  // [n, Hkv, G, D]
         output.index_copy_(0, rowIndex, attended.reshape(n, heads, d).to(output.dtype));
     }
 }

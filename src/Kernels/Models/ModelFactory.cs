@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Loading.Gguf;
+using LlmEngine.Kernels.Models.Families;
 using LlmEngine.Kernels.Models.Llama;
 using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
@@ -15,7 +16,12 @@ namespace LlmEngine.Kernels.Models;
 /// </summary>
 public static class ModelFactory
 {
-    public static IReadOnlyList<IModelFamily> Families { get; } = [new LlamaFamily(), new Gpt2.Gpt2Family(), new Opt.OptFamily()];
+    public static IReadOnlyList<IModelFamily> Families { get; } =
+    [
+        new LlamaFamily(), new Gpt2.Gpt2Family(), new Opt.OptFamily(), new Qwen2Family(), new MistralFamily(), new Phi3Family(),
+        new GemmaFamily(), new Gemma2Family(), new MixtralFamily(), new Qwen2MoeFamily(), new GptNeoXFamily(), new Starcoder2Family(),
+        new OlmoFamily(), new Olmo2Family(),
+    ];
 
     public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -89,13 +90,15 @@ public static unsafe class NativeKernels
     /// <param name="blockTables">[sequences, maxBlocks] int32</param>
     /// <param name="contextLengths">[sequences] int32</param>
     /// <param name="queryStarts">[sequences + 1] int32</param>
+    /// <param name="scores">scale, soft cap and sliding window of the scores</param>
     /// <param name="partitionSize">key positions per work item before a context is split; 0 chooses</param>
     public static void PagedAttention(Tensor output, Tensor query, Tensor keyCache, Tensor valueCache, Tensor blockTables,
-        Tensor contextLengths, Tensor queryStarts, double scale, int maxContextLength, int partitionSize = 0)
+        Tensor contextLengths, Tensor queryStarts, AttentionScores scores, int maxContextLength, int partitionSize = 0)
     {
         fixed (byte* op = "llm::paged_attention\0"u8)
             Call(op, [output, query, keyCache, valueCache, blockTables, contextLengths, queryStarts],
-                [BitConverter.DoubleToUInt64Bits(scale), (ulong)(long)maxContextLength, (ulong)(long)partitionSize]);
+                [BitConverter.DoubleToUInt64Bits(scores.Scale), (ulong)(long)maxContextLength, (ulong)(long)partitionSize,
+                 (ulong)(long)scores.Window, BitConverter.DoubleToUInt64Bits(scores.SoftCap)]);
     }
 
     /// <summary>Stores key/value [tokens, kvHeads, headSize] at their slots (int64 [tokens]; negative = skip).</summary>

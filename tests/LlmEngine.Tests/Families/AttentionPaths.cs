@@ -10,10 +10,10 @@ namespace LlmEngine.Tests.Families;
 /// <summary>
 /// The two ways a model is run in these tests. Dense: one forward over every prompt, flattened,
 /// with <see cref="DenseAttention"/>; generation by <see cref="DenseGenerator"/>. Paged: the
-/// engine's way through <see cref="PagedHarness"/> (TorchPagedAttention, shuffled block tables,
+/// engine's way through <see cref="PagedHarness"/> (either paged backend, shuffled block tables,
 /// chunked prefill mixed with decodes).
 /// </summary>
-internal sealed record AttentionPath(string Name, int BlockSize, int Chunk)
+internal sealed record AttentionPath(string Name, int BlockSize, int Chunk, string Backend = AttentionBackends.Torch)
 {
     public static readonly AttentionPath Dense = new("dense", 0, 0);
 
@@ -23,6 +23,9 @@ internal sealed record AttentionPath(string Name, int BlockSize, int Chunk)
         new("paged, blocks of 4, chunks of 3", 4, 3),
         new("paged, blocks of 16, whole prompts", 16, int.MaxValue),
         new("paged, blocks of 16, one token a step", 16, 1),
+        new("native, blocks of 1, chunks of 5", 1, 5, AttentionBackends.Native),
+        new("native, blocks of 4, whole prompts", 4, int.MaxValue, AttentionBackends.Native),
+        new("native, blocks of 16, chunks of 7", 16, 7, AttentionBackends.Native),
     ];
 
     public static AttentionPath Named(string name) => All.Single(p => p.Name == name);
@@ -36,7 +39,7 @@ internal sealed record AttentionPath(string Name, int BlockSize, int Chunk)
     {
         if (!IsDense)
         {
-            using var paged = new PagedHarness(model, BlockSize, prompts.Sum(p => p.Length), seed: BlockSize * 7 + Chunk);
+            using var paged = new PagedHarness(model, Backend, BlockSize, prompts.Sum(p => p.Length), seed: BlockSize * 7 + Chunk);
             return paged.PromptLogits(prompts, Chunk);
         }
         var config = model.Config;
@@ -57,7 +60,7 @@ internal sealed record AttentionPath(string Name, int BlockSize, int Chunk)
     {
         if (!IsDense)
         {
-            using var paged = new PagedHarness(model, BlockSize, prompts.Sum(p => p.Length + maxTokens), seed: BlockSize * 13 + Chunk);
+            using var paged = new PagedHarness(model, Backend, BlockSize, prompts.Sum(p => p.Length + maxTokens), seed: BlockSize * 13 + Chunk);
             return paged.Greedy(prompts, maxTokens, Chunk);
         }
         var sampling = new SamplingParameters { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true };

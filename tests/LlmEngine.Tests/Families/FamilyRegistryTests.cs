@@ -13,14 +13,51 @@ namespace LlmEngine.Tests.Families;
 public class FamilyRegistryTests
 {
     [Fact]
-    public void UnsupportedArchitectureErrorListsAllThreeFamilies()
+    public void UnsupportedArchitectureErrorListsTheSupportedFamilies()
     {
         using var dir = new TempDir();
         File.WriteAllText(dir.File("config.json"), """{"architectures": ["FalconForCausalLM"], "model_type": "falcon"}""");
         var error = Assert.Throws<ModelLoadException>(() => ModelFactory.Load(dir.Path, "dummy", torch.ScalarType.Float32, torch.CPU));
         Assert.DoesNotContain('\n', error.Message);
-        foreach (string name in new[] { "FalconForCausalLM", "LlamaForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM" })
+        foreach (string name in new[] { "FalconForCausalLM", "LlamaForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM", "Qwen2ForCausalLM", "Gemma2ForCausalLM" })
             Assert.Contains(name, error.Message);
+    }
+
+    [Theory]
+    [InlineData("qwen2", "yarn")]
+    [InlineData("phi3", "su")]
+    [InlineData("llama3", "dynamic_ntk_by_parts")]
+    public void AnUnknownRopeScalingTypeIsALoadErrorNamingIt(string family, string type)
+    {
+        using var dir = new TempDir();
+        var config = TinyHfVariant.Config(family);
+        config["rope_scaling"] = new System.Text.Json.Nodes.JsonObject { ["rope_type"] = type, ["factor"] = 2.0 };
+        File.WriteAllText(dir.File("config.json"), config.ToJsonString());
+        var error = Assert.Throws<ModelLoadException>(() => ModelFactory.Load(dir.Path, "dummy", torch.ScalarType.Float32, torch.CPU));
+        Assert.Contains($"'{type}'", error.Message);
+        Assert.Contains("longrope", error.Message);
+    }
+
+    [Fact]
+    public void LongRopeWithoutItsFactorsIsALoadError()
+    {
+        using var dir = new TempDir();
+        var config = TinyHfVariant.Config("phi3_longrope");
+        config["rope_scaling"]!.AsObject().Remove("long_factor");
+        File.WriteAllText(dir.File("config.json"), config.ToJsonString());
+        var error = Assert.Throws<ModelLoadException>(() => ModelFactory.Load(dir.Path, "dummy", torch.ScalarType.Float32, torch.CPU));
+        Assert.Contains("long_factor", error.Message);
+    }
+
+    [Theory]
+    [InlineData("mistral", new[] { 16, 16 })]
+    [InlineData("starcoder2", new[] { 24, 24 })]
+    [InlineData("gemma2", new[] { 60, 0, 60, 0 })]
+    [InlineData("qwen2", new int[0])]
+    public void SlidingWindowsPerLayerFollowTheFamily(string family, int[] windows)
+    {
+        using var loaded = TinyHfReference.LoadModel(family);
+        Assert.Equal(windows, loaded.Config.SlidingWindows);
     }
 
     [Theory]

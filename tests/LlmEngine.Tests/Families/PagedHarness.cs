@@ -34,11 +34,11 @@ internal sealed class PagedHarness : IDisposable
 
     private readonly ICausalLanguageModel _model;
     private readonly PagedKvCache _cache;
-    private readonly TorchPagedAttention _attention;
+    private readonly IAttentionBackend _attention;
     private readonly Stack<int> _free;
     private readonly int _blockSize;
 
-    public PagedHarness(ICausalLanguageModel model, int blockSize, int capacityTokens, int seed)
+    public PagedHarness(ICausalLanguageModel model, string backend, int blockSize, int capacityTokens, int seed)
     {
         var config = model.Config;
         _model = model;
@@ -46,7 +46,7 @@ internal sealed class PagedHarness : IDisposable
         // Room for every sequence's partly filled last block, and spare blocks so ids are sparse.
         int blocks = capacityTokens / blockSize + 64;
         _cache = new PagedKvCache(config.NumLayers, blocks, blockSize, config.KvHeads, config.HeadSize, model.DType, model.Device);
-        _attention = new TorchPagedAttention(_cache);
+        _attention = AttentionBackends.Create(backend, _cache);
         var random = new Random(seed);
         _free = new Stack<int>(Enumerable.Range(0, blocks).OrderBy(_ => random.Next()));
     }

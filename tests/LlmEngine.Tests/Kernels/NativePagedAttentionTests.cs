@@ -9,7 +9,7 @@ public class NativePagedAttentionTests
 {
     private static readonly (int, int)[] Mixed = [(40, 1), (70, 9), (5, 5), (129, 1), (33, 17)];
 
-    private static double Run(PagedCase c, int partitionSize = 0)
+    internal static double Run(PagedCase c, int partitionSize = 0)
     {
         c.WriteWithTorch();
         using var expected = c.Reference();
@@ -160,8 +160,8 @@ public class NativePagedAttentionTests
         using var torchCache = new PagedKvCache(1, c.Cache.NumBlocks, c.Cache.BlockSize, c.Cache.KvHeads, c.Cache.HeadSize, c.Cache.DType, CPU);
         torchCache.Keys[0].copy_(c.Cache.Keys[0]);
         torchCache.Values[0].copy_(c.Cache.Values[0]);
-        using var actual = new NativePagedAttention(c.Cache).Forward(0, c.Query, c.Key, c.Value, c.Scale, c.Batch);
-        using var expected = new TorchPagedAttention(torchCache).Forward(0, c.Query, c.Key, c.Value, c.Scale, c.Batch);
+        using var actual = new NativePagedAttention(c.Cache).Forward(0, c.Query, c.Key, c.Value, c.Scores, c.Batch);
+        using var expected = new TorchPagedAttention(torchCache).Forward(0, c.Query, c.Key, c.Value, c.Scores, c.Batch);
         Assert.True(c.Cache.Keys[0].eq(torchCache.Keys[0]).all().item<bool>());
         Assert.True(c.Cache.Values[0].eq(torchCache.Values[0]).all().item<bool>());
         Assert.InRange(Compare.RelativeError(actual, expected), 0, 1e-5);
@@ -186,7 +186,7 @@ public class NativePagedAttentionTests
         using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
         using var batch = new AttentionBatch([], [0], [], [], []);
         using var q = empty(0, 2, 64);
-        using var output = new NativePagedAttention(cache).Forward(0, q, empty(0, 2, 64), empty(0, 2, 64), 0.125, batch);
+        using var output = new NativePagedAttention(cache).Forward(0, q, empty(0, 2, 64), empty(0, 2, 64), new AttentionScores(0.125), batch);
         Assert.Equal(0, output.shape[0]);
     }
 
@@ -197,7 +197,7 @@ public class NativePagedAttentionTests
         c.Batch.BlockTables[0][1] = c.Cache.NumBlocks;
         using var bad = new AttentionBatch(c.Batch.SequenceIds, c.Batch.QueryStarts, c.Batch.ContextLengths, c.Batch.BlockTables, c.Batch.SlotMapping);
         var e = Assert.Throws<ArgumentException>(() =>
-            new NativePagedAttention(c.Cache).Attend(0, c.Query, c.Scale, bad, empty_like(c.Query)));
+            new NativePagedAttention(c.Cache).Attend(0, c.Query, c.Scores, bad, empty_like(c.Query)));
         Assert.Contains("block id", e.Message);
     }
 
@@ -207,7 +207,52 @@ public class NativePagedAttentionTests
         using var c = PagedCase.Create(12, [(40, 1)]);
         using var bad = new AttentionBatch([0], [0, 1], [0], c.Batch.BlockTables, c.Batch.SlotMapping);
         var e = Assert.Throws<ArgumentException>(() =>
-            new NativePagedAttention(c.Cache).Attend(0, c.Query, c.Scale, bad, empty_like(c.Query)));
+            new NativePagedAttention(c.Cache).Attend(0, c.Query, c.Scores, bad, empty_like(c.Query)));
         Assert.Contains("shorter than", e.Message);
+    }
+}
+
+/// <summary>Sliding windows and soft-capping in the native kernel, against the float32 reference
+/// (which masks keys at or before position - window and caps scaled scores as cap * tanh(s / cap)).</summary>
+public class NativeWindowAndSoftCapTests
+{
+    // Decodes, prompt chunks that start before and after the window, a context of one.
+    private static readonly (int, int)[] Mixed = [(40, 1), (70, 9), (5, 5), (129, 1), (33, 17), (1, 1), (300, 40)];
+
+    [Theory]
+    [InlineData(64, 16, 16, 0.0, ScalarType.Float32)]
+    [InlineData(64, 4, 24, 0.0, ScalarType.BFloat16)]
+    [InlineData(128, 1, 60, 0.0, ScalarType.Float32)]
+    [InlineData(40, 4, 0, 4.0, ScalarType.Float32)]   // a multiple of 8 only: the generic vector path
+    [InlineData(64, 16, 60, 4.0, ScalarType.Float32)]
+    [InlineData(36, 4, 7, 2.5, ScalarType.Float32)]   // the scalar kernel
+    [InlineData(72, 5, 3, 50.0, ScalarType.BFloat16)]
+    public void WindowedAndCappedAttentionMatchesReference(int headSize, int blockSize, int window, double softCap, ScalarType dtype)
+    {
+        using var c = PagedCase.Create(headSize * 7 + window, Mixed, queryHeads: 8, kvHeads: 2, headSize: headSize,
+            blockSize: blockSize, dtype: dtype, window: window, softCap: softCap);
+        Assert.InRange(NativePagedAttentionTests.Run(c), 0, Compare.Tolerance(dtype));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(64)]
+    public void WindowedAttentionSplitOverPartitionsMatchesReference(int partitionSize)
+    {
+        using var c = PagedCase.Create(77 + partitionSize, [(700, 1), (300, 30), (64, 2)], window: 40, softCap: 3);
+        Assert.InRange(NativePagedAttentionTests.Run(c, partitionSize), 0, 1e-5);
+    }
+
+    [Fact]
+    public void TheWindowChangesTheResult()
+    {
+        using var windowed = PagedCase.Create(5, [(100, 3)], window: 10);
+        using var full = PagedCase.Create(5, [(100, 3)]);
+        windowed.WriteWithTorch();
+        full.WriteWithTorch();
+        using var a = windowed.Native();
+        using var b = full.Native();
+        Assert.True(Compare.RelativeError(a, b) > 1e-2);
     }
 }

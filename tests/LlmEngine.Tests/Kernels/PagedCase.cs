@@ -18,14 +18,14 @@ internal sealed class PagedCase : IDisposable
     public required Tensor Query { get; init; }
     public required Tensor Key { get; init; }
     public required Tensor Value { get; init; }
-    public double Scale { get; init; }
+    public required AttentionScores Scores { get; init; }
     public int QueryHeads => (int)Query.shape[1];
 
     /// <param name="sequences">per sequence: its context length after the step and its query tokens</param>
     /// <param name="sharedPrefixBlocks">sequence 1 reuses this many of sequence 0's first blocks</param>
     public static PagedCase Create(int seed, (int Context, int Queries)[] sequences, int queryHeads = 4, int kvHeads = 4,
         int headSize = 64, int blockSize = 16, ScalarType dtype = ScalarType.Float32, int sharedPrefixBlocks = 0,
-        ScalarType? queryDType = null)
+        ScalarType? queryDType = null, int window = 0, double softCap = 0)
     {
         var random = new Random(seed);
         var blocksPer = sequences.Select(s => (s.Context + blockSize - 1) / blockSize).ToArray();
@@ -63,7 +63,7 @@ internal sealed class PagedCase : IDisposable
             Query = randn([tokens, queryHeads, headSize], generator: generator).to(qt),
             Key = randn([tokens, kvHeads, headSize], generator: generator).to(qt),
             Value = randn([tokens, kvHeads, headSize], generator: generator).to(qt),
-            Scale = 1.0 / Math.Sqrt(headSize),
+            Scores = new AttentionScores(1.0 / Math.Sqrt(headSize), window, softCap),
         };
     }
 
@@ -82,7 +82,7 @@ internal sealed class PagedCase : IDisposable
             using var table = tensor(Batch.BlockTables[s].Select(b => (long)b).ToArray(), dtype: int64);
             using var keys = Cache.Keys[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
             using var values = Cache.Values[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
-            outputs.Add(CausalAttention.Attend(query[start..end], keys, values, Batch.FirstQueryPosition(s), Scale));
+            outputs.Add(CausalAttention.Attend(query[start..end], keys, values, Batch.FirstQueryPosition(s), Scores));
         }
         var result = cat(outputs, 0);
         foreach (var o in outputs) o.Dispose();
@@ -94,7 +94,7 @@ internal sealed class PagedCase : IDisposable
     {
         query ??= Query;
         output ??= full(query.shape, double.NaN, dtype: query.dtype);
-        new NativePagedAttention(Cache, partitionSize).Attend(0, query, Scale, Batch, output);
+        new NativePagedAttention(Cache, partitionSize).Attend(0, query, Scores, Batch, output);
         return output;
     }
 

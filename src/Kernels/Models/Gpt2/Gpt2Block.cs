@@ -11,7 +11,7 @@ internal sealed class Gpt2Block : IDisposable
 {
     private readonly ModelConfig _config;
     private readonly int _index;
-    private readonly double _scale;
+    private readonly AttentionScores _scores;
     private readonly Tensor _norm1, _norm1Bias, _qkvBias, _outputBias, _norm2, _norm2Bias, _upBias, _downBias;
     private readonly LinearWeight _qkv, _output, _up, _down;
 
@@ -34,8 +34,8 @@ internal sealed class Gpt2Block : IDisposable
         _down = ReadConv1D(weights, p + "mlp.c_proj.weight", ffn, d);
         _downBias = weights.ReadBias(p + "mlp.c_proj.bias", d);
         // transformers divides the scores by sqrt(head size), then by layer index + 1.
-        _scale = (config.ScaleAttentionWeights ? 1.0 / Math.Sqrt(config.HeadSize) : 1.0)
-            / (config.ScaleAttentionByInverseLayerIndex ? index + 1 : 1);
+        _scores = new AttentionScores((config.ScaleAttentionWeights ? 1.0 / Math.Sqrt(config.HeadSize) : 1.0)
+            / (config.ScaleAttentionByInverseLayerIndex ? index + 1 : 1));
     }
 
     // GPT-2's Conv1D stores its weight [in, out], the transpose of nn.Linear's [out, in].
@@ -55,7 +55,7 @@ internal sealed class Gpt2Block : IDisposable
         var query = qkv[.., ..(int)d].view(n, heads, headSize);
         var key = qkv[.., (int)d..(int)(2 * d)].view(n, heads, headSize);
         var value = qkv[.., (int)(2 * d)..].view(n, heads, headSize);
-        var attended = attention.Forward(_index, query, key, value, _scale, batch);
+        var attended = attention.Forward(_index, query, key, value, _scores, batch);
         x.add_(Linear.Apply(attended.reshape(n, d), _output, _outputBias));
 
         var hidden = Linear.Apply(Norms.Layer(x, _norm2, _norm2Bias, _config.NormEpsilon), _up, _upBias);

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Models.Layers;
 
 namespace LlmEngine.Kernels.Models.Gpt2;
 

@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,33 +8,53 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// <summary>
 /// Rotary position embeddings with cos/sin tables for every position, computed once in float32
 /// the way both llama2.c and Hugging Face do (angle = position * inverse frequency, in float32),
-/// so logits match those implementations to float32 rounding.
+/// so logits match those implementations to float32 rounding. The first <c>headSize</c> dimensions
+/// of each head are rotated, the rest pass through (GPT-NeoX's partial rotary).
 /// <code>
 ///  interleaved:  pairs (x0,x1) (x2,x3) ...          (llama2.c, Meta checkpoints)
 ///  half-split:   pairs (x0,x[d/2]) (x1,x[d/2+1]) ... (Hugging Face checkpoints)
 /// </code>
+/// Phi-3's longrope has two tables, short and long factors, stacked: positions of a sequence
+/// longer than the original context read the second (see <see cref="For(Tensor, AttentionBatch)"/>).
 /// </summary>
 public sealed class RotaryEmbedding : IDisposable
 {
-    private readonly Tensor _cos, _sin;   // [positions, rotaryDim / 2] float32
+    private readonly Tensor _cos, _sin;   // [positions (x2 with longrope), rotaryDim / 2] float32
     private readonly RotaryStyle _style;
+    private readonly int _half, _maxPositions, _longAfter;
 
+    /// <param name="headSize">dimensions rotated (a head's, or its rotary share)</param>
     public RotaryEmbedding(int headSize, int maxPositions, double theta, RotaryStyle style, RopeScaling? scaling, Device device)
     {
         _style = style;
-        int half = headSize / 2;
-        var inverse = InverseFrequencies(headSize, theta, scaling, ref maxPositions);
-        var cos = new float[maxPositions * half];
-        var sin = new float[maxPositions * half];
-        for (int p = 0; p < maxPositions; p++)
-            for (int j = 0; j < half; j++)
-            {
-                float angle = p * inverse[j];
-                cos[p * half + j] = MathF.Cos(angle);
-                sin[p * half + j] = MathF.Sin(angle);
-            }
-        _cos = tensor(cos, dtype: float32, device: device).view(maxPositions, half);
-        _sin = tensor(sin, dtype: float32, device: device).view(maxPositions, half);
+        int half = _half = headSize / 2;
+        var tables = scaling?.Type == "longrope"
+            ? new[] { LongRope(headSize, theta, scaling.ShortFactors), LongRope(headSize, theta, scaling.LongFactors) }
+            : new[] { InverseFrequencies(headSize, theta, scaling, ref maxPositions) };
+        float magnitude = (float)(scaling?.Type == "longrope" ? scaling.AttentionFactor : 1);
+        _maxPositions = maxPositions;
+        _longAfter = scaling?.Type == "longrope" ? scaling.OriginalMaxPositions : 0;
+        var cos = new float[tables.Length * maxPositions * half];
+        var sin = new float[tables.Length * maxPositions * half];
+        for (int t = 0; t < tables.Length; t++)
+            for (int p = 0; p < maxPositions; p++)
+                for (int j = 0; j < half; j++)
+                {
+                    float angle = p * tables[t][j];
+                    int at = (t * maxPositions + p) * half + j;
+                    cos[at] = MathF.Cos(angle) * magnitude;
+                    sin[at] = MathF.Sin(angle) * magnitude;
+                }
+        _cos = tensor(cos, dtype: float32, device: device).view(-1, half);
+        _sin = tensor(sin, dtype: float32, device: device).view(-1, half);
+    }
+
+    private static float[] LongRope(int headSize, double theta, IReadOnlyList<double> factors)
+    {
+        if (factors.Count != headSize / 2)
+            throw new Loading.ModelLoadException($"rope_scaling longrope: {factors.Count} factors given, {headSize / 2} expected (half the rotary dimensions)");
+        return Enumerable.Range(0, headSize / 2)
+            .Select(j => 1f / ((float)factors[j] * MathF.Pow((float)theta, 2 * j / (float)headSize))).ToArray();
     }
 
     private static float[] InverseFrequencies(int headSize, double theta, RopeScaling? scaling, ref int maxPositions)
@@ -75,11 +96,35 @@ public sealed class RotaryEmbedding : IDisposable
     public (Tensor Cos, Tensor Sin) For(Tensor positions) =>
         (_cos.index_select(0, positions).unsqueeze(1), _sin.index_select(0, positions).unsqueeze(1));
 
+    /// <summary>
+    /// cos and sin for a batch's tokens. With longrope, a sequence whose context after this step
+    /// exceeds the original context uses the long factors at every position, as transformers does
+    /// (it picks the factors by the longest position of the forward pass). Keys cached while the
+    /// sequence was shorter were rotated with the short factors; the scheduler recomputes such a
+    /// sequence when it crosses (see <see cref="ModelConfig.RecomputeAfter"/>).
+    /// </summary>
+    public (Tensor Cos, Tensor Sin) For(Tensor positions, AttentionBatch batch)
+    {
+        if (_longAfter == 0) return For(positions);
+        var offsets = new long[batch.NumTokens];
+        for (int s = 0; s < batch.NumSequences; s++)
+            if (batch.ContextLengths[s] > _longAfter)
+                Array.Fill(offsets, _maxPositions, batch.QueryStarts[s], batch.QueryLength(s));
+        using var shift = tensor(offsets, dtype: int64, device: positions.device);
+        using var shifted = positions.add(shift);
+        return For(shifted);
+    }
+
     /// <summary>Rotates x [tokens, heads, headSize] (any float dtype) by the given tables.</summary>
     public Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Rotary);
         using var scope = NewDisposeScope();
+        if (x.shape[^1] > 2 * _half)
+        {
+            var parts = x.split(new long[] { 2 * _half, x.shape[^1] - 2 * _half }, -1);
+            return cat(new[] { Apply(parts[0], cos, sin), parts[1] }, -1).MoveToOuterDisposeScope();
+        }
         var x32 = x.to(float32);
         Tensor rotated;
         if (_style == RotaryStyle.Interleaved)

@@ -2,7 +2,6 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Kernels.Models.Llama;
 
@@ -57,12 +56,12 @@ internal sealed class LlamaDecoderLayer : IDisposable
         var query = rotary.Apply(qkv[.., ..(int)q].view(n, _config.NumHeads, headSize), cos, sin);
         var key = rotary.Apply(qkv[.., (int)q..(int)(q + kv)].view(n, _config.KvHeads, headSize), cos, sin);
         var value = qkv[.., (int)(q + kv)..].reshape(n, _config.KvHeads, headSize);
-        var attended = attention.Forward(_index, query, key, value, 1.0 / Math.Sqrt(headSize), batch);
+        var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
         x.add_(Linear.Apply(attended.view(n, q), _output, _outputBias));
 
         var gateUp = Linear.Apply(Norms.Rms(x, _postNorm, _config.NormEpsilon), _gateUp, _gateUpBias);
         var halves = gateUp.chunk(2, -1);
-        x.add_(Linear.Apply(F.silu(halves[0]).mul_(halves[1]), _down, _downBias));
+        x.add_(Linear.Apply(Activations.Apply(_config.Activation, halves[0]).mul_(halves[1]), _down, _downBias));
     }
 
     public void Dispose()

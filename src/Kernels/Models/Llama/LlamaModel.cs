@@ -36,7 +36,7 @@ public sealed class LlamaModel : ICausalLanguageModel
     {
         using var scope = NewDisposeScope();
         var x = _embedding.index_select(0, tokens);
-        var (cos, sin) = _rotary.For(positions);
+        var (cos, sin) = _rotary.For(positions, batch);
         foreach (var layer in _layers) layer.Forward(x, _rotary, cos, sin, batch, attention);
         var last = Norms.Rms(x.index_select(0, logitRows), _finalNorm, Config.NormEpsilon);
         return Linear.Apply(last, _head).to(float32).MoveToOuterDisposeScope();

@@ -1,5 +1,4 @@
 using LlmEngine.Kernels.Attention;
-using LlmEngine.Kernels.Models.Gpt2;
 using LlmEngine.Kernels.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -66,7 +65,7 @@ internal sealed class OptDecoderLayer : IDisposable
         var key = qkv[.., (int)d..(int)(2 * d)].view(n, heads, headSize);
         var value = qkv[.., (int)(2 * d)..].view(n, heads, headSize);
         // OPTAttention multiplies the query by head_dim^-0.5; the backend scales q·k instead.
-        var attended = attention.Forward(_index, query, key, value, 1.0 / Math.Sqrt(headSize), batch);
+        var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
         x.add_(Linear.Apply(attended.reshape(n, d), _output, _outputBias));
         if (!before) x.copy_(Norms.Layer(x, _attentionNorm, _attentionNormBias, eps));
 

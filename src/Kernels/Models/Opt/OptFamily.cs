@@ -1,5 +1,5 @@
 using LlmEngine.Kernels.Loading;
-using LlmEngine.Kernels.Models.Gpt2;
+using LlmEngine.Kernels.Models.Layers;
 
 namespace LlmEngine.Kernels.Models.Opt;
 

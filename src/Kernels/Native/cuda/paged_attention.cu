@@ -171,6 +171,7 @@ size_t shared_bytes(int G, int D, int partition, int block_size) {
 
 void paged_attention_cuda(const AttentionArgs& a, int max_context_len, int32_t device) {
     check(a.o_dtype == a.q_dtype, "paged_attention (CUDA): out must have the query's dtype");
+    check(a.window == 0 && a.softcap == 0, "paged_attention (CUDA): sliding windows and soft-capping are not implemented");
     check(a.head_size <= 32 * kMaxHeadChunks, "paged_attention (CUDA): head size up to ", 32 * kMaxHeadChunks);
     check(max_context_len > 0, "paged_attention (CUDA): max_context_len (the longest context) is required");
     if (a.num_tokens == 0) return;

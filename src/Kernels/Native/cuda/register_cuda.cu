@@ -35,7 +35,7 @@ void paged_attention_kernel(StableIValue* stack, uint64_t, uint64_t) {
         query_starts(stack[6], "query_starts");
     check(out.cuda, "paged_attention: CUDA kernel reached with host tensors");
     AttentionArgs args = attention_args(out, query, key_cache, value_cache, block_tables, context_lens, query_starts,
-                                        as_double(stack[7]), as_int(stack[9]));
+                                        as_double(stack[7]), as_int(stack[9]), as_int(stack[10]), as_double(stack[11]));
     cuda::paged_attention_cuda(args, static_cast<int>(as_int(stack[8])), out.device_index);
 }
 

@@ -58,6 +58,7 @@ TaskKernel kernel_for(const AttentionArgs& a) {
 
 struct Plan {
     std::vector<Group> groups;
+    std::vector<int> lows;  // first key position each group attends to (its first token's window start)
     std::vector<int> keys;  // key positions each group attends to (its last token's position + 1)
     std::vector<Task> tasks;
     int max_rows = 0;
@@ -69,6 +70,7 @@ int first_position(const AttentionArgs& a, int s) { return a.context_lens[s] - (
 // Groups of (sequence, kv heads, query tile) with `decode_heads` kv heads per decode group.
 void make_groups(const AttentionArgs& a, int decode_heads, Plan& p) {
     p.groups.clear();
+    p.lows.clear();
     p.keys.clear();
     const int G = a.group(), tile = std::max(1, kTileRows / G);
     for (int s = 0; s < a.num_seqs; ++s) {
@@ -77,6 +79,7 @@ void make_groups(const AttentionArgs& a, int decode_heads, Plan& p) {
             int nq = std::min(tile, qlen - j), width = nq == 1 ? decode_heads : 1;
             for (int h = 0; h < a.kv_heads; h += width) {
                 p.groups.push_back({s, h, std::min(width, a.kv_heads - h), start + j, nq, 1, -1});
+                p.lows.push_back(a.first_visible(first + j));
                 p.keys.push_back(first + j + nq);
             }
         }
@@ -85,7 +88,7 @@ void make_groups(const AttentionArgs& a, int decode_heads, Plan& p) {
 
 long count_tasks(const Plan& p, int part) {
     long n = 0;
-    for (int k : p.keys) n += (k + part - 1) / part;
+    for (size_t g = 0; g < p.keys.size(); ++g) n += (p.keys[g] - p.lows[g] + part - 1) / part;
     return n;
 }
 
@@ -103,17 +106,17 @@ Plan plan(const AttentionArgs& a, int threads) {
     }
     for (size_t g = 0; g < p.groups.size(); ++g) {
         Group& grp = p.groups[g];
-        int keys = p.keys[g];
+        int low = p.lows[g], keys = p.keys[g];
         int first_pos = first_position(a, grp.seq) + (grp.q0 - a.query_starts[grp.seq]);
         p.max_rows = std::max(p.max_rows, grp.heads * grp.nq * a.group());
-        grp.parts = (keys + part - 1) / part;
+        grp.parts = (keys - low + part - 1) / part;
         if (grp.parts > 1) {
             grp.partial = p.slots;
             p.slots += grp.parts;
         }
         for (int k = 0; k < grp.parts; ++k)
-            p.tasks.push_back({grp.seq, grp.kv_head, grp.heads, grp.q0, grp.nq, first_pos, k * part,
-                               std::min(keys, (k + 1) * part), grp.parts > 1 ? grp.partial + k : -1});
+            p.tasks.push_back({grp.seq, grp.kv_head, grp.heads, grp.q0, grp.nq, first_pos, low + k * part,
+                               std::min(keys, low + (k + 1) * part), grp.parts > 1 ? grp.partial + k : -1});
     }
     return p;
 }

@@ -11,9 +11,12 @@
 //
 //   cache [blocks, blockSize, kvHeads, D]      block table row of sequence s: [7, 2, 9]
 //   keys of s: pos 0..bs-1 -> block 7, pos bs..2bs-1 -> block 2, ...
-//   item (s, heads h0.., tile, p): rows = heads x tile tokens x group, keys [p*P, min((p+1)*P, last+1))
+//   item (s, heads h0.., tile, p): rows = heads x tile tokens x group, keys [lo+p*P, min(lo+(p+1)*P, last+1))
+//   where lo is the first key the tile's first token sees (0 without a sliding window)
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -42,6 +45,12 @@ struct AttentionArgs {
     int block_size = 0, num_blocks = 0, max_blocks = 0;
     float scale = 1.0f;
     int partition_size = 0;  // 0: choose
+    int window = 0;          // > 0: the query at position i sees keys (i - window, i] only
+    float softcap = 0;       // > 0: scores become softcap * tanh(score / softcap), before the mask
+
+    // First key position a query at `pos` sees.
+    int first_visible(int pos) const { return window > 0 ? std::max(0, pos - window + 1) : 0; }
+    float cap(float s) const { return softcap > 0 ? softcap * std::tanh(s / softcap) : s; }
 
     int group() const { return q_heads / kv_heads; }
     int context(int s) const { return context_lens[s]; }

@@ -11,7 +11,7 @@ namespace llm {
 inline AttentionArgs attention_args(const TensorArg& out, const TensorArg& query, const TensorArg& key_cache,
                                     const TensorArg& value_cache, const TensorArg& block_tables,
                                     const TensorArg& context_lens, const TensorArg& query_starts, double scale,
-                                    int64_t partition_size) {
+                                    int64_t partition_size, int64_t window, double softcap) {
     check(query.dim == 3, "query: expected [tokens, heads, headSize], got ", query.shape());
     check(query.dtype == DType::F32 || query.dtype == DType::BF16, "query: float32 or bfloat16 expected, got ",
           dtype_name(query.dtype));
@@ -38,6 +38,8 @@ inline AttentionArgs attention_args(const TensorArg& out, const TensorArg& query
     check(query_starts.size(0) == context_lens.size(0) + 1, "query_starts: sequences + 1 entries expected");
     check(context_lens.stride(0) == 1 && query_starts.stride(0) == 1, "context_lens/query_starts must be contiguous");
     check(partition_size >= 0, "partition_size must be >= 0");
+    check(window >= 0, "window must be >= 0 (0: no sliding window)");
+    check(softcap >= 0, "softcap must be >= 0 (0: no soft-capping)");
     bool same_device = out.cuda == query.cuda && out.cuda == key_cache.cuda && out.cuda == value_cache.cuda &&
                        out.cuda == block_tables.cuda && out.cuda == context_lens.cuda && out.cuda == query_starts.cuda;
     check(same_device, "paged_attention: all tensors must be on one device");
@@ -71,6 +73,8 @@ inline AttentionArgs attention_args(const TensorArg& out, const TensorArg& query
     a.max_blocks = static_cast<int>(block_tables.size(1));
     a.scale = static_cast<float>(scale);
     a.partition_size = static_cast<int>(partition_size);
+    a.window = static_cast<int>(window);
+    a.softcap = static_cast<float>(softcap);
     return a;
 }
 

@@ -34,11 +34,14 @@ void run_task(const AttentionArgs& a, const Task& t, int max_rows, float* partia
             int64_t id = a.block(t.seq, pos / a.block_size), off = pos % a.block_size;
             const E* k = kbase + id * a.k_stride[0] + off * a.k_stride[1];
             const E* v = vbase + id * a.v_stride[0] + off * a.v_stride[1];
-            for (int r = h * R + std::max(0, (pos - t.first_pos) * G); r < (h + 1) * R; ++r) {
+            // Rows whose token sees `pos`: at or after it, and (with a window) less than a window past it.
+            int r_end = a.window > 0 ? std::min(R, (pos + a.window - t.first_pos) * G) : R;
+            for (int r = h * R + std::max(0, (pos - t.first_pos) * G); r < h * R + r_end; ++r) {
                 const float* qr = q + static_cast<size_t>(r) * D;
                 float* ar = acc + static_cast<size_t>(r) * D;
                 float s = 0;
                 for (int d = 0; d < D; ++d) s += qr[d] * value(k, d);
+                s = a.cap(s);
                 if (s > m[r]) {
                     float corr = std::exp(m[r] - s);  // 0 when m was -inf
                     l[r] *= corr;

@@ -31,7 +31,7 @@ void paged_attention_kernel(StableIValue* stack, uint64_t, uint64_t) {
         query_starts(stack[6], "query_starts");
     check(!out.cuda, "paged_attention: CPU kernel reached with CUDA tensors");
     AttentionArgs args = attention_args(out, query, key_cache, value_cache, block_tables, context_lens, query_starts,
-                                        as_double(stack[7]), as_int(stack[9]));
+                                        as_double(stack[7]), as_int(stack[9]), as_int(stack[10]), as_double(stack[11]));
     paged_attention_cpu(args, static_cast<int>(as_int(stack[8])));
 }
 
@@ -66,7 +66,8 @@ void small_linear_kernel(StableIValue* stack, uint64_t, uint64_t) {
 
 constexpr const char* kSchemas[] = {
     "paged_attention(Tensor(a!) out, Tensor query, Tensor key_cache, Tensor value_cache, Tensor block_tables, "
-    "Tensor context_lens, Tensor query_starts, float scale, int max_context_len, int partition_size) -> ()",
+    "Tensor context_lens, Tensor query_starts, float scale, int max_context_len, int partition_size, int window, "
+    "float softcap) -> ()",
     "write_kv(Tensor key, Tensor value, Tensor(a!) key_cache, Tensor(b!) value_cache, Tensor slot_mapping) -> ()",
     "copy_blocks(Tensor(a!) key_cache, Tensor(b!) value_cache, Tensor block_mapping) -> ()",
     "swap_blocks(Tensor src, Tensor(a!) dst, Tensor block_mapping) -> ()",

@@ -3,13 +3,14 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace LlmEngine.Kernels.Models.Gpt2;
+namespace LlmEngine.Kernels.Models.Layers;
 
-/// <summary>The MLP activations that GPT-2 and OPT configs name in <c>activation_function</c>
-/// (keys of transformers' ACT2FN), computed in the model's dtype as transformers does.</summary>
+/// <summary>The MLP activations that configs name in <c>activation_function</c>, <c>hidden_act</c>
+/// or <c>hidden_activation</c> (keys of transformers' ACT2FN), computed in the model's dtype as
+/// transformers does.</summary>
 public static class Activations
 {
-    public static IReadOnlyList<string> Supported { get; } = ["gelu_new", "gelu_pytorch_tanh", "gelu", "relu"];
+    public static IReadOnlyList<string> Supported { get; } = ["gelu_new", "gelu_pytorch_tanh", "gelu", "relu", "silu"];
 
     /// <summary>The name, if supported; otherwise a load error that lists the supported ones.</summary>
     public static string Check(string name, string source) => Supported.Contains(name)
@@ -22,6 +23,7 @@ public static class Activations
         "gelu_new" or "gelu_pytorch_tanh" => F.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh),
         "gelu" => F.gelu(x),
         "relu" => F.relu(x),
+        "silu" => F.silu(x),
         _ => throw new ArgumentException($"activation '{name}' is not supported (supported: {string.Join(", ", Supported)})"),
     };
 }
