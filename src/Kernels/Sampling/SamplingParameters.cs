@@ -28,6 +28,9 @@ public sealed record SamplingParameters
     /// <summary>"true", "false" or "never", as Hugging Face's beam search defines them.</summary>
     public string EarlyStopping { get; init; } = "false";
 
+    /// <summary>The compiled constraint the output must satisfy (structured outputs); null: none.</summary>
+    public Structured.TokenGuide? Guide { get; init; }
+
     public bool IsGreedy => Temperature == 0 || TopK == 1;
     public bool HasPenalties => PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1.0;
 
