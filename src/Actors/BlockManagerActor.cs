@@ -15,6 +15,8 @@ public sealed class BlockManagerActor : ReceiveActor
     public sealed record AllocationFailed(StepProposal Proposal, Exception Error);
     public sealed record CheckInvariants;
     public sealed record InvariantsChecked(string? Violation);
+    /// <summary>Answered with a <see cref="Blocks.BlockMap"/> of the pool as it is now.</summary>
+    public sealed record MapBlocks;
 
     public static Props Props(StepAllocator allocator) => Akka.Actor.Props.Create(() => new BlockManagerActor(allocator));
 
@@ -31,6 +33,7 @@ public sealed class BlockManagerActor : ReceiveActor
                 Sender.Tell(new AllocationFailed(message.Proposal, error));
             }
         });
+        Receive<MapBlocks>(_ => Sender.Tell(allocator.Cache.Map()));
         Receive<CheckInvariants>(_ =>
         {
             try

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Event;
+using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
 using LlmEngine.Kernels.Runtime;
@@ -23,14 +25,20 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
     public sealed record AbortRequest(string RequestId);
+    /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
+    public sealed record AbortAll;
     public sealed record StopCompletion(string RequestId, int Index);
     /// <summary>Answered once no step is in flight, so the figures include the last step's frees.</summary>
     public sealed record GetStatistics;
+    /// <summary>Publishes an <see cref="EngineSnapshot"/> to the observer at the next step boundary.</summary>
+    public sealed record TakeSnapshot;
 
     private readonly Scheduler _scheduler;
     private readonly IActorRef _blockManager, _worker;
     private readonly ITokenizer? _tokenizer;
     private readonly EngineMeter _meter;
+    private readonly StepRecorder _recorder;
+    private bool _snapshotWanted;
     private readonly Dictionary<string, IActorRef> _sequences = new();
     private bool _inFlight;
     // Something arrived (a request, an abort, a stop) since the last proposal was made.
@@ -41,14 +49,15 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter));
+    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter, observer));
 
-    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter)
+    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer)
     {
         _scheduler = scheduler;
         _tokenizer = tokenizer;
         _meter = meter;
+        _recorder = new StepRecorder(observer);
         _blockManager = Context.ActorOf(blockManager, "block-manager");
         _worker = Context.ActorOf(worker, "worker");
 
@@ -58,21 +67,34 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             _sequences[message.Request.RequestId] = Context.ActorOf(
                 SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
             _meter.OnArrival(message.Request.PromptTokenIds.Count);
+            _recorder.Arrived(message.Request);
             _meter.Snapshot(_scheduler);
             _changed = true;
             TryStartStep();
         });
         Receive<AbortRequest>(message =>
         {
+            if (_scheduler.Find(message.RequestId) is not null) _recorder.Finished(message.RequestId, "abort");
             _scheduler.Finish(message.RequestId, null, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            _changed = true;
+            TryStartStep();
+        });
+        Receive<AbortAll>(_ =>
+        {
+            foreach (var (id, actor) in _sequences)
+            {
+                _scheduler.Finish(id, null, "abort");
+                actor.Tell(new SequenceActor.Aborted());
+            }
+            _sequences.Clear();
             _changed = true;
             TryStartStep();
         });
         Receive<StopCompletion>(message =>
         {
             _scheduler.Finish(message.RequestId, message.Index, "stop");
-            if (_scheduler.Find(message.RequestId) is null) _sequences.Remove(message.RequestId);
+            if (_scheduler.Find(message.RequestId) is null && _sequences.Remove(message.RequestId)) _recorder.Finished(message.RequestId, "stop");
             _changed = true;
             TryStartStep();
         });
@@ -84,6 +106,12 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             Fail(message.Proposal.Groups.Select(g => g.RequestId), $"block allocation failed: {message.Error.Message}");
             EndStep();
         });
+        Receive<TakeSnapshot>(_ =>
+        {
+            _snapshotWanted = true;
+            if (!_inFlight) Snapshot();
+        });
+        Receive<BlockMap>(_recorder.Mapped);
         Receive<GetStatistics>(_ =>
         {
             if (_inFlight) Stash.Stash();
@@ -118,6 +146,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         _inFlight = true;
         _changed = false;
         _stepClock.Restart();
+        _recorder.Proposed();
         _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose()));
     }
 
@@ -135,11 +164,24 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             if (_changed || _scheduler.HasPendingBlockWork) TryStartStep();
             return;
         }
+        _recorder.Allocated(allocation);
         _worker.Tell(new WorkerActor.ExecuteStep(step));
+        // The worker computes; the pool and the queues hold still until its samples come back.
+        if (_snapshotWanted) Snapshot();
+    }
+
+    // The block manager answers after this step's allocation and before the next one's, so the
+    // map it sends matches the requests captured here.
+    private void Snapshot()
+    {
+        _snapshotWanted = false;
+        _recorder.SnapshotRequested(_scheduler);
+        _blockManager.Tell(new BlockManagerActor.MapBlocks());
     }
 
     private void OnExecuted(WorkerActor.StepExecuted result)
     {
+        long executedAt = Stopwatch.GetTimestamp();
         var events = _scheduler.Complete(_samples, result.Samples, DateTime.UtcNow);
         foreach (var byRequest in events.GroupBy(e => e.Group))
         {
@@ -156,6 +198,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             }
         }
         _meter.OnStep(_committed.Sum(c => c.Work.NumNew), events.Count, result.ComputeSeconds, _stepClock.Elapsed.TotalSeconds, _scheduler);
+        _recorder.Executed(_committed, result.ComputeSeconds, result.SampleSeconds, events, _scheduler, executedAt);
         EndStep();
     }
 
@@ -169,6 +212,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         foreach (var id in requestIds.ToList())
         {
+            if (_scheduler.Find(id) is not null) _recorder.Finished(id, "error");
             _scheduler.Finish(id, null, "abort");
             if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(message));
         }

@@ -20,6 +20,9 @@ public sealed class SequenceActor : ReceiveActor
     /// <summary>A beam search ended: its best beams, best first.</summary>
     public sealed record BeamsFinished(IReadOnlyList<BeamHypothesis> Beams, DateTime? FirstScheduled, DateTime? FirstToken);
     public sealed record Failed(string Message);
+    /// <summary>Ended by the engine (shutdown after the grace period): the stream still ends with a
+    /// final output, whose unfinished completions say "abort" and hold what they had generated.</summary>
+    public sealed record Aborted;
 
     private readonly GenerationRequest _request;
     private readonly ChannelWriter<RequestOutput> _output;
@@ -48,6 +51,7 @@ public sealed class SequenceActor : ReceiveActor
         _tokenizer = tokenizer;
         Receive<TokensAppended>(OnTokens);
         Receive<BeamsFinished>(OnBeams);
+        Receive<Aborted>(_ => OnAborted());
         Receive<Failed>(message =>
         {
             _output.TryComplete(new InvalidOperationException(message.Message));
@@ -78,11 +82,25 @@ public sealed class SequenceActor : ReceiveActor
             _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, false));
             return;
         }
-        var outputs = _completions.OrderBy(c => c.Key)
-            .Select(c => new CompletionOutput(c.Key, c.Value.Tokens, c.Value.Text.Text, c.Value.CumulativeLogprob, c.Value.Samples, c.Value.FinishReason!))
-            .ToList();
-        Complete(deltas, outputs, message.FirstScheduled, message.FirstToken);
+        Complete(deltas, Outputs(), message.FirstScheduled, message.FirstToken);
     }
+
+    private void OnAborted()
+    {
+        var deltas = new List<CompletionDelta>();
+        for (int index = 0; index < _request.Sampling.N; index++)
+        {
+            var completion = CompletionAt(index);
+            if (completion.FinishReason is not null) continue;
+            completion.FinishReason = "abort";
+            deltas.Add(new CompletionDelta(index, [], "", [], "abort"));
+        }
+        Complete(deltas, Outputs(), null, null);
+    }
+
+    private List<CompletionOutput> Outputs() => _completions.OrderBy(c => c.Key)
+        .Select(c => new CompletionOutput(c.Key, c.Value.Tokens, c.Value.Text.Text, c.Value.CumulativeLogprob, c.Value.Samples, c.Value.FinishReason!))
+        .ToList();
 
     // Beam search is not streamed: the beams arrive once, as the final output.
     private void OnBeams(BeamsFinished message)

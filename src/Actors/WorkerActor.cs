@@ -12,7 +12,8 @@ namespace LlmEngine.Actors;
 public sealed class WorkerActor : ReceiveActor
 {
     public sealed record ExecuteStep(ModelStep Step);
-    public sealed record StepExecuted(SampledToken[] Samples, double ComputeSeconds);
+    /// <summary>The samples, with the step's seconds in the runner and, of those, in sampling.</summary>
+    public sealed record StepExecuted(SampledToken[] Samples, double ComputeSeconds, double SampleSeconds = 0);
     public sealed record StepFailed(Exception Error);
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
@@ -23,11 +24,11 @@ public sealed class WorkerActor : ReceiveActor
     {
         Receive<ExecuteStep>(message =>
         {
-            double before = runner.ComputeSeconds;
+            double before = runner.ComputeSeconds, sampleBefore = runner.SampleSeconds;
             try
             {
                 var samples = runner.Execute(message.Step);
-                Sender.Tell(new StepExecuted(samples, runner.ComputeSeconds - before));
+                Sender.Tell(new StepExecuted(samples, runner.ComputeSeconds - before, runner.SampleSeconds - sampleBefore));
             }
             catch (Exception error)
             {

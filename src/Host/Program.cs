@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Cli;
 using LlmEngine.Kernels.Loading;
 
@@ -12,8 +13,12 @@ try
     // and keeps its stack trace.
     var parsed = root.Parse(args);
     if (parsed.Errors.Count > 0 && args.Length > 0 && args[0] is not ("-h" or "--help"))
-        return CliErrors.Fail(string.Join("; ", parsed.Errors.Select(e => e.Message)) + " (see --help)");
+        return CliErrors.Fail(string.Join("; ", parsed.Errors.Select(e => e.Message)) + " (see --help)", CliErrors.Usage);
     return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (EngineOptionsException e)
+{
+    return CliErrors.Fail(e.Message, CliErrors.Usage);
 }
 catch (Exception e) when (e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or IOException)
 {

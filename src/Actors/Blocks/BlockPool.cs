@@ -23,6 +23,7 @@ public sealed class BlockPool
     private readonly CacheEntry?[] _entries;
     private readonly Dictionary<BlockHash, int> _byHash = new();
     private long _lastPrefix = RootPrefix;
+    private int _shared;
 
     private sealed record CacheEntry(BlockHash Hash, long Parent, long Prefix, int[] Tokens);
 
@@ -44,6 +45,15 @@ public sealed class BlockPool
 
     public int RefCount(int block) => _refCounts[block];
 
+    /// <summary>Blocks with more than one reference, counted as references change (not by a scan).</summary>
+    public int NumShared => _shared;
+
+    /// <summary>Cached contents forgotten because their free block was allocated again.</summary>
+    public long NumEvicted { get; private set; }
+
+    /// <summary>Whether the block holds a registered full block's content (a free one is evictable).</summary>
+    public bool IsCached(int block) => _entries[block] is not null;
+
     /// <summary>Takes the least recently freed block, evicting its cache entry; refcount 1.</summary>
     public int Allocate()
     {
@@ -53,6 +63,7 @@ public sealed class BlockPool
         {
             _byHash.Remove(entry.Hash);
             _entries[block] = null;
+            NumEvicted++;
         }
         _refCounts[block] = 1;
         return block;
@@ -66,7 +77,7 @@ public sealed class BlockPool
             if (_entries[block] is null) throw new InvalidOperationException($"block {block} is free and caches nothing; allocate instead");
             _free.Remove(block);
         }
-        _refCounts[block]++;
+        if (++_refCounts[block] == 2) _shared++;
     }
 
     /// <summary>One reference fewer; at 0 the block joins the free-queue tail, still cached.</summary>
@@ -74,6 +85,7 @@ public sealed class BlockPool
     {
         if (_refCounts[block] == 0) throw new InvalidOperationException($"block {block} released while free");
         if (--_refCounts[block] == 0) _free.PushBack(block);
+        else if (_refCounts[block] == 1) _shared--;
     }
 
     /// <summary>
@@ -117,8 +129,9 @@ public sealed class BlockPool
 
     /// <summary>
     /// Throws unless each block's refcount equals <paramref name="references"/>[block] (the
-    /// table entries pointing at it), exactly the zero-count blocks are queued, each once, and
-    /// every cache entry is reachable by its own hash and holds <paramref name="blockSize"/> tokens.
+    /// table entries pointing at it), exactly the zero-count blocks are queued, each once, every
+    /// cache entry is reachable by its own hash and holds <paramref name="blockSize"/> tokens, and
+    /// the running count of shared blocks is right.
     /// </summary>
     internal void CheckInvariants(ReadOnlySpan<int> references, int blockSize, string name)
     {
@@ -144,5 +157,8 @@ public sealed class BlockPool
         foreach (var (hash, b) in _byHash)
             if (_entries[b]?.Hash != hash)
                 throw new InvalidOperationException($"{name} hash {hash} points at block {b}, which does not cache it");
+        int shared = _refCounts.Count(r => r > 1);
+        if (shared != _shared)
+            throw new InvalidOperationException($"{name} pool: {shared} blocks have refcount > 1 but the shared count says {_shared}");
     }
 }

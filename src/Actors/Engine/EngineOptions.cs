@@ -1,3 +1,6 @@
+using LlmEngine.Kernels.Attention;
+using static LlmEngine.Actors.Engine.SettingRules;
+
 namespace LlmEngine.Actors.Engine;
 
 public enum PreemptionMode { Recompute, Swap }
@@ -10,8 +13,13 @@ public enum KvLayout { Paged, Reserved }
 /// batch runs until all of its requests finish before new ones are admitted.</summary>
 public enum BatchingMode { Continuous, Static }
 
-/// <summary>Engine settings, bound from the command line or from configuration (section "Engine").</summary>
-public sealed class EngineOptions
+/// <summary>
+/// Engine settings: the defaults are the property initialisers, and <see cref="Settings"/> names
+/// each one once, with its rule. The command-line flags, configuration binding (section "Engine",
+/// by property name) and the benchmarks' JSON all derive from this record, and every door calls
+/// <see cref="Validate"/> before an engine starts.
+/// </summary>
+public sealed record EngineOptions
 {
     /// <summary>A Hugging Face directory, a directory with a llama2.c checkpoint, or a .bin path;
     /// null or empty for the embedded default model.</summary>
@@ -41,4 +49,45 @@ public sealed class EngineOptions
     public long Seed { get; set; }
     /// <summary>Seconds a graceful shutdown waits for in-flight requests before aborting them.</summary>
     public double ShutdownGraceSeconds { get; set; } = 10;
+
+    /// <summary>Every setting, in the order <c>--help</c> lists them.</summary>
+    public static IReadOnlyList<EngineSetting> Settings { get; } =
+    [
+        new EngineSetting<string?>("model", "Hugging Face model directory, directory with a llama2.c checkpoint, or .bin path (default: the embedded random model)",
+            o => o.Model, (o, v) => o.Model = v),
+        new EngineSetting<string?>("served-model-name", "Model name announced by the server", o => o.ServedModelName, (o, v) => o.ServedModelName = v),
+        new EngineSetting<string>("load-format", "auto (real weights) or dummy (seeded random weights from config.json)",
+            o => o.LoadFormat, (o, v) => o.LoadFormat = v, OneOf("auto", "dummy")),
+        new EngineSetting<string>("dtype", "float32 or bfloat16", o => o.DType, (o, v) => o.DType = v, OneOf("float32", "fp32", "float", "bfloat16", "bf16")),
+        new EngineSetting<string>("device", "cpu or cuda:N", o => o.Device, (o, v) => o.Device = v),
+        new EngineSetting<int>("block-size", "Tokens per KV block (1 to 32)", o => o.BlockSize, (o, v) => o.BlockSize = v, Between(1, 32)),
+        new EngineSetting<int>("num-blocks", "KV blocks to allocate (overrides --kv-cache-space; 0: from --kv-cache-space)",
+            o => o.NumBlocks, (o, v) => o.NumBlocks = v, AtLeast(0)),
+        new EngineSetting<double>("kv-cache-space", $"GiB for the KV cache (0: {KvCacheSizing.DefaultShareOfMemory:P0} of available memory, capped at what max-num-seqs full-length sequences use)",
+            o => o.KvCacheSpaceGiB, (o, v) => o.KvCacheSpaceGiB = v, NotNegative),
+        new EngineSetting<double>("swap-space", "GiB of host memory for swapped-out blocks", o => o.SwapSpaceGiB, (o, v) => o.SwapSpaceGiB = v, NotNegative),
+        new EngineSetting<int>("max-num-seqs", "Most sequences in one step", o => o.MaxNumSeqs, (o, v) => o.MaxNumSeqs = v, AtLeast(1)),
+        new EngineSetting<int>("max-num-batched-tokens", "Token budget of one step (long prompts are split into chunks)",
+            o => o.MaxNumBatchedTokens, (o, v) => o.MaxNumBatchedTokens = v, AtLeast(1)),
+        new EngineSetting<int>("max-model-len", "Longest prompt plus output (0: the model's context)", o => o.MaxModelLength, (o, v) => o.MaxModelLength = v, AtLeast(0)),
+        new EngineSetting<PreemptionMode>("preemption-mode", "recompute or swap", o => o.PreemptionMode, (o, v) => o.PreemptionMode = v),
+        new EngineSetting<string?>("attention-backend", "native or torch (default: native where its library loads)",
+            o => o.AttentionBackend, (o, v) => o.AttentionBackend = v, OneOf(AttentionBackends.Native, AttentionBackends.Torch, AttentionBackends.Auto)),
+        new EngineSetting<bool>("enable-prefix-caching", "Reuse KV blocks of identical prefixes (on by default; --no-enable-prefix-caching turns it off)",
+            o => o.EnablePrefixCaching, (o, v) => o.EnablePrefixCaching = v),
+        new EngineSetting<KvLayout>("kv-layout", "paged, or reserved (each request's maximum length reserved up front: the paper's baseline)",
+            o => o.KvLayout, (o, v) => o.KvLayout = v),
+        new EngineSetting<BatchingMode>("batching", "continuous (iteration-level) or static (request-level)", o => o.Batching, (o, v) => o.Batching = v),
+        new EngineSetting<long>("engine-seed", "Seed of dummy weights", o => o.Seed, (o, v) => o.Seed = v),
+        new EngineSetting<double>("shutdown-grace-seconds", "Seconds a shutdown waits for in-flight requests before aborting them",
+            o => o.ShutdownGraceSeconds, (o, v) => o.ShutdownGraceSeconds = v, NotNegative),
+    ];
+
+    /// <summary>These options, or an <see cref="EngineOptionsException"/> naming the first setting out of its range.</summary>
+    public EngineOptions Validate()
+    {
+        foreach (var setting in Settings)
+            if (setting.Problem(this) is { } problem) throw new EngineOptionsException(problem);
+        return this;
+    }
 }

@@ -4,6 +4,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Streams.Dsl;
 using LlmEngine.Actors.Blocks;
+using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Scheduling;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
@@ -20,7 +21,7 @@ namespace LlmEngine.Actors.Engine;
 /// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
 /// then aborts the rest.
 /// </summary>
-public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
+public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposable
 {
     private readonly LoadedModel _model;
     private readonly PagedKvCache _cache;
@@ -35,6 +36,7 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 
     public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
+        options.Validate();
         var dtype = ModelFactory.ParseDType(options.DType);
         var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed);
         return new InferenceEngine(model, options, system, log ?? (_ => { }));
@@ -42,7 +44,6 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
 
     private InferenceEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
     {
-        if (options.BlockSize is < 1 or > 32) throw new ArgumentException($"--block-size must be between 1 and 32, got {options.BlockSize}");
         _model = model;
         Options = options;
         var config = model.Config;
@@ -59,10 +60,11 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
             options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds));
 
+        Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
         _ownsSystem = system is null;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter)
+            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter, Observer)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
@@ -83,20 +85,16 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
     public int NumBlocks => _cache.NumBlocks;
     public EngineStatistics Statistics => _meter.Latest;
     public ActorSystem System => _system;
+    /// <summary>Steps, arrivals, ends and block-map snapshots as they happen (dashboard, trace).</summary>
+    public EngineObserver Observer { get; }
     public IActorRef Scheduler => _scheduler;
 
     /// <summary>Throws <see cref="ArgumentException"/> (ParamName = the API field) for a request that cannot run.</summary>
     public void Validate(GenerationRequest request)
     {
         request.Sampling.Validate();
-        if (request.PromptTokenIds.Count == 0) throw new ArgumentException("the prompt must not be empty", "prompt");
-        int vocab = ModelConfig.VocabSize;
-        foreach (var id in request.PromptTokenIds)
-            if (id < 0 || id >= vocab) throw new ArgumentException($"token id {id} is out of vocabulary (0..{vocab - 1})", "prompt");
-        int total = request.PromptTokenIds.Count + request.Sampling.MaxTokens;
-        if (total > MaxModelLength)
-            throw new ArgumentException($"This model's maximum context length is {MaxModelLength} tokens. However, you requested {total} tokens " +
-                $"({request.PromptTokenIds.Count} in the prompt, {request.Sampling.MaxTokens} in the completion). Please reduce the length of the prompt or completion.", "max_tokens");
+        RequestValidation.Prompt(request.PromptTokenIds, request.Sampling.MaxTokens, ModelConfig.VocabSize, MaxModelLength);
+        long total = request.PromptTokenIds.Count + (long)request.Sampling.MaxTokens;
         // The prompt's blocks are shared by all n sequences; each needs its own blocks for its
         // output (plus one copied on write). A request that cannot fit alone would never finish.
         long B = Options.BlockSize;
@@ -144,14 +142,33 @@ public sealed class InferenceEngine : ILlmEngine, IAsyncDisposable
     public async Task<EngineStatistics> RefreshStatisticsAsync() =>
         await _scheduler.Ask<EngineStatistics>(new SchedulerActor.GetStatistics(), TimeSpan.FromSeconds(10));
 
-    /// <summary>Stops admitting, waits up to the grace period for in-flight requests, then stops.</summary>
+    /// <summary>Requests whose streams have not ended yet.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The one shutdown of every door: stops admitting (new requests throw
+    /// <see cref="InvalidOperationException"/>; the HTTP server answers 503), waits up to
+    /// <paramref name="grace"/> for in-flight requests, aborts those left (each stream ends with a
+    /// final output whose unfinished completions say "abort", and frees its blocks), then stops the
+    /// engine's actors.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         _serving = false;
-        var deadline = DateTime.UtcNow + grace;
-        while (Volatile.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        if (!await DrainedWithin(grace))
+        {
+            _scheduler.Tell(new SchedulerActor.AbortAll());
+            // Aborted streams end at their consumers' pace; a consumer that has stopped reading
+            // must not hold the shutdown, so this wait is short.
+            await DrainedWithin(TimeSpan.FromSeconds(2));
+        }
         await _scheduler.GracefulStop(TimeSpan.FromSeconds(5));
         if (_ownsSystem) await _system.Terminate();
+    }
+
+    private async Task<bool> DrainedWithin(TimeSpan time)
+    {
+        var deadline = DateTime.UtcNow + time;
+        while (InFlight > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        return InFlight == 0;
     }
 
     public async ValueTask DisposeAsync()

@@ -41,6 +41,9 @@ public sealed partial class Scheduler(SchedulerOptions options)
 
     public SequenceGroup? Find(string requestId) => _groups.GetValueOrDefault(requestId);
 
+    /// <summary>Every request not yet finished, in no particular order.</summary>
+    public IEnumerable<SequenceGroup> Groups => _groups.Values;
+
     /// <summary>Ends a request (abort, or a stop string found in its text) and frees its blocks at the next step.</summary>
     public void Finish(string requestId, int? index, string reason)
     {

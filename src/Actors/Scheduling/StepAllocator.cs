@@ -71,7 +71,7 @@ public sealed class StepAllocator(KvCacheManager cache)
 
     /// <param name="tokens">tokens held per sequence that holds device blocks</param>
     public BlockUsage Usage(IReadOnlyDictionary<long, int> tokens) => new(cache.NumTotalBlocks, cache.NumFreeBlocks, cache.AllocatedSlots,
-        cache.WastedSlots(tokens), cache.SharedBlocksSaved, _prefixQueries, _prefixHits);
+        cache.WastedSlots(tokens), cache.SharedBlocksSaved, _prefixQueries, _prefixHits, cache.NumSharedBlocks, cache.NumUsedSwapBlocks, cache.NumEvictions);
 
     private sealed class AllocationState
     {

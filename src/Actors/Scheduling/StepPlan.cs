@@ -39,5 +39,8 @@ public sealed record StepAllocation(
     CacheOperationsPlan CacheOperations,
     BlockUsage Usage);
 
-/// <summary>Block pool figures at one moment; wasted slots are allocated slots holding no token.</summary>
-public sealed record BlockUsage(int Total, int Free, long AllocatedSlots, long WastedSlots, int SharedBlocksSaved, long PrefixQueries, long PrefixHits);
+/// <summary>Block pool figures at one moment; wasted slots are allocated slots holding no token.
+/// <see cref="SharedBlocks"/> counts device blocks with refcount > 1, <see cref="UsedSwapBlocks"/>
+/// host blocks in use, <see cref="Evictions"/> cached contents dropped since start.</summary>
+public sealed record BlockUsage(int Total, int Free, long AllocatedSlots, long WastedSlots, int SharedBlocksSaved, long PrefixQueries, long PrefixHits,
+    int SharedBlocks = 0, int UsedSwapBlocks = 0, long Evictions = 0);

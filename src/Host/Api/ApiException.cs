@@ -23,11 +23,6 @@ public sealed class ApiException(int status, string message, string type = ApiEx
     public static ApiException NotServing() =>
         new(503, "The engine is not serving requests (starting up or shutting down).", "service_unavailable_error", code: "engine_not_serving");
 
-    public static ApiException ContextTooLong(int maxModelLength, int promptTokens, int maxTokens) =>
-        BadRequest($"This model's maximum context length is {maxModelLength} tokens. However, you requested "
-                   + $"{promptTokens + maxTokens} tokens ({promptTokens} in the messages, {maxTokens} in the completion). "
-                   + "Please reduce the length of the messages or completion.");
-
     public static ApiException PromptTooLong(int maxModelLength, int promptTokens) =>
         BadRequest($"This model's maximum context length is {maxModelLength} tokens. However, your request has "
                    + $"{promptTokens} input tokens. Please reduce the length of the input messages.");

@@ -54,15 +54,22 @@ public sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddlewar
     }
 }
 
-/// <summary>When an API key is set, /v1/* requests must carry "Authorization: Bearer KEY" (as vLLM checks it).</summary>
+/// <summary>When an API key is set, /v1/*, /dashboard* and /trace/* requests must carry
+/// "Authorization: Bearer KEY" (as vLLM checks it); the dashboard also takes it from ?key= or its cookie.</summary>
 public sealed class ApiKeyMiddleware(RequestDelegate next, string apiKey)
 {
     public Task InvokeAsync(HttpContext context)
     {
-        if (!context.Request.Path.StartsWithSegments("/v1") || HttpMethods.IsOptions(context.Request.Method))
+        var path = context.Request.Path;
+        bool dashboard = path.StartsWithSegments("/dashboard");
+        if (!(path.StartsWithSegments("/v1") || dashboard || path.StartsWithSegments("/trace")) || HttpMethods.IsOptions(context.Request.Method))
             return next(context);
         var header = context.Request.Headers.Authorization.ToString();
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && FixedTimeEquals(header[7..].Trim(), apiKey))
+            return next(context);
+        // A browser opens the dashboard with ?key= once; a cookie carries the key afterwards.
+        if (dashboard && (context.Request.Cookies[Dashboard.DashboardEndpoints.CookieName] ?? context.Request.Query["key"].ToString()) is { Length: > 0 } key
+            && FixedTimeEquals(key, apiKey))
             return next(context);
         throw new ApiException(401, "Incorrect or missing API key. Send 'Authorization: Bearer <key>'.", ApiException.InvalidRequest, code: "invalid_api_key");
     }

@@ -1,4 +1,6 @@
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Observing;
+using LlmEngine.Host.Dashboard;
 using LlmEngine.Host.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -44,6 +46,8 @@ public static class OpenAiServer
             var engine = sp.GetRequiredService<ILlmEngine>();
             return new ServerMetrics(engine, ServedModel(engine, options));
         });
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<ILlmEngine>() is IObservedEngine observed && options.Dashboard
+            ? new DashboardHub(observed.Observer, options.DashboardInterval) : null!);
         configure(builder);
 
         var app = builder.Build();
@@ -99,6 +103,7 @@ public static class OpenAiServer
         app.MapPost("/tokenize", info.Tokenize);
         app.MapPost("/detokenize", info.Detokenize);
         app.MapGet("/metrics", info.Metrics);
+        if (app.Services.GetService<DashboardHub>() is { } hub) DashboardEndpoints.Map(app, hub, options.ApiKey);
     }
 
     // IPv6 literals need brackets in a URL; Kestrel refuses a free port (0) on "localhost", so the

@@ -19,16 +19,17 @@ public static class RequestChecks
         if (!engine.IsServing) throw ApiException.NotServing();
     }
 
-    /// <summary>Token ids must be in the vocabulary, the prompt non-empty, and prompt plus
-    /// completion within the model's context.</summary>
+    /// <summary>The engine's prompt checks (<see cref="RequestValidation"/>), as a 400 naming the field.</summary>
     public static void Prompt(ILlmEngine engine, IReadOnlyList<int> tokens, int maxTokens, string param)
     {
-        if (tokens.Count == 0) throw ApiException.BadRequest("The prompt cannot be empty.", param);
-        var vocab = engine.ModelConfig.VocabSize;
-        foreach (var id in tokens)
-            if (id >= vocab) throw ApiException.BadRequest($"Token id {id} is out of vocabulary (size {vocab}).", param);
-        if (tokens.Count + maxTokens > engine.MaxModelLength)
-            throw ApiException.ContextTooLong(engine.MaxModelLength, tokens.Count, maxTokens);
+        try
+        {
+            RequestValidation.Prompt(tokens, maxTokens, engine.ModelConfig.VocabSize, engine.MaxModelLength, param);
+        }
+        catch (ArgumentException e)
+        {
+            throw ApiException.BadRequest(SamplingFields.StripParamSuffix(e), e.ParamName);
+        }
     }
 
     /// <summary>stream_options.include_usage; stream_options without stream is an error, as in OpenAI.</summary>

@@ -16,6 +16,10 @@ public sealed class ServerOptions
     public string? ModelDirectory { get; set; }
     /// <summary>A Jinja chat template file (or the template text itself) that overrides the model's.</summary>
     public string? ChatTemplate { get; set; }
+    /// <summary>Serve the live dashboard at /dashboard (guarded by <see cref="ApiKey"/> when set).</summary>
+    public bool Dashboard { get; set; } = true;
+    /// <summary>How often a connected dashboard gets a frame (each costs the engine one block-map copy).</summary>
+    public TimeSpan DashboardInterval { get; set; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Text.Json;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Runtime;
 
 namespace LlmEngine.Host.Bench;
 
@@ -11,6 +11,9 @@ namespace LlmEngine.Host.Bench;
 /// (the engine's figure, warm-up included).</summary>
 public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions, double EngineOverhead)
 {
+    /// <summary>Where the steps' time went (with <c>--profile</c>): steps with prompt tokens, steps that only decode.</summary>
+    public (ProfileSnapshot Prompt, ProfileSnapshot Decode)? Profile { get; init; }
+
     public double PromptTokensPerSecond => BatchSize * (double)InputLength / PromptSeconds;
     public double GenerationTokensPerSecond => GenerationSeconds > 0 ? BatchSize * (double)(OutputLength - 1) / GenerationSeconds : 0;
     /// <summary>Mean time of a decode step (all sequences advance one token per step).</summary>
@@ -27,7 +30,7 @@ public static class BatchBench
 {
     public static async Task<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RunAsync(EngineOptions options, int batchSize, int inputLength, int outputLength, int seed, Action onToken, CancellationToken cancel = default)
     {
-        var sized = Copy(options);
+        var sized = options with { };
         if (sized.NumBlocks == 0 && sized.KvCacheSpaceGiB == 0)
             sized.NumBlocks = batchSize * ((inputLength + outputLength + sized.BlockSize - 1) / sized.BlockSize);
         await using var engine = InferenceEngine.Start(sized, log: Console.Error.WriteLine);
@@ -41,12 +44,16 @@ public static class BatchBench
             engine.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(engine));
         if (prompts.Any(p => p.PromptLength != inputLength || p.OutputLength != outputLength))
             throw new ArgumentException($"{inputLength} + {outputLength} tokens do not fit the model's context ({engine.MaxModelLength})");
+        ForwardProfile.Reset();
         var clock = Stopwatch.StartNew();
         var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, clock, onToken, cancel)));
         var after = await engine.RefreshStatisticsAsync();
         double firstTokens = times.Max(t => t.First), end = times.Max(t => t.End);
         return (new BatchRow(batchSize, inputLength, outputLength, firstTokens, end - firstTokens,
-            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction), engine.ModelConfig);
+            after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction)
+        {
+            Profile = ForwardProfile.Enabled ? (ForwardProfile.Snapshot(ProfilePhase.Prompt), ForwardProfile.Snapshot(ProfilePhase.Decode)) : null,
+        }, engine.ModelConfig);
     }
 
     private static async Task<(double First, double End)> Run(InferenceEngine engine, string id, BenchRequest prompt, Stopwatch clock, Action onToken, CancellationToken cancel)
@@ -68,8 +75,4 @@ public static class BatchBench
         if (tokens != prompt.OutputLength) throw new InvalidOperationException($"{id} generated {tokens} of {prompt.OutputLength} tokens");
         return (first!.Value, clock.Elapsed.TotalSeconds);
     }
-
-    /// <summary>A copy of the options (all of their public settable properties).</summary>
-    public static EngineOptions Copy(EngineOptions options) =>
-        JsonSerializer.Deserialize<EngineOptions>(JsonSerializer.Serialize(options))!;
 }

@@ -2,13 +2,15 @@ using System.CommandLine;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Cli;
 using LlmEngine.Kernels.Models;
+using LlmEngine.Kernels.Runtime;
 using Spectre.Console;
 
 namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench batch</c>: llama.cpp's batched-bench, row by row comparable: per batch size,
 /// that many sequences started together; prompt and generation throughput reported apart, as
-/// shares of this machine's ceilings and against llama.cpp's row.</summary>
+/// shares of this machine's bounds (a roofline: one weight pass per step, or the compute ceiling)
+/// and against llama.cpp's row.</summary>
 public static class BatchCommand
 {
     public static Command Create()
@@ -20,8 +22,9 @@ public static class BatchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the prompts' token ids", DefaultValueFactory = _ => 0 };
         var outputJson = new Option<FileInfo?>("--output-json") { Description = "Write one row per batch size (JSON) to this file" };
         var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar" };
+        var profile = new Option<bool>("--profile") { Description = "Also print where a step's time goes (matrix products, attention, norms, rotary, sampling, dispatch and glue, control plane)" };
         var command = new Command("batch", "Batched prompt and generation throughput per batch size (like llama.cpp's batched-bench)");
-        foreach (var o in new Option[] { batchSizes, inputLength, outputLength, seed, outputJson, noProgress }) command.Options.Add(o);
+        foreach (var o in new Option[] { batchSizes, inputLength, outputLength, seed, outputJson, noProgress, profile }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -29,6 +32,8 @@ public static class BatchCommand
             var sizes = ParseSizes(result.GetValue(batchSizes)!);
             int input = result.GetValue(inputLength), output = result.GetValue(outputLength);
             if (input < 1 || output < 2) return CliErrors.Fail("--input-len must be at least 1 and --output-len at least 2");
+            string format = WeightFormat(options);
+            ForwardProfile.Enabled = result.GetValue(profile);
             ModelConfig config = null!;
             var rows = new List<BatchRow>();
             await BenchConsole.WithProgress("generated tokens", sizes.Sum(b => (long)b * output), !result.GetValue(noProgress), async tick =>
@@ -41,16 +46,20 @@ public static class BatchCommand
                 }
                 return 0;
             });
-            Print(rows, config, options.DType);
+            Print(rows, config, format);
+            if (ForwardProfile.Enabled) BatchProfile.Print(rows);
+            ForwardProfile.Enabled = false;
             await BenchConsole.WriteJsonAsync(result.GetValue(outputJson), new Dictionary<string, object>
             {
-                ["rows"] = rows.Select(r => Json(r, config, options.DType)).ToList(),
+                ["rows"] = rows.Select(r => Json(r, config, format)).ToList(),
                 ["input_len"] = input,
                 ["output_len"] = output,
-                ["ceiling_generation_tokens_per_second"] = MachineCeilings.TokensPerSecond(config, options.DType),
-                ["ceiling_prompt_tokens_per_second"] = MachineCeilings.PromptTokensPerSecond(config, options.DType),
-                ["batch1_bound_ms_per_step"] = MachineCeilings.Batch1StepSeconds(config, options.DType) * 1000,
+                ["weight_format"] = format,
+                ["ceiling_generation_tokens_per_second"] = MachineCeilings.TokensPerSecond(config, format),
+                ["ceiling_prompt_tokens_per_second"] = MachineCeilings.PromptTokensPerSecond(config, format),
+                ["weight_pass_ms"] = MachineCeilings.WeightPassSeconds(config, format) * 1000,
                 ["matmul_parameters"] = MachineCeilings.MatmulParameters(config),
+                ["llama_cpp"] = LlamaCppReference.Version,
                 ["engine_options"] = BenchJson.Engine(options),
             });
             return 0;
@@ -65,11 +74,13 @@ public static class BatchCommand
         return sizes.Count > 0 ? sizes : throw new ArgumentException("--batch-sizes is empty");
     }
 
-    private static Dictionary<string, object?> Json(BatchRow r, ModelConfig config, string dtype)
+    /// <summary>The format the weights are stored in: the dtype (the weights' bytes per parameter).</summary>
+    public static string WeightFormat(EngineOptions options) => options.DType;
+
+    private static Dictionary<string, object?> Json(BatchRow r, ModelConfig config, string format)
     {
-        double ceiling = MachineCeilings.TokensPerSecond(config, dtype), promptCeiling = MachineCeilings.PromptTokensPerSecond(config, dtype);
-        var peer = LlamaCppReference.Row(config, dtype, r.BatchSize);
-        return new()
+        var peer = LlamaCppReference.Row(config, format, r.BatchSize);
+        var json = new Dictionary<string, object?>
         {
             ["batch_size"] = r.BatchSize,
             ["prompt_tokens_per_second"] = r.PromptTokensPerSecond,
@@ -77,27 +88,31 @@ public static class BatchCommand
             ["prompt_seconds"] = r.PromptSeconds,
             ["generation_seconds"] = r.GenerationSeconds,
             ["ms_per_decode_step"] = r.StepMilliseconds,
-            ["prompt_share_of_ceiling"] = r.PromptTokensPerSecond / promptCeiling,
-            ["generation_share_of_ceiling"] = r.GenerationTokensPerSecond / ceiling,
-            ["llama_cpp_prompt_tokens_per_second"] = peer?.Prompt,
-            ["llama_cpp_generation_tokens_per_second"] = peer?.Generation,
+            ["prompt_share_of_ceiling"] = r.PromptTokensPerSecond / MachineCeilings.PromptTokensPerSecond(config, format),
+            ["generation_bound_tokens_per_second"] = MachineCeilings.GenerationBound(config, format, r.BatchSize),
+            ["generation_share_of_bound"] = r.GenerationTokensPerSecond / MachineCeilings.GenerationBound(config, format, r.BatchSize),
+            ["llama_cpp_prompt_tokens_per_second"] = peer.Prompt,
+            ["llama_cpp_generation_tokens_per_second"] = peer.Generation,
             ["num_steps"] = r.NumSteps,
             ["num_preemptions"] = r.Preemptions,
             ["engine_overhead_fraction"] = r.EngineOverhead,
         };
+        if (r.Profile is { } p) json["profile"] = BatchProfile.Json(r, p.Prompt, p.Decode);
+        return json;
     }
 
-    private static void Print(IReadOnlyList<BatchRow> rows, ModelConfig config, string dtype)
+    private static void Print(IReadOnlyList<BatchRow> rows, ModelConfig config, string format)
     {
-        double ceiling = MachineCeilings.TokensPerSecond(config, dtype), promptCeiling = MachineCeilings.PromptTokensPerSecond(config, dtype);
-        double bound = MachineCeilings.Batch1StepSeconds(config, dtype) * 1000;
-        var table = new Table().Title($"Batched throughput ({dtype}; compute ceilings {promptCeiling:F0} prompt / {ceiling:F0} generated tokens/s, {bound:F1} ms/step memory-bound at batch 1)")
-            .AddColumns("batch", "prompt tok/s", "of ceiling", "vs llama.cpp", "gen tok/s", "of ceiling", "vs llama.cpp", "ms/step", "overhead", "preempt");
+        double promptCeiling = MachineCeilings.PromptTokensPerSecond(config, format), ceiling = MachineCeilings.TokensPerSecond(config, format);
+        double pass = MachineCeilings.WeightPassSeconds(config, format) * 1000;
+        var table = new Table().Title($"Batched throughput ({format}; bounds: one weight pass per step {pass:F1} ms at {MachineCeilings.CopyBytesPerSecond / 1e9:F0} GB/s, compute {promptCeiling:F0} prompt / {ceiling:F0} generated tokens/s; peer {LlamaCppReference.Version})")
+            .AddColumns("batch", "prompt tok/s", "of ceiling", "vs llama.cpp", "gen tok/s", "of bound", "vs llama.cpp", "ms/step", "overhead", "preempt");
         foreach (var r in rows)
         {
-            var peer = LlamaCppReference.Row(config, dtype, r.BatchSize);
-            table.AddRow($"{r.BatchSize}", $"{r.PromptTokensPerSecond:F1}", $"{r.PromptTokensPerSecond / promptCeiling:P0}", Ratio(r.PromptTokensPerSecond, peer?.Prompt),
-                $"{r.GenerationTokensPerSecond:F1}", $"{r.GenerationTokensPerSecond / ceiling:P0}", Ratio(r.GenerationTokensPerSecond, peer?.Generation),
+            var peer = LlamaCppReference.Row(config, format, r.BatchSize);
+            double bound = MachineCeilings.GenerationBound(config, format, r.BatchSize);
+            table.AddRow($"{r.BatchSize}", $"{r.PromptTokensPerSecond:F1}", $"{r.PromptTokensPerSecond / promptCeiling:P0}", Ratio(r.PromptTokensPerSecond, peer.Prompt),
+                $"{r.GenerationTokensPerSecond:F1}", $"{r.GenerationTokensPerSecond / bound:P0} ({bound:F0})", Ratio(r.GenerationTokensPerSecond, peer.Generation),
                 $"{r.StepMilliseconds:F1}", $"{r.EngineOverhead:P0}", $"{r.Preemptions}");
         }
         BenchConsole.Out.Write(table);

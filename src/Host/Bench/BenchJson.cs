@@ -6,26 +6,8 @@ namespace LlmEngine.Host.Bench;
 public static class BenchJson
 {
     /// <summary>The engine options as the command-line flags name them (snake case).</summary>
-    public static Dictionary<string, object?> Engine(EngineOptions o) => new()
-    {
-        ["model"] = o.Model,
-        ["load_format"] = o.LoadFormat,
-        ["dtype"] = o.DType,
-        ["device"] = o.Device,
-        ["block_size"] = o.BlockSize,
-        ["num_blocks"] = o.NumBlocks,
-        ["kv_cache_space"] = o.KvCacheSpaceGiB,
-        ["swap_space"] = o.SwapSpaceGiB,
-        ["max_num_seqs"] = o.MaxNumSeqs,
-        ["max_num_batched_tokens"] = o.MaxNumBatchedTokens,
-        ["max_model_len"] = o.MaxModelLength,
-        ["preemption_mode"] = o.PreemptionMode.ToString().ToLowerInvariant(),
-        ["attention_backend"] = o.AttentionBackend,
-        ["enable_prefix_caching"] = o.EnablePrefixCaching,
-        ["kv_layout"] = o.KvLayout.ToString().ToLowerInvariant(),
-        ["batching"] = o.Batching.ToString().ToLowerInvariant(),
-        ["engine_seed"] = o.Seed,
-    };
+    public static Dictionary<string, object?> Engine(EngineOptions o) =>
+        EngineOptions.Settings.ToDictionary(s => s.JsonKey, s => s.JsonValue(o));
 
     /// <summary>The engine options and what the running engine made of them.</summary>
     public static Dictionary<string, object?> Engine(InferenceEngine engine)

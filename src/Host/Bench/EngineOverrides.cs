@@ -35,33 +35,6 @@ public static class EngineOverrides
         set.AddTo(command);
         var parsed = command.Parse(flags.Split(' ', StringSplitOptions.RemoveEmptyEntries));
         if (parsed.Errors.Count > 0) throw new ArgumentException($"engine flags '{flags}': {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
-        var given = set.Bind(parsed);
-        var options = BatchBench.Copy(baseOptions);
-        foreach (var (option, copy) in Setters(set))
-            if (parsed.GetResult(option) is { Implicit: false }) copy(options, given);
-        return options;
+        return set.Bind(parsed, baseOptions);
     }
-
-    private static IEnumerable<(Option, Action<EngineOptions, EngineOptions>)> Setters(EngineOptionSet s) =>
-    [
-        (s.Model, (o, g) => o.Model = g.Model),
-        (s.ServedModelName, (o, g) => o.ServedModelName = g.ServedModelName),
-        (s.LoadFormat, (o, g) => o.LoadFormat = g.LoadFormat),
-        (s.DType, (o, g) => o.DType = g.DType),
-        (s.Device, (o, g) => o.Device = g.Device),
-        (s.BlockSize, (o, g) => o.BlockSize = g.BlockSize),
-        (s.NumBlocks, (o, g) => o.NumBlocks = g.NumBlocks),
-        (s.KvCacheSpace, (o, g) => o.KvCacheSpaceGiB = g.KvCacheSpaceGiB),
-        (s.SwapSpace, (o, g) => o.SwapSpaceGiB = g.SwapSpaceGiB),
-        (s.MaxNumSeqs, (o, g) => o.MaxNumSeqs = g.MaxNumSeqs),
-        (s.MaxNumBatchedTokens, (o, g) => o.MaxNumBatchedTokens = g.MaxNumBatchedTokens),
-        (s.MaxModelLength, (o, g) => o.MaxModelLength = g.MaxModelLength),
-        (s.Preemption, (o, g) => o.PreemptionMode = g.PreemptionMode),
-        (s.AttentionBackend, (o, g) => o.AttentionBackend = g.AttentionBackend),
-        (s.EnablePrefixCaching, (o, _) => o.EnablePrefixCaching = true),
-        (s.NoEnablePrefixCaching, (o, _) => o.EnablePrefixCaching = false),
-        (s.KvLayout, (o, g) => o.KvLayout = g.KvLayout),
-        (s.Batching, (o, g) => o.Batching = g.Batching),
-        (s.Seed, (o, g) => o.Seed = g.Seed),
-    ];
 }

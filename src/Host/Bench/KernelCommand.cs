@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using System.CommandLine;
 using LlmEngine.Kernels.Attention;
 using Spectre.Console;

@@ -3,21 +3,24 @@ using LlmEngine.Kernels.Models;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>
-/// What this machine allows (shared/notes/environment.md, measured with libtorch on 2 cores):
-/// matrix products at ~154 GFLOP/s in float32 and ~308 in bfloat16 (the notes' ~700 and ~1,400
-/// tokens/s for the 110M model at 2 FLOP per parameter and token), and weights streamed at
-/// ~20 GB/s by a matrix-vector product (the ~22 ms float32 step at batch 1). The parameters that
-/// cost FLOPs per generated token are the layers' matrices and the LM head (the embedding is a
-/// lookup); a prompt token that is not its sequence's last skips the LM head (the model computes
-/// logits only for the rows it samples), so the prompt ceiling counts the layers alone: for
-/// llama-110m ~907 tokens/s float32 and ~1,813 bfloat16, against ~703 and ~1,406 for generation.
-/// These are rough: the GEMM rate depends on the shape, so a share a little above 100% is possible.
+/// What this machine allows (shared/notes/environment.md, measured on 2 cores on 2026-12-03):
+/// matrix products at ~185 GFLOP/s in float32 (libtorch) and ~810 in bfloat16 (oneDNN's
+/// AVX512_BF16 path) on wide shapes, and memory copied at ~55 GB/s. A roofline per batch size:
+/// a decode step reads every weight once (memory-bound at a few sequences: weight bytes over the
+/// copy bandwidth per step) and does 2 FLOP per matrix parameter and token (compute-bound at
+/// many). The parameters that cost FLOPs and bytes per generated token are the layers' matrices
+/// and the LM head (the embedding is a lookup); a prompt token that is not its sequence's last
+/// skips the LM head, so the prompt ceiling counts the layers alone. For llama-110m: batch-1
+/// steps of ~8.0 ms float32, ~4.0 bfloat16, ~2.1 Q8_0, ~1.1 Q4_0; compute ceilings ~845 and
+/// ~3,700 generated tokens/s in float32 and bfloat16. No int8 matrix rate was measured: the
+/// quantized formats use the bfloat16 rate (their kernels' work per weight is of that order).
+/// Rough figures: the GEMM rate depends on the shape, so a share a little above 100% is possible.
 /// </summary>
 public static class MachineCeilings
 {
-    public const double Float32FlopsPerSecond = 154e9;
-    public const double BFloat16FlopsPerSecond = 308e9;
-    public const double WeightBytesPerSecond = 20e9;
+    public const double Float32FlopsPerSecond = 185e9;
+    public const double BFloat16FlopsPerSecond = 810e9;
+    public const double CopyBytesPerSecond = 55e9;
 
     public static long MatmulParameters(ModelConfig c) => LayerParameters(c) + (long)c.VocabSize * c.HiddenSize;
 
@@ -29,36 +32,32 @@ public static class MachineCeilings
         return c.NumLayers * (attention + mlp);
     }
 
-    public static bool IsBFloat16(string dtype) => dtype is "bfloat16" or "bf16";
-
-    private static double Flops(string dtype) => IsBFloat16(dtype) ? BFloat16FlopsPerSecond : Float32FlopsPerSecond;
-
-    /// <summary>Compute-bound generated tokens per second (large batch).</summary>
-    public static double TokensPerSecond(ModelConfig c, string dtype) => Flops(dtype) / (2.0 * MatmulParameters(c));
-
-    /// <summary>Compute-bound prompt tokens per second (no LM head but for the last token).</summary>
-    public static double PromptTokensPerSecond(ModelConfig c, string dtype) => Flops(dtype) / (2.0 * LayerParameters(c));
-
-    /// <summary>Memory-bound step time at batch 1: every weight read once.</summary>
-    public static double Batch1StepSeconds(ModelConfig c, string dtype) =>
-        MatmulParameters(c) * (IsBFloat16(dtype) ? 2.0 : 4.0) / WeightBytesPerSecond;
-}
-
-/// <summary>llama.cpp's batched-bench on this machine (environment.md): a random LLaMA of the
-/// llama-110m shape, 128 prompt + 128 generated tokens per sequence, 2 threads, flash attention.</summary>
-public static class LlamaCppReference
-{
-    private static readonly Dictionary<(bool BFloat16, int Batch), (double Prompt, double Generation)> Rows = new()
+    /// <summary>Bytes per weight of a format: a dtype (float32, bfloat16) or a GGUF block type.</summary>
+    public static double BytesPerWeight(string format) => format switch
     {
-        [(false, 1)] = (600, 60), [(false, 8)] = (707, 255), [(false, 32)] = (670, 328), [(false, 64)] = (479, 266),
-        [(true, 1)] = (1110, 114), [(true, 8)] = (933, 335), [(true, 32)] = (1017, 381), [(true, 64)] = (677, 294),
+        "float32" or "fp32" or "float" => 4,
+        "bfloat16" or "bf16" => 2,
+        "q8_0" => 34.0 / 32,
+        "q4_0" => 18.0 / 32,
+        "q4_k" => 144.0 / 256,
+        "q5_k" => 176.0 / 256,
+        "q6_k" => 210.0 / 256,
+        _ => throw new ArgumentException($"no ceilings for weight format '{format}'"),
     };
 
-    /// <summary>True for the shape llama.cpp was measured on (config/models/llama-110m).</summary>
-    public static bool SameShape(ModelConfig c) =>
-        c.Architecture == ModelArchitecture.Llama && c.HiddenSize == 768 && c.NumLayers == 12 && c.NumHeads == 12
-        && c.KvHeads == 12 && c.IntermediateSize == 2048 && c.VocabSize == 32000;
+    private static double Flops(string format) => BytesPerWeight(format) == 4 ? Float32FlopsPerSecond : BFloat16FlopsPerSecond;
 
-    public static (double Prompt, double Generation)? Row(ModelConfig c, string dtype, int batch) =>
-        SameShape(c) && Rows.TryGetValue((MachineCeilings.IsBFloat16(dtype), batch), out var row) ? row : null;
+    /// <summary>Compute-bound generated tokens per second (large batch).</summary>
+    public static double TokensPerSecond(ModelConfig c, string format) => Flops(format) / (2.0 * MatmulParameters(c));
+
+    /// <summary>Compute-bound prompt tokens per second (no LM head but for the last token).</summary>
+    public static double PromptTokensPerSecond(ModelConfig c, string format) => Flops(format) / (2.0 * LayerParameters(c));
+
+    /// <summary>Memory-bound step time: every weight read once.</summary>
+    public static double WeightPassSeconds(ModelConfig c, string format) => MatmulParameters(c) * BytesPerWeight(format) / CopyBytesPerSecond;
+
+    /// <summary>The roofline for generation at a batch size: the lower of one weight pass per
+    /// step (batch tokens per pass) and the compute ceiling.</summary>
+    public static double GenerationBound(ModelConfig c, string format, int batch) =>
+        Math.Min(batch / WeightPassSeconds(c, format), TokensPerSecond(c, format));
 }

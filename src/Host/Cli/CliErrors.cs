@@ -1,11 +1,14 @@
 namespace LlmEngine.Host.Cli;
 
-/// <summary>How the command line reports a problem: one line on standard error, exit code 1.</summary>
+/// <summary>How the command line reports a problem: one line on standard error and a non-zero
+/// exit code: <see cref="Usage"/> (2) for flags the user wrote wrong, 1 for anything else.</summary>
 public static class CliErrors
 {
-    public static int Fail(string message)
+    public const int Usage = 2;
+
+    public static int Fail(string message, int exitCode = 1)
     {
         Console.Error.WriteLine($"error: {message}");
-        return 1;
+        return exitCode;
     }
 }

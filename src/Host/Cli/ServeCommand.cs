@@ -1,40 +1,62 @@
 using System.CommandLine;
+using Akka.Actor;
+using Akka.Remote.Hosting;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Remote;
 using LlmEngine.Host.Api;
+using LlmEngine.Host.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace LlmEngine.Host.Cli;
 
-/// <summary><c>serve</c>: the OpenAI-compatible HTTP server over the engine, in the generic host.</summary>
+/// <summary><c>serve</c>: the OpenAI-compatible HTTP server over the engine that
+/// <c>AddLlmEngine</c> hosts, so HTTP, the remote gateway (<c>--remote-port</c>) and in-process
+/// callers share one engine and one shutdown (the hosted engine's drain, then abort).</summary>
 public static class ServeCommand
 {
     public static Command Create()
     {
         var engine = new EngineOptionSet();
-        var host = new Option<string>("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host") { Description = "Address to bind (HTTP, and the remote gateway)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 8000 };
+        var remotePort = new Option<int?>("--remote-port") { Description = "Also serve other Akka systems over Akka.Remote on this port (0: any free port)" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file overriding the model's" };
+        var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, apiKey, chatTemplate }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
             var options = engine.Bind(result);
+            var bind = result.GetValue(host)!;
             var server = new ServerOptions
             {
-                Host = result.GetValue(host)!,
+                Host = bind,
                 Port = result.GetValue(port),
                 ApiKey = result.GetValue(apiKey),
                 ServedModelName = options.ServedModelName,
                 ModelDirectory = ModelDirectoryOf(options.Model),
                 ChatTemplate = result.GetValue(chatTemplate),
+                Dashboard = result.GetValue(dashboard),
             };
-            await using var running = InferenceEngine.Start(options, log: Console.Error.WriteLine);
-            if (running.IsDefaultModel) Console.Error.WriteLine("note: no --model given; serving the embedded default model (random weights: its text is gibberish)");
-            var app = OpenAiServer.Build(running, server, builder =>
-                builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds)));
+            int? remote = result.GetValue(remotePort);
+            var app = OpenAiServer.Build(server, builder =>
+            {
+                builder.Logging.ClearProviders();
+                builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+                builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
+                builder.Services.AddLlmEngine(options, remote is { } p ? (akka, _) => akka.WithRemoting(bind, p) : null);
+            });
+            if (app.Services.GetRequiredService<InferenceEngine>().IsDefaultModel)
+                Console.Error.WriteLine("note: no --model given; serving the embedded default model (random weights: its text is gibberish)");
+            if (remote is not null)
+            {
+                var system = (ExtendedActorSystem)app.Services.GetRequiredService<ActorSystem>();
+                Console.Error.WriteLine($"Remote gateway at {system.Provider.DefaultAddress}/user/{EngineGatewayActor.Name}");
+            }
             await OpenAiServer.RunAsync(app, Console.Error, cancel);
-            await running.StopAsync(TimeSpan.FromSeconds(options.ShutdownGraceSeconds));
             return 0;
         });
         return command;

@@ -13,7 +13,7 @@ namespace LlmEngine.Host.Hosting;
 /// says so), start the <see cref="EngineGatewayActor"/> on the host's ActorSystem and register it
 /// and the engine's scheduler in Akka.Hosting's <see cref="ActorRegistry"/> (keys
 /// <see cref="EngineGatewayActor"/> and <see cref="SchedulerActor"/>). Stop: the graceful shutdown
-/// of <see cref="HostedEngine.ShutdownAsync"/> with <see cref="EngineOptions.ShutdownGraceSeconds"/>.
+/// of <see cref="InferenceEngine.StopAsync"/> with <see cref="EngineOptions.ShutdownGraceSeconds"/>.
 /// Registered after Akka.Hosting's own service, so it stops before the ActorSystem does.
 /// </summary>
 internal sealed class LlmEngineHostedService(IServiceProvider services, EngineOptions options) : IHostedService
@@ -25,19 +25,14 @@ internal sealed class LlmEngineHostedService(IServiceProvider services, EngineOp
         _engine = services.GetRequiredService<ILlmEngine>();
         var system = services.GetRequiredService<ActorSystem>();
         var registry = services.GetRequiredService<ActorRegistry>();
-        if (_engine is HostedEngine hosted) registry.Register<SchedulerActor>(hosted.Engine.Scheduler);
+        if (_engine is InferenceEngine engine) registry.Register<SchedulerActor>(engine.Scheduler);
         registry.Register<EngineGatewayActor>(system.ActorOf(EngineGatewayActor.Props(_engine), EngineGatewayActor.Name));
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        var grace = TimeSpan.FromSeconds(options.ShutdownGraceSeconds);
-        return _engine switch
-        {
-            HostedEngine hosted => hosted.ShutdownAsync(grace),
-            InferenceEngine engine => engine.StopAsync(grace),
-            _ => Task.CompletedTask, // an engine from UseEngine(...) stops itself (or with the container)
-        };
+        // An engine from UseEngine(...) stops itself (or with the container).
+        return _engine is InferenceEngine engine ? engine.StopAsync(TimeSpan.FromSeconds(options.ShutdownGraceSeconds)) : Task.CompletedTask;
     }
 }

@@ -23,8 +23,8 @@ namespace LlmEngine.Host.Hosting;
 /// host's ActorSystem through Akka.Hosting's <c>AddAkka</c> with the engine's HOCON (its pinned
 /// dispatchers) plus whatever <c>akka</c> adds (remoting, logging...), starts
 /// <see cref="InferenceEngine"/> on that system, and a hosted service (<see cref="LlmEngineHostedService"/>)
-/// that starts the gateway actor and gives a graceful shutdown. <see cref="ILlmEngine"/> resolves
-/// to a <see cref="HostedEngine"/> over that engine. Call it once, and instead of <c>AddAkka</c>.
+/// that starts the gateway actor and gives the engine's graceful shutdown. <see cref="ILlmEngine"/>
+/// resolves to that engine. Call it once, and instead of <c>AddAkka</c>.
 /// <see cref="LlmEngineBuilder.UseEngine(ILlmEngine)"/> replaces the engine (tests, embedding).
 /// </summary>
 public static class LlmEngineServiceCollectionExtensions
@@ -41,6 +41,13 @@ public static class LlmEngineServiceCollectionExtensions
     public static LlmEngineBuilder AddLlmEngine(this IServiceCollection services, Action<EngineOptions> configure, Action<AkkaConfigurationBuilder, IServiceProvider>? akka = null)
     {
         services.AddOptions<EngineOptions>().Configure(configure);
+        return AddCore(services, akka);
+    }
+
+    /// <summary>The engine with these options (validated now).</summary>
+    public static LlmEngineBuilder AddLlmEngine(this IServiceCollection services, EngineOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? akka = null)
+    {
+        services.AddSingleton(Options.Create(options.Validate()));
         return AddCore(services, akka);
     }
 
@@ -61,8 +68,7 @@ public static class LlmEngineServiceCollectionExtensions
             akka?.Invoke(builder, sp);
         });
         services.TryAddSingleton(StartEngine);
-        services.TryAddSingleton(sp => new HostedEngine(sp.GetRequiredService<InferenceEngine>()));
-        services.TryAddSingleton<ILlmEngine>(sp => sp.GetRequiredService<HostedEngine>());
+        services.TryAddSingleton<ILlmEngine>(sp => sp.GetRequiredService<InferenceEngine>());
         // After Akka.Hosting's service: hosted services stop in reverse order, so the engine
         // drains before the ActorSystem terminates.
         services.AddHostedService<LlmEngineHostedService>();

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 
 namespace LlmEngine.Kernels.Attention;

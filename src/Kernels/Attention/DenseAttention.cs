@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,6 +18,7 @@ public sealed class DenseAttention(int numLayers, int kvHeads, int headSize, int
 
     public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
     {
+        using var timed = ForwardProfile.Time(ProfileSection.Attention);
         var outputs = new Tensor[batch.NumSequences];
         for (int s = 0; s < batch.NumSequences; s++)
         {

@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using System.Diagnostics;
 using LlmEngine.Kernels.Cache;
 using TorchSharp;

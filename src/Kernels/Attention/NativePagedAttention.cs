@@ -1,4 +1,6 @@
 using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,6 +36,7 @@ public sealed class NativePagedAttention : IAttentionBackend
 
     public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
     {
+        using var timed = ForwardProfile.Time(ProfileSection.Attention);
         CacheOperations.WriteKv(_cache, layer, key, value, batch);
         var output = empty(query.shape, dtype: query.dtype, device: query.device);
         Attend(layer, query, scale, batch, output);

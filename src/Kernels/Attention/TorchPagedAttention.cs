@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,6 +19,7 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
 
     public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, double scale, AttentionBatch batch)
     {
+        using var timed = ForwardProfile.Time(ProfileSection.Attention);
         using var scope = NewDisposeScope();
         WriteCache(cache, layer, key, value, batch);
         var output = empty_like(query);

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 

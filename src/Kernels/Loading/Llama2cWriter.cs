@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 
 namespace LlmEngine.Kernels.Loading;

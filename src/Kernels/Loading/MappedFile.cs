@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using System.IO.MemoryMappedFiles;
 using TorchSharp;
 

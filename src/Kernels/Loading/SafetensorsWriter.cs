@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;

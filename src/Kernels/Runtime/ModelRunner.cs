@@ -17,6 +17,9 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
     /// <summary>Seconds spent in the forward pass and sampling, summed over all steps.</summary>
     public double ComputeSeconds { get; private set; }
 
+    /// <summary>Of <see cref="ComputeSeconds"/>, the seconds spent choosing tokens from the logits.</summary>
+    public double SampleSeconds { get; private set; }
+
     public SampledToken[] Execute(ModelStep step)
     {
         var clock = Stopwatch.StartNew();
@@ -34,11 +37,16 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: model.Device);
             var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: model.Device);
             var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device);
-            var logits = model.Forward(tokens, positions, batch, attention, rows);
+            ForwardProfile.BeginStep(step.NumTokens == step.SequenceIds.Length ? ProfilePhase.Decode : ProfilePhase.Prompt);
+            Tensor logits;
+            using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
             if (step.Samples.Length > 0)
             {
+                using var sampling = ForwardProfile.Time(ProfileSection.Sampling);
                 var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+                long sampling = Stopwatch.GetTimestamp();
                 sampled = Sampler.Sample(perSample.cpu(), step.Samples);
+                SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
         }
         ComputeSeconds += clock.Elapsed.TotalSeconds;

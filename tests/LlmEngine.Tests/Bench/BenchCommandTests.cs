@@ -13,7 +13,7 @@ public sealed class BenchCommandTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static async Task<int> Run(params string[] args)
+    internal static async Task<int> Run(params string[] args)
     {
         var root = new RootCommand();
         root.Subcommands.Add(BenchCommand.Create());
@@ -106,5 +106,37 @@ public sealed class BenchCommandTests : IDisposable
         Assert.All(json.GetProperty("points").EnumerateArray(), p => Assert.Equal(3, p.GetProperty("result").GetProperty("completed").GetInt32()));
         Assert.Equal(["paged", "static"], json.GetProperty("sustained_rate").EnumerateObject().Select(p => p.Name));
         Assert.Equal("static", json.GetProperty("baseline").GetString());
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public class ForwardProfileCollection
+{
+    public const string Name = "forward profile (process-wide)";
+}
+
+/// <summary><c>bench batch --profile</c>. The profile is process-wide, so nothing else runs beside it.</summary>
+[Collection(ForwardProfileCollection.Name)]
+public sealed class BatchProfileTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task BatchProfileCountsEveryStepOnceAndTimesTheMatrixProducts()
+    {
+        Assert.Equal(0, await BenchCommandTests.Run("batch", "--batch-sizes", "2", "--input-len", "8", "--output-len", "4", "--profile", "--output-json", _dir.File("p.json")));
+
+        var row = JsonDocument.Parse(File.ReadAllText(_dir.File("p.json"))).RootElement.GetProperty("rows")[0];
+        var profile = row.GetProperty("profile");
+        var decode = profile.GetProperty("decode");
+        int promptSteps = profile.GetProperty("prompt").GetProperty("steps").GetInt32();
+        Assert.InRange(promptSteps, 1, 2);
+        Assert.Equal(row.GetProperty("num_steps").GetInt32(), promptSteps + decode.GetProperty("steps").GetInt32());
+        double parts = new[] { "matmul_ms", "attention_ms", "norms_ms", "rotary_ms", "dispatch_glue_ms", "sampling_ms", "control_plane_ms" }
+            .Sum(name => decode.GetProperty(name).GetDouble());
+        Assert.True(decode.GetProperty("matmul_ms").GetDouble() > 0);
+        Assert.True(parts <= decode.GetProperty("step_ms").GetDouble() * 1.0001, $"parts {parts} ms exceed the step");
     }
 }

@@ -33,13 +33,13 @@ public sealed class HostingEndToEndTests
         using var host = LlmEngineHost.Build();
         await host.StartAsync();
 
-        var engine = Assert.IsType<HostedEngine>(host.Services.GetRequiredService<ILlmEngine>());
+        var engine = Assert.IsType<InferenceEngine>(host.Services.GetRequiredService<ILlmEngine>());
         var last = await engine.GenerateAsync(Greedy("r", engine.Tokenizer!, 16)).LastAsync();
         var registry = host.Services.GetRequiredService<ActorRegistry>();
 
-        Assert.Same(host.Services.GetRequiredService<ActorSystem>(), engine.Engine.System);
-        Assert.Same(engine.Engine, host.Services.GetRequiredService<InferenceEngine>());
-        Assert.Equal(engine.Engine.Scheduler, registry.Get<SchedulerActor>());
+        Assert.Same(host.Services.GetRequiredService<ActorSystem>(), engine.System);
+        Assert.Same(engine, host.Services.GetRequiredService<InferenceEngine>());
+        Assert.Equal(engine.Scheduler, registry.Get<SchedulerActor>());
         var gateway = await host.Services.GetRequiredService<IRequiredActor<EngineGatewayActor>>().GetAsync();
         Assert.Equal($"/user/{EngineGatewayActor.Name}", gateway.Path.ToStringWithoutAddress());
         Assert.True(last.Finished);

@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 

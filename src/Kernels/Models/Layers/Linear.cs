@@ -1,4 +1,6 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -20,6 +22,7 @@ public static class Linear
 
     public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null)
     {
+        using var timed = ForwardProfile.Time(ProfileSection.Linear);
         if (!UsesNative(x, weight)) return F.linear(x, weight, bias);
         var output = empty(new[] { x.shape[0], weight.shape[0] }, dtype: x.dtype, device: x.device);
         NativeKernels.SmallLinear(output, x.contiguous(), weight);

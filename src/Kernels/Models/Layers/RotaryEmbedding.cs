@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -77,6 +78,7 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>Rotates x [tokens, heads, headSize] (any float dtype) by the given tables.</summary>
     public Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        using var timed = ForwardProfile.Time(ProfileSection.Rotary);
         using var scope = NewDisposeScope();
         var x32 = x.to(float32);
         Tensor rotated;

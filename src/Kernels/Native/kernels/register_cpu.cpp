@@ -1,6 +1,6 @@
 // Registers the llm:: operators with libtorch's dispatcher through the stable C ABI, at load
 // time, with their CPU kernels; a CUDA build adds kernels for the CUDA key under the same
-// names (src/Kernels/cuda). Also the small C API that C# reads the library's state through.
+// names (src/Kernels/Native/cuda). Also the small C API that C# reads the library's state through.
 #include <cstring>
 #include <exception>
 #include <stdexcept>

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace LlmEngine.Kernels.Loading;
+namespace LlmEngine.Kernels.Native;
 
 /// <summary>Raw access to a CPU tensor's memory for loaders and writers. TorchSharp 0.107 has no
 /// public <c>data_ptr()</c>, and its <c>Tensor.bytes</c> span is limited to 2 GiB, which a large
@@ -10,6 +10,9 @@ internal static unsafe partial class TensorMemory
 {
     [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
     private static partial IntPtr THSTensor_data(IntPtr tensor);
+
+    /// <summary>The first element of a contiguous CPU tensor.</summary>
+    public static IntPtr DataPointer(torch.Tensor tensor) => THSTensor_data(tensor.Handle);
 
     /// <summary>A new CPU tensor of <paramref name="dtype"/> filled from <paramref name="source"/>
     /// with one memcpy; the caller has checked that the source holds numel * element size bytes.</summary>

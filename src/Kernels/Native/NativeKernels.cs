@@ -2,10 +2,10 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LlmEngine.Kernels.Attention;
+namespace LlmEngine.Kernels.Native;
 
 /// <summary>
-/// The native kernels (src/Kernels/native): paged attention and KV-cache operations registered
+/// The native kernels (src/Kernels/Native): paged attention and KV-cache operations registered
 /// in libtorch's dispatcher as <c>llm::paged_attention</c>, <c>llm::write_kv</c>,
 /// <c>llm::copy_blocks</c> and <c>llm::swap_blocks</c>. Calls go through
 /// <c>aoti_torch_call_dispatcher</c> (libtorch's stable C ABI) with handles of the TorchSharp

@@ -1,0 +1,104 @@
+"use strict";
+// The dashboard page: draws each frame of /dashboard/events. No framework, no build step.
+const $ = (id) => document.getElementById(id);
+const colours = ["#3d7be0", "#e08a1e", "#8e44ad"];
+let frame = null;
+
+function drawMap(element, cells, perCell) {
+  element.classList.toggle("dense", cells.length > 2048);
+  element.dataset.perCell = perCell;
+  while (element.children.length < cells.length) {
+    const cell = document.createElement("div");
+    cell.dataset.cell = element.children.length;
+    element.appendChild(cell);
+  }
+  while (element.children.length > cells.length) element.lastChild.remove();
+  for (let i = 0; i < cells.length; i++) {
+    const name = "cell s-" + cells[i];
+    if (element.children[i].className !== name) element.children[i].className = name;
+  }
+}
+
+function drawRequests(rows) {
+  const body = document.querySelector("#requests tbody");
+  const live = new Set(rows.map((r) => r.id));
+  for (const tr of [...body.children]) if (!live.has(tr.dataset.requestId)) tr.remove();
+  rows.forEach((r, i) => {
+    let tr = body.querySelector(`tr[data-request-id="${CSS.escape(r.id)}"]`);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.requestId = r.id;
+      for (let c = 0; c < 10; c++) tr.appendChild(document.createElement("td"));
+    }
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+    const history = r.changes.map((c) => `${c.state}@${Math.round(c.atMs)}`).join(" → ");
+    const values = [r.id, r.status, r.promptTokens, r.outputTokens, r.completions, r.blocks,
+      r.ttftMs === null ? "" : r.ttftMs.toFixed(1), r.cachedTokens ? `${r.cachedTokens} tok` : "", r.preemptions || "", history];
+    values.forEach((v, c) => { if (tr.children[c].textContent !== String(v)) tr.children[c].textContent = v; });
+    tr.children[1].className = "state-" + r.status;
+  });
+}
+
+function chart(id, series, stacked) {
+  const canvas = $(id);
+  const width = canvas.clientWidth, height = canvas.clientHeight;
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
+  const g = canvas.getContext("2d");
+  g.clearRect(0, 0, width, height);
+  const n = series[0].length;
+  if (n === 0) return;
+  const sums = series[0].map((_, i) => series.reduce((s, v) => s + v[i], 0));
+  const max = Math.max(1e-9, ...(stacked ? sums : series.flat()));
+  g.fillStyle = "#667"; g.font = "10px sans-serif";
+  g.fillText(max >= 100 ? Math.round(max) : max.toPrecision(3), 2, 10);
+  const x = (i) => (n === 1 ? width : (i / (n - 1)) * (width - 2) + 1);
+  const y = (v) => height - 2 - (v / max) * (height - 14);
+  const base = new Array(n).fill(0);
+  series.forEach((values, s) => {
+    g.strokeStyle = colours[s]; g.lineWidth = 1.5; g.beginPath();
+    values.forEach((v, i) => { const top = stacked ? base[i] + v : v; i ? g.lineTo(x(i), y(top)) : g.moveTo(x(i), y(top)); });
+    g.stroke();
+    if (stacked) values.forEach((v, i) => (base[i] += v));
+  });
+}
+
+function draw(f) {
+  frame = f;
+  $("frame-step").textContent = f.step;
+  $("stat-blocks").textContent = f.counts.deviceBlocks;
+  $("stat-block-size").textContent = f.counts.blockSize;
+  $("stat-free").textContent = f.counts.free;
+  $("stat-shared").textContent = f.counts.shared;
+  $("stat-swapped").textContent = f.counts.swapped;
+  $("stat-swap-blocks").textContent = f.counts.swapBlocks;
+  $("aggregation").textContent = f.cells.blocksPerCell > 1 ? `one cell per ${f.cells.blocksPerCell} blocks (most common state)` : "";
+  drawMap($("device-map"), f.cells.device, f.cells.blocksPerCell);
+  drawMap($("swap-map"), f.cells.host, f.cells.blocksPerCell);
+  drawRequests(f.requests);
+  const c = f.charts;
+  chart("chart-tokens", [c.promptTokens, c.generationTokens]);
+  chart("chart-kv", [c.kvUsagePercent]);
+  chart("chart-queues", [c.running, c.waiting, c.swapped]);
+  chart("chart-preemptions", [c.preemptions]);
+  chart("chart-steps", [c.scheduleMs, c.modelMs, c.sampleMs], true);
+}
+
+async function detail(event) {
+  const cell = event.target.closest(".cell");
+  if (!cell) return;
+  const map = cell.parentElement, per = Number(map.dataset.perCell || 1), from = Number(cell.dataset.cell) * per;
+  const response = await fetch(`/dashboard/blocks?pool=${map.dataset.pool}&from=${from}&to=${from + per}`);
+  if (!response.ok) return;
+  const d = await response.json();
+  const names = { f: "free", c: "cached (evictable)", u: "in use", s: "shared", w: "swapped" };
+  const states = Object.entries(d.states).map(([k, v]) => `${names[k]} ${v}`).join(", ");
+  const owners = d.owners.map((o) => `  ${o.requestId} #${o.completion} logical block ${o.logicalIndex}`).join("\n");
+  $("block-detail").textContent = `${d.pool} block${per > 1 ? `s ${d.from}..${d.to - 1}` : ` ${d.from}`}: ${states}; refcount ${d.refCounts.join(",")}\n${owners || "  no block table points here"}`;
+}
+
+for (const map of document.querySelectorAll(".map")) { map.addEventListener("mouseover", detail); map.addEventListener("click", detail); }
+const events = new EventSource("/dashboard/events");
+events.onopen = () => { $("connection").textContent = "live"; $("connection").className = "online"; };
+events.onerror = () => { $("connection").textContent = "reconnecting"; $("connection").className = "offline"; };
+events.onmessage = (m) => draw(JSON.parse(m.data));
