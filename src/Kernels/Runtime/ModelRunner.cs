@@ -44,9 +44,9 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             {
                 using var sampling = ForwardProfile.Time(ProfileSection.Sampling);
                 var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
-                long sampling = Stopwatch.GetTimestamp();
+                long sampleStart = Stopwatch.GetTimestamp();
                 sampled = Sampler.Sample(perSample.cpu(), step.Samples);
-                SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
+                SampleSeconds += Stopwatch.GetElapsedTime(sampleStart).TotalSeconds;
             }
         }
         ComputeSeconds += clock.Elapsed.TotalSeconds;
