@@ -74,8 +74,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         });
         Receive<AbortRequest>(message =>
         {
-            if (_scheduler.Find(message.RequestId) is not null) _recorder.Finished(message.RequestId, "abort");
-            _scheduler.Finish(message.RequestId, null, "abort");
+            Abort(message.RequestId, "abort");
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
             _changed = true;
             TryStartStep();
@@ -84,7 +83,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         {
             foreach (var (id, actor) in _sequences)
             {
-                _scheduler.Finish(id, null, "abort");
+                Abort(id, "abort");
                 actor.Tell(new SequenceActor.Aborted());
             }
             _sequences.Clear();
@@ -212,10 +211,16 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         foreach (var id in requestIds.ToList())
         {
-            if (_scheduler.Find(id) is not null) _recorder.Finished(id, "error");
-            _scheduler.Finish(id, null, "abort");
+            Abort(id, "error");
             if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(message));
         }
+    }
+
+    // Ends a request's unfinished completions with "abort"; observers learn why it ended.
+    private void Abort(string requestId, string reason)
+    {
+        if (_scheduler.Find(requestId) is not null) _recorder.Finished(requestId, reason);
+        _scheduler.Finish(requestId, null, "abort");
     }
 
     private void EndStep()

@@ -41,11 +41,11 @@ public sealed record StepRecord(
     int GeneratedTokens) : EngineEvent(Timestamp);
 
 /// <summary>
-/// One request's part of a step: tokens computed as prefill (a prompt chunk, or the recompute
-/// after a preemption) and as decode (the last sampled token), and, when the step admitted it,
-/// the prompt tokens its prefix-cache hit spared.
+/// One request's part of a step: its sequences in the step, tokens computed as prefill (a prompt
+/// chunk, or the recompute after a preemption) and as decode (the last sampled token), and, when
+/// the step admitted it, the prompt tokens its prefix-cache hit spared.
 /// </summary>
-public sealed record StepRequest(string RequestId, int PrefillTokens, int DecodeTokens, bool Admitted, int CachedTokens);
+public sealed record StepRequest(string RequestId, int Sequences, int PrefillTokens, int DecodeTokens, bool Admitted, int CachedTokens);
 
 /// <summary>
 /// The KV cache and the requests at one moment, both as of the allocation of step

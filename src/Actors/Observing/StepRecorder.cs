@@ -52,7 +52,7 @@ internal sealed class StepRecorder(EngineObserver observer)
             int decode = g.Count(c => c.Work.NumNew == 1 && c.Work.NumComputed >= c.Group.Request.PromptTokenIds.Count);
             int all = g.Sum(c => c.Work.NumNew);
             bool isAdmitted = admitted.Contains(g.Key.RequestId);
-            return new StepRequest(g.Key.RequestId, all - decode, decode, isAdmitted, isAdmitted ? g.Max(c => c.Work.NumComputed) : 0);
+            return new StepRequest(g.Key.RequestId, g.Count(), all - decode, decode, isAdmitted, isAdmitted ? g.Max(c => c.Work.NumComputed) : 0);
         }).ToList();
         observer.Publish(new StepRecord(end, _step, _start, _allocated, executedAt, computeSeconds, sampleSeconds, batch,
             allocation.PreemptedByRecompute, allocation.SwappedOut, allocation.SwappedIn, allocation.CacheOperations.Copies.Count,

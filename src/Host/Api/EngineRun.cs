@@ -30,6 +30,7 @@ public sealed class EngineRun : IAsyncDisposable
         ILlmEngine engine, ServerMetrics metrics, string id, IReadOnlyList<PromptInput> prompts,
         SamplingParameters sampling, CancellationToken ct)
     {
+        Tracing.HttpTracing.Tag(id);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var streams = new IAsyncEnumerator<RequestOutput>[prompts.Count];
         var observers = new RequestMetrics[prompts.Count];

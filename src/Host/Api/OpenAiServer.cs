@@ -1,6 +1,7 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Host.Dashboard;
+using LlmEngine.Host.Tracing;
 using LlmEngine.Host.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -48,6 +49,9 @@ public static class OpenAiServer
         });
         builder.Services.AddSingleton(sp => sp.GetRequiredService<ILlmEngine>() is IObservedEngine observed && options.Dashboard
             ? new DashboardHub(observed.Observer, options.DashboardInterval) : null!);
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<ILlmEngine>() is IObservedEngine observed ? new TraceEndpoints(observed.Observer) : null!);
+        builder.Services.AddHostedService<TraceFileService>();
+        HttpTracing.Add(builder.Services, options);
         configure(builder);
 
         var app = builder.Build();
@@ -104,6 +108,7 @@ public static class OpenAiServer
         app.MapPost("/detokenize", info.Detokenize);
         app.MapGet("/metrics", info.Metrics);
         if (app.Services.GetService<DashboardHub>() is { } hub) DashboardEndpoints.Map(app, hub, options.ApiKey);
+        app.Services.GetService<TraceEndpoints>()?.Map(app);
     }
 
     // IPv6 literals need brackets in a URL; Kestrel refuses a free port (0) on "localhost", so the

@@ -20,6 +20,10 @@ public sealed class ServerOptions
     public bool Dashboard { get; set; } = true;
     /// <summary>How often a connected dashboard gets a frame (each costs the engine one block-map copy).</summary>
     public TimeSpan DashboardInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Write a Chrome trace of every step and request to this file, from start to shutdown.</summary>
+    public string? TraceFile { get; set; }
+    /// <summary>Export OpenTelemetry traces of HTTP requests over OTLP to this endpoint; null: no tracing.</summary>
+    public string? OtlpTracesEndpoint { get; set; }
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 }

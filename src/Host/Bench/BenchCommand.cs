@@ -14,6 +14,7 @@ public static class BenchCommand
         command.Subcommands.Add(ServeBenchCommand.Create());
         command.Subcommands.Add(SweepCommand.Create());
         command.Subcommands.Add(KernelCommand.Create());
+        command.Subcommands.Add(PlotTraceCommand.Create());
         return command;
     }
 }

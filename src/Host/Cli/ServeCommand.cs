@@ -21,11 +21,13 @@ public static class ServeCommand
         var host = new Option<string>("--host") { Description = "Address to bind (HTTP, and the remote gateway)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 8000 };
         var remotePort = new Option<int?>("--remote-port") { Description = "Also serve other Akka systems over Akka.Remote on this port (0: any free port)" };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*, /dashboard and /trace/*" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file overriding the model's" };
         var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
+        var trace = new Option<string?>("--trace") { Description = "Write a Chrome trace (Perfetto) of every step and request to FILE until shutdown" };
+        var otlp = new Option<string?>("--otlp-traces-endpoint") { Description = "Export OpenTelemetry traces of HTTP requests to this OTLP endpoint" };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard, trace, otlp }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -40,6 +42,8 @@ public static class ServeCommand
                 ModelDirectory = ModelDirectoryOf(options.Model),
                 ChatTemplate = result.GetValue(chatTemplate),
                 Dashboard = result.GetValue(dashboard),
+                TraceFile = result.GetValue(trace),
+                OtlpTracesEndpoint = result.GetValue(otlp),
             };
             int? remote = result.GetValue(remotePort);
             var app = OpenAiServer.Build(server, builder =>
