@@ -42,11 +42,11 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
             if (step.Samples.Length > 0)
             {
-                using var sampling = ForwardProfile.Time(ProfileSection.Sampling);
+                using var profiled = ForwardProfile.Time(ProfileSection.Sampling);
+                long sampling = Stopwatch.GetTimestamp();
                 var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
-                long sampleStart = Stopwatch.GetTimestamp();
                 sampled = Sampler.Sample(perSample.cpu(), step.Samples);
-                SampleSeconds += Stopwatch.GetElapsedTime(sampleStart).TotalSeconds;
+                SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
         }
         ComputeSeconds += clock.Elapsed.TotalSeconds;
