@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Native;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace LlmEngine.Kernels.Loading;
@@ -62,6 +63,35 @@ internal sealed unsafe class MappedFile : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new ReadOnlySpan<byte>(_start + offset, count);
+    }
+
+    /// <summary>The mapped byte at <paramref name="offset"/>; valid while the mapping is (see <see cref="Lease"/>).</summary>
+    public byte* Pointer(long offset)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _start + offset;
+    }
+
+    /// <summary>Keeps the mapping alive until the lease is disposed, even past this file's own
+    /// <see cref="Dispose"/>: views of the file (quantized weights) may outlive the loader.</summary>
+    public IDisposable Lease()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new MappingLease(_view.SafeMemoryMappedViewHandle);
+    }
+
+    private sealed class MappingLease : IDisposable
+    {
+        private SafeHandle? _handle;
+
+        public MappingLease(SafeHandle handle)
+        {
+            bool added = false;
+            handle.DangerousAddRef(ref added);
+            _handle = handle;
+        }
+
+        public void Dispose() => Interlocked.Exchange(ref _handle, null)?.DangerousRelease();
     }
 
     /// <summary>A new tensor of <paramref name="dtype"/> from the elements of

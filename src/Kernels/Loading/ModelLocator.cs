@@ -8,7 +8,8 @@ namespace LlmEngine.Kernels.Loading;
 /// <item>a Hugging Face directory: config.json + model.safetensors (preferred, as transformers
 /// does) or model.safetensors.index.json;</item>
 /// <item>a directory with one llama2.c checkpoint <c>*.bin</c> beside its tokenizer;</item>
-/// <item>the path of a llama2.c <c>.bin</c> itself.</item>
+/// <item>the path of a llama2.c <c>.bin</c> itself;</item>
+/// <item>a GGUF file, or a directory holding exactly one <c>*.gguf</c> and no config.json or checkpoint.</item>
 /// </list>
 /// </summary>
 public static partial class ModelLocator
@@ -21,8 +22,10 @@ public static partial class ModelLocator
         string full = Path.GetFullPath(path);
         if (File.Exists(full))
         {
+            if (full.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+                return Gguf(full);
             if (!full.EndsWith(".bin", StringComparison.OrdinalIgnoreCase))
-                throw new ModelLoadException($"{path}: expected a model directory or a llama2.c .bin checkpoint");
+                throw new ModelLoadException($"{path}: expected a model directory, a llama2.c .bin checkpoint or a .gguf file");
             string directory = Path.GetDirectoryName(full)!;
             return new ModelFiles(ModelKind.Llama2c, directory, full, null, Llama2cTokenizer(directory));
         }
@@ -54,13 +57,20 @@ public static partial class ModelLocator
             .Where(file => !IsLlama2cTokenizer(Path.GetFileName(file)))
             .Order(StringComparer.Ordinal)
             .ToList();
+        var ggufs = Directory.EnumerateFiles(directory, "*.gguf").Order(StringComparer.Ordinal).ToList();
+        if (checkpoints.Count == 0 && ggufs.Count > 1)
+            throw new ModelLoadException($"{path}: holds several GGUF files ({string.Join(", ", ggufs.Select(Path.GetFileName))}); pass one .gguf file");
         return checkpoints.Count switch
         {
             1 => new ModelFiles(ModelKind.Llama2c, directory, checkpoints[0], null, Llama2cTokenizer(directory)),
-            0 => throw new ModelLoadException($"{path}: neither a Hugging Face model (config.json + {SafetensorsName}) nor a llama2.c checkpoint (*.bin)"),
+            0 when ggufs.Count == 1 => Gguf(ggufs[0]),
+            0 => throw new ModelLoadException($"{path}: neither a Hugging Face model (config.json + {SafetensorsName}), a llama2.c checkpoint (*.bin) nor a GGUF file"),
             _ => throw new ModelLoadException($"{path}: holds several llama2.c checkpoints ({string.Join(", ", checkpoints.Select(Path.GetFileName))}); pass one .bin file"),
         };
     }
+
+    /// <summary>A GGUF file carries its own config and tokenizer.</summary>
+    private static ModelFiles Gguf(string file) => new(ModelKind.Gguf, Path.GetDirectoryName(file)!, file, null, file);
 
     /// <summary>tokenizer.bin, else the only tok*.bin (llama2.c names them by vocabulary size,
     /// e.g. tok512.bin); null when there is none or the choice is ambiguous.</summary>

@@ -6,5 +6,9 @@ namespace LlmEngine.Kernels.Models;
 public sealed record LoadedModel(ICausalLanguageModel Model, ITokenizer? Tokenizer, string Name, string Description, bool IsDefault) : IDisposable
 {
     public ModelConfig Config => Model.Config;
+
+    /// <summary>The chat template the model file itself carries (GGUF's tokenizer.chat_template); null when
+    /// it has none or keeps it beside the weights (Hugging Face's tokenizer_config.json).</summary>
+    public string? ChatTemplate { get; init; }
     public void Dispose() => Model.Dispose();
 }

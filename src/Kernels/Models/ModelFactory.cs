@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Loading.Gguf;
 using LlmEngine.Kernels.Models.Llama;
 using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
@@ -16,7 +17,9 @@ public static class ModelFactory
 
     public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
 
-    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0)
+    /// <param name="maxModelLength">When positive, the context a GGUF model is built for instead of its
+    /// file's <c>context_length</c>; other formats are capped by their config as the engine does.</param>
+    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0)
     {
         if (loadFormat is not ("auto" or "dummy"))
             throw new ModelLoadException($"--load-format '{loadFormat}' is not supported (supported: auto, dummy)");
@@ -32,6 +35,8 @@ public static class ModelFactory
             return FromHuggingFace(path, null, null, name, dtype, device, seed);
 
         var files = ModelLocator.Resolve(path);
+        if (files.Kind == ModelKind.Gguf)
+            return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength);
         var source = WeightSources.Open(files);
         try
         {

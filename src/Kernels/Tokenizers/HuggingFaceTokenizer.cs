@@ -67,6 +67,14 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         return Read(Path.Combine(directory, "tokenizer.json"), spec => new HuggingFaceTokenizer(spec, config));
     }
 
+    /// <summary>A tokenizer from a tokenizer.json built in memory (a GGUF vocabulary), with the BOS and
+    /// EOS tokens and the add flags tokenizer_config.json would give.</summary>
+    public static HuggingFaceTokenizer FromSpec(System.Text.Json.Nodes.JsonObject spec, string? bos, string? eos, bool addBos, bool addEos)
+    {
+        using JsonDocument document = JsonDocument.Parse(spec.ToJsonString());
+        return new HuggingFaceTokenizer(document.RootElement, new TokenizerConfig(bos, eos, addBos, addEos));
+    }
+
     private static T Read<T>(string path, Func<JsonElement, T> build)
     {
         try

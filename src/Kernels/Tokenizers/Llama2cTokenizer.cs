@@ -3,20 +3,18 @@ using LlmEngine.Kernels.Loading;
 
 namespace LlmEngine.Kernels.Tokenizers;
 
-/// <summary>llama2.c's tokenizer, encoding exactly as its <c>run.c</c> does (see
-/// shared/models/stories260K/FORMAT.md): score-driven merges over single codepoints with byte
-/// fallback, not the rank-driven merges of Hugging Face BPE, which is why Microsoft.ML.Tokenizers
-/// (whose SentencePiece support also wants a protobuf model file) is not used here.</summary>
+/// <summary>SentencePiece-style BPE driven by piece scores, encoding exactly as llama2.c's <c>run.c</c>
+/// does (see shared/models/stories260K/FORMAT.md) and as llama.cpp's SPM tokenizer does for GGUF's
+/// <c>llama</c> vocabularies: score-driven merges over single codepoints with byte fallback, not the
+/// rank-driven merges of Hugging Face BPE, which is why Microsoft.ML.Tokenizers (whose SentencePiece
+/// support also wants a protobuf model file) is not used here. Built from a llama2.c tokenizer file
+/// (<see cref="Load"/>) or from a GGUF vocabulary (<see cref="SentencePieceVocabulary"/>).</summary>
 public sealed class Llama2cTokenizer : ITokenizer
 {
-    private const int Bos = 1;
-    private const int Eos = 2;
-    // run.c's byte fallback is the fixed rule id = byte + 3 (ids 3..258 are <0x00>..<0xFF>).
-    private const int ByteOffset = 3;
     // run.c starts its best-score search here, so a piece scored at or below it never merges.
     private const float NoScore = -1e10f;
 
-    private readonly Llama2cVocabulary _vocab;
+    private readonly SentencePieceVocabulary _vocab;
     // Pieces as Latin-1 strings (one char per byte) so raw bytes can key a dictionary and a
     // pair can be looked up from a stack buffer without allocating a string per candidate.
     private readonly string[] _keys;
@@ -24,18 +22,21 @@ public sealed class Llama2cTokenizer : ITokenizer
     private readonly int _maxKeyLength;
     private readonly int _spaceId;
     private readonly int[] _byteValues; // HH for a piece spelled <0xHH>, else -1
+    private readonly AddedTokenMatcher? _addedTokens;
 
-    private Llama2cTokenizer(Llama2cVocabulary vocab)
+    internal Llama2cTokenizer(SentencePieceVocabulary vocab)
     {
         _vocab = vocab;
         _keys = Array.ConvertAll(vocab.Pieces, Encoding.Latin1.GetString);
         var ids = new Dictionary<string, int>(_keys.Length, StringComparer.Ordinal);
         for (int i = 0; i < _keys.Length; i++)
-            ids.TryAdd(_keys[i], i); // like run.c's binary search, the first of equal pieces wins
+            if (vocab.Mergeable(i))
+                ids.TryAdd(_keys[i], i); // like run.c's binary search, the first of equal pieces wins
         _lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _maxKeyLength = _keys.Max(k => k.Length);
         _spaceId = ids.GetValueOrDefault(" ", -1);
         _byteValues = Array.ConvertAll(_keys, ByteValue);
+        _addedTokens = vocab.Added.Count > 0 ? new AddedTokenMatcher(vocab.Added) : null;
     }
 
     /// <summary>Reads <paramref name="path"/> holding <paramref name="vocabSize"/> tokens (the
@@ -44,26 +45,45 @@ public sealed class Llama2cTokenizer : ITokenizer
     public static Llama2cTokenizer Load(string path, int vocabSize)
     {
         vocabSize = Math.Abs(vocabSize);
-        if (vocabSize < ByteOffset + 256)
+        if (vocabSize < SentencePieceVocabulary.Llama2cByteOffset + 256)
             throw new ModelLoadException($"{path}: vocab_size {vocabSize} is too small for llama2.c's 3 control and 256 byte tokens");
-        return new Llama2cTokenizer(Llama2cVocabulary.Read(path, vocabSize));
+        var file = Llama2cVocabulary.Read(path, vocabSize);
+        return new Llama2cTokenizer(SentencePieceVocabulary.Llama2c(file.Pieces, file.Scores));
     }
 
     public int VocabSize => _keys.Length;
-    public int? BosTokenId => Bos;
-    public int? EosTokenId => Eos;
-    public bool IsSpecial(int id) => id is Bos or Eos;
+    public int? BosTokenId => _vocab.Bos;
+    public int? EosTokenId => _vocab.Eos;
+    public bool IsSpecial(int id) => _vocab.IsSpecial(id);
 
-    /// <summary>BOS (when asked), the dummy-prefix piece " ", one piece per codepoint or its bytes,
-    /// then merges; never EOS, as run.c's generate() does.</summary>
+    /// <summary>BOS (when asked and the vocabulary adds it), then each stretch of text between added
+    /// tokens (GGUF control and user-defined tokens written literally) encoded by <see cref="EncodeText"/>;
+    /// never EOS, as run.c's generate() does.</summary>
     public int[] Encode(string text, bool addSpecialTokens = true)
     {
+        var ids = new List<int>(text.Length + 2);
+        if (addSpecialTokens && _vocab.AddBos && _vocab.Bos is int bos)
+            ids.Add(bos);
+        if (_addedTokens is null)
+        {
+            EncodeText(text, ids);
+            return ids.ToArray();
+        }
+        foreach (var (added, start, end) in _addedTokens.Split(text))
+        {
+            if (added is int id) ids.Add(id);
+            else EncodeText(text[start..end], ids);
+        }
+        return ids.ToArray();
+    }
+
+    /// <summary>The dummy-prefix piece " ", one piece per codepoint or its bytes, then merges.</summary>
+    private void EncodeText(string text, List<int> output)
+    {
         byte[] utf8 = Encoding.UTF8.GetBytes(text);
-        var ids = new int[utf8.Length + 2];
+        var ids = new int[utf8.Length + 1];
         int n = 0;
-        if (addSpecialTokens)
-            ids[n++] = Bos;
-        if (utf8.Length > 0 && _spaceId >= 0)
+        if (utf8.Length > 0 && _spaceId >= 0 && _vocab.AddSpacePrefix)
             ids[n++] = _spaceId;
 
         Span<char> codepoint = stackalloc char[4];
@@ -79,12 +99,12 @@ public sealed class Llama2cTokenizer : ITokenizer
                 ids[n++] = id;
             else
                 for (int k = 0; k < length; k++)
-                    ids[n++] = utf8[i + k] + ByteOffset;
+                    ids[n++] = _vocab.ByteIds[utf8[i + k]];
             i += length;
         }
 
         n = Merge(ids, n);
-        return ids[..n];
+        output.AddRange(ids.AsSpan(0, n));
     }
 
     /// <summary>Repeatedly replaces the adjacent pair whose concatenation is the best-scored
@@ -148,7 +168,7 @@ public sealed class Llama2cTokenizer : ITokenizer
                 continue;
             }
             ReadOnlySpan<byte> piece = _vocab.Pieces[id];
-            if (previous == Bos && piece.Length > 0 && piece[0] == (byte)' ')
+            if (previous == _vocab.Bos && piece.Length > 0 && piece[0] == (byte)' ')
                 piece = piece[1..];
             if (_byteValues[id] >= 0)
                 bytes.Add((byte)_byteValues[id]);

@@ -1,0 +1,35 @@
+using LlmEngine.Kernels.Models;
+using TorchSharp;
+
+namespace LlmEngine.Kernels.Loading.Gguf;
+
+/// <summary>Builds a model, its tokenizer and its chat template from one GGUF file.</summary>
+public static class GgufModels
+{
+    /// <param name="maxModelLength">When positive, the context to build for, instead of the file's
+    /// <c>context_length</c> (llama.cpp's converter writes 128 for llama2.c models trained on 512).</param>
+    public static LoadedModel Load(string path, bool dummy, torch.ScalarType dtype, torch.Device device, long seed, int maxModelLength)
+    {
+        using var file = GgufFile.Open(path);
+        var architecture = GgufArchitectures.Of(file);
+        var tokenizer = GgufTokenizer.Load(file);
+        var config = architecture.ReadConfig(file) with
+        {
+            BosTokenId = tokenizer?.BosTokenId,
+            EosTokenIds = GgufTokenizer.EndOfGenerationIds(file),
+        };
+        if (maxModelLength > 0) config = config with { MaxPositions = maxModelLength };
+        config.Validate(file.Path);
+        if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
+            throw new ModelLoadException($"{file.Path}: the tokenizer has {tokenizer.VocabSize} tokens but token_embd.weight only {config.VocabSize} rows");
+        // The source's tensors are copied into the model's; the file closes when this returns.
+        var source = new GgufWeightSource(file, architecture.Tensors(config, file));
+        var model = architecture.Create(config, new WeightReader(dummy ? null : source, file.Path, dtype, device, seed));
+        string name = Path.GetFileNameWithoutExtension(path);
+        string weights = dummy ? "dummy weights" : string.Join(", ", file.Tensors.Values.GroupBy(t => t.Type).Select(g => $"{g.Count()} {Quantization.GgmlTypeInfo.Describe(g.Key)}"));
+        return new LoadedModel(model, tokenizer, name, $"{architecture.Name} GGUF {file.Path} ({weights})", false)
+        {
+            ChatTemplate = file.Metadata.StringOrNull("tokenizer.chat_template"),
+        };
+    }
+}

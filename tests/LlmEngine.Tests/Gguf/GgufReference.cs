@@ -1,0 +1,55 @@
+using System.Text.Json;
+using LlmEngine.Kernels.Models;
+using LlmEngine.Tests.Loading;
+using TorchSharp;
+
+namespace LlmEngine.Tests.Gguf;
+
+/// <summary>What llama.cpp computed on one of ../shared/models/gguf (../shared/reference/gguf/NAME.json,
+/// or dequant/NAME.json for the same weights dequantized to F32): greedy tokens, top-2 gaps and
+/// last-position logits for token-id inputs.</summary>
+internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[][] Greedy, float[][] Top2Gaps)
+{
+    /// <summary>The references ran with a 512-token context; the files say 128.</summary>
+    public const int Context = 512;
+
+    public static readonly string[] FloatFiles = ["stories260K-f32.gguf", "random-d256-f32.gguf"];
+
+    public static readonly string[] QuantizedFiles =
+    [
+        "stories260K-q8_0.gguf", "stories260K-q4_0.gguf", "random-d256-q8_0.gguf", "random-d256-q4_0.gguf",
+        "random-d256-q4_k_m.gguf", "random-d256-q5_k_m.gguf", "random-d256-q6_k.gguf",
+    ];
+
+    public static string ModelPath(string file) => Path.Combine(SharedModels.Root, "gguf", file);
+
+    private static readonly Dictionary<string, GgufReference> Cache = new();
+
+    /// <summary>llama.cpp's path on the file (<paramref name="dequantized"/> false) or on its weights
+    /// dequantized to F32 (true; F32 files have only the former).</summary>
+    public static GgufReference Of(string file, bool dequantized)
+    {
+        string path = Path.Combine(SharedModels.Root, "..", "reference", "gguf", dequantized ? "dequant" : "", file + ".json");
+        lock (Cache)
+        {
+            if (!Cache.TryGetValue(path, out var reference)) Cache[path] = reference = Load(path);
+            return reference;
+        }
+    }
+
+    public static LoadedModel LoadModel(string file) =>
+        ModelFactory.Load(ModelPath(file), "auto", torch.ScalarType.Float32, torch.CPU, maxModelLength: Context);
+
+    private static GgufReference Load(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        T[][] Rows<T>(string name, Func<JsonElement, T> read) =>
+            root.GetProperty(name).EnumerateArray().Select(row => row.EnumerateArray().Select(read).ToArray()).ToArray();
+        return new GgufReference(
+            Rows("inputs", e => e.GetInt32()),
+            Rows("last_logits", e => e.GetSingle()),
+            Rows("greedy_continuations", e => e.GetInt32()),
+            Rows("top2_gaps", e => e.GetSingle()));
+    }
+}
