@@ -24,7 +24,8 @@ namespace LlmEngine.Actors;
 public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
-    public sealed record AbortRequest(string RequestId);
+    /// <summary>Ends a request early; <see cref="Reason"/> labels the abort count (client, shutdown, deadline).</summary>
+    public sealed record AbortRequest(string RequestId, string Reason = AbortReasons.Client);
     /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
     public sealed record AbortAll;
     public sealed record StopCompletion(string RequestId, int Index);
@@ -37,72 +38,78 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private readonly IActorRef _blockManager, _worker;
     private readonly ITokenizer? _tokenizer;
     private readonly EngineMeter _meter;
+    private readonly EngineHealth _health;
     private readonly StepRecorder _recorder;
     private bool _snapshotWanted;
     private readonly Dictionary<string, IActorRef> _sequences = new();
     private bool _inFlight;
     // Something arrived (a request, an abort, a stop) since the last proposal was made.
     private bool _changed;
+    // Whether the last step's forward pass ran, so the K/V it wrote may be cached.
+    private bool _lastStepWritten = true;
     private IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> _committed = [];
     private IReadOnlyList<StepSample> _samples = [];
     private readonly Stopwatch _stepClock = new();
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter, observer));
+    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter, observer, health));
 
-    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer)
+    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health)
     {
         _scheduler = scheduler;
         _tokenizer = tokenizer;
         _meter = meter;
+        _health = health;
         _recorder = new StepRecorder(observer);
         _blockManager = Context.ActorOf(blockManager, "block-manager");
         _worker = Context.ActorOf(worker, "worker");
 
         Receive<AddRequest>(message =>
         {
+            if (Refusal(message.Request) is { } refusal)
+            {
+                message.Output.TryComplete(refusal);
+                return;
+            }
             var group = _scheduler.Add(message.Request, DateTime.UtcNow);
             _sequences[message.Request.RequestId] = Context.ActorOf(
                 SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
             _meter.OnArrival(message.Request.PromptTokenIds.Count);
             _recorder.Arrived(message.Request);
-            _meter.Snapshot(_scheduler);
-            _changed = true;
-            TryStartStep();
+            Changed();
         });
         Receive<AbortRequest>(message =>
         {
-            Abort(message.RequestId, "abort");
+            Abort(message.RequestId, "abort", message.Reason);
             if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
-            _changed = true;
-            TryStartStep();
+            Changed();
         });
         Receive<AbortAll>(_ =>
         {
             foreach (var (id, actor) in _sequences)
             {
-                Abort(id, "abort");
+                Abort(id, "abort", AbortReasons.Shutdown);
                 actor.Tell(new SequenceActor.Aborted());
             }
             _sequences.Clear();
-            _changed = true;
-            TryStartStep();
+            Changed();
         });
         Receive<StopCompletion>(message =>
         {
             _scheduler.Finish(message.RequestId, message.Index, "stop");
             if (_scheduler.Find(message.RequestId) is null && _sequences.Remove(message.RequestId)) _recorder.Finished(message.RequestId, "stop");
-            _changed = true;
-            TryStartStep();
+            Changed();
         });
         Receive<StepAllocation>(allocation => Guarded(() => OnAllocation(allocation), allocation.Scheduled.Count > 0 ? "scheduling" : null));
         Receive<WorkerActor.StepExecuted>(result => Guarded(() => OnExecuted(result), "completing a step"));
         Receive<WorkerActor.StepFailed>(OnFailed);
         Receive<BlockManagerActor.AllocationFailed>(message =>
         {
-            Fail(message.Proposal.Groups.Select(g => g.RequestId), $"block allocation failed: {message.Error.Message}");
+            Context.GetLogger().Error(message.Error, "block allocation failed");
+            _lastStepWritten = false;
+            Fail(message.Proposal.Groups.Select(g => g.RequestId), new RequestFailedException("block allocation failed for this request's step"));
             EndStep();
         });
         Receive<TakeSnapshot>(_ =>
@@ -134,19 +141,44 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         catch (Exception error)
         {
             Context.GetLogger().Error(error, "step failed while {0}", stage ?? "allocating");
-            Fail(_committed.Select(c => c.Group.RequestId).Distinct(), $"internal error while {stage ?? "allocating"}: {error.Message}");
+            _lastStepWritten = false;
+            Fail(_committed.Select(c => c.Group.RequestId).Distinct(), new RequestFailedException($"internal error while {stage ?? "allocating"} this request's step"));
             EndStep();
         }
     }
 
+    // Why a new request is not queued: the engine is dead, its id is in flight already, or the
+    // waiting queue is full (the client may retry; queueing it would only make every wait longer).
+    private Exception? Refusal(GenerationRequest request)
+    {
+        if (_health.DeadReason is { } reason) return new EngineDeadException(reason);
+        if (_scheduler.Find(request.RequestId) is not null || _sequences.ContainsKey(request.RequestId))
+            return new ArgumentException($"a request with id '{request.RequestId}' is already in flight", "request_id");
+        if (_scheduler.NumWaiting >= _scheduler.Options.MaxWaitingRequests)
+        {
+            _meter.OnRejected();
+            return new EngineOverloadedException($"the engine's waiting queue is full ({_scheduler.NumWaiting} requests); retry later", TimeSpan.FromSeconds(1));
+        }
+        return null;
+    }
+
+    // Every change of the queues refreshes the gauges, so they never lag behind an abort or a failure.
+    private void Changed()
+    {
+        _meter.Snapshot(_scheduler);
+        _changed = true;
+        TryStartStep();
+    }
+
     private void TryStartStep()
     {
-        if (_inFlight || !_scheduler.HasWork) return;
+        if (_inFlight || !_scheduler.HasWork || _health.DeadReason is not null) return;
         _inFlight = true;
         _changed = false;
         _stepClock.Restart();
         _recorder.Proposed();
-        _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose()));
+        _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose(_lastStepWritten)));
+        _lastStepWritten = true;
     }
 
     private void OnAllocation(StepAllocation allocation)
@@ -181,7 +213,12 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private void OnExecuted(WorkerActor.StepExecuted result)
     {
         long executedAt = Stopwatch.GetTimestamp();
-        var events = _scheduler.Complete(_samples, result.Samples, DateTime.UtcNow);
+        // A request whose own row failed fails alone; the others of the step go on.
+        var failed = result.Output.Failures.Select(f => (_samples[f.Key].Group.RequestId, f.Value)).ToList();
+        foreach (var (id, error) in failed) Context.GetLogger().Warning("request {0} failed in its step: {1}", id, error.Message);
+        Fail(failed.Select(f => f.RequestId).Distinct(), new RequestFailedException("this request's step failed (its logits or its sampling); other requests were not affected"));
+        var kept = Enumerable.Range(0, _samples.Count).Where(i => result.Output.Samples[i] is not null && !_samples[i].Group.IsFinished).ToList();
+        var events = _scheduler.Complete([.. kept.Select(i => _samples[i])], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
         foreach (var byRequest in events.GroupBy(e => e.Group))
         {
             var group = byRequest.Key;
@@ -203,23 +240,48 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 
     private void OnFailed(WorkerActor.StepFailed failure)
     {
-        Fail(_committed.Select(c => c.Group.RequestId).Distinct(), $"step failed: {failure.Error.Message}");
+        Context.GetLogger().Error(failure.Error, "step failed");
+        if (WorkerFaults.IsFatal(failure.Error))
+        {
+            Die(failure.Error.GetType().Name + ": " + failure.Error.Message.Split('\n')[0]);
+            return;
+        }
+        // The forward pass itself failed: no request in it can be singled out, and its K/V is not to be trusted.
+        _lastStepWritten = false;
+        Fail(_committed.Select(c => c.Group.RequestId).Distinct(), new RequestFailedException("the model step that ran this request failed"));
         EndStep();
     }
 
-    private void Fail(IEnumerable<string> requestIds, string message)
+    // The worker cannot be trusted any more: every request fails, none is admitted, no step runs.
+    private void Die(string reason)
+    {
+        _health.Kill(reason);
+        Fail([.. _sequences.Keys], new EngineDeadException(reason));
+        _committed = [];
+        _samples = [];
+        _meter.Snapshot(_scheduler);
+        Idle();
+    }
+
+    private void Fail(IEnumerable<string> requestIds, Exception error)
     {
         foreach (var id in requestIds.ToList())
         {
-            Abort(id, "error");
-            if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(message));
+            Abort(id, "error", error is EngineDeadException ? AbortReasons.EngineDead : AbortReasons.Error);
+            if (_sequences.Remove(id, out var actor)) actor.Tell(new SequenceActor.Failed(error));
         }
+        _meter.Snapshot(_scheduler);
     }
 
-    // Ends a request's unfinished completions with "abort"; observers learn why it ended.
-    private void Abort(string requestId, string reason)
+    // Ends a request's unfinished completions with "abort"; observers learn why it ended, and the
+    // abort count its reason (<see cref="AbortReasons"/>).
+    private void Abort(string requestId, string reason, string abortReason)
     {
-        if (_scheduler.Find(requestId) is not null) _recorder.Finished(requestId, reason);
+        if (_scheduler.Find(requestId) is not null)
+        {
+            _recorder.Finished(requestId, reason);
+            _meter.OnAbort(abortReason);
+        }
         _scheduler.Finish(requestId, null, "abort");
     }
 

@@ -19,7 +19,8 @@ public sealed class SequenceActor : ReceiveActor
     public sealed record TokensAppended(IReadOnlyList<(int Index, SampledToken Token, string? FinishReason)> Tokens, DateTime? FirstScheduled, DateTime? FirstToken);
     /// <summary>A beam search ended: its best beams, best first.</summary>
     public sealed record BeamsFinished(IReadOnlyList<BeamHypothesis> Beams, DateTime? FirstScheduled, DateTime? FirstToken);
-    public sealed record Failed(string Message);
+    /// <summary>The request failed; its stream ends with <see cref="Error"/> (whose message names no internals).</summary>
+    public sealed record Failed(Exception Error);
     /// <summary>Ended by the engine (shutdown after the grace period): the stream still ends with a
     /// final output, whose unfinished completions say "abort" and hold what they had generated.</summary>
     public sealed record Aborted;
@@ -54,7 +55,7 @@ public sealed class SequenceActor : ReceiveActor
         Receive<Aborted>(_ => OnAborted());
         Receive<Failed>(message =>
         {
-            _output.TryComplete(new InvalidOperationException(message.Message));
+            _output.TryComplete(message.Error);
             Context.Stop(Self);
         });
     }

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using LlmEngine.Kernels.Runtime;
-using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors;
 
@@ -13,7 +12,7 @@ public sealed class WorkerActor : ReceiveActor
 {
     public sealed record ExecuteStep(ModelStep Step);
     /// <summary>The samples, with the step's seconds in the runner and, of those, in sampling.</summary>
-    public sealed record StepExecuted(SampledToken[] Samples, double ComputeSeconds, double SampleSeconds = 0);
+    public sealed record StepExecuted(StepOutput Output, double ComputeSeconds, double SampleSeconds = 0);
     public sealed record StepFailed(Exception Error);
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
@@ -27,8 +26,8 @@ public sealed class WorkerActor : ReceiveActor
             double before = runner.ComputeSeconds, sampleBefore = runner.SampleSeconds;
             try
             {
-                var samples = runner.Execute(message.Step);
-                Sender.Tell(new StepExecuted(samples, runner.ComputeSeconds - before, runner.SampleSeconds - sampleBefore));
+                var output = runner.Execute(message.Step);
+                Sender.Tell(new StepExecuted(output, runner.ComputeSeconds - before, runner.SampleSeconds - sampleBefore));
             }
             catch (Exception error)
             {

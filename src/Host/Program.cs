@@ -14,7 +14,10 @@ try
     var parsed = root.Parse(args);
     if (parsed.Errors.Count > 0 && args.Length > 0 && args[0] is not ("-h" or "--help"))
         return CliErrors.Fail(string.Join("; ", parsed.Errors.Select(e => e.Message)) + " (see --help)", CliErrors.Usage);
-    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    // No process-termination timeout: System.CommandLine's default gives a command 2 s after SIGTERM
+    // and then ends the process under the engine's native threads; serve's host drains instead
+    // (its own SIGTERM handling, the shutdown grace period) and then returns.
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }
 catch (EngineOptionsException e)
 {

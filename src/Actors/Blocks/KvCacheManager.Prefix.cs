@@ -67,6 +67,37 @@ public sealed partial class KvCacheManager
         return n;
     }
 
+    private readonly HashSet<long> _unwritten = new();
+
+    // Blocks that this step fills are registered only once the step has written their K/V: a
+    // step that fails would otherwise leave cached blocks of garbage for the next same prompt.
+    private void HoldFullBlocks(long seqId, SequenceBlocks s, IReadOnlyList<int> tokens, int fullBlocks)
+    {
+        if (fullBlocks <= s.NumHashed) return;
+        var held = new int[fullBlocks * BlockSize];
+        for (int i = s.NumHashed * BlockSize; i < held.Length; i++) held[i] = tokens[i];
+        s.Unwritten = held;
+        _unwritten.Add(seqId);
+    }
+
+    /// <summary>The last allocation's steps ran: their newly full blocks hold their K/V now and
+    /// become visible to prefix matching.</summary>
+    public void PublishWritten()
+    {
+        foreach (long id in _unwritten)
+            if (_seqs.TryGetValue(id, out var s) && s.Unwritten is { } tokens && !s.Swapped)
+                HashFullBlocks(s, tokens, tokens.Length / BlockSize);
+        DiscardUnwritten();
+    }
+
+    /// <summary>The last allocation's step failed: what it would have written is never cached.</summary>
+    public void DiscardUnwritten()
+    {
+        foreach (long id in _unwritten)
+            if (_seqs.TryGetValue(id, out var s)) s.Unwritten = null;
+        _unwritten.Clear();
+    }
+
     /// <summary>
     /// Hashes blocks NumHashed..fullBlocks-1 of the table, which <paramref name="tokens"/> now
     /// fill. A block whose content is already cached elsewhere adopts that prefix id (the

@@ -66,7 +66,8 @@ public sealed partial class KvCacheManager
     /// Makes the table cover [0, numComputed + numNewTokens) so every new token has a slot.
     /// Existing blocks the new tokens write into that are shared are copied first (each
     /// (old, new) pair is appended to <paramref name="copies"/> for the cache kernels); with
-    /// prefix caching every block that becomes full is hashed and registered. All or nothing:
+    /// prefix caching every block that becomes full is hashed and registered once the step has
+    /// written its K/V (<see cref="PublishWritten"/>). All or nothing:
     /// false leaves everything as it was. <paramref name="tokens"/> must hold at least
     /// numComputed + numNewTokens ids.
     /// <code>
@@ -96,7 +97,7 @@ public sealed partial class KvCacheManager
             table[j] = fresh;
         }
         while (table.Count < BlockBudget.BlocksFor(end, BlockSize)) table.Add(_device.Allocate());
-        if (PrefixCaching) HashFullBlocks(s, tokens, end / BlockSize);
+        if (PrefixCaching) HoldFullBlocks(seqId, s, tokens, end / BlockSize);
         return true;
     }
 

@@ -15,6 +15,10 @@ internal sealed class SequenceBlocks
     public BlockHash LastHash { get; set; } = BlockHash.Root;
     public long LastPrefix { get; set; } = BlockPool.RootPrefix;
 
+    /// <summary>The tokens of blocks this step fills (earlier positions unset), registered once
+    /// the step has written them; null when none is waiting.</summary>
+    public int[]? Unwritten { get; set; }
+
     public SequenceBlocks Clone() => new()
     {
         Blocks = new List<int>(Blocks),

@@ -17,6 +17,8 @@ public sealed class EngineMeter
     private double _tokenShare, _unusedShare, _tokenShareTime, _unusedShareTime, _shareSeconds;
     private long _usageSamples;
     private int _running, _waiting, _swapped;
+    private long _rejected;
+    private readonly Dictionary<string, long> _aborts = new();
 
     public void OnArrival(int promptTokens)
     {
@@ -26,6 +28,18 @@ public sealed class EngineMeter
     public void OnSuccess()
     {
         lock (_lock) _succeeded++;
+    }
+
+    /// <summary>A request ended early; <paramref name="reason"/> is one of <see cref="AbortReasons"/>.</summary>
+    public void OnAbort(string reason)
+    {
+        lock (_lock) _aborts[reason] = _aborts.GetValueOrDefault(reason) + 1;
+    }
+
+    /// <summary>A request was refused because the waiting queue was full.</summary>
+    public void OnRejected()
+    {
+        lock (_lock) _rejected++;
     }
 
     public void OnAllocation(StepAllocation allocation)
@@ -93,5 +107,6 @@ public sealed class EngineMeter
         _usageSamples == 0 ? 0 : _wasteSum / _usageSamples,
         _stepSeconds == 0 ? 0 : Math.Max(0, 1 - _computeSeconds / _stepSeconds),
         _prefixQueries, _prefixHits, _peakShared, _usageSamples == 0 ? 0 : _sharedSum / _usageSamples,
-        _shareSeconds == 0 ? 0 : _tokenShareTime / _shareSeconds, _shareSeconds == 0 ? 0 : _unusedShareTime / _shareSeconds);
+        _shareSeconds == 0 ? 0 : _tokenShareTime / _shareSeconds, _shareSeconds == 0 ? 0 : _unusedShareTime / _shareSeconds,
+        _rejected, new Dictionary<string, long>(_aborts));
 }

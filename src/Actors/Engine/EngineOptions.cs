@@ -47,6 +47,12 @@ public sealed record EngineOptions
     public KvLayout KvLayout { get; set; } = KvLayout.Paged;
     public BatchingMode Batching { get; set; } = BatchingMode.Continuous;
     public long Seed { get; set; }
+    /// <summary>Most requests that may wait for admission; one more is refused (HTTP 503 with
+    /// Retry-After) instead of making every wait longer. 0: <c>serve</c> takes
+    /// <see cref="DefaultWaitingPerSeat"/> x max-num-seqs, in-process callers no bound; -1: no bound.</summary>
+    public int MaxWaitingRequests { get; set; }
+
+    public const int DefaultWaitingPerSeat = 2;
     /// <summary>Seconds a graceful shutdown waits for in-flight requests before aborting them.</summary>
     public double ShutdownGraceSeconds { get; set; } = 10;
 
@@ -79,6 +85,8 @@ public sealed record EngineOptions
             o => o.KvLayout, (o, v) => o.KvLayout = v),
         new EngineSetting<BatchingMode>("batching", "continuous (iteration-level) or static (request-level)", o => o.Batching, (o, v) => o.Batching = v),
         new EngineSetting<long>("engine-seed", "Seed of dummy weights", o => o.Seed, (o, v) => o.Seed = v),
+        new EngineSetting<int>("max-waiting-requests", $"Most requests waiting for admission; more get 503 with Retry-After (0: {DefaultWaitingPerSeat} x max-num-seqs when serving, no bound in generate and bench; -1: no bound)",
+            o => o.MaxWaitingRequests, (o, v) => o.MaxWaitingRequests = v, AtLeast(-1)),
         new EngineSetting<double>("shutdown-grace-seconds", "Seconds a shutdown waits for in-flight requests before aborting them",
             o => o.ShutdownGraceSeconds, (o, v) => o.ShutdownGraceSeconds = v, NotNegative),
     ];

@@ -21,6 +21,8 @@ public interface ILlmEngine
     /// <summary>Longest prompt plus output a request may have.</summary>
     int MaxModelLength { get; }
     bool IsServing { get; }
+    /// <summary>Why the engine died (its worker broke; it serves no more), or null while healthy.</summary>
+    string? DeadReason => null;
 
     IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default);
     Source<RequestOutput, NotUsed> Generate(GenerationRequest request);

@@ -30,6 +30,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     private readonly bool _ownsSystem;
     private readonly IActorRef _scheduler;
     private readonly EngineMeter _meter = new();
+    private readonly EngineHealth _health = new();
     private readonly KvCacheManager _blocks;
     private int _inFlight;
     private volatile bool _serving = true;
@@ -40,6 +41,13 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         var dtype = ModelFactory.ParseDType(options.DType);
         var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength);
         return new InferenceEngine(model, options, system, log ?? (_ => { }));
+    }
+
+    /// <summary>An engine over the loaded model as <paramref name="wrap"/> returns it: the fault-injection tests' seam.</summary>
+    internal static InferenceEngine Start(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel> wrap)
+    {
+        var loaded = ModelFactory.Load(options.Model, options.LoadFormat, ModelFactory.ParseDType(options.DType), new torch.Device(options.Device), options.Seed);
+        return new InferenceEngine(loaded with { Model = wrap(loaded.Model) }, options, null, _ => { });
     }
 
     private InferenceEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
@@ -58,13 +66,14 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         _blocks = new KvCacheManager(deviceBlocks, options.BlockSize, options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged, swapBlocks);
         EosTokenIds = config.EosTokenIds.Count > 0 ? config.EosTokenIds : model.Tokenizer?.EosTokenId is { } eos ? [eos] : [];
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
-            options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds));
+            options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds,
+            options.MaxWaitingRequests > 0 ? options.MaxWaitingRequests : int.MaxValue));
 
         Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
         _ownsSystem = system is null;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter, Observer)
+            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter, Observer, _health)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
@@ -77,7 +86,11 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public ModelConfig ModelConfig => _model.Config;
     public ITokenizer? Tokenizer => _model.Tokenizer;
     public int MaxModelLength { get; }
-    public bool IsServing => _serving;
+    public bool IsServing => _serving && _health.DeadReason is null;
+    /// <summary>Why the engine died (its worker broke), or null while it is healthy.</summary>
+    public string? DeadReason => _health.DeadReason;
+    /// <summary>Cancelled when the engine dies: a host stops then, with a non-zero exit code.</summary>
+    public CancellationToken Died => _health.Died;
     public bool IsDefaultModel => _model.IsDefault;
     public string ModelDescription => _model.Description;
     public string AttentionBackendName { get; }
@@ -94,18 +107,12 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     {
         request.Sampling.Validate();
         RequestValidation.Prompt(request.PromptTokenIds, request.Sampling.MaxTokens, ModelConfig.VocabSize, MaxModelLength);
-        long total = request.PromptTokenIds.Count + (long)request.Sampling.MaxTokens;
-        // The prompt's blocks are shared by all n sequences; each needs its own blocks for its
-        // output (plus one copied on write). A request that cannot fit alone would never finish.
-        long B = Options.BlockSize;
-        long blocksNeeded = request.Sampling.N == 1 ? (total + B - 1) / B
-            : (request.PromptTokenIds.Count + B - 1) / B + request.Sampling.N * ((request.Sampling.MaxTokens + B - 1) / B + 1);
-        if (blocksNeeded > NumBlocks)
-            throw new ArgumentException($"the request needs up to {blocksNeeded} KV blocks but the cache has {NumBlocks}", "max_tokens");
+        RequestLimits.Check(request, ModelConfig.VocabSize, NumBlocks, Options);
     }
 
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        if (_health.DeadReason is { } dead) throw new EngineDeadException(dead);
         if (!_serving) throw new InvalidOperationException("the engine is shutting down");
         Validate(request);
         var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -123,7 +130,9 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         }
         finally
         {
-            if (!finished) _scheduler.Tell(new SchedulerActor.AbortRequest(request.RequestId));
+            // A stream the engine ended (a failure, a refusal such as a duplicate id) has nothing to
+            // abort; aborting by id then could end another request of the same id.
+            if (!finished && !channel.Reader.Completion.IsCompleted) _scheduler.Tell(new SchedulerActor.AbortRequest(request.RequestId, _serving ? AbortReasons.Client : AbortReasons.Shutdown));
             Interlocked.Decrement(ref _inFlight);
         }
     }

@@ -56,7 +56,8 @@ public sealed partial class Scheduler(SchedulerOptions options)
         if (group.IsFinished) Remove(group);
     }
 
-    public StepProposal Propose()
+    /// <param name="lastStepWritten">whether the step before ran its forward pass (its K/V may be cached)</param>
+    public StepProposal Propose(bool lastStepWritten = true)
     {
         int budget = options.MaxNumBatchedTokens, seats = options.MaxNumSeqs;
         var groups = new List<GroupWork>();
@@ -72,7 +73,7 @@ public sealed partial class Scheduler(SchedulerOptions options)
             if (budget <= 0 || seats < g.Unfinished.Count()) break;
             groups.Add(Work(g, GroupPhase.Waiting, ref budget, ref seats));
         }
-        var proposal = new StepProposal(groups.Where(g => g.Sequences.Count > 0).ToList(), _freed.ToList(), _forks.ToList(), options.PreemptionMode);
+        var proposal = new StepProposal(groups.Where(g => g.Sequences.Count > 0).ToList(), _freed.ToList(), _forks.ToList(), options.PreemptionMode, lastStepWritten);
         _freed.Clear();
         _forks.Clear();
         return proposal;

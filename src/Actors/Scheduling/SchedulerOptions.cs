@@ -9,4 +9,5 @@ public sealed record SchedulerOptions(
     PreemptionMode PreemptionMode,
     BatchingMode Batching,
     KvLayout KvLayout,
-    IReadOnlyCollection<int> EosTokenIds);
+    IReadOnlyCollection<int> EosTokenIds,
+    int MaxWaitingRequests = int.MaxValue);

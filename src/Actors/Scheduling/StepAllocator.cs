@@ -22,6 +22,9 @@ public sealed class StepAllocator(KvCacheManager cache)
 
     public StepAllocation Allocate(StepProposal proposal)
     {
+        // The last step's full blocks become cacheable only if it wrote them.
+        if (proposal.LastStepWritten) cache.PublishWritten();
+        else cache.DiscardUnwritten();
         // Forks first: a parent may have finished in the very step that forked it.
         foreach (var (parent, child) in proposal.Forks) cache.Fork(parent, child);
         foreach (var id in proposal.Freed) cache.Free(id);

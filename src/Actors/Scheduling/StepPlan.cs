@@ -16,13 +16,15 @@ public sealed record GroupWork(string RequestId, long ArrivalOrder, GroupPhase P
 /// <summary>
 /// What the scheduler proposes to the block manager for one step, in priority order (running by
 /// arrival, then swapped, then waiting), with the block bookkeeping left over from the last
-/// step (sequences to free, forks to make) so that one message carries everything.
+/// step (sequences to free, forks to make, whether it wrote its K/V) so that one message carries
+/// everything.
 /// </summary>
 public sealed record StepProposal(
     IReadOnlyList<GroupWork> Groups,
     IReadOnlyList<long> Freed,
     IReadOnlyList<(long Parent, long Child)> Forks,
-    PreemptionMode PreemptionMode);
+    PreemptionMode PreemptionMode,
+    bool LastStepWritten = true);
 
 /// <summary>A sequence that runs this step: the count of tokens already cached (after any
 /// prefix-cache hit), how many it computes now, its block table and its new tokens' slots.</summary>

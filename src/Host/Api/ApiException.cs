@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using LlmEngine.Actors.Engine;
 using Microsoft.AspNetCore.Http;
 
 namespace LlmEngine.Host.Api;
@@ -14,11 +16,44 @@ public sealed class ApiException(int status, string message, string type = ApiEx
     public string Type { get; } = type;
     public string? Param { get; } = param;
     public string? Code { get; } = code;
+    /// <summary>Seconds to send in a Retry-After header (an overloaded engine), or null.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
+    /// <summary>Longest client-given text (a model name, a path) an error message repeats.</summary>
+    public const int MaxEchoed = 256;
+
+    public static string Echo(string text) => text.Length <= MaxEchoed ? text : text[..MaxEchoed] + $"... ({text.Length} characters)";
+
+    /// <summary>
+    /// The error a client is told for any failure: ours as they are, the engine's by kind (a full
+    /// queue 503 with Retry-After, a dead engine 503, a request's failed step 500 with its own
+    /// message), anything else a 500 with only the first line of its message, paths masked: a
+    /// native error's full text holds a stack trace and install paths, which are logged, never sent.
+    /// </summary>
+    public static ApiException From(Exception e) => e switch
+    {
+        ApiException api => api,
+        EngineOverloadedException o => new(503, o.Message, "service_unavailable_error", code: "engine_overloaded")
+        {
+            RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling(o.RetryAfter.TotalSeconds)),
+        },
+        EngineDeadException d => new(503, d.Message, "service_unavailable_error", code: "engine_dead"),
+        RequestFailedException f => new(500, f.Message, "server_error", code: "request_failed"),
+        _ => new(500, "Internal server error: " + Summary(e.Message), "server_error", code: "internal_error"),
+    };
+
+    /// <summary>The first line of an error message, at most 200 characters, with file paths masked.</summary>
+    public static string Summary(string message)
+    {
+        var line = message.Split('\n', 2)[0].Trim();
+        line = Regex.Replace(line, @"(?:[A-Za-z]:)?[\\/](?:[\w.+~-]+[\\/])+[\w.+~-]*", "<path>");
+        return line.Length <= 200 ? line : line[..200] + "...";
+    }
 
     public static ApiException BadRequest(string message, string? param = null) => new(400, message, InvalidRequest, param);
 
     public static ApiException ModelNotFound(string model) =>
-        new(404, $"The model `{model}` does not exist.", "NotFoundError", "model", "model_not_found");
+        new(404, $"The model `{Echo(model)}` does not exist.", "NotFoundError", "model", "model_not_found");
 
     public static ApiException NotServing() =>
         new(503, "The engine is not serving requests (starting up or shutting down).", "service_unavailable_error", code: "engine_not_serving");
@@ -51,8 +86,11 @@ public static class ApiErrors
 
     public static byte[] Body(ApiException e) => Body(e.Status, e.Message, e.Type, e.Param, e.Code);
 
-    public static Task Write(HttpContext context, ApiException e) =>
-        Write(context, e.Status, e.Message, e.Type, e.Param, e.Code);
+    public static Task Write(HttpContext context, ApiException e)
+    {
+        if (e.RetryAfterSeconds is { } seconds) context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Write(context, e.Status, e.Message, e.Type, e.Param, e.Code);
+    }
 
     public static async Task Write(HttpContext context, int status, string message, string type, string? param = null, string? code = null)
     {

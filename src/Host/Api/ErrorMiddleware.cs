@@ -34,9 +34,9 @@ public sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddlewar
         }
         catch (Exception e)
         {
-            logger.LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
-            if (!context.Response.HasStarted)
-                await ApiErrors.Write(context, 500, $"Internal server error: {e.Message}", "server_error", null, "internal_error");
+            var error = ApiException.From(e);
+            if (error.Status >= 500) logger.LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
+            if (!context.Response.HasStarted) await ApiErrors.Write(context, error);
         }
     }
 
@@ -46,8 +46,8 @@ public sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddlewar
         var status = context.Response.StatusCode;
         var message = status switch
         {
-            404 => $"Not found: {r.Method} {r.Path}",
-            405 => $"Method {r.Method} is not allowed on {r.Path}.",
+            404 => $"Not found: {r.Method} {ApiException.Echo(r.Path.ToString())}",
+            405 => $"Method {r.Method} is not allowed on {ApiException.Echo(r.Path.ToString())}.",
             _ => $"Request failed with status {status}.",
         };
         return ApiErrors.Write(context, status, message, ApiException.InvalidRequest);
@@ -74,7 +74,9 @@ public sealed class ApiKeyMiddleware(RequestDelegate next, string apiKey)
         throw new ApiException(401, "Incorrect or missing API key. Send 'Authorization: Bearer <key>'.", ApiException.InvalidRequest, code: "invalid_api_key");
     }
 
-    private static bool FixedTimeEquals(string a, string b) =>
+    // Compares fixed-size digests, so the time taken says nothing about the key's length either.
+    internal static bool FixedTimeEquals(string a, string b) =>
         System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-            System.Text.Encoding.UTF8.GetBytes(a), System.Text.Encoding.UTF8.GetBytes(b));
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(a)),
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(b)));
 }

@@ -20,10 +20,11 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
         new ModelList("list", [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength)]),
         ApiJson.Options);
 
-    /// <summary>200 with an empty body while serving, as vLLM's; 503 otherwise.</summary>
+    /// <summary>200 with an empty body while serving, as vLLM's; 503 otherwise, saying why when the engine is dead.</summary>
     public async Task Health(HttpContext context)
     {
-        if (engine.IsServing) context.Response.StatusCode = 200;
+        if (engine.DeadReason is { } reason) await ApiErrors.Write(context, ApiException.From(new EngineDeadException(reason)));
+        else if (engine.IsServing) context.Response.StatusCode = 200;
         else await ApiErrors.Write(context, ApiException.NotServing());
     }
 

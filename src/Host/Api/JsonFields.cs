@@ -24,12 +24,53 @@ public static class JsonFields
         {
             throw ApiException.BadRequest($"The request body is not valid JSON: {e.Message}");
         }
+        catch (IOException e) when (e is not BadHttpRequestException && !ct.IsCancellationRequested)
+        {
+            // Kestrel reports a malformed body (a chunk size that overflows, bad chunk framing) so.
+            throw ApiException.BadRequest($"The request body could not be read: {ApiException.Summary(e.Message)}");
+        }
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
             doc.Dispose();
             throw ApiException.BadRequest("The request body must be a JSON object.");
         }
+        if (InvalidText(doc.RootElement) is { } where)
+        {
+            doc.Dispose();
+            throw ApiException.BadRequest($"The request body holds text that is not valid Unicode (invalid UTF-8 or a lone surrogate) in '{ApiException.Echo(where)}'.", where);
+        }
         return doc;
+    }
+
+    // The parser accepts invalid UTF-8 and escaped lone surrogates inside strings; reading such a
+    // string later throws. Every name and string is checked once here so no field reader meets one.
+    private static string? InvalidText(JsonElement e, string path = "")
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Decodes(e.GetString) ? null : path;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in e.EnumerateArray())
+                    if (InvalidText(item, $"{path}[{i++}]") is { } bad) return bad;
+                return null;
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (!Decodes(() => p.Name)) return path.Length == 0 ? "(a field name)" : path;
+                    if (InvalidText(p.Value, path.Length == 0 ? p.Name : $"{path}.{p.Name}") is { } bad) return bad;
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static bool Decodes(Func<string?> read)
+    {
+        try { read(); return true; }
+        catch (InvalidOperationException) { return false; }
     }
 
     /// <summary>The field, or null when it is absent or JSON null.</summary>

@@ -23,15 +23,13 @@ public static class StreamGuard
         }
         catch (Exception e)
         {
-            var error = e as ApiException;
-            if (error is null)
+            var error = ApiException.From(e);
+            if (error.Status >= 500)
                 context.RequestServices.GetService<ILoggerFactory>()?.CreateLogger(typeof(StreamGuard))
                     .LogError(e, "Stream of {Path} failed", context.Request.Path);
             try
             {
-                await sse.SendJson(error is null
-                    ? ApiErrors.Body(500, "Internal server error: " + e.Message, "server_error", null, null)
-                    : ApiErrors.Body(error));
+                await sse.SendJson(ApiErrors.Body(error));
             }
             catch (Exception) when (context.RequestAborted.IsCancellationRequested)
             {

@@ -32,6 +32,8 @@ public static class ServeCommand
         command.SetAction(async (result, cancel) =>
         {
             var options = engine.Bind(result);
+            // A server bounds its queue by default: past it, waiting only makes every client later.
+            if (options.MaxWaitingRequests == 0) options.MaxWaitingRequests = EngineOptions.DefaultWaitingPerSeat * options.MaxNumSeqs;
             var bind = result.GetValue(host)!;
             var server = new ServerOptions
             {
@@ -61,6 +63,9 @@ public static class ServeCommand
                 Console.Error.WriteLine($"Remote gateway at {system.Provider.DefaultAddress}/user/{EngineGatewayActor.Name}");
             }
             await OpenAiServer.RunAsync(app, Console.Error, cancel);
+            // A dead engine stopped the host: exit non-zero so a supervisor restarts the process.
+            if (app.Services.GetRequiredService<InferenceEngine>().DeadReason is { } reason)
+                return CliErrors.Fail($"the engine died: {reason}");
             return 0;
         });
         return command;

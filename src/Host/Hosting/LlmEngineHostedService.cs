@@ -15,6 +15,8 @@ namespace LlmEngine.Host.Hosting;
 /// <see cref="EngineGatewayActor"/> and <see cref="SchedulerActor"/>). Stop: the graceful shutdown
 /// of <see cref="InferenceEngine.StopAsync"/> with <see cref="EngineOptions.ShutdownGraceSeconds"/>.
 /// Registered after Akka.Hosting's own service, so it stops before the ActorSystem does.
+/// When the engine dies (its worker broke) the host stops with exit code 1, so that a supervisor
+/// restarts the process instead of it limping on.
 /// </summary>
 internal sealed class LlmEngineHostedService(IServiceProvider services, EngineOptions options) : IHostedService
 {
@@ -25,7 +27,16 @@ internal sealed class LlmEngineHostedService(IServiceProvider services, EngineOp
         _engine = services.GetRequiredService<ILlmEngine>();
         var system = services.GetRequiredService<ActorSystem>();
         var registry = services.GetRequiredService<ActorRegistry>();
-        if (_engine is InferenceEngine engine) registry.Register<SchedulerActor>(engine.Scheduler);
+        if (_engine is InferenceEngine engine)
+        {
+            registry.Register<SchedulerActor>(engine.Scheduler);
+            var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+            engine.Died.Register(() =>
+            {
+                Environment.ExitCode = 1;
+                lifetime.StopApplication();
+            });
+        }
         registry.Register<EngineGatewayActor>(system.ActorOf(EngineGatewayActor.Props(_engine), EngineGatewayActor.Name));
         return Task.CompletedTask;
     }

@@ -34,7 +34,7 @@ public static class DenseGenerator
                 outputs[i].Count < sampling.MinTokens ? eosTokenIds.ToList() : [], sampling.Logprobs ?? 0)).ToArray();
             var step = new ModelStep(active.ToArray(), feeds.SelectMany(f => f).ToArray(), positions, starts, contexts, [], [],
                 starts.Skip(1).Select(s => s - 1).ToArray(), Enumerable.Range(0, active.Count).ToArray(), rows, CacheOperationsPlan.None);
-            var sampled = runner.Execute(step);
+            var sampled = runner.Execute(step).All();
             for (int k = 0; k < active.Count; k++)
             {
                 int i = active[k];

@@ -20,7 +20,7 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
     /// <summary>Of <see cref="ComputeSeconds"/>, the seconds spent choosing tokens from the logits.</summary>
     public double SampleSeconds { get; private set; }
 
-    public SampledToken[] Execute(ModelStep step)
+    public StepOutput Execute(ModelStep step)
     {
         var clock = Stopwatch.StartNew();
         if (!step.CacheOperations.IsEmpty)
@@ -28,7 +28,7 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             if (cacheOperations is null) throw new InvalidOperationException($"attention backend '{attention.Name}' has no block cache to operate on");
             cacheOperations.Apply(step.CacheOperations);
         }
-        SampledToken[] sampled = [];
+        var sampled = StepOutput.Empty;
         if (step.NumTokens > 0)
         {
             using var noGrad = no_grad();
@@ -45,12 +45,40 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
                 using var profiled = ForwardProfile.Time(ProfileSection.Sampling);
                 long sampling = Stopwatch.GetTimestamp();
                 var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
-                sampled = Sampler.Sample(perSample.cpu(), step.Samples);
+                sampled = SampleRows(perSample.cpu(), step.Samples);
                 SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
         }
         ComputeSeconds += clock.Elapsed.TotalSeconds;
         return sampled;
+    }
+
+    // One request must not fail the others batched with it: a row whose logits are not numbers
+    // fails alone, and when the batched sampler still throws, each row is sampled by itself so
+    // that only the rows at fault fail.
+    private static StepOutput SampleRows(Tensor logits, SamplingRow[] rows)
+    {
+        var samples = new SampledToken?[rows.Length];
+        var failures = new Dictionary<int, Exception>();
+        var broken = logits.isnan().logical_or(logits.isposinf()).any(-1).data<bool>().ToArray();
+        var sound = Enumerable.Range(0, rows.Length).Where(i => !broken[i]).ToArray();
+        foreach (var i in Enumerable.Range(0, rows.Length).Where(i => broken[i]))
+            failures[i] = new InvalidOperationException("the model produced non-finite logits for this request");
+        if (sound.Length == 0) return new StepOutput(samples, failures);
+        try
+        {
+            var picked = Sampler.Sample(logits.index_select(0, tensor(sound.Select(i => (long)i).ToArray())), [.. sound.Select(i => rows[i])]);
+            for (int j = 0; j < sound.Length; j++) samples[sound[j]] = picked[j];
+        }
+        catch (Exception)
+        {
+            foreach (var i in sound)
+            {
+                try { samples[i] = Sampler.Sample(logits[i..(i + 1)], [rows[i]])[0]; }
+                catch (Exception error) { failures[i] = error; }
+            }
+        }
+        return new StepOutput(samples, failures);
     }
 }
 

@@ -31,7 +31,11 @@ public sealed record SamplingParameters
     /// <summary>The compiled constraint the output must satisfy (structured outputs); null: none.</summary>
     public Structured.TokenGuide? Guide { get; init; }
 
-    public bool IsGreedy => Temperature == 0 || TopK == 1;
+    /// <summary>Below this temperature sampling is greedy (vLLM's _SAMPLING_EPS): dividing by a
+    /// temperature that is zero, or nearly, as a float32 would turn the logits into NaN.</summary>
+    public const double GreedyTemperature = 1e-5;
+
+    public bool IsGreedy => Temperature < GreedyTemperature || TopK == 1;
     public bool HasPenalties => PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1.0;
 
     public const int MaxLogprobs = 20;

@@ -19,10 +19,12 @@ public class BlockCellsTests
         int[] a = [.. Enumerable.Range(1, 10)];
         cache.AllocatePrefix(1, a);
         Assert.True(cache.TryAllocateSlots(1, a, 0, 10, copies));
+        cache.PublishWritten(); // the step ran: its full blocks hold their K/V
         cache.Fork(1, 2);
         int[] b = [.. a[..8], 90, 91, 92];
         Assert.Equal(8, cache.AllocatePrefix(3, b));
         Assert.True(cache.TryAllocateSlots(3, b, 8, 3, copies));
+        cache.PublishWritten();
         cache.SwapOut(3);
         var requests = new List<RequestState>
         {
@@ -57,6 +59,7 @@ public class BlockCellsTests
         int[] tokens = [1, 2, 3, 4, 5];
         cache.AllocatePrefix(1, tokens);
         Assert.True(cache.TryAllocateSlots(1, tokens, 0, 5, []));
+        cache.PublishWritten();
         cache.Free(1);
         Assert.Equal("cfff", BlockCells.Of(cache.Map()).Device);
     }

@@ -129,6 +129,7 @@ internal sealed class BlockProgram
         }
         foreach (var (src, dst) in copies) Array.Copy(_device, src * _b, _device, dst * _b, _b);
         for (int p = s.Computed; p < s.Computed + n; p++) _device[_m.Slot(id, p)] = s.Prints[p];
+        _m.PublishWritten();
         s.Computed += n;
         return true;
     }

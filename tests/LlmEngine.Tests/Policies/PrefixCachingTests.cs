@@ -90,9 +90,24 @@ public class PrefixCachingTests
         Assert.Equal((0, 0), (_m.AllocatePrefix(1, prompt), _m.AllocatePrefix(2, prompt)));
         Assert.True(_m.TryAllocateSlots(1, prompt, 0, 9, []));
         Assert.True(_m.TryAllocateSlots(2, prompt, 0, 9, []));
+        _m.PublishWritten();
         _m.Prefill(3, prompt);
         Assert.Equal(_m.BlockTable(1).Take(2), _m.BlockTable(3).Take(2));
         _m.CheckInvariants();
+    }
+
+    [Fact]
+    public void FullBlocksAreCachedOnlyOnceTheirStepHasWrittenThem()
+    {
+        var prompt = Tokens.Run(9);
+        _m.AllocatePrefix(1, prompt);
+        Assert.True(_m.TryAllocateSlots(1, prompt, 0, 9, []));
+        Assert.Equal(0, _m.CachedPrefixLength(prompt));
+        _m.DiscardUnwritten();
+        Assert.Equal(0, _m.CachedPrefixLength(prompt));
+        _m.Free(1);
+        _m.Prefill(2, prompt);
+        Assert.Equal(8, _m.CachedPrefixLength(prompt));
     }
 
     [Fact]

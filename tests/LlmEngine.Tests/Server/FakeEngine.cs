@@ -26,6 +26,7 @@ public sealed class FakeEngine : ILlmEngine
     public ITokenizer? Tokenizer { get; init; } = new FakeTokenizer();
     public int MaxModelLength { get; init; } = 128;
     public bool IsServing { get; set; } = true;
+    public string? DeadReason { get; set; }
 
     /// <summary>Pause between steps (to let a test act mid-stream).</summary>
     public TimeSpan StepDelay { get; set; }
