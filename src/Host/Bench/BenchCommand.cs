@@ -15,6 +15,7 @@ public static class BenchCommand
         command.Subcommands.Add(SweepCommand.Create());
         command.Subcommands.Add(KernelCommand.Create());
         command.Subcommands.Add(PlotTraceCommand.Create());
+        command.Subcommands.Add(DashboardCostCommand.Create());
         return command;
     }
 }

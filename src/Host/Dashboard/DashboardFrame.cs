@@ -1,3 +1,4 @@
+using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Observing;
 
 namespace LlmEngine.Host.Dashboard;
@@ -13,8 +14,7 @@ public sealed record DashboardFrame(long Step, BlockCells Cells, BlockCounts Cou
         var rows = snapshot.Requests.OrderBy(r => r.Arrival).Select(r =>
         {
             var entry = log.Find(r.RequestId);
-            var held = r.Sequences.Where(s => tables.ContainsKey(s.SequenceId))
-                .SelectMany(s => tables[s.SequenceId].Blocks.Select(b => (tables[s.SequenceId].Swapped, b))).Distinct().Count();
+            var held = Held(r.Sequences.Select(s => tables.GetValueOrDefault(s.SequenceId)).OfType<SequenceBlockTable>().ToList());
             return new RequestRow(r.RequestId, r.Status.ToString().ToLowerInvariant(), r.PromptTokens,
                 r.Sequences.Sum(s => s.OutputTokens), r.Sequences.Count, held,
                 r.FirstToken is { } first ? Math.Round((first - r.Arrival).TotalMilliseconds, 1) : null,
@@ -24,6 +24,16 @@ public sealed record DashboardFrame(long Step, BlockCells Cells, BlockCounts Cou
         return new DashboardFrame(snapshot.Step, BlockCells.Of(map),
             new BlockCounts(map.DeviceRefCounts.Length, map.HostRefCounts.Length, map.BlockSize, map.FreeBlocks, map.SharedBlocks, map.UsedSwapBlocks),
             rows, charts);
+    }
+
+    // Distinct physical blocks of a request's tables; one table's blocks are distinct already.
+    private static int Held(List<SequenceBlockTable> tables)
+    {
+        if (tables.Count == 1) return tables[0].Blocks.Length;
+        var blocks = new HashSet<(bool, int)>();
+        foreach (var t in tables)
+            foreach (int b in t.Blocks) blocks.Add((t.Swapped, b));
+        return blocks.Count;
     }
 }
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What the dashboard costs the engine: generation throughput at 32 sequences (bench serve, 32
+# prompts at once, --max-concurrency 32) on two servers of the same model, one with
+# --dashboard false and one with the dashboard on, measured alternately: off, on with no page
+# open, on with headless Chromium showing /dashboard. Prints each run and the medians, and
+# writes them to OUT (default dashboard-cost.txt). Needs a Release build and /usr/bin/chromium.
+#   scripts/dashboard-cost.sh [ROUNDS] [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+out=${2:-dashboard-cost.txt}
+bin=src/Host/bin/Release/net10.0/llm-engine
+model=(--model config/models/llama-110m --load-format dummy --max-num-seqs 32 --num-blocks 512)
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$bin" serve "${model[@]}" --port 8931 --dashboard false 2>"$work/off.log" & pids+=($!)
+"$bin" serve "${model[@]}" --port 8932 2>"$work/on.log" & pids+=($!)
+for port in 8931 8932; do
+  until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 1; done
+done
+
+run() { # ARM PORT SEED -> output tokens/s (a new seed each run: no run reuses another's prefix-cache blocks)
+  "$bin" bench serve --base-url "http://127.0.0.1:$2" --seed "$3" --vocab-size 32000 --num-prompts 32 --max-concurrency 32 \
+    --input-len 128 --output-len 64 --no-progress --output-json "$work/$1.json" >/dev/null
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['output_throughput'])" "$work/$1.json"
+}
+
+declare -A results
+for ((r = 1; r <= rounds; r++)); do
+  off=$(run off 8931 $((3 * r)))
+  on=$(run on 8932 $((3 * r + 1)))
+  /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage \
+    --no-first-run --remote-debugging-port=0 --user-data-dir="$work/chromium" http://127.0.0.1:8932/dashboard 2>/dev/null & browser=$!
+  sleep 3   # the page loads and its event stream opens
+  page=$(run page 8932 $((3 * r + 2)))
+  kill "$browser"; wait "$browser" 2>/dev/null || true
+  printf 'round %d: off %.1f  on, no page %.1f  on, browser %.1f output tok/s\n' "$r" "$off" "$on" "$page" | tee -a "$work/runs"
+  results[off]+="$off " results[on]+="$on " results[page]+="$page "
+done
+
+python3 - "$out" "$work/runs" ${results[off]} -- ${results[on]} -- ${results[page]} <<'PY'
+import statistics, sys
+out, runs, rest = sys.argv[1], sys.argv[2], " ".join(sys.argv[3:]).split("--")
+off, on, page = ([float(x) for x in part.split()] for part in rest)
+m = {k: statistics.median(v) for k, v in (("off", off), ("on", on), ("page", page))}
+lines = open(runs).read().splitlines() + [
+    f"median output tok/s at 32 sequences: off {m['off']:.1f}, on with no page {m['on']:.1f}, on with a browser {m['page']:.1f}",
+    f"cost vs --dashboard false: no page {100 * (1 - m['on'] / m['off']):+.2f}%, browser {100 * (1 - m['page'] / m['off']):+.2f}%",
+]
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines[-2:]))
+PY
