@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmEngine.Host.Chat;
+using LlmEngine.Kernels.Loading.Gguf;
 
 namespace LlmEngine.Host.Api;
 
@@ -10,7 +11,8 @@ public delegate string ChatRenderer(
 /// <summary>
 /// Turns chat messages into a prompt with the model's chat template, found as Hugging Face keeps
 /// it: <c>chat_template</c> in tokenizer_config.json (a string, or a list of {name, template} of
-/// which "default" is used), else chat_template.jinja beside it; <see cref="ServerOptions.ChatTemplate"/>
+/// which "default" is used), else chat_template.jinja beside it, or a GGUF file's
+/// <c>tokenizer.chat_template</c>; <see cref="ServerOptions.ChatTemplate"/>
 /// overrides both. The template sees bos_token and eos_token as tokenizer_config.json names them.
 /// The rendered prompt already holds BOS where the template puts it, so callers tokenise it
 /// without adding special tokens.
@@ -36,12 +38,18 @@ public sealed class ChatPrompt
     /// per request instead, so the completions endpoint still serves.</summary>
     public static ChatPrompt Load(ServerOptions options)
     {
-        var config = ReadTokenizerConfig(options.ModelDirectory);
-        var bos = SpecialToken(config, "bos_token");
-        var eos = SpecialToken(config, "eos_token");
+        string? bos, eos, source;
+        if (options.ModelFile is { } gguf && gguf.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            (source, bos, eos) = GgufChatTemplate.Read(gguf);
+        else
+        {
+            var config = ReadTokenizerConfig(options.ModelDirectory);
+            bos = SpecialToken(config, "bos_token");
+            eos = SpecialToken(config, "eos_token");
+            source = ModelTemplate(config, options.ModelDirectory);
+        }
         if (options.ChatTemplate is { Length: > 0 } given)
             return new ChatPrompt(Compile(TemplateArgument(given)), bos, eos);
-        var source = ModelTemplate(config, options.ModelDirectory);
         if (source is null) return new ChatPrompt(null, bos, eos);
         ChatRenderer render;
         try
@@ -59,7 +67,7 @@ public sealed class ChatPrompt
         IReadOnlyDictionary<string, object?>? extra = null)
     {
         if (_render is null)
-            throw ApiException.BadRequest("This model has no chat template (none in tokenizer_config.json or chat_template.jinja); "
+            throw ApiException.BadRequest("This model has no chat template (none in tokenizer_config.json, chat_template.jinja or the GGUF file); "
                 + "start the server with --chat-template FILE, or use /v1/completions.");
         // transformers passes tools and documents as None when a request has none.
         var variables = new Dictionary<string, object?>(_variables) { ["tools"] = null, ["documents"] = null };

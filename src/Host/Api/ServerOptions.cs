@@ -14,6 +14,9 @@ public sealed class ServerOptions
     /// <summary>The model's directory, where tokenizer_config.json (chat template, BOS and EOS
     /// strings) and chat_template.jinja are looked for; null: no chat template from the model.</summary>
     public string? ModelDirectory { get; set; }
+    /// <summary>The model file when it carries its own chat template (a .gguf: tokenizer.chat_template and
+    /// the BOS/EOS token texts); used instead of <see cref="ModelDirectory"/>'s files.</summary>
+    public string? ModelFile { get; set; }
     /// <summary>A Jinja chat template file (or the template text itself) that overrides the model's.</summary>
     public string? ChatTemplate { get; set; }
     /// <summary>Serve the live dashboard at /dashboard (guarded by <see cref="ApiKey"/> when set).</summary>

@@ -42,6 +42,7 @@ public static class ServeCommand
                 ApiKey = result.GetValue(apiKey),
                 ServedModelName = options.ServedModelName,
                 ModelDirectory = ModelDirectoryOf(options.Model),
+                ModelFile = File.Exists(options.Model) ? options.Model : null,
                 ChatTemplate = result.GetValue(chatTemplate),
                 Dashboard = result.GetValue(dashboard),
                 TraceFile = result.GetValue(trace),
