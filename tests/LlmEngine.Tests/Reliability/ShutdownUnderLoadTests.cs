@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using LlmEngine.Tests.Loading;
+
+namespace LlmEngine.Tests.Reliability;
+
+/// <summary>SIGTERM to a real <c>serve</c> process with streams in flight: every stream ends properly
+/// (<c>[DONE]</c>; those cut by the grace period say so first), new requests meanwhile are refused,
+/// and the process exits 0 (System.CommandLine's 2 s termination timeout used to end it mid-drain).</summary>
+[Trait("Category", "Slow")]
+public sealed class ShutdownUnderLoadTests
+{
+    private sealed record StreamEnd(bool Done, string? LastFinishReason, bool ErrorEvent);
+
+    [Fact]
+    public async Task SigtermDrainsThenAbortsEveryStreamCleanlyAndExitsZero()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "llm-engine.dll"), "serve", "--model", SharedModels.Stories260K,
+                     "--num-blocks", "512", "--port", "0", "--shutdown-grace-seconds", "1" })
+            start.ArgumentList.Add(a);
+        using var server = Process.Start(start)!;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            string? url = null;
+            while (url is null && await server.StandardError.ReadLineAsync(timeout.Token) is { } line)
+                if (line.StartsWith("Serving ")) url = line[(line.LastIndexOf(" at ", StringComparison.Ordinal) + 4)..];
+            Assert.NotNull(url);
+            var drain = server.StandardError.ReadToEndAsync();
+            using var client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(1) };
+
+            var streams = Enumerable.Range(0, 16).Select(i => Stream(client, i)).ToList();
+            await Task.Delay(4000);
+            Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
+            await Task.Delay(200);
+            // Admission has stopped: a new request is refused (503, or its new connection is not accepted).
+            int late;
+            try { late = (int)(await client.PostAsJsonAsync("/v1/completions", new { prompt = "late", max_tokens = 2 })).StatusCode; }
+            catch (HttpRequestException) { late = 503; }
+            StreamEnd[] ends;
+            try { ends = await Task.WhenAll(streams); }
+            catch (Exception e) { throw new Exception(await drain, e); }
+            await server.WaitForExitAsync(timeout.Token);
+
+            Assert.Equal(503, late);
+            // Every stream ends properly: [DONE] after its last chunk; one cut short by the grace
+            // period says so (finish_reason "abort" or an error event before [DONE]).
+            Assert.All(ends, e => Assert.True(e.Done, "a stream ended without [DONE]"));
+            Assert.All(ends, e => Assert.True(e.ErrorEvent || e.LastFinishReason is "length" or "abort", $"stream ended with {e}"));
+            Assert.Contains(ends, e => e.ErrorEvent || e.LastFinishReason == "abort");
+            Assert.Equal(0, server.ExitCode);
+            await drain;
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static async Task<StreamEnd> Stream(HttpClient client, int i)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = JsonContent.Create(new { prompt = $"Once upon a time {i}", max_tokens = 400, temperature = 0, ignore_eos = true, stream = true }),
+        };
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        response.EnsureSuccessStatusCode();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        bool done = false, error = false;
+        string? finish = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ")) continue;
+            var data = line["data: ".Length..];
+            if (data == "[DONE]") { done = true; continue; }
+            using var json = System.Text.Json.JsonDocument.Parse(data);
+            if (json.RootElement.TryGetProperty("error", out _)) { error = true; continue; }
+            foreach (var choice in json.RootElement.GetProperty("choices").EnumerateArray())
+                if (choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.String) finish = f.GetString();
+        }
+        return new StreamEnd(done, finish, error);
+    }
+}
