@@ -31,7 +31,8 @@ public sealed class BeamSearch(SamplingParameters sampling, IReadOnlyCollection<
 
     public IReadOnlyList<BeamExtension> Step(IReadOnlyList<Beam> beams, IReadOnlyList<IReadOnlyList<TokenLogprob>> candidates)
     {
-        var ranked = beams.SelectMany((beam, b) => candidates[b].Take(2 * Width)
+        // A constraint leaves refused tokens at -inf: never candidates.
+        var ranked = beams.SelectMany((beam, b) => candidates[b].Take(2 * Width).Where(c => !float.IsNegativeInfinity(c.Logprob))
                 .Select((c, k) => new BeamExtension(b, c.TokenId, c.Logprob, beam.CumulativeLogprob + c.Logprob)))
             .OrderByDescending(e => e.CumulativeLogprob).ThenBy(e => e.Parent).ToList();
         int generated = beams.Count == 0 ? 0 : beams[0].Tokens.Count;

@@ -33,7 +33,7 @@ public sealed partial class Scheduler(SchedulerOptions options)
         {
             Beams = request.Sampling.UseBeamSearch ? new BeamSearch(request.Sampling, options.EosTokenIds) : null,
         };
-        group.Sequences.Add(new Sequence(_nextSequenceId++, 0, request.PromptTokenIds, group.Randoms[0]));
+        group.Sequences.Add(new Sequence(_nextSequenceId++, 0, request.PromptTokenIds, group.Randoms[0]).Constrained(request.Sampling.Guide));
         _groups.Add(request.RequestId, group);
         _waiting.Add(group);
         return group;

@@ -50,11 +50,13 @@ public static class StepBuilder
             bool fanOut = !group.FannedOut && sampling.N > 1 && group.Beams is null;
             // A beam asks for its 2W best next tokens; the sampled token itself is not used.
             int top = group.Beams is null ? sampling.Logprobs ?? 0 : Math.Max(2 * sampling.N, sampling.Logprobs ?? 0);
+            var allowed = sequence.Guide?.Mask();
+            // When the constraint leaves only the end, min_tokens cannot hold it back.
+            var banned = sequence.Guide?.State is { IsComplete: true } or { IsDead: true } ? [] : StopConditions.Banned(sequence, sampling, eosTokenIds);
             foreach (int index in fanOut ? Enumerable.Range(0, sampling.N) : [sequence.Index])
             {
                 var random = fanOut ? group.Randoms[index] : sequence.Random;
-                rows.Add(new SamplingRow(sampling, sequence.PromptTokenIds, sequence.OutputTokenIds, random.NextUniform(),
-                    StopConditions.Banned(sequence, sampling, eosTokenIds), top));
+                rows.Add(new SamplingRow(sampling, sequence.PromptTokenIds, sequence.OutputTokenIds, random.NextUniform(), banned, top, allowed));
                 sampleRows.Add(logitRow);
                 samples.Add(new StepSample(sequence, group, index));
             }

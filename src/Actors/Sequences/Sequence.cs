@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Kernels.Structured;
 
 namespace LlmEngine.Actors.Sequences;
 
@@ -20,6 +21,17 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     public int NumComputed { get; set; }
     public double CumulativeLogprob { get; set; }
     public string? FinishReason { get; set; }
+    /// <summary>Where the request's constraint stands after this sequence's output (null: none).
+    /// Advanced with each appended token; kept as is through preemption (both modes keep the
+    /// output tokens, so it stays exactly the replay of them) and shared by forks.</summary>
+    public GuidePosition? Guide { get; private set; }
+
+    /// <summary>A sequence of a constrained request starts at the constraint's start.</summary>
+    public Sequence Constrained(TokenGuide? guide)
+    {
+        Guide = guide is null ? null : GuidePosition.Start(guide);
+        return this;
+    }
 
     public int TokenCount => PromptTokenIds.Count + _output.Count;
     public int Remaining => TokenCount - NumComputed;
@@ -40,12 +52,13 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     {
         _output.Add(sample.TokenId);
         CumulativeLogprob += sample.Logprob;
+        Guide = Guide?.Advance(sample.TokenId);
     }
 
     /// <summary>A copy for a fork (parallel sampling, beams): same tokens and computed count.</summary>
     public Sequence Fork(long childId, int childIndex, SequenceRandom childRandom)
     {
-        var child = new Sequence(childId, childIndex, PromptTokenIds, childRandom) { NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob };
+        var child = new Sequence(childId, childIndex, PromptTokenIds, childRandom) { NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob, Guide = Guide };
         child._output.AddRange(_output);
         return child;
     }

@@ -8,7 +8,7 @@ using static LlmEngine.Host.Api.JsonFields;
 namespace LlmEngine.Host.Api;
 
 /// <summary>POST /v1/chat/completions: messages through the chat template, then the engine.</summary>
-public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, string servedModel)
+public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, StructuredOutputs structured, string servedModel)
 {
     private static readonly Dictionary<string, string> Renamed = new() { ["logprobs"] = "top_logprobs" };
     private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);
@@ -33,6 +33,7 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         _ = String(body, "user");
         var sampling = SamplingFields.Read(body, maxTokens, wantLogprobs ? top ?? 0 : null);
         SamplingFields.Validate(sampling, Renamed);
+        sampling = sampling with { Guide = structured.Read(body) };
         RequestChecks.Prompt(engine, tokens, maxTokens, "messages");
 
         var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null);

@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>POST /v1/completions: OpenAI's legacy completions with vLLM's extra sampling fields.
 /// The prompt is a string, a list of strings, a list of token ids, or a list of such lists.</summary>
-public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, string servedModel)
+public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, StructuredOutputs structured, string servedModel)
 {
     private const int DefaultMaxTokens = 16;
     private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);
@@ -29,6 +29,7 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         _ = String(body, "user"); // accepted, as OpenAI's; only type-checked here
         var sampling = SamplingFields.Read(body, maxTokens, Int(body, "logprobs"));
         SamplingFields.Validate(sampling);
+        sampling = sampling with { Guide = structured.Read(body) };
         foreach (var p in prompts) RequestChecks.Prompt(engine, p.TokenIds, maxTokens, "prompt");
 
         var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs is not null);

@@ -90,8 +90,9 @@ public static class OpenAiServer
         var model = ServedModel(engine, options);
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var chat = app.Services.GetRequiredService<ChatPrompt>();
-        var completions = new CompletionsEndpoint(engine, metrics, model);
-        var chatCompletions = new ChatCompletionsEndpoint(engine, metrics, chat, model);
+        var structured = new StructuredOutputs(engine);
+        var completions = new CompletionsEndpoint(engine, metrics, structured, model);
+        var chatCompletions = new ChatCompletionsEndpoint(engine, metrics, chat, structured, model);
         var info = new InfoEndpoints(engine, metrics, chat, model);
 
         app.UseMiddleware<ErrorMiddleware>();

@@ -16,6 +16,7 @@ public static class Sampler
         using var scope = NewDisposeScope();
         var processed = logits.to(float32).clone();
         for (int i = 0; i < rows.Count; i++) ApplyPenaltiesAndBans(processed[i], rows[i]);
+        ApplyAllowed(processed, rows);
 
         var chosen = new long[rows.Count];
         var greedy = Indices(rows, r => r.Parameters.IsGreedy);
@@ -60,6 +61,34 @@ public static class Sampler
         }
         var banned = Known(r.BannedTokens);
         if (banned.Length > 0) row.index_fill_(0, tensor(banned), float.NegativeInfinity);
+    }
+
+    /// <summary>A constraint's mask, before any sampling mode looks at the logits, so greedy,
+    /// random, top-k/p, parallel samples and beams all choose among allowed tokens only. The bit
+    /// masks are unpacked on the tensor side (one shift-and per word), not token by token.</summary>
+    private static void ApplyAllowed(Tensor processed, IReadOnlyList<SamplingRow> rows)
+    {
+        if (rows.All(r => r.AllowedTokens is null)) return;
+        long vocab = processed.shape[1];
+        int words = (int)((vocab + 63) / 64);
+        var packed = new long[rows.Count * words];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var allowed = rows[i].AllowedTokens;
+            var row = packed.AsSpan(i * words, words);
+            if (allowed is null) row.Fill(-1L);
+            else CopyMask(allowed, row);
+        }
+        var bits = tensor(packed).view(rows.Count, words, 1).bitwise_right_shift(arange(64, dtype: int64)).bitwise_and(1);
+        var refused = bits.view(rows.Count, words * 64L)[.., ..(int)vocab].eq(0);
+        processed.masked_fill_(refused, float.NegativeInfinity);
+    }
+
+    // A mask shorter than the logits (a vocabulary padded past the tokenizer) refuses the rest.
+    private static void CopyMask(ulong[] allowed, Span<long> row)
+    {
+        int n = Math.Min(allowed.Length, row.Length);
+        System.Runtime.InteropServices.MemoryMarshal.Cast<ulong, long>(allowed.AsSpan(0, n)).CopyTo(row);
     }
 
     private static long[] SampleRandom(Tensor logits, IReadOnlyList<SamplingRow> rows)

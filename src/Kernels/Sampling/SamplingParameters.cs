@@ -28,6 +28,9 @@ public sealed record SamplingParameters
     /// <summary>"true", "false" or "never", as Hugging Face's beam search defines them.</summary>
     public string EarlyStopping { get; init; } = "false";
 
+    /// <summary>The compiled constraint the output must satisfy (structured outputs); null: none.</summary>
+    public Structured.TokenGuide? Guide { get; init; }
+
     /// <summary>Below this temperature sampling is greedy (vLLM's _SAMPLING_EPS): dividing by a
     /// temperature that is zero, or nearly, as a float32 would turn the logits into NaN.</summary>
     public const double GreedyTemperature = 1e-5;

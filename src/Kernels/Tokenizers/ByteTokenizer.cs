@@ -36,4 +36,6 @@ public sealed class ByteTokenizer : ITokenizer
     }
 
     public bool IsSpecial(int id) => id < ByteOffset;
+
+    public byte[] TokenBytes(int id) => id >= ByteOffset && id < VocabSize ? [(byte)(id - ByteOffset)] : [];
 }

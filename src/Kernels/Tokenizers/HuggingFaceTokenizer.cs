@@ -22,6 +22,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     private readonly AddedTokenMatcher _rawMatcher;
     private readonly AddedTokenMatcher _normalizedMatcher;
     private readonly Dictionary<int, AddedToken> _added;
+    private readonly bool _byteLevel;
 
     private HuggingFaceTokenizer(JsonElement spec, TokenizerConfig config)
     {
@@ -29,6 +30,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         _normalizer = HfNormalizer.Parse(spec.Opt("normalizer"));
         _preTokenizer = HfPreTokenizer.Parse(spec.Opt("pre_tokenizer"));
         _decoder = HfDecoder.Parse(spec.Opt("decoder"));
+        _byteLevel = spec.Opt("decoder")?.GetRawText().Contains("\"ByteLevel\"", StringComparison.Ordinal) == true;
 
         // A token marked normalized is looked for in normalized text, so Hugging Face stores it
         // normalized (with LLaMA's Prepend normalizer "cat" becomes "▁cat") and decodes it so.
@@ -106,6 +108,20 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public int? EosTokenId { get; }
 
     public bool IsSpecial(int id) => id == BosTokenId || id == EosTokenId || (_added.TryGetValue(id, out var t) && t.Special);
+
+    /// <summary>Byte-level tokens map their alphabet back to bytes; SentencePiece-style ones
+    /// turn the word mark into a space and a <c>&lt;0xHH&gt;</c> token into its byte.</summary>
+    public byte[] TokenBytes(int id)
+    {
+        if (IsSpecial(id)) return [];
+        if (_added.TryGetValue(id, out var added)) return System.Text.Encoding.UTF8.GetBytes(added.Content);
+        if (_model.TokenOf(id) is not string token) return [];
+        if (_byteLevel && token.All(ByteLevelAlphabet.CharToByte.ContainsKey)) return token.Select(c => ByteLevelAlphabet.CharToByte[c]).ToArray();
+        if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>'
+            && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out byte b))
+            return [b];
+        return System.Text.Encoding.UTF8.GetBytes(token.Replace('\u2581', ' '));
+    }
 
     public int[] Encode(string text, bool addSpecialTokens = true)
     {

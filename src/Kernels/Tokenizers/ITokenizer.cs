@@ -17,6 +17,11 @@ public interface ITokenizer
     /// tokens decodes whole; an incomplete trailing sequence yields U+FFFD.</summary>
     string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true);
 
+    /// <summary>The UTF-8 bytes this token adds to a text in the middle of a sequence (a
+    /// SentencePiece word-start mark is a space; a byte token is its byte), for matching tokens
+    /// against a constraint. Empty for special tokens.</summary>
+    byte[] TokenBytes(int id);
+
     /// <summary>True for ids that are control tokens rather than text (BOS, EOS, pad, ...).</summary>
     bool IsSpecial(int id);
 }

@@ -179,6 +179,9 @@ public sealed class Llama2cTokenizer : ITokenizer
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
+    public byte[] TokenBytes(int id) =>
+        (uint)id >= (uint)_keys.Length || IsSpecial(id) ? [] : _byteValues[id] >= 0 ? [(byte)_byteValues[id]] : _vocab.Pieces[id].ToArray();
+
     /// <summary>HH for a piece spelled <c>&lt;0xHH&gt;</c> (as run.c's sscanf reads it), else -1.</summary>
     private static int ByteValue(string key) =>
         key.Length == 6 && key.StartsWith("<0x", StringComparison.Ordinal) && key[5] == '>'

@@ -12,7 +12,7 @@ namespace LlmEngine.Tests.EndToEnd;
 /// on free loopback ports, one as <c>serve --model stories260K</c> starts it (the model has no
 /// chat template) and one as <c>serve --chat-template chatml.jinja</c> does.
 /// </summary>
-public sealed class Stories260KServer : IAsyncLifetime
+public class Stories260KServer : IAsyncLifetime
 {
     /// <summary>ChatML, as Qwen and others use it; stories260K never saw it, which is fine for plumbing.</summary>
     public const string ChatMl =
@@ -27,9 +27,12 @@ public sealed class Stories260KServer : IAsyncLifetime
     public Uri ChatAddress { get; private set; } = null!;
     public string Model => Engine.ModelName;
 
+    /// <summary>KV cache blocks of 16 tokens: few, so that tests meet preemption.</summary>
+    protected virtual int NumBlocks => 128;
+
     public async Task InitializeAsync()
     {
-        Engine = InferenceEngine.Start(new EngineOptions { Model = SharedModels.Stories260K, NumBlocks = 128, BlockSize = 16 });
+        Engine = InferenceEngine.Start(new EngineOptions { Model = SharedModels.Stories260K, NumBlocks = NumBlocks, BlockSize = 16 });
         var template = Path.Combine(_templateDirectory, "chatml.jinja");
         await File.WriteAllTextAsync(template, ChatMl);
         _plain = await Start(new ServerOptions { Port = 0, ModelDirectory = SharedModels.Stories260K });
@@ -76,4 +79,10 @@ public sealed class Stories260KServer : IAsyncLifetime
         await Engine.DisposeAsync();
         Directory.Delete(_templateDirectory, recursive: true);
     }
+}
+
+/// <summary>The same servers with room for a few hundred long requests at once.</summary>
+public sealed class Stories260KLargeCacheServer : Stories260KServer
+{
+    protected override int NumBlocks => 8192;
 }

@@ -45,4 +45,6 @@ public sealed class FakeTokenizer : ITokenizer
     }
 
     public bool IsSpecial(int id) => id < Offset;
+
+    public byte[] TokenBytes(int id) => id >= Offset && id < VocabSize ? [(byte)(id - Offset)] : [];
 }

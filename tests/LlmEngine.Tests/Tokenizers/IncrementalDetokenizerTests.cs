@@ -96,6 +96,7 @@ public class IncrementalDetokenizerTests
         public int? EosTokenId => inner.EosTokenId;
         public int[] Encode(string text, bool addSpecialTokens = true) => inner.Encode(text, addSpecialTokens);
         public bool IsSpecial(int id) => inner.IsSpecial(id);
+        public byte[] TokenBytes(int id) => inner.TokenBytes(id);
 
         public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true)
         {
