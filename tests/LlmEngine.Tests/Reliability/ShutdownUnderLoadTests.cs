@@ -30,14 +30,21 @@ public sealed class ShutdownUnderLoadTests
             var drain = server.StandardError.ReadToEndAsync();
             using var client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(1) };
 
-            var streams = Enumerable.Range(0, 16).Select(i => Stream(client, i)).ToList();
-            await Task.Delay(4000);
+            // The signal comes once every stream is in flight (has its first chunk), so work is left
+            // that the 1 s grace period cannot finish however fast the machine is.
+            var inFlight = new CountdownEvent(16);
+            var streams = Enumerable.Range(0, 16).Select(i => Stream(client, i, inFlight)).ToList();
+            await Task.Run(() => inFlight.Wait(timeout.Token));
             Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
-            await Task.Delay(200);
-            // Admission has stopped: a new request is refused (503, or its new connection is not accepted).
-            int late;
-            try { late = (int)(await client.PostAsJsonAsync("/v1/completions", new { prompt = "late", max_tokens = 2 })).StatusCode; }
-            catch (HttpRequestException) { late = 503; }
+            // Admission stops once the signal is handled (which a loaded machine may delay): a new
+            // request is then refused (503, or its new connection is not accepted).
+            int late = 0;
+            for (int attempt = 0; attempt < 50 && late != 503; attempt++)
+            {
+                await Task.Delay(100);
+                try { late = (int)(await client.PostAsJsonAsync("/v1/completions", new { prompt = "late", max_tokens = 2 })).StatusCode; }
+                catch (HttpRequestException) { late = 503; }
+            }
             StreamEnd[] ends;
             try { ends = await Task.WhenAll(streams); }
             catch (Exception e) { throw new Exception(await drain, e); }
@@ -58,7 +65,7 @@ public sealed class ShutdownUnderLoadTests
         }
     }
 
-    private static async Task<StreamEnd> Stream(HttpClient client, int i)
+    private static async Task<StreamEnd> Stream(HttpClient client, int i, CountdownEvent inFlight)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
         {
@@ -69,6 +76,7 @@ public sealed class ShutdownUnderLoadTests
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         bool done = false, error = false;
         string? finish = null;
+        int chunks = 0;
         while (await reader.ReadLineAsync() is { } line)
         {
             if (!line.StartsWith("data: ")) continue;
@@ -76,6 +84,7 @@ public sealed class ShutdownUnderLoadTests
             if (data == "[DONE]") { done = true; continue; }
             using var json = System.Text.Json.JsonDocument.Parse(data);
             if (json.RootElement.TryGetProperty("error", out _)) { error = true; continue; }
+            if (chunks++ == 0) inFlight.Signal();
             foreach (var choice in json.RootElement.GetProperty("choices").EnumerateArray())
                 if (choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.String) finish = f.GetString();
         }
