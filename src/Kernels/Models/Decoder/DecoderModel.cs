@@ -21,7 +21,8 @@ internal sealed record DecoderNames(string Embedding = "model.embed_tokens.weigh
 /// </summary>
 internal sealed class DecoderModel : ICausalLanguageModel
 {
-    private readonly Tensor _embedding, _head;
+    private readonly Tensor _embedding;
+    private readonly LinearWeight _head;
     private readonly double _embeddingScale;
     private readonly DecoderLayer[] _layers;
     private readonly Norm _finalNorm;
@@ -40,7 +41,7 @@ internal sealed class DecoderModel : ICausalLanguageModel
         _embeddingScale = scaleEmbedding ? Math.Sqrt(d) : 1;
         _layers = Enumerable.Range(0, config.NumLayers).Select(i => layer(i, names.Layer(i))).ToArray();
         _finalNorm = Norm.Read(weights, names.FinalNorm, d, finalNorm, config.NormEpsilon);
-        _head = config.TieWordEmbeddings ? _embedding : weights.Read(names.Head, v, d);
+        _head = config.TieWordEmbeddings ? weights.AsLinear(_embedding, owned: false) : weights.AsLinear(weights.Read(names.Head, v, d));
         _rotary = new RotaryEmbedding(config.RotaryDimension, config.MaxPositions, config.RopeTheta, RotaryStyle.HalfSplit, config.RopeScaling, Device);
     }
 
@@ -64,7 +65,7 @@ internal sealed class DecoderModel : ICausalLanguageModel
         foreach (var layer in _layers) layer.Dispose();
         _embedding.Dispose();
         _finalNorm.Dispose();
-        if (!Config.TieWordEmbeddings) _head.Dispose();
+        _head.Dispose();
         _rotary.Dispose();
     }
 }

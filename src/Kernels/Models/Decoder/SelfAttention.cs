@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Models.Decoder;
 /// embeddings on the first rotary dimensions of each head; then attention through the backend
 /// with the layer's scores (scale, window, soft cap) and the output projection.
 /// </summary>
-internal sealed class SelfAttention(ModelConfig config, int layer, Tensor qkv, Tensor? qkvBias, Tensor output, Tensor? outputBias)
+internal sealed class SelfAttention(ModelConfig config, int layer, LinearWeight qkv, Tensor? qkvBias, LinearWeight output, Tensor? outputBias)
     : IDisposable
 {
     private readonly AttentionScores _scores = new(config.Scale, config.WindowOf(layer), config.AttentionSoftCap);
@@ -39,9 +39,9 @@ internal sealed class SelfAttention(ModelConfig config, int layer, Tensor qkv, T
     {
         long d = config.HiddenSize, q = config.NumHeads * config.HeadSize, kv = config.KvHeads * config.HeadSize;
         return new(config, layer,
-            Fused.Rows(weights.Read(prefix + "q_proj.weight", q, d), weights.Read(prefix + "k_proj.weight", kv, d), weights.Read(prefix + "v_proj.weight", kv, d)),
+            weights.AsLinear(Fused.Rows(weights.Read(prefix + "q_proj.weight", q, d), weights.Read(prefix + "k_proj.weight", kv, d), weights.Read(prefix + "v_proj.weight", kv, d))),
             qkvBias ? Fused.Rows(weights.ReadBias(prefix + "q_proj.bias", q), weights.ReadBias(prefix + "k_proj.bias", kv), weights.ReadBias(prefix + "v_proj.bias", kv)) : null,
-            weights.Read(prefix + "o_proj.weight", d, q),
+            weights.AsLinear(weights.Read(prefix + "o_proj.weight", d, q)),
             outputBias ? weights.ReadBias(prefix + "o_proj.bias", d) : null);
     }
 
@@ -69,7 +69,9 @@ internal sealed class SelfAttention(ModelConfig config, int layer, Tensor qkv, T
 
     public void Dispose()
     {
-        foreach (var t in new[] { qkv, qkvBias, output, outputBias }) t?.Dispose();
+        foreach (var t in new[] { qkvBias, outputBias }) t?.Dispose();
+        qkv.Dispose();
+        output.Dispose();
         _queryNorm?.Dispose();
         _keyNorm?.Dispose();
     }

@@ -35,7 +35,7 @@ public sealed class GptNeoXFamily : DecoderFamily
         long d = c.HiddenSize, rows = SelfAttention.FusedRows(c);
         var qkv = Regroup(w.Read(p + "attention.query_key_value.weight", rows, d), c);
         var bias = c.AttentionBias ? Regroup(w.ReadBias(p + "attention.query_key_value.bias", rows), c) : null;
-        return new(c, i, qkv, bias, w.Read(p + "attention.dense.weight", d, d), c.AttentionBias ? w.ReadBias(p + "attention.dense.bias", d) : null);
+        return new(c, i, w.AsLinear(qkv), bias, w.AsLinear(w.Read(p + "attention.dense.weight", d, d)), c.AttentionBias ? w.ReadBias(p + "attention.dense.bias", d) : null);
     }
 
     // [heads, (q|k|v), headSize, ...] -> [(q|k|v), heads, headSize, ...]

@@ -11,13 +11,13 @@ public interface IFeedForward : IDisposable
 
 /// <summary>down(act(gate · x) * (up · x)): SwiGLU (LLaMA, Qwen2, Mistral...) or GeGLU (Gemma).
 /// Gate and up are one fused projection whose rows are [gate | up] (Phi-3's gate_up_proj).</summary>
-public sealed class GatedMlp(Tensor gateUp, Tensor down, string activation) : IFeedForward
+public sealed class GatedMlp(LinearWeight gateUp, LinearWeight down, string activation) : IFeedForward
 {
     /// <param name="prefix">names prefix.gate_proj, prefix.up_proj, prefix.down_proj</param>
     public static GatedMlp Read(WeightReader weights, string prefix, long hidden, long intermediate, string activation,
         string gate = "gate_proj", string up = "up_proj", string down = "down_proj") =>
-        new(Fused.Rows(weights.Read($"{prefix}.{gate}.weight", intermediate, hidden), weights.Read($"{prefix}.{up}.weight", intermediate, hidden)),
-            weights.Read($"{prefix}.{down}.weight", hidden, intermediate), activation);
+        new(weights.AsLinear(Fused.Rows(weights.Read($"{prefix}.{gate}.weight", intermediate, hidden), weights.Read($"{prefix}.{up}.weight", intermediate, hidden))),
+            weights.AsLinear(weights.Read($"{prefix}.{down}.weight", hidden, intermediate)), activation);
 
     public Tensor Forward(Tensor x)
     {
@@ -34,11 +34,11 @@ public sealed class GatedMlp(Tensor gateUp, Tensor down, string activation) : IF
 }
 
 /// <summary>down(act(up · x + b) ) + b, with or without biases (GPT-NeoX, Starcoder2).</summary>
-public sealed class PlainMlp(Tensor up, Tensor? upBias, Tensor down, Tensor? downBias, string activation) : IFeedForward
+public sealed class PlainMlp(LinearWeight up, Tensor? upBias, LinearWeight down, Tensor? downBias, string activation) : IFeedForward
 {
     public static PlainMlp Read(WeightReader weights, string prefix, string up, string down, long hidden, long intermediate, string activation, bool bias) =>
-        new(weights.Read($"{prefix}.{up}.weight", intermediate, hidden), bias ? weights.ReadBias($"{prefix}.{up}.bias", intermediate) : null,
-            weights.Read($"{prefix}.{down}.weight", hidden, intermediate), bias ? weights.ReadBias($"{prefix}.{down}.bias", hidden) : null, activation);
+        new(weights.AsLinear(weights.Read($"{prefix}.{up}.weight", intermediate, hidden)), bias ? weights.ReadBias($"{prefix}.{up}.bias", intermediate) : null,
+            weights.AsLinear(weights.Read($"{prefix}.{down}.weight", hidden, intermediate)), bias ? weights.ReadBias($"{prefix}.{down}.bias", hidden) : null, activation);
 
     public Tensor Forward(Tensor x)
     {
@@ -48,7 +48,9 @@ public sealed class PlainMlp(Tensor up, Tensor? upBias, Tensor down, Tensor? dow
 
     public void Dispose()
     {
-        foreach (var t in new[] { up, upBias, down, downBias }) t?.Dispose();
+        foreach (var t in new[] { upBias, downBias }) t?.Dispose();
+        up.Dispose();
+        down.Dispose();
     }
 }
 
