@@ -24,7 +24,7 @@ namespace LlmEngine.Actors;
 public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
-    /// <summary>Ends a request early; <see cref="Reason"/> labels the abort count (client, shutdown, deadline).</summary>
+    /// <summary>Ends a request early; <see cref="Reason"/> labels the abort count (<see cref="AbortReasons"/>).</summary>
     public sealed record AbortRequest(string RequestId, string Reason = AbortReasons.Client);
     /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
     public sealed record AbortAll;
@@ -83,7 +83,10 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         Receive<AbortRequest>(message =>
         {
             Abort(message.RequestId, "abort", message.Reason);
-            if (_sequences.Remove(message.RequestId, out var actor)) Context.Stop(actor);
+            // A client that left reads nothing more; any other reason (a deadline) still ends the stream with a final "abort" output.
+            if (_sequences.Remove(message.RequestId, out var actor))
+                if (message.Reason == AbortReasons.Client) Context.Stop(actor);
+                else actor.Tell(new SequenceActor.Aborted());
             Changed();
         });
         Receive<AbortAll>(_ =>

@@ -11,4 +11,9 @@ public static class AbortReasons
     public const string Error = "error";
     /// <summary>The worker broke; every request failed.</summary>
     public const string EngineDead = "engine_dead";
+
+    /// <summary>Its own deadline (<see cref="GenerationRequest.Timeout"/>) passed before it finished.</summary>
+    public const string Deadline = "deadline";
+
+    public static IReadOnlyList<string> All { get; } = [Client, Shutdown, Error, EngineDead, Deadline];
 }

@@ -17,3 +17,7 @@ public sealed class EngineDeadException(string reason) : Exception($"the engine 
 /// <summary>A request's own step failed (its logits or its sampling); the requests batched with it
 /// went on. The message names no internals; the cause is logged.</summary>
 public sealed class RequestFailedException(string message) : Exception(message);
+
+/// <summary>The engine is shutting down and admits no request (HTTP 503); an <see cref="InvalidOperationException"/>
+/// as it always was, typed so that every door can tell it from a bug.</summary>
+public sealed class EngineStoppingException() : InvalidOperationException("the engine is shutting down");

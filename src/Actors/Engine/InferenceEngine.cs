@@ -114,14 +114,18 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (_health.DeadReason is { } dead) throw new EngineDeadException(dead);
-        if (!_serving) throw new InvalidOperationException("the engine is shutting down");
+        if (!_serving) throw new EngineStoppingException();
         Validate(request);
         var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         Interlocked.Increment(ref _inFlight);
         bool finished = false;
+        ICancelable? deadline = null;
         try
         {
             _scheduler.Tell(new SchedulerActor.AddRequest(request, channel.Writer));
+            if (request.Timeout is { } timeout)
+                deadline = _system.Scheduler.ScheduleTellOnceCancelable(timeout, _scheduler,
+                    new SchedulerActor.AbortRequest(request.RequestId, AbortReasons.Deadline), ActorRefs.NoSender);
             await foreach (var output in channel.Reader.ReadAllAsync(cancellationToken))
             {
                 finished = output.Finished;
@@ -131,6 +135,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         }
         finally
         {
+            deadline?.Cancel();
             // A stream the engine ended (a failure, a refusal such as a duplicate id) has nothing to
             // abort; aborting by id then could end another request of the same id.
             if (!finished && !channel.Reader.Completion.IsCompleted) _scheduler.Tell(new SchedulerActor.AbortRequest(request.RequestId, _serving ? AbortReasons.Client : AbortReasons.Shutdown));

@@ -1,3 +1,5 @@
+using LlmEngine.Kernels.Tokenizers;
+
 namespace LlmEngine.Actors.Engine;
 
 /// <summary>The checks of a request's prompt that every door applies (the engine before queueing,
@@ -16,5 +18,23 @@ public static class RequestValidation
         if (total > maxModelLength)
             throw new ArgumentException($"This model's maximum context length is {maxModelLength} tokens. However, you requested {total} tokens " +
                 $"({tokens.Count} in the messages, {maxTokens} in the completion). Please reduce the length of the messages or completion.", "max_tokens");
+    }
+
+    /// <summary>A prompt's text checked by its size before it is tokenized: one longer than the
+    /// context could hold however it tokenizes is refused at once, so no client can make the server
+    /// tokenize megabytes it would refuse anyway (<see cref="TokenizerBounds"/>).</summary>
+    public static void PromptText(string text, ITokenizer tokenizer, int maxModelLength, string param = "prompt")
+    {
+        long limit = (long)maxModelLength * TokenizerBounds.MaxCharsPerToken(tokenizer);
+        if (text.Length > limit)
+            throw new ArgumentException($"The prompt is {text.Length} characters long, more than this model's maximum context length of " +
+                $"{maxModelLength} tokens can hold (at most {limit} characters). Please reduce the length of the prompt.", param);
+    }
+
+    /// <summary><see cref="PromptText"/>, then the tokenizing itself, which stops when <paramref name="ct"/> is cancelled.</summary>
+    public static int[] Tokenize(string text, bool addSpecialTokens, ITokenizer tokenizer, int maxModelLength, string param, CancellationToken ct)
+    {
+        PromptText(text, tokenizer, maxModelLength, param);
+        return tokenizer.Encode(text, addSpecialTokens, ct);
     }
 }

@@ -111,7 +111,7 @@ public sealed class EngineGatewayActor : ReceiveActor
         if (message.PromptTokenIds is { Length: > 0 } ids) return ids;
         if (message.Prompt is null) throw new ArgumentException("give Prompt or PromptTokenIds", "prompt");
         var tokenizer = _engine.Tokenizer ?? throw new ArgumentException("this model has no tokenizer: give PromptTokenIds", "prompt");
-        return tokenizer.Encode(message.Prompt);
+        return RequestValidation.Tokenize(message.Prompt, addSpecialTokens: true, tokenizer, _engine.MaxModelLength, "prompt", CancellationToken.None);
     }
 
     private static SamplingParameters ParametersOf(RemoteSampling s) => new()

@@ -20,7 +20,7 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         RequestChecks.Model(body, servedModel);
         RequestChecks.Serving(engine);
 
-        var tokens = Tokenize(engine, chat, body);
+        var tokens = Tokenize(engine, chat, body, ct: context.RequestAborted);
         var stream = Bool(body, "stream") ?? false;
         var includeUsage = RequestChecks.IncludeUsage(body, stream);
         // Without a budget the completion may fill the context, as vLLM does.
@@ -38,14 +38,14 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
 
         var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null);
         PromptInput[] prompts = [new(tokens, null)];
-        await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, sampling, context.RequestAborted);
+        await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, sampling, context.RequestAborted, RequestChecks.Timeout(body));
         if (stream) await Stream(context, run, c, includeUsage);
         else await context.Response.WriteAsJsonAsync(await Collect(run, c), ApiJson.Options, context.RequestAborted);
     }
 
     /// <summary>The prompt's token ids: rendered with add_generation_prompt (default true) and
     /// chat_template_kwargs, then tokenised without adding special tokens again.</summary>
-    public static int[] Tokenize(ILlmEngine engine, ChatPrompt chat, JsonElement body, bool addSpecialTokens = false)
+    public static int[] Tokenize(ILlmEngine engine, ChatPrompt chat, JsonElement body, bool addSpecialTokens = false, CancellationToken ct = default)
     {
         var messages = ChatMessages.Read(body);
         var tokenizer = engine.Tokenizer ?? throw ApiException.BadRequest("This model has no tokenizer, so it cannot chat; use /v1/completions with token ids.");
@@ -57,7 +57,7 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
             foreach (var p in kwargs.EnumerateObject()) extra[p.Name] = ChatTemplate.FromJson(p.Value);
         }
         var prompt = chat.Render(messages, Bool(body, "add_generation_prompt") ?? true, extra);
-        return tokenizer.Encode(prompt, addSpecialTokens);
+        return RequestChecks.Tokenize(engine, tokenizer, prompt, addSpecialTokens, "messages", ct);
     }
 
     private sealed record Conversation(string Id, long Created, int PromptTokens, int N, int? TopLogprobs);

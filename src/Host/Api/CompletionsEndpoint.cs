@@ -21,7 +21,7 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         RequestChecks.Model(body, servedModel);
         RequestChecks.Serving(engine);
 
-        var prompts = Prompts(body);
+        var prompts = Prompts(body, context.RequestAborted);
         var maxTokens = Int(body, "max_tokens") ?? DefaultMaxTokens;
         var stream = Bool(body, "stream") ?? false;
         var includeUsage = RequestChecks.IncludeUsage(body, stream);
@@ -33,7 +33,7 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         foreach (var p in prompts) RequestChecks.Prompt(engine, p.TokenIds, maxTokens, "prompt");
 
         var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs is not null);
-        await using var run = await EngineRun.Start(engine, metrics, request.Id, prompts, sampling, context.RequestAborted);
+        await using var run = await EngineRun.Start(engine, metrics, request.Id, prompts, sampling, context.RequestAborted, RequestChecks.Timeout(body));
         if (stream) await Stream(context, run, request, includeUsage);
         else await context.Response.WriteAsJsonAsync(await Collect(run, request), ApiJson.Options, context.RequestAborted);
     }
@@ -104,14 +104,14 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         });
     }
 
-    private IReadOnlyList<PromptInput> Prompts(JsonElement body)
+    private IReadOnlyList<PromptInput> Prompts(JsonElement body, CancellationToken ct)
     {
         if (Get(body, "prompt") is not { } prompt) throw ApiException.BadRequest("'prompt' is required.", "prompt");
         const string Expected = "a string, a list of strings, a list of token ids, or a list of lists of token ids";
         switch (prompt.ValueKind)
         {
             case JsonValueKind.String:
-                return [FromText(prompt.GetString()!)];
+                return [FromText(prompt.GetString()!, ct)];
             case JsonValueKind.Array when prompt.GetArrayLength() == 0:
                 throw ApiException.BadRequest("The prompt cannot be empty.", "prompt");
             case JsonValueKind.Array:
@@ -120,7 +120,7 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
                 {
                     JsonValueKind.Number => [FromIds([.. prompt.EnumerateArray().Select(e => TokenId(e, "prompt"))])],
                     JsonValueKind.String => [.. prompt.EnumerateArray().Select(e =>
-                        e.ValueKind == JsonValueKind.String ? FromText(e.GetString()!) : throw WrongType("prompt", Expected, prompt))],
+                        e.ValueKind == JsonValueKind.String ? FromText(e.GetString()!, ct) : throw WrongType("prompt", Expected, prompt))],
                     JsonValueKind.Array => [.. prompt.EnumerateArray().Select(e =>
                         e.ValueKind == JsonValueKind.Array ? FromIds([.. e.EnumerateArray().Select(x => TokenId(x, "prompt"))])
                             : throw WrongType("prompt", Expected, prompt))],
@@ -131,12 +131,12 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         }
     }
 
-    private PromptInput FromText(string text)
+    private PromptInput FromText(string text, CancellationToken ct)
     {
         if (text.Length == 0) throw ApiException.BadRequest("The prompt cannot be empty.", "prompt");
         var tokenizer = engine.Tokenizer
             ?? throw ApiException.BadRequest("This model has no tokenizer; send the prompt as token ids.", "prompt");
-        return new PromptInput(tokenizer.Encode(text, addSpecialTokens: true), text);
+        return new PromptInput(RequestChecks.Tokenize(engine, tokenizer, text, addSpecialTokens: true, "prompt", ct), text);
     }
 
     private PromptInput FromIds(int[] ids) =>

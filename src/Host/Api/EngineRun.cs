@@ -28,7 +28,7 @@ public sealed class EngineRun : IAsyncDisposable
 
     public static async Task<EngineRun> Start(
         ILlmEngine engine, ServerMetrics metrics, string id, IReadOnlyList<PromptInput> prompts,
-        SamplingParameters sampling, CancellationToken ct)
+        SamplingParameters sampling, CancellationToken ct, TimeSpan? timeout = null)
     {
         Tracing.HttpTracing.Tag(id);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -39,7 +39,7 @@ public sealed class EngineRun : IAsyncDisposable
         {
             for (var i = 0; i < prompts.Count; i++)
             {
-                var request = new GenerationRequest(prompts.Count == 1 ? id : $"{id}-{i}", prompts[i].TokenIds, sampling, prompts[i].Text);
+                var request = new GenerationRequest(prompts.Count == 1 ? id : $"{id}-{i}", prompts[i].TokenIds, sampling, prompts[i].Text) { Timeout = timeout };
                 observers[i] = metrics.Begin();
                 streams[i] = engine.GenerateAsync(request, cts.Token).GetAsyncEnumerator(cts.Token);
                 firsts[i] = streams[i].MoveNextAsync().AsTask();

@@ -40,9 +40,9 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
         var tokenizer = engine.Tokenizer ?? throw ApiException.BadRequest("This model has no tokenizer.");
         int[] tokens;
         if (Get(body, "messages") is not null)
-            tokens = ChatCompletionsEndpoint.Tokenize(engine, chat, body, Bool(body, "add_special_tokens") ?? false);
+            tokens = ChatCompletionsEndpoint.Tokenize(engine, chat, body, Bool(body, "add_special_tokens") ?? false, context.RequestAborted);
         else if (String(body, "prompt") is { } prompt)
-            tokens = tokenizer.Encode(prompt, Bool(body, "add_special_tokens") ?? true);
+            tokens = RequestChecks.Tokenize(engine, tokenizer, prompt, Bool(body, "add_special_tokens") ?? true, "prompt", context.RequestAborted);
         else
             throw ApiException.BadRequest("Send either 'prompt' or 'messages'.", "prompt");
         var logprobs = new LogprobFormatter(tokenizer);

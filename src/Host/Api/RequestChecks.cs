@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Tokenizers;
 using static LlmEngine.Host.Api.JsonFields;
 
 namespace LlmEngine.Host.Api;
@@ -30,6 +31,34 @@ public static class RequestChecks
         {
             throw ApiException.BadRequest(SamplingFields.StripParamSuffix(e), e.ParamName);
         }
+    }
+
+    /// <summary>A prompt's text as token ids, refused with a 400 naming <paramref name="param"/> before
+    /// any tokenizing when it is longer than the context could hold (<see cref="RequestValidation.PromptText"/>);
+    /// the tokenizing stops when the client leaves.</summary>
+    public static int[] Tokenize(ILlmEngine engine, ITokenizer tokenizer, string text, bool addSpecialTokens, string param, CancellationToken ct)
+    {
+        try
+        {
+            return RequestValidation.Tokenize(text, addSpecialTokens, tokenizer, engine.MaxModelLength, param, ct);
+        }
+        catch (ArgumentException e)
+        {
+            throw ApiException.BadRequest(SamplingFields.StripParamSuffix(e), e.ParamName);
+        }
+    }
+
+    /// <summary>Longest "timeout" accepted: a day.</summary>
+    public const double MaxTimeoutSeconds = 86_400;
+
+    /// <summary>The extra field "timeout": seconds the request may take from its arrival, after which it
+    /// ends as an abort would (finish_reason "abort", what was generated so far kept). Absent: no limit.</summary>
+    public static TimeSpan? Timeout(JsonElement body)
+    {
+        if (Number(body, "timeout") is not { } seconds) return null;
+        if (!(seconds > 0 && seconds <= MaxTimeoutSeconds))
+            throw ApiException.BadRequest($"'timeout' must be a number of seconds greater than 0 and at most {MaxTimeoutSeconds}.", "timeout");
+        return TimeSpan.FromSeconds(seconds);
     }
 
     /// <summary>stream_options.include_usage; stream_options without stream is an error, as in OpenAI.</summary>

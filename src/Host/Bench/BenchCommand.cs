@@ -3,12 +3,13 @@ using System.CommandLine;
 namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench</c>: throughput (offline), batch (llama.cpp's batched-bench), serve (online,
-/// over HTTP) and sweep (serve over rates and engine configurations).</summary>
+/// over HTTP), sweep (serve over rates and engine configurations), soak (sustained overload) and
+/// fuzz (hostile requests).</summary>
 public static class BenchCommand
 {
     public static Command Create()
     {
-        var command = new Command("bench", "Benchmarks: offline throughput, batched prompt/generation speed, online serving, rate sweeps");
+        var command = new Command("bench", "Benchmarks: offline throughput, batched prompt/generation speed, online serving, rate sweeps, soak and fuzz runs");
         command.Subcommands.Add(ThroughputCommand.Create());
         command.Subcommands.Add(BatchCommand.Create());
         command.Subcommands.Add(ServeBenchCommand.Create());
@@ -16,6 +17,8 @@ public static class BenchCommand
         command.Subcommands.Add(KernelCommand.Create());
         command.Subcommands.Add(PlotTraceCommand.Create());
         command.Subcommands.Add(DashboardCostCommand.Create());
+        command.Subcommands.Add(SoakCommand.Create());
+        command.Subcommands.Add(FuzzCommand.Create());
         return command;
     }
 }

@@ -65,6 +65,9 @@ public static class LlmEngineServiceCollectionExtensions
         {
             // Appended: the engine's dispatchers fill in; the application's settings win.
             builder.AddHocon(EngineHocon.Config, HoconAddMode.Append);
+            // The first shutdown phase holds the engine's drain (LlmEngineHostedService): give it the grace period and some.
+            var drain = (int)Math.Ceiling((sp.GetRequiredService<EngineOptions>().ShutdownGraceSeconds + 5) * 1000);
+            builder.AddHocon($"akka.coordinated-shutdown.phases.before-service-unbind.timeout = {drain}ms", HoconAddMode.Append);
             akka?.Invoke(builder, sp);
         });
         services.TryAddSingleton(StartEngine);

@@ -39,12 +39,17 @@ public sealed class ServerMetrics
 
         var running = f.CreateGauge(Prefix + "num_requests_running", "Number of requests in model execution batches.", ModelLabel).WithLabels(modelName);
         var waiting = f.CreateGauge(Prefix + "num_requests_waiting", "Number of requests waiting to be processed.", ModelLabel).WithLabels(modelName);
+        var swapped = f.CreateGauge(Prefix + "num_requests_swapped", "Number of requests swapped to CPU.", ModelLabel).WithLabels(modelName);
         var kvUsage = f.CreateGauge(Prefix + "kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", ModelLabel).WithLabels(modelName);
         var preemptions = f.CreateCounter(Prefix + "num_preemptions_total", "Cumulative number of preemptions from the engine.", ModelLabel).WithLabels(modelName);
         var promptTokens = f.CreateCounter(Prefix + "prompt_tokens_total", "Number of prefill tokens processed.", ModelLabel).WithLabels(modelName);
         var generationTokens = f.CreateCounter(Prefix + "generation_tokens_total", "Number of generation tokens processed.", ModelLabel).WithLabels(modelName);
         var prefixQueries = f.CreateCounter(Prefix + "prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", ModelLabel).WithLabels(modelName);
         var prefixHits = f.CreateCounter(Prefix + "prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", ModelLabel).WithLabels(modelName);
+        var rejected = f.CreateCounter(Prefix + "request_rejected_total", "Requests refused because the waiting queue was full (HTTP 503).", ModelLabel).WithLabels(modelName);
+        var aborts = f.CreateCounter(Prefix + "request_abort_total", "Requests ended before their finish, by reason (client, shutdown, error, engine_dead).", ["model_name", "reason"]);
+        // Every known reason is exported from the start, so a rate over it is defined before the first abort.
+        foreach (var reason in AbortReasons.All) aborts.WithLabels(modelName, reason);
         _success = f.CreateCounter(Prefix + "request_success_total", "Count of successfully processed requests.", ["model_name", "finished_reason"]);
         FirstToken = Histogram(f, "time_to_first_token_seconds", "Histogram of time to first token in seconds.", FirstTokenBuckets);
         InterToken = Histogram(f, "inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", InterTokenBuckets);
@@ -56,6 +61,7 @@ public sealed class ServerMetrics
             var s = _engine.Statistics;
             running.Set(s.Running);
             waiting.Set(s.Waiting);
+            swapped.Set(s.Swapped);
             kvUsage.Set(s.KvCacheUsage);
             // Counters only rise; IncTo ignores a smaller figure (an engine restarted under us).
             preemptions.IncTo(s.NumPreemptions);
@@ -63,6 +69,8 @@ public sealed class ServerMetrics
             generationTokens.IncTo(s.GenerationTokens);
             prefixQueries.IncTo(s.PrefixCacheQueries);
             prefixHits.IncTo(s.PrefixCacheHits);
+            rejected.IncTo(s.RequestsRejected);
+            foreach (var (reason, count) in s.Aborts ?? new Dictionary<string, long>()) aborts.WithLabels(modelName, reason).IncTo(count);
         });
     }
 

@@ -123,7 +123,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         return System.Text.Encoding.UTF8.GetBytes(token.Replace('\u2581', ' '));
     }
 
-    public int[] Encode(string text, bool addSpecialTokens = true)
+    public int[] Encode(string text, bool addSpecialTokens = true) => Encode(text, addSpecialTokens, CancellationToken.None);
+
+    public int[] Encode(string text, bool addSpecialTokens, CancellationToken ct)
     {
         var ids = new List<int>(text.Length / 3 + 4);
         if (addSpecialTokens)
@@ -143,7 +145,10 @@ public sealed class HuggingFaceTokenizer : ITokenizer
                     ids.Add(n);
                 else
                     foreach (string word in HfPreTokenizer.Run(_preTokenizer, normalized[from..to], atStart: start == 0 && from == 0))
+                    {
+                        ct.ThrowIfCancellationRequested();
                         _model.Encode(word, ids);
+                    }
             }
         }
         if (addSpecialTokens)

@@ -12,6 +12,11 @@ public interface ITokenizer
     /// prefix (BOS for LLaMA-style tokenizers) is added as its configuration says.</summary>
     int[] Encode(string text, bool addSpecialTokens = true);
 
+    /// <summary>As <see cref="Encode(string, bool)"/>, stopping with <see cref="OperationCanceledException"/>
+    /// once <paramref name="ct"/> is cancelled (a client that left during a long prompt's encoding).
+    /// Tokenizers whose work is small whatever the text need not check it.</summary>
+    int[] Encode(string text, bool addSpecialTokens, CancellationToken ct) => Encode(text, addSpecialTokens);
+
     /// <summary>Decodes ids to text. Special tokens (BOS, EOS, ...) are skipped when asked.
     /// Byte tokens are joined to bytes before UTF-8 decoding, so a character split over
     /// tokens decodes whole; an incomplete trailing sequence yields U+FFFD.</summary>

@@ -59,26 +59,28 @@ public sealed class Llama2cTokenizer : ITokenizer
     /// <summary>BOS (when asked and the vocabulary adds it), then each stretch of text between added
     /// tokens (GGUF control and user-defined tokens written literally) encoded by <see cref="EncodeText"/>;
     /// never EOS, as run.c's generate() does.</summary>
-    public int[] Encode(string text, bool addSpecialTokens = true)
+    public int[] Encode(string text, bool addSpecialTokens = true) => Encode(text, addSpecialTokens, CancellationToken.None);
+
+    public int[] Encode(string text, bool addSpecialTokens, CancellationToken ct)
     {
         var ids = new List<int>(text.Length + 2);
         if (addSpecialTokens && _vocab.AddBos && _vocab.Bos is int bos)
             ids.Add(bos);
         if (_addedTokens is null)
         {
-            EncodeText(text, ids);
+            EncodeText(text, ids, ct);
             return ids.ToArray();
         }
         foreach (var (added, start, end) in _addedTokens.Split(text))
         {
             if (added is int id) ids.Add(id);
-            else EncodeText(text[start..end], ids);
+            else EncodeText(text[start..end], ids, ct);
         }
         return ids.ToArray();
     }
 
     /// <summary>The dummy-prefix piece " ", one piece per codepoint or its bytes, then merges.</summary>
-    private void EncodeText(string text, List<int> output)
+    private void EncodeText(string text, List<int> output, CancellationToken ct)
     {
         byte[] utf8 = Encoding.UTF8.GetBytes(text);
         var ids = new int[utf8.Length + 1];
@@ -103,44 +105,63 @@ public sealed class Llama2cTokenizer : ITokenizer
             i += length;
         }
 
-        n = Merge(ids, n);
+        n = Merge(ids, n, ct);
         output.AddRange(ids.AsSpan(0, n));
     }
 
     /// <summary>Repeatedly replaces the adjacent pair whose concatenation is the best-scored
-    /// piece (leftmost on ties) until no pair forms a piece. O(n^2) like run.c, but each pair is
-    /// looked up once and again only when a merge changes one of its sides.</summary>
-    private int Merge(int[] ids, int n)
+    /// piece (leftmost on ties) until no pair forms a piece: run.c's result, found as llama.cpp's
+    /// SPM tokenizer finds it, with a priority queue of candidate pairs over a linked list of
+    /// symbols, so O(n log n) instead of run.c's O(n^2). A pair whose sides changed since it was
+    /// queued is stale and skipped (each position's version counts its changes).</summary>
+    private int Merge(int[] ids, int n, CancellationToken ct)
     {
-        var merged = new int[Math.Max(n - 1, 0)]; // merged[i]: piece for (ids[i], ids[i+1]) or -1
-        for (int i = 0; i < n - 1; i++)
-            merged[i] = PairId(ids[i], ids[i + 1]);
-
-        while (true)
+        if (n < 2) return n;
+        var next = new int[n];
+        var prev = new int[n];
+        var version = new int[n];
+        for (int i = 0; i < n; i++)
         {
-            int best = -1;
-            float bestScore = NoScore;
-            for (int i = 0; i < n - 1; i++)
-            {
-                if (merged[i] >= 0 && _vocab.Scores[merged[i]] > bestScore)
-                {
-                    best = i;
-                    bestScore = _vocab.Scores[merged[i]];
-                }
-            }
-            if (best < 0)
-                return n;
+            prev[i] = i - 1;
+            next[i] = i + 1 < n ? i + 1 : -1;
+        }
+        var queue = new PriorityQueue<Candidate, (float Score, int Left)>(n, BestFirst);
+        for (int i = 0; i < n - 1; i++)
+            Enqueue(i, i + 1);
 
-            ids[best] = merged[best];
-            Array.Copy(ids, best + 2, ids, best + 1, n - best - 2);
-            Array.Copy(merged, best + 1, merged, best, n - best - 2);
-            n--;
-            if (best > 0)
-                merged[best - 1] = PairId(ids[best - 1], ids[best]);
-            if (best < n - 1)
-                merged[best] = PairId(ids[best], ids[best + 1]);
+        for (int merges = 0; queue.TryDequeue(out var c, out _); merges++)
+        {
+            if ((merges & 0xFFF) == 0) ct.ThrowIfCancellationRequested();
+            if (version[c.Left] != c.LeftVersion || version[c.Right] != c.RightVersion || next[c.Left] != c.Right)
+                continue;
+            ids[c.Left] = c.Piece;
+            version[c.Left]++;
+            version[c.Right]++; // removed: every pair queued with it is stale now
+            next[c.Left] = next[c.Right];
+            if (next[c.Left] >= 0) prev[next[c.Left]] = c.Left;
+            if (prev[c.Left] >= 0) Enqueue(prev[c.Left], c.Left);
+            if (next[c.Left] >= 0) Enqueue(c.Left, next[c.Left]);
+        }
+
+        int count = 0;
+        for (int i = 0; i >= 0; i = next[i])
+            ids[count++] = ids[i];
+        return count;
+
+        void Enqueue(int left, int right)
+        {
+            int piece = PairId(ids[left], ids[right]);
+            // run.c's search starts at NoScore with a strict '>': a piece at or below it (or NaN) never merges.
+            if (piece >= 0 && _vocab.Scores[piece] > NoScore)
+                queue.Enqueue(new Candidate(left, right, version[left], version[right], piece), (_vocab.Scores[piece], left));
         }
     }
+
+    private readonly record struct Candidate(int Left, int Right, int LeftVersion, int RightVersion, int Piece);
+
+    // Highest score first; on equal scores the leftmost pair, as run.c's scan keeps the first best.
+    private static readonly Comparer<(float Score, int Left)> BestFirst = Comparer<(float Score, int Left)>.Create((a, b) =>
+        a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Left.CompareTo(b.Left));
 
     private int PairId(int left, int right)
     {

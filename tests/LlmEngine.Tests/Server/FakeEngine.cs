@@ -37,6 +37,9 @@ public sealed class FakeEngine : ILlmEngine
     /// text and reasons are settled only in the final output's Outputs.</summary>
     public bool SettleAtEnd { get; set; }
     public int Waiting { get; set; }
+    public int Swapped { get; set; }
+    public long Rejected { get; set; }
+    public Dictionary<string, long> Aborts { get; } = new();
     public double KvCacheUsage { get; set; }
     public long Preemptions { get; set; }
 
@@ -45,11 +48,11 @@ public sealed class FakeEngine : ILlmEngine
     public GenerationRequest LastRequest => Requests.Last();
 
     public EngineStatistics Statistics => new(
-        Running: _running, Waiting: Waiting, Swapped: 0, KvCacheUsage: KvCacheUsage, NumSteps: 0, NumPreemptions: Preemptions,
+        Running: _running, Waiting: Waiting, Swapped: Swapped, KvCacheUsage: KvCacheUsage, NumSteps: 0, NumPreemptions: Preemptions,
         NumSwappedOut: 0, PromptTokens: Interlocked.Read(ref _promptTokens), GenerationTokens: Interlocked.Read(ref _generationTokens),
         RequestsSucceeded: Interlocked.Read(ref _succeeded), PeakRunning: 0, PeakBlocksUsed: 0, BlocksTotal: 0, BlocksFree: 0,
         KvWasteFraction: 0, EngineOverheadFraction: 0, PrefixCacheQueries: 0, PrefixCacheHits: 0,
-        PeakBlocksSavedBySharing: 0, MeanBlocksSavedBySharing: 0);
+        PeakBlocksSavedBySharing: 0, MeanBlocksSavedBySharing: 0, RequestsRejected: Rejected, Aborts: new Dictionary<string, long>(Aborts));
 
     public Source<RequestOutput, NotUsed> Generate(GenerationRequest request) => Source.From(() => GenerateAsync(request));
 

@@ -55,6 +55,25 @@ public sealed class HostileInputTests : IAsyncLifetime
     public async Task MaxTokensThatWouldOverflowTheContextCheckIs400() =>
         await AssertStatus(await _server.Post("/v1/completions", new { prompt = "Hi", max_tokens = int.MaxValue }), HttpStatusCode.BadRequest);
 
+    // The fake tokenizer's longest token is "<pad>" (5 characters): its 128-token context holds at most 1,280.
+    public static TheoryData<string, string> OversizePrompts() => new()
+    {
+        { "/v1/completions", "prompt" },
+        { "/v1/chat/completions", "messages" },
+        { "/tokenize", "prompt" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OversizePrompts))]
+    public async Task APromptLongerThanTheContextCouldHoldIs400BySizeBeforeTokenizing(string path, string field)
+    {
+        var text = new string('a', 1281);
+        object body = field == "messages" ? new { messages = new[] { new { role = "user", content = text } } } : new { prompt = text };
+        var error = await AssertStatus(await _server.Post(path, body), HttpStatusCode.BadRequest);
+        Assert.Equal(field, error.GetProperty("param").GetString());
+        Assert.Contains("characters long", error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task AHugeModelNameIsEchoedTruncated()
     {

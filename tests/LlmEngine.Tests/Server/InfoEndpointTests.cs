@@ -95,6 +95,9 @@ public sealed class MetricsTests : IAsyncLifetime
     [Theory]
     [InlineData("vllm:num_requests_running")]
     [InlineData("vllm:num_requests_waiting")]
+    [InlineData("vllm:num_requests_swapped")]
+    [InlineData("vllm:request_abort_total")]
+    [InlineData("vllm:request_rejected_total")]
     [InlineData("vllm:kv_cache_usage_perc")]
     [InlineData("vllm:num_preemptions_total")]
     [InlineData("vllm:prompt_tokens_total")]
@@ -116,6 +119,24 @@ public sealed class MetricsTests : IAsyncLifetime
 
         Assert.Contains("vllm:num_requests_waiting{model_name=\"fake-model\"} 7", text);
         Assert.Contains("vllm:kv_cache_usage_perc{model_name=\"fake-model\"} 0.25", text);
+    }
+
+    [Fact]
+    public async Task SwappedRequestsAbortsByReasonAndRejectionsAreExported()
+    {
+        _server.Engine.Swapped = 3;
+        _server.Engine.Rejected = 5;
+        _server.Engine.Aborts["client"] = 4;
+        _server.Engine.Aborts["shutdown"] = 2;
+
+        var text = await Scrape();
+
+        Assert.Contains("vllm:num_requests_swapped{model_name=\"fake-model\"} 3", text);
+        Assert.Contains("vllm:request_rejected_total{model_name=\"fake-model\"} 5", text);
+        Assert.Contains("vllm:request_abort_total{model_name=\"fake-model\",reason=\"client\"} 4", text);
+        Assert.Contains("vllm:request_abort_total{model_name=\"fake-model\",reason=\"shutdown\"} 2", text);
+        // A reason with no abort yet is exported as 0, so a rate over it is defined from the start.
+        Assert.Contains("vllm:request_abort_total{model_name=\"fake-model\",reason=\"engine_dead\"} 0", text);
     }
 
     [Fact]
