@@ -6,8 +6,8 @@ using static LlmEngine.Host.Api.JsonFields;
 
 namespace LlmEngine.Host.Api;
 
-/// <summary>The endpoints around generation: /v1/models, /health, /version, /tokenize,
-/// /detokenize and /metrics.</summary>
+/// <summary>The endpoints around generation: /v1/models (and one model by id), /health and
+/// /ping, /version, /tokenize, /detokenize and /metrics.</summary>
 public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, string servedModel)
 {
     private readonly long _started = ApiJson.Now();
@@ -16,9 +16,13 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
         typeof(InfoEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? typeof(InfoEndpoints).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
-    public IResult Models() => Results.Json(
-        new ModelList("list", [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength)]),
-        ApiJson.Options);
+    public IResult Models() => Results.Json(new ModelList("list", [Card()]), ApiJson.Options);
+
+    /// <summary>GET /v1/models/{id}: the served model's card, or 404 for any other name.</summary>
+    public IResult Model(string id) =>
+        id == servedModel ? Results.Json(Card(), ApiJson.Options) : throw ApiException.ModelNotFound(id);
+
+    private ModelCard Card() => new(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength);
 
     /// <summary>200 with an empty body while serving, as vLLM's; 503 otherwise, saying why when the engine is dead.</summary>
     public async Task Health(HttpContext context)
