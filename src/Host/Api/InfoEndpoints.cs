@@ -1,4 +1,5 @@
 using System.Reflection;
+using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Metrics;
 using Microsoft.AspNetCore.Http;
@@ -16,13 +17,19 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
         typeof(InfoEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? typeof(InfoEndpoints).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
-    public IResult Models() => Results.Json(new ModelList("list", [Card()]), ApiJson.Options);
+    public IResult Models() => Results.Json(new ModelList("list", Cards()), ApiJson.Options);
 
-    /// <summary>GET /v1/models/{id}: the served model's card, or 404 for any other name.</summary>
+    /// <summary>GET /v1/models/{id}: the card of a model <see cref="Models"/> lists, or 404.</summary>
     public IResult Model(string id) =>
-        id == servedModel ? Results.Json(Card(), ApiJson.Options) : throw ApiException.ModelNotFound(id);
+        Cards().FirstOrDefault(c => c.Id == id) is { } card ? Results.Json(card, ApiJson.Options) : throw ApiException.ModelNotFound(id);
 
-    private ModelCard Card() => new(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength);
+    /// <summary>The served model and, on a cluster node, every other model the cluster's replicas serve.</summary>
+    private List<ModelCard> Cards()
+    {
+        var others = (engine as ClusterEngine)?.Directory.Replicas().Where(r => r.Model != engine.ModelName).DistinctBy(r => r.Model)
+            .Select(r => new ModelCard(r.Model, "model", _started, "llm-engine", r.Model, r.MaxModelLength)) ?? [];
+        return [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength), .. others];
+    }
 
     /// <summary>200 with an empty body while serving, as vLLM's; 503 otherwise, saying why when the engine is dead.</summary>
     public async Task Health(HttpContext context)
