@@ -37,8 +37,10 @@ internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[]
         }
     }
 
-    public static LoadedModel LoadModel(string file) =>
-        ModelFactory.Load(ModelPath(file), "auto", torch.ScalarType.Float32, torch.CPU, maxModelLength: Context);
+    /// <param name="dequantize">Every block decoded to float32 (else linear layers run on the native
+    /// quantized kernels where they take the block type).</param>
+    public static LoadedModel LoadModel(string file, bool dequantize) =>
+        ModelFactory.Load(ModelPath(file), "auto", torch.ScalarType.Float32, torch.CPU, maxModelLength: Context, dequantizeGguf: dequantize);
 
     private static GgufReference Load(string path)
     {

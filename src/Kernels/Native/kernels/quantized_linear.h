@@ -24,7 +24,8 @@ struct QuantizedActivations {
     int64_t pairs;
 };
 
-void quantized_linear_cpu(void* out, const void* x, bool bf16, int64_t m, int64_t k, const uint8_t* weight, QuantType type, int64_t n);
+// out: [m, n] with row stride ldo.
+void quantized_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, int64_t k, const uint8_t* weight, QuantType type, int64_t n);
 
 namespace avx512 {
 // Quantizes rows [r0, r1) of x into the buffers of a (q, scale, bias as laid out above).
