@@ -100,7 +100,10 @@ public static class ModelFactory
         null or "" or "none" => null,
         "q8_0" => GgmlType.Q8_0,
         "q4_0" => GgmlType.Q4_0,
-        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0)"),
+        "q4_k" => GgmlType.Q4_K,
+        "q5_k" => GgmlType.Q5_K,
+        "q6_k" => GgmlType.Q6_K,
+        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0, q4_k, q5_k, q6_k, none)"),
     };
 
     public static torch.ScalarType ParseDType(string dtype) => dtype switch

@@ -126,11 +126,11 @@ public static unsafe class NativeKernels
     }
 
     /// <summary>The ggml block types <see cref="QuantizedLinear"/> takes.</summary>
-    public static bool QuantizedLinearSupports(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0;
+    public static bool QuantizedLinearSupports(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>out[:, column..column + N] = x [M, K] · weightᵀ for ggml blocks [N, K] of a type that
     /// <see cref="QuantizedLinearSupports"/>: activations quantized on the fly as llama.cpp does (Q8_0
-    /// per block of 32), integer dot products, float32 sums. x and out contiguous CPU tensors, both
+    /// per block of 32 for Q8_0/Q4_0 weights, Q8_K per 256 for K-quants), integer dot products, float32 sums. x and out contiguous CPU tensors, both
     /// float32 or both bfloat16; out may be wider than N (the parts of a fused projection).</summary>
     public static void QuantizedLinear(Tensor output, Tensor x, QuantizedTensor weight, long column = 0)
     {

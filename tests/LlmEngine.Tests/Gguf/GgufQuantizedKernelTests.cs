@@ -21,7 +21,9 @@ namespace LlmEngine.Tests.Gguf;
 /// weights by up to 0.13, its F16 against F32 KV cache by 0.05-0.35 on these files. So each input's
 /// last-position logits must be within <see cref="LogitTolerance"/> (0.2, inside that noise), and at
 /// least half the inputs, where no rounding flips, must be bit-close (error below 1e-3): that is what
-/// shows the activations are quantized exactly as llama.cpp quantizes them. Decoding the weights to
+/// shows the activations are quantized exactly as llama.cpp quantizes them. (Inputs whose logits
+/// llama.cpp's repacking itself moved, e.g. Q4_K_M's longer ones, are left out of that count: there the
+/// errors found equal llama.cpp's own repacked-vs-plain differences.) Decoding the weights to
 /// float32 instead misses llama.cpp's quantized logits by 0.07-0.3 on every input.
 /// </remarks>
 public class GgufQuantizedKernelTests(ITestOutputHelper output)
@@ -64,7 +66,9 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
         }).ToArray();
         output.WriteLine($"{file}: max abs error per input {string.Join(", ", errors.Select(e => e.ToString("F4")))}");
         Assert.All(errors, e => Assert.InRange(e, 0, LogitTolerance));
-        Assert.True(2 * errors.Count(e => e < BitClose) >= errors.Length, "fewer than half the inputs are bit-close to llama.cpp's logits");
+        // Inputs on which llama.cpp's repacked layout moved its own logits compare with another computation.
+        var comparable = errors.Where((e, i) => reference.RepackShift[i] < BitClose).ToArray();
+        Assert.True(2 * comparable.Count(e => e < BitClose) >= comparable.Length, "fewer than half the inputs are bit-close to llama.cpp's logits");
     }
 
     [Fact]
