@@ -64,7 +64,7 @@ def median(values):
 def pct(x): return "n/a" if x is None else f"{100 * x:.0f}%"
 def num(x): return "n/a" if x is None else f"{x:.0f}"
 def ratio(a, b): return "n/a" if a is None or not b else f"{a / b:.2f}x"
-print(f"# Weight formats side by side: medians of {rounds} rounds\n")
+print(f"# Weight formats side by side: medians of {rounds} round{'s' if rounds > 1 else ''}\n")
 llama = None
 print("| format | batch | gen tok/s | of bound (bound) | vs llama.cpp (its gen) | prompt tok/s | of ceiling | vs llama.cpp (its prompt) | runs |")
 print("|---|---|---|---|---|---|---|---|---|")
