@@ -3,7 +3,7 @@ namespace LlmEngine.Actors.Blocks;
 /// <summary>
 /// Per-sequence block tables over a device <see cref="BlockPool"/> of block size B, with
 /// optional prefix caching and a host swap pool (vLLM's KV-cache manager). Plain state, no
-/// threads: the block-manager actor owns one and calls it in order.
+/// threads: the scheduler owns one and calls it in order.
 /// <para>
 /// A table covers positions [0, Blocks.Count * B); position p lives in slot
 /// table[p / B] * B + p % B. Blocks are taken only as tokens need slots, so a sequence
@@ -29,12 +29,15 @@ public sealed partial class KvCacheManager
         ArgumentOutOfRangeException.ThrowIfGreaterThan(blockSize, 32);
         BlockSize = blockSize;
         PrefixCaching = prefixCaching;
-        _device = new BlockPool(numBlocks);
+        _device = new BlockPool(numBlocks) { Events = KvEvents };
         _host = new BlockPool(numSwapBlocks);
         _hasher = hasher;
     }
 
     public int BlockSize { get; }
+
+    /// <summary>The device cache's KV events (block hashes stored and evicted), for a cluster's routers.</summary>
+    public KvEventLog KvEvents { get; } = new();
     public bool PrefixCaching { get; }
     public int NumTotalBlocks => _device.NumBlocks;
 
