@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "half.h"
 #include "isa.h"
 #include "thread_pool.h"
 
@@ -14,16 +15,6 @@ namespace llm {
 namespace {
 
 constexpr int Q4_K = 12, Q5_K = 13, Q6_K = 14;
-
-float half_at(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, sizeof h);
-    const uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
-    float value = exponent == 0 ? std::ldexp(static_cast<float>(mantissa), -24)
-                  : exponent == 31 ? (mantissa ? NAN : INFINITY)
-                                   : std::ldexp(static_cast<float>(mantissa | 0x400u), static_cast<int>(exponent) - 25);
-    return sign ? -value : value;
-}
 
 // ggml's get_scale_min_k4: sub-block j's 6-bit scale and min from the 12 packed bytes.
 void scale_min(int j, const uint8_t* q, int& scale, int& min) {
@@ -119,15 +110,15 @@ void unpack_kblock(const uint8_t* block, int type, KBlock& out) {
             out.scale16[s] = scales[s];
             out.min16[s] = 32 * scales[s];  // q - 32: the offset through the sums of 16, scaled by d
         }
-        out.d = out.dmin = half_at(block + 208);
+        out.d = out.dmin = half_to_float(block + 208);
         return;
     }
     const uint8_t* packed = block + 4;
     const uint8_t* qh = type == Q5_K ? block + 16 : nullptr;
     const uint8_t* qs = block + (type == Q5_K ? 48 : 16);
     unpack_scales(packed, out);
-    out.d = half_at(block);
-    out.dmin = half_at(block + 2);
+    out.d = half_to_float(block);
+    out.dmin = half_to_float(block + 2);
     if (selected_isa() != Isa::Scalar) {
         avx2::unpack_quants(block, type, out);
         return;

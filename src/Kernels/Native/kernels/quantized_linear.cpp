@@ -7,6 +7,7 @@
 
 #include "bf16.h"
 #include "errors.h"
+#include "half.h"
 #include "isa.h"
 #include "kquant_linear.h"
 #include "thread_pool.h"
@@ -14,20 +15,6 @@
 namespace llm {
 
 namespace {
-
-float half_to_float(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, sizeof h);
-    const uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
-    float value = exponent == 0 ? std::ldexp(static_cast<float>(mantissa), -24)
-                  : exponent == 31 ? (mantissa ? NAN : INFINITY)
-                                   : std::ldexp(static_cast<float>(mantissa | 0x400u), static_cast<int>(exponent) - 25);
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    bits |= sign;
-    std::memcpy(&value, &bits, sizeof value);
-    return value;
-}
 
 // float -> float16 -> float, rounding to nearest even (what F16C's conversion does).
 float round_to_half(float f) {
