@@ -27,7 +27,10 @@ public static class ModelFactory
 
     /// <param name="maxModelLength">When positive, the context a GGUF model is built for instead of its
     /// file's <c>context_length</c>; other formats are capped by their config as the engine does.</param>
-    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0, GgmlType? quantization = null)
+    /// <param name="dequantizeGguf">Decode a GGUF file's blocks into <paramref name="dtype"/> instead of
+    /// computing with them on the native quantized kernels.</param>
+    public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0,
+        GgmlType? quantization = null, bool dequantizeGguf = false)
     {
         if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
             throw new ModelLoadException($"--quantization needs the native CPU kernels ({(device.type != DeviceType.CPU ? $"device is {device}" : NativeKernels.UnavailableReason)})");
@@ -48,7 +51,7 @@ public static class ModelFactory
         if (files.Kind == ModelKind.Gguf && quantization is not null)
             throw new ModelLoadException($"{files.WeightsPath}: --quantization applies to float weights; a GGUF file keeps the types it stores");
         if (files.Kind == ModelKind.Gguf)
-            return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength);
+            return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength, dequantizeGguf);
         var source = WeightSources.Open(files);
         try
         {
@@ -97,7 +100,10 @@ public static class ModelFactory
         null or "" or "none" => null,
         "q8_0" => GgmlType.Q8_0,
         "q4_0" => GgmlType.Q4_0,
-        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0)"),
+        "q4_k" => GgmlType.Q4_K,
+        "q5_k" => GgmlType.Q5_K,
+        "q6_k" => GgmlType.Q6_K,
+        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0, q4_k, q5_k, q6_k, none)"),
     };
 
     public static torch.ScalarType ParseDType(string dtype) => dtype switch

@@ -23,27 +23,20 @@ internal sealed class LlamaDecoderLayer : IDisposable
         long d = config.HiddenSize, q = config.NumHeads * config.HeadSize, kv = config.KvHeads * config.HeadSize, ffn = config.IntermediateSize;
         _inputNorm = weights.ReadGain(p + "input_layernorm.weight", d);
         _postNorm = weights.ReadGain(p + "post_attention_layernorm.weight", d);
-        _qkv = weights.AsLinear(Fuse(weights.Read(p + "self_attn.q_proj.weight", q, d), weights.Read(p + "self_attn.k_proj.weight", kv, d), weights.Read(p + "self_attn.v_proj.weight", kv, d)));
-        _output = weights.AsLinear(weights.Read(p + "self_attn.o_proj.weight", d, q));
-        _gateUp = weights.AsLinear(Fuse(weights.Read(p + "mlp.gate_proj.weight", ffn, d), weights.Read(p + "mlp.up_proj.weight", ffn, d)));
-        _down = weights.AsLinear(weights.Read(p + "mlp.down_proj.weight", d, ffn));
+        _qkv = weights.ReadLinear(d, (p + "self_attn.q_proj.weight", q), (p + "self_attn.k_proj.weight", kv), (p + "self_attn.v_proj.weight", kv));
+        _output = weights.ReadLinear(p + "self_attn.o_proj.weight", d, q);
+        _gateUp = weights.ReadLinear(d, (p + "mlp.gate_proj.weight", ffn), (p + "mlp.up_proj.weight", ffn));
+        _down = weights.ReadLinear(p + "mlp.down_proj.weight", d, ffn);
         if (config.AttentionBias)
         {
-            _qkvBias = Fuse(weights.ReadBias(p + "self_attn.q_proj.bias", q), weights.ReadBias(p + "self_attn.k_proj.bias", kv), weights.ReadBias(p + "self_attn.v_proj.bias", kv));
+            _qkvBias = Fused.Rows(weights.ReadBias(p + "self_attn.q_proj.bias", q), weights.ReadBias(p + "self_attn.k_proj.bias", kv), weights.ReadBias(p + "self_attn.v_proj.bias", kv));
             _outputBias = weights.ReadBias(p + "self_attn.o_proj.bias", d);
         }
         if (config.MlpBias)
         {
-            _gateUpBias = Fuse(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), weights.ReadBias(p + "mlp.up_proj.bias", ffn));
+            _gateUpBias = Fused.Rows(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), weights.ReadBias(p + "mlp.up_proj.bias", ffn));
             _downBias = weights.ReadBias(p + "mlp.down_proj.bias", d);
         }
-    }
-
-    private static Tensor Fuse(params Tensor[] parts)
-    {
-        var fused = cat(parts, 0).contiguous();
-        foreach (var part in parts) part.Dispose();
-        return fused;
     }
 
     /// <summary>Updates the residual stream x [tokens, hidden] in place.</summary>
