@@ -4,8 +4,8 @@ using LlmEngine.Kernels.Runtime;
 namespace LlmEngine.Actors;
 
 /// <summary>
-/// Owns the model, its KV cache and the attention backend (through the <see cref="ModelRunner"/>)
-/// and runs one step per message on the pinned worker dispatcher. A step that throws is answered
+/// Owns the model, its KV cache and the attention backend (through the <see cref="IStepRunner"/>:
+/// one <see cref="ModelRunner"/>, or the tensor-parallel ranks behind one) and runs one step per message on the pinned worker dispatcher. A step that throws is answered
 /// with a failure so the scheduler can fail the requests in it and go on.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor
@@ -17,9 +17,9 @@ public sealed class WorkerActor : ReceiveActor
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
 
-    public static Props Props(ModelRunner runner) => Akka.Actor.Props.Create(() => new WorkerActor(runner)).WithDispatcher(Dispatcher);
+    public static Props Props(IStepRunner runner) => Akka.Actor.Props.Create(() => new WorkerActor(runner)).WithDispatcher(Dispatcher);
 
-    public WorkerActor(ModelRunner runner)
+    public WorkerActor(IStepRunner runner)
     {
         Receive<ExecuteStep>(message =>
         {

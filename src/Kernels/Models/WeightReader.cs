@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models.Layers;
+using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,9 +12,14 @@ namespace LlmEngine.Kernels.Models;
 /// device. Without a source (the dummy load format) every weight is drawn from a generator
 /// seeded by the weight's name, so a dummy model is the same whatever order it is built in.
 /// With a quantization type, <see cref="AsLinear"/> turns linear layers' weights into ggml blocks.
+/// With a tensor-parallel <see cref="Shard"/>, models keep only their rank's part of what they read.
 /// </summary>
-public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0, GgmlType? quantization = null)
+public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0, GgmlType? quantization = null,
+    TensorShard? shard = null)
 {
+    /// <summary>The part of each layer the model being read keeps (<see cref="TensorShard.Whole"/>: all of it).</summary>
+    public TensorShard Shard { get; } = shard ?? TensorShard.Whole;
+
     public GgmlType? Quantization => quantization;
 
     /// <summary>
