@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Api.Tools;
 using LlmEngine.Host.Chat;
 using LlmEngine.Host.Metrics;
 using Microsoft.AspNetCore.Http;
@@ -7,8 +9,11 @@ using static LlmEngine.Host.Api.JsonFields;
 
 namespace LlmEngine.Host.Api;
 
-/// <summary>POST /v1/chat/completions: messages through the chat template, then the engine.</summary>
-public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, StructuredOutputs structured, string servedModel)
+/// <summary>POST /v1/chat/completions: messages through the chat template, then the engine; with
+/// tools, the output read into tool calls (<paramref name="autoToolParser"/>: the server's
+/// <c>--tool-call-parser</c> when <c>--enable-auto-tool-choice</c> is on).</summary>
+public sealed class ChatCompletionsEndpoint(
+    ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, StructuredOutputs structured, string servedModel, IToolCallParser? autoToolParser = null)
 {
     private static readonly Dictionary<string, string> Renamed = new() { ["logprobs"] = "top_logprobs" };
     private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);
@@ -33,10 +38,11 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         _ = String(body, "user");
         var sampling = SamplingFields.Read(body, maxTokens, wantLogprobs ? top ?? 0 : null);
         SamplingFields.Validate(sampling, Renamed);
-        sampling = sampling with { Guide = structured.Read(body) };
+        var tools = ToolChoice.Read(body, autoToolParser);
+        sampling = sampling with { Guide = Guide(body, tools) };
         RequestChecks.Prompt(engine, tokens, maxTokens, "messages");
 
-        var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null);
+        var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null, tools);
         PromptInput[] prompts = [new(tokens, null)];
         await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, sampling, context.RequestAborted);
         if (stream) await Stream(context, run, c, includeUsage);
@@ -60,14 +66,30 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
         return tokenizer.Encode(prompt, addSpecialTokens);
     }
 
-    private sealed record Conversation(string Id, long Created, int PromptTokens, int N, int? TopLogprobs);
+    /// <summary>The request's output constraint: a structured-outputs field's, or the one that
+    /// tool_choice "required" or a named function sets (the two cannot be combined).</summary>
+    private Kernels.Structured.TokenGuide? Guide(JsonElement body, ToolChoice tools)
+    {
+        var guide = structured.Read(body);
+        if (tools.Constraint() is not { } spec) return guide;
+        if (guide is not null)
+            throw ApiException.BadRequest("A structured outputs constraint cannot be combined with tool_choice \"required\" or a named function.", "tool_choice");
+        return structured.Compile(spec, "tools");
+    }
+
+    private sealed record Conversation(string Id, long Created, int PromptTokens, int N, int? TopLogprobs, ToolChoice Tools);
 
     private async Task<ChatResponse> Collect(EngineRun run, Conversation c)
     {
         var acc = new ChoiceAccumulator(1, c.N);
         await foreach (var (p, output) in run.Outputs()) acc.Add(p, output);
-        var choices = acc.Choices.Select((s, i) => new ChatChoice(i, new ChatResponseMessage("assistant", s.Text.ToString()),
-            c.TopLogprobs is { } k ? _logprobs.Chat(s.Logprobs, k) : null, s.FinishReason)).ToList();
+        var choices = acc.Choices.Select((s, i) =>
+        {
+            var logprobs = c.TopLogprobs is { } k ? _logprobs.Chat(s.Logprobs, k) : null;
+            if (c.Tools.Parser is not { } parser) return new ChatChoice(i, new ChatResponseMessage("assistant", s.Text), logprobs, s.FinishReason);
+            var (content, calls) = ToolCallStream.Message(parser, s.Text);
+            return new ChatChoice(i, new ChatResponseMessage("assistant", content, calls), logprobs, c.Tools.FinishReason(s.FinishReason, calls is not null));
+        }).ToList();
         return new ChatResponse(c.Id, "chat.completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
     }
 
@@ -80,6 +102,8 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
             for (var i = 0; i < c.N; i++)
                 await sse.Send(Chunk(c, new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null)));
             var tracker = new StreamTracker(1, c.N);
+            var calls = c.Tools.Parser is { } parser ? Enumerable.Range(0, c.N).Select(_ => new ToolCallStream(parser)).ToArray() : null;
+            var texts = Enumerable.Range(0, c.N).Select(_ => new StringBuilder()).ToArray();
             await foreach (var (_, output) in run.Outputs())
             {
                 foreach (var d in output.Deltas)
@@ -87,14 +111,35 @@ public sealed class ChatCompletionsEndpoint(ILlmEngine engine, ServerMetrics met
                     tracker.Sent(d.Index, d);
                     if (d.Text.Length == 0 && d.FinishReason is null && (c.TopLogprobs is null || d.Logprobs.Count == 0)) continue;
                     var lp = c.TopLogprobs is { } k ? _logprobs.Chat(d.Logprobs, k) : null;
-                    await sse.Send(Chunk(c, new ChatChunkChoice(d.Index, new ChatDelta(null, d.Text.Length > 0 ? d.Text : null), lp, d.FinishReason)));
+                    await SendChoice(sse, c, d.Index, d.Text, lp, d.FinishReason, calls, texts);
                 }
                 foreach (var (index, text, reason) in tracker.Closing(0, output))
-                    await sse.Send(Chunk(c, new ChatChunkChoice(index, new ChatDelta(null, text.Length > 0 ? text : null), null, reason)));
+                    await SendChoice(sse, c, index, text, null, reason, calls, texts);
             }
             if (includeUsage)
                 await sse.Send(new ChatChunk(c.Id, "chat.completion.chunk", c.Created, servedModel, [], Usage.Of(c.PromptTokens, tracker.CompletionTokens)));
         });
+    }
+
+    /// <summary>A choice's new text as chunks: as it is, or through its tool-call reader (whose
+    /// deltas may be none, or several: a call's name, then its arguments), the last chunk carrying
+    /// the logprobs and finish reason.</summary>
+    private async Task SendChoice(
+        ServerSentEvents sse, Conversation c, int index, string text, ChatLogprobs? logprobs, string? finishReason, ToolCallStream[]? calls, StringBuilder[] texts)
+    {
+        if (calls is null)
+        {
+            await sse.Send(Chunk(c, new ChatChunkChoice(index, new ChatDelta(null, text.Length > 0 ? text : null), logprobs, finishReason)));
+            return;
+        }
+        var deltas = calls[index].Next(texts[index].Append(text).ToString(), finishReason is not null);
+        var reason = finishReason is null ? null : c.Tools.FinishReason(finishReason, calls[index].Called);
+        if (deltas.Count == 0 && (reason is not null || logprobs is not null)) deltas = [new ChatDelta(null, null)];
+        for (var i = 0; i < deltas.Count; i++)
+        {
+            var last = i == deltas.Count - 1;
+            await sse.Send(Chunk(c, new ChatChunkChoice(index, deltas[i], last ? logprobs : null, last ? reason : null)));
+        }
     }
 
     private ChatChunk Chunk(Conversation c, ChatChunkChoice choice) =>

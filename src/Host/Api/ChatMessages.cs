@@ -1,11 +1,14 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LlmEngine.Host.Chat;
 
 namespace LlmEngine.Host.Api;
 
 /// <summary>Reads OpenAI chat messages into the plain dictionaries a chat template sees. Content
 /// is a string, or a list of text parts joined by newlines (vLLM's "string" content format);
-/// other fields (name, tool_calls, ...) pass through as plain values.</summary>
+/// an assistant's tool_calls reach the template with their arguments as objects (as vLLM passes
+/// them, for templates that write <c>arguments | tojson</c>); other fields (name, tool_call_id,
+/// ...) pass through as plain values.</summary>
 public static class ChatMessages
 {
     public static IReadOnlyList<IReadOnlyDictionary<string, object?>> Read(JsonElement body)
@@ -25,8 +28,29 @@ public static class ChatMessages
         if (JsonFields.String(m, "role") is not { Length: > 0 }) throw ApiException.BadRequest("Each message needs a 'role'.", "messages");
         var result = new Dictionary<string, object?>();
         foreach (var p in m.EnumerateObject())
-            result[p.Name] = p.Name == "content" ? Content(p.Value) : ChatTemplate.FromJson(p.Value);
+            result[p.Name] = p.Name switch
+            {
+                "content" => Content(p.Value),
+                "tool_calls" when p.Value.ValueKind == JsonValueKind.Array => ToolCalls(p.Value),
+                _ => ChatTemplate.FromJson(p.Value),
+            };
         return result;
+    }
+
+    private static object? ToolCalls(JsonElement calls)
+    {
+        var list = JsonNode.Parse(calls.GetRawText())!.AsArray();
+        foreach (var call in list)
+            if (call?["function"] is JsonObject function && function["arguments"] is JsonValue v && v.TryGetValue<string>(out var text) && ParsedObject(text) is { } parsed)
+                function["arguments"] = parsed;
+        using var doc = JsonDocument.Parse(list.ToJsonString());
+        return ChatTemplate.FromJson(doc.RootElement);
+    }
+
+    private static JsonObject? ParsedObject(string text)
+    {
+        try { return JsonNode.Parse(text) as JsonObject; }
+        catch (JsonException) { return null; }
     }
 
     private static string? Content(JsonElement content) => content.ValueKind switch

@@ -26,7 +26,21 @@ public sealed record ChatTokenLogprob(string Token, double Logprob, int[] Bytes,
 
 public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
 
-public sealed record ChatResponseMessage(string Role, string Content);
+public sealed record ChatResponseMessage(
+    string Role, string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCall>? ToolCalls = null);
+
+/// <summary>A function call: whole in a message; in a stream, the name comes once and arguments in pieces.</summary>
+public sealed record ToolCallFunction(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name, string Arguments);
+
+public sealed record ToolCall(string Id, string Type, ToolCallFunction Function);
+
+public sealed record ToolCallDelta(
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    ToolCallFunction Function);
 
 public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string? FinishReason);
 
@@ -34,7 +48,8 @@ public sealed record ChatResponse(string Id, string Object, long Created, string
 
 public sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallDelta>? ToolCalls = null);
 
 public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
 

@@ -92,7 +92,7 @@ public static class OpenAiServer
         var chat = app.Services.GetRequiredService<ChatPrompt>();
         var structured = new StructuredOutputs(engine);
         var completions = new CompletionsEndpoint(engine, metrics, structured, model);
-        var chatCompletions = new ChatCompletionsEndpoint(engine, metrics, chat, structured, model);
+        var chatCompletions = new ChatCompletionsEndpoint(engine, metrics, chat, structured, model, AutoToolParser(options));
         var info = new InfoEndpoints(engine, metrics, chat, model);
 
         app.UseMiddleware<ErrorMiddleware>();
@@ -109,6 +109,19 @@ public static class OpenAiServer
         app.MapGet("/metrics", info.Metrics);
         if (app.Services.GetService<DashboardHub>() is { } hub) DashboardEndpoints.Map(app, hub, options.ApiKey);
         app.Services.GetService<TraceEndpoints>()?.Map(app);
+    }
+
+    /// <summary>The parser tool_choice "auto" uses; a flag without the other, or an unknown
+    /// parser, is refused when the server is built (as vLLM refuses to start).</summary>
+    public static Tools.IToolCallParser? AutoToolParser(ServerOptions options)
+    {
+        if (options.ToolCallParser is { Length: > 0 } name)
+        {
+            var parser = Tools.ToolCallParsers.Named(name);
+            return options.EnableAutoToolChoice ? parser : null;
+        }
+        if (options.EnableAutoToolChoice) throw new ArgumentException("--enable-auto-tool-choice needs --tool-call-parser to be set.");
+        return null;
     }
 
     // IPv6 literals need brackets in a URL; Kestrel refuses a free port (0) on "localhost", so the

@@ -27,6 +27,11 @@ public sealed class ServerOptions
     public string? TraceFile { get; set; }
     /// <summary>Export OpenTelemetry traces of HTTP requests over OTLP to this endpoint; null: no tracing.</summary>
     public string? OtlpTracesEndpoint { get; set; }
+    /// <summary>Let tool_choice "auto" (the default with tools) read the model's own tool calls with
+    /// <see cref="ToolCallParser"/>; off, such a request is a 400, as in vLLM.</summary>
+    public bool EnableAutoToolChoice { get; set; }
+    /// <summary>The model's tool-call format: "hermes", "llama3_json" or "mistral" (vLLM's names).</summary>
+    public string? ToolCallParser { get; set; }
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 }

@@ -4,6 +4,7 @@ using Akka.Remote.Hosting;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
 using LlmEngine.Host.Api;
+using LlmEngine.Host.Api.Tools;
 using LlmEngine.Host.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -26,8 +27,10 @@ public static class ServeCommand
         var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
         var trace = new Option<string?>("--trace") { Description = "Write a Chrome trace (Perfetto) of every step and request to FILE until shutdown" };
         var otlp = new Option<string?>("--otlp-traces-endpoint") { Description = "Export OpenTelemetry traces of HTTP requests to this OTLP endpoint" };
+        var autoTools = new Option<bool>("--enable-auto-tool-choice") { Description = "Read the model's own tool calls for tool_choice \"auto\" (needs --tool-call-parser)" };
+        var toolParser = new Option<string?>("--tool-call-parser") { Description = "The model's tool-call format: " + string.Join(", ", ToolCallParsers.ByName.Keys) };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard, trace, otlp }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -47,7 +50,17 @@ public static class ServeCommand
                 Dashboard = result.GetValue(dashboard),
                 TraceFile = result.GetValue(trace),
                 OtlpTracesEndpoint = result.GetValue(otlp),
+                EnableAutoToolChoice = result.GetValue(autoTools),
+                ToolCallParser = result.GetValue(toolParser),
             };
+            try
+            {
+                OpenAiServer.AutoToolParser(server);
+            }
+            catch (ArgumentException e)
+            {
+                return CliErrors.Fail(e.Message);
+            }
             int? remote = result.GetValue(remotePort);
             var app = OpenAiServer.Build(server, builder =>
             {

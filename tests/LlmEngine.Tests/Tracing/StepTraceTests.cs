@@ -12,6 +12,7 @@ namespace LlmEngine.Tests.Tracing;
 
 /// <summary>A step trace of a short run with preemption is Chrome trace-event JSON whose
 /// per-request spans account for each request's whole latency.</summary>
+[Collection(TimingCollection.Name)]
 public sealed class StepTraceTests(ITestOutputHelper output)
 {
     private static readonly string[] Phases = ["X", "i", "C", "M"];
