@@ -9,7 +9,7 @@ namespace LlmEngine.Tests.Sharding;
 
 /// <summary>The engine with --tensor-parallel-size 2 generates the greedy tokens of the whole model:
 /// run.c's on stories260K, transformers' on the tiny GPT-2, OPT and grouped-query LLaMA, and the
-/// dense reference's under forced preemption (recompute and swap) with prefix caching on.</summary>
+/// dense reference's under forced preemption (<see cref="TensorParallelPreemptionTests"/>).</summary>
 public class TensorParallelEngineTests
 {
     private static async Task<int[]> Tokens(InferenceEngine engine, string id, int[] prompt, SamplingParameters sampling)
@@ -41,16 +41,4 @@ public class TensorParallelEngineTests
         var outputs = await Task.WhenAll(reference.Inputs.Select((input, i) => Tokens(engine, $"r{i}", input, sampling)));
         for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
     }
-
-    [Theory]
-    [InlineData(PreemptionMode.Recompute)]
-    [InlineData(PreemptionMode.Swap)]
-    public Task Stories260KMatchesDenseReferenceUnderPreemption(PreemptionMode mode) =>
-        PagedEngineEquivalenceTests.RunAndCompare(PagedEngineEquivalenceTests.Stories.Value, 16, mode, "native", kvTokens: 1600, tensorParallelSize: 2);
-
-    [Theory]
-    [InlineData(PreemptionMode.Recompute)]
-    [InlineData(PreemptionMode.Swap)]
-    public Task GroupedQueryModelMatchesDenseReferenceUnderPreemption(PreemptionMode mode) =>
-        PagedEngineEquivalenceTests.RunAndCompare(PagedEngineEquivalenceTests.TinyLlama.Value, 8, mode, "native", kvTokens: 900, tensorParallelSize: 2);
 }
