@@ -21,6 +21,8 @@ public sealed class ContractsSerializer(ExtendedActorSystem system) : Serializer
         [typeof(RemoteGenerate)] = "G",
         [typeof(RemoteDelta)] = "D",
         [typeof(RemoteGenerateRejected)] = "R",
+        [typeof(ReplicaReport)] = "K",
+        [typeof(ReplicaSnapshotRequest)] = "S",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(m => m.Value, m => m.Key);

@@ -37,6 +37,9 @@ public sealed class BlockPool
 
     public int NumBlocks => _refCounts.Length;
 
+    /// <summary>Where cache entries made and forgotten are told (a cluster's KV events); none by default.</summary>
+    public KvEventLog? Events { get; init; }
+
     /// <summary>Free blocks, cached-free ones included: all can be allocated.</summary>
     public int NumFree => _free.Count;
 
@@ -64,6 +67,7 @@ public sealed class BlockPool
             _byHash.Remove(entry.Hash);
             _entries[block] = null;
             NumEvicted++;
+            Events?.Evicted(entry.Hash);
         }
         _refCounts[block] = 1;
         return block;
@@ -120,7 +124,10 @@ public sealed class BlockPool
         if (_entries[block] is not null) throw new InvalidOperationException($"block {block} is already registered");
         long prefix = ++_lastPrefix;
         if (_byHash.TryAdd(hash, block))
+        {
             _entries[block] = new CacheEntry(hash, parentPrefix, prefix, tokens);
+            Events?.Stored(hash);
+        }
         return prefix;
     }
 

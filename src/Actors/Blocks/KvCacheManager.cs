@@ -29,12 +29,15 @@ public sealed partial class KvCacheManager
         ArgumentOutOfRangeException.ThrowIfGreaterThan(blockSize, 32);
         BlockSize = blockSize;
         PrefixCaching = prefixCaching;
-        _device = new BlockPool(numBlocks);
+        _device = new BlockPool(numBlocks) { Events = KvEvents };
         _host = new BlockPool(numSwapBlocks);
         _hasher = hasher;
     }
 
     public int BlockSize { get; }
+
+    /// <summary>The device cache's KV events (block hashes stored and evicted), for a cluster's routers.</summary>
+    public KvEventLog KvEvents { get; } = new();
     public bool PrefixCaching { get; }
     public int NumTotalBlocks => _device.NumBlocks;
 

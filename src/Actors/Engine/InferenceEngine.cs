@@ -90,6 +90,9 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public string AttentionBackendName { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
     public int NumBlocks { get; }
+
+    /// <summary>The KV cache's block events, for a cluster's routers (recording once started).</summary>
+    public KvEventLog KvEvents => _blocks.KvEvents;
     public EngineStatistics Statistics => _meter.Latest;
     public ActorSystem System => _system;
     /// <summary>Steps, arrivals, ends and block-map snapshots as they happen (dashboard, trace).</summary>

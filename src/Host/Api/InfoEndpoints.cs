@@ -1,4 +1,5 @@
 using System.Reflection;
+using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Metrics;
 using Microsoft.AspNetCore.Http;
@@ -16,9 +17,15 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
         typeof(InfoEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? typeof(InfoEndpoints).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
-    public IResult Models() => Results.Json(
-        new ModelList("list", [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength)]),
-        ApiJson.Options);
+    /// <summary>The served model and, on a cluster node, every other model the cluster's replicas serve.</summary>
+    public IResult Models()
+    {
+        var others = (engine as ClusterEngine)?.Directory.Replicas().Where(r => r.Model != engine.ModelName).DistinctBy(r => r.Model)
+            .Select(r => new ModelCard(r.Model, "model", _started, "llm-engine", r.Model, r.MaxModelLength)) ?? [];
+        return Results.Json(
+            new ModelList("list", [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength), .. others]),
+            ApiJson.Options);
+    }
 
     /// <summary>200 with an empty body while serving, as vLLM's; 503 otherwise, saying why when the engine is dead.</summary>
     public async Task Health(HttpContext context)

@@ -1,3 +1,4 @@
+using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Host.Dashboard;
@@ -44,20 +45,29 @@ public static class OpenAiServer
         builder.Services.AddSingleton(_ => ChatPrompt.Load(options));
         builder.Services.AddSingleton(sp =>
         {
-            var engine = sp.GetRequiredService<ILlmEngine>();
+            var engine = EngineOf(sp);
             return new ServerMetrics(engine, ServedModel(engine, options));
         });
-        builder.Services.AddSingleton(sp => sp.GetRequiredService<ILlmEngine>() is IObservedEngine observed && options.Dashboard
+        builder.Services.AddSingleton(sp => EngineOf(sp) is IObservedEngine observed && options.Dashboard
             ? new DashboardHub(observed.Observer, options.DashboardInterval) : null!);
-        builder.Services.AddSingleton(sp => sp.GetRequiredService<ILlmEngine>() is IObservedEngine observed ? new TraceEndpoints(observed.Observer) : null!);
+        builder.Services.AddSingleton(sp => EngineOf(sp) is IObservedEngine observed ? new TraceEndpoints(observed.Observer) : null!);
         builder.Services.AddHostedService<TraceFileService>();
         HttpTracing.Add(builder.Services, options);
         configure(builder);
 
         var app = builder.Build();
-        Map(app, app.Services.GetRequiredService<ILlmEngine>(), options);
+        Map(app, EngineOf(app.Services), options);
         return app;
     }
+
+    /// <summary>The key of the engine that HTTP serves when it is not the <see cref="ILlmEngine"/>
+    /// itself: a cluster node's router (<see cref="Hosting.LlmClusterServiceCollectionExtensions"/>),
+    /// while the node's gateway serves its own engine.</summary>
+    public const string FrontDoor = "front-door";
+
+    /// <summary>The engine HTTP requests go to: the <see cref="FrontDoor"/> if one is registered.</summary>
+    public static ILlmEngine EngineOf(IServiceProvider services) =>
+        services.GetKeyedService<ILlmEngine>(FrontDoor) ?? services.GetRequiredService<ILlmEngine>();
 
     /// <summary>The name clients must pass as "model".</summary>
     public static string ServedModel(ILlmEngine engine, ServerOptions options) =>
@@ -73,7 +83,7 @@ public static class OpenAiServer
     public static async Task RunAsync(WebApplication app, TextWriter? output = null, CancellationToken ct = default)
     {
         await app.StartAsync(ct);
-        var engine = app.Services.GetRequiredService<ILlmEngine>();
+        var engine = EngineOf(app.Services);
         output?.WriteLine($"Serving {ServedModel(engine, app.Services.GetRequiredService<ServerOptions>())} at {BoundAddress(app)}");
         try
         {
@@ -107,6 +117,7 @@ public static class OpenAiServer
         app.MapPost("/tokenize", info.Tokenize);
         app.MapPost("/detokenize", info.Detokenize);
         app.MapGet("/metrics", info.Metrics);
+        if (engine is ClusterEngine cluster) app.MapGet("/cluster", () => Results.Json(ClusterView.Of(cluster), ApiJson.Options));
         if (app.Services.GetService<DashboardHub>() is { } hub) DashboardEndpoints.Map(app, hub, options.ApiKey);
         app.Services.GetService<TraceEndpoints>()?.Map(app);
     }

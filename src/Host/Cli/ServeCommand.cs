@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Akka.Actor;
 using Akka.Remote.Hosting;
+using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
 using LlmEngine.Host.Api;
@@ -22,6 +23,10 @@ public static class ServeCommand
         var host = new Option<string>("--host") { Description = "Address to bind (HTTP, and the remote gateway)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 8000 };
         var remotePort = new Option<int?>("--remote-port") { Description = "Also serve other Akka systems over Akka.Remote on this port (0: any free port)" };
+        var clusterPort = new Option<int?>("--cluster-port") { Description = "Join an Akka.Cluster of engine replicas on this port (docs/cluster.md); HTTP requests are routed to any replica" };
+        var join = new Option<string?>("--join") { Description = "HOST:PORT of a cluster node to join (without it this node seeds a new cluster)" };
+        var routing = new Option<string>("--routing") { Description = "How requests pick a replica: kv-aware (cached prompt blocks against load), least-loaded, round-robin", DefaultValueFactory = _ => "kv-aware" };
+        routing.AcceptOnlyFromAmong([.. RoutingModes.Names]);
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*, /dashboard and /trace/*" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file overriding the model's" };
         var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
@@ -30,7 +35,7 @@ public static class ServeCommand
         var autoTools = new Option<bool>("--enable-auto-tool-choice") { Description = "Read the model's own tool calls for tool_choice \"auto\" (needs --tool-call-parser)" };
         var toolParser = new Option<string?>("--tool-call-parser") { Description = "The model's tool-call format: " + string.Join(", ", ToolCallParsers.ByName.Keys) };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -62,19 +67,34 @@ public static class ServeCommand
                 return CliErrors.Fail(e.Message);
             }
             int? remote = result.GetValue(remotePort);
+            int? cluster = result.GetValue(clusterPort);
+            if (cluster is not null && remote is not null) return CliErrors.Fail("--remote-port and --cluster-port are one port: give only --cluster-port");
+            if (cluster is null && result.GetValue(join) is not null) return CliErrors.Fail("--join needs --cluster-port");
+            ClusterNodeOptions? node;
+            try
+            {
+                node = cluster is { } c ? new ClusterNodeOptions(bind, c, result.GetValue(join), RoutingModes.Parse(result.GetValue(routing)!)).Validate() : null;
+            }
+            catch (ArgumentException e)
+            {
+                return CliErrors.Fail(e.Message.Split(" (Parameter")[0]);
+            }
             var app = OpenAiServer.Build(server, builder =>
             {
                 builder.Logging.ClearProviders();
                 builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
                 builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
-                builder.Services.AddLlmEngine(options, remote is { } p ? (akka, _) => akka.WithRemoting(bind, p) : null);
+                if (node is not null) builder.Services.AddLlmCluster(options, node);
+                else builder.Services.AddLlmEngine(options, remote is { } p ? (akka, _) => akka.WithRemoting(bind, p) : null);
             });
             if (app.Services.GetRequiredService<InferenceEngine>().IsDefaultModel)
                 Console.Error.WriteLine("note: no --model given; serving the embedded default model (random weights: its text is gibberish)");
-            if (remote is not null)
+            if (remote is not null || node is not null)
             {
                 var system = (ExtendedActorSystem)app.Services.GetRequiredService<ActorSystem>();
                 Console.Error.WriteLine($"Remote gateway at {system.Provider.DefaultAddress}/user/{EngineGatewayActor.Name}");
+                if (node is not null)
+                    Console.Error.WriteLine($"Cluster node {system.Provider.DefaultAddress} (role {ClusterNodeOptions.EngineRole}, routing {node.Routing.Name()}, seed {node.SeedNodes[0]})");
             }
             await OpenAiServer.RunAsync(app, Console.Error, cancel);
             // A dead engine stopped the host: exit non-zero so a supervisor restarts the process.

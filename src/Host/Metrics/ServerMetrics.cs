@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using Prometheus;
 
@@ -51,6 +52,8 @@ public sealed class ServerMetrics
         EndToEnd = Histogram(f, "e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", RequestBuckets);
         Queue = Histogram(f, "request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", RequestBuckets);
 
+        if (engine is ClusterEngine cluster) RouterMetrics(f, cluster.Directory);
+
         Registry.AddBeforeCollectCallback(() =>
         {
             var s = _engine.Statistics;
@@ -63,6 +66,24 @@ public sealed class ServerMetrics
             generationTokens.IncTo(s.GenerationTokens);
             prefixQueries.IncTo(s.PrefixCacheQueries);
             prefixHits.IncTo(s.PrefixCacheHits);
+        });
+    }
+
+    /// <summary>A cluster node's routing: requests per target replica, prompt blocks the chosen replica
+    /// held, and the decisions' count and time (their ratio is the mean routing latency).</summary>
+    private void RouterMetrics(IMetricFactory f, ReplicaDirectory directory)
+    {
+        var requests = f.CreateCounter("llm_router_requests_total", "Requests this node routed, by target replica.", ["target"]);
+        var hits = f.CreateCounter("llm_router_prefix_hit_blocks_total", "Prompt blocks already cached on the replica each request was routed to.");
+        var decisions = f.CreateCounter("llm_router_decisions_total", "Routing decisions made.");
+        var seconds = f.CreateCounter("llm_router_decision_seconds_total", "Time spent deciding where requests go, in seconds.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var s = directory.Statistics;
+            foreach (var (target, n) in s.RequestsByTarget) requests.WithLabels(target).IncTo(n);
+            hits.IncTo(s.PrefixHitBlocks);
+            decisions.IncTo(s.Decisions);
+            seconds.IncTo(s.DecisionSeconds);
         });
     }
 

@@ -1,0 +1,30 @@
+using Akka.Configuration;
+
+namespace LlmEngine.Actors.Cluster;
+
+/// <summary>
+/// The cluster settings of engine replicas (docs/cluster.md), on top of Akka.Cluster's defaults:
+/// a failure detector that calls a silent node unreachable within about 4 s (heartbeat every
+/// second, 3 s of pause accepted), so the routers drop it then; and the split-brain resolver's
+/// keep-oldest, down-if-alone, deciding 5 s after the membership settles, so that in a cluster of
+/// two the survivor of a crash carries on (keep-majority would down the survivor when the crashed
+/// node had the lower address).
+/// </summary>
+public static class ClusterHocon
+{
+    public static Config Config { get; } = ConfigurationFactory.ParseString("""
+        akka.cluster {
+          failure-detector {
+            heartbeat-interval = 1s
+            acceptable-heartbeat-pause = 3s
+          }
+          downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+          split-brain-resolver {
+            active-strategy = keep-oldest
+            stable-after = 5s
+            keep-oldest.down-if-alone = on
+          }
+        }
+        akka.cluster.pub-sub.gossip-interval = 200ms
+        """);
+}
