@@ -10,6 +10,7 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
 
@@ -90,6 +91,9 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public string AttentionBackendName { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
     public int NumBlocks { get; }
+
+    /// <summary>Each tensor-parallel rank's seconds of compute and of all-reduce so far (empty when the model is whole).</summary>
+    public IReadOnlyList<RankTimes> TensorParallelRanks => _data.Runner is TensorParallelRunner ranks ? ranks.Ranks : [];
 
     /// <summary>The KV cache's block events, for a cluster's routers (recording once started).</summary>
     public KvEventLog KvEvents => _blocks.KvEvents;

@@ -8,7 +8,12 @@ namespace LlmEngine.Kernels.Sharding;
 public sealed record RankParts(ModelRunner Runner, IDisposable Resources);
 
 /// <summary>Per rank: seconds computing the forward pass, of those seconds in all-reduces, and bytes reduced.</summary>
-public sealed record RankTimes(int Rank, double ForwardSeconds, double CommunicationSeconds, long BytesReduced, int AllReduces);
+public sealed record RankTimes(int Rank, double ForwardSeconds, double CommunicationSeconds, long BytesReduced, int AllReduces)
+{
+    /// <summary>What this rank did between <paramref name="earlier"/> and now.</summary>
+    public RankTimes Since(RankTimes earlier) => new(Rank, ForwardSeconds - earlier.ForwardSeconds, CommunicationSeconds - earlier.CommunicationSeconds,
+        BytesReduced - earlier.BytesReduced, AllReduces - earlier.AllReduces);
+}
 
 /// <summary>
 /// A model split over T tensor-parallel ranks in this process, behind the one-runner interface the
