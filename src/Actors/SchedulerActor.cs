@@ -13,12 +13,12 @@ using LlmEngine.Kernels.Tokenizers;
 namespace LlmEngine.Actors;
 
 /// <summary>
-/// Runs the step loop. Per step it exchanges a fixed number of messages whatever the batch size:
-/// one proposal to the block manager and its allocation back, one step to the worker and its
-/// samples back, then one message per request that received tokens. Requests become child
-/// Sequence actors; a failed step fails only the requests in it and the loop goes on.
+/// Runs the step loop: the thin owner of order and supervision around the <see cref="Scheduler"/>.
+/// Per step it exchanges a fixed number of messages whatever the batch size: one step to the
+/// worker and its samples back, then one message per request that received tokens. Requests
+/// become child Sequence actors; a failed step fails only the requests in it and the loop goes on.
 /// <code>
-///  Propose -> BlockManager.AllocateStep -> Commit + StepBuilder -> Worker.ExecuteStep -> Complete -> Sequence actors
+///  Scheduler.Schedule -> StepBuilder -> Worker.ExecuteStep -> Scheduler.UpdateFromOutput -> Sequence actors
 /// </code>
 /// </summary>
 public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
@@ -35,7 +35,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     public sealed record TakeSnapshot;
 
     private readonly Scheduler _scheduler;
-    private readonly IActorRef _blockManager, _worker;
+    private readonly IActorRef _worker;
     private readonly ITokenizer? _tokenizer;
     private readonly EngineMeter _meter;
     private readonly EngineHealth _health;
@@ -43,27 +43,26 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private bool _snapshotWanted;
     private readonly Dictionary<string, IActorRef> _sequences = new();
     private bool _inFlight;
-    // Something arrived (a request, an abort, a stop) since the last proposal was made.
-    private bool _changed;
-    // Whether the last step's forward pass ran, so the K/V it wrote may be cached.
-    private bool _lastStepWritten = true;
     private IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> _committed = [];
     private IReadOnlyList<StepSample> _samples = [];
     private readonly Stopwatch _stepClock = new();
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, blockManager, worker, tokenizer, meter, observer, health));
+    /// <summary>Checks the block pool's invariants (for tests), answered with <see cref="InvariantsChecked"/>.</summary>
+    public sealed record CheckInvariants;
+    public sealed record InvariantsChecked(string? Violation);
 
-    public SchedulerActor(Scheduler scheduler, Props blockManager, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health)
+    public static Props Props(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, worker, tokenizer, meter, observer, health));
+
+    public SchedulerActor(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health)
     {
         _scheduler = scheduler;
         _tokenizer = tokenizer;
         _meter = meter;
         _health = health;
         _recorder = new StepRecorder(observer);
-        _blockManager = Context.ActorOf(blockManager, "block-manager");
         _worker = Context.ActorOf(worker, "worker");
 
         Receive<AddRequest>(message =>
@@ -102,22 +101,18 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             if (_scheduler.Find(message.RequestId) is null && _sequences.Remove(message.RequestId)) _recorder.Finished(message.RequestId, "stop");
             Changed();
         });
-        Receive<StepAllocation>(allocation => Guarded(() => OnAllocation(allocation), allocation.Scheduled.Count > 0 ? "scheduling" : null));
-        Receive<WorkerActor.StepExecuted>(result => Guarded(() => OnExecuted(result), "completing a step"));
+        Receive<WorkerActor.StepExecuted>(result => Guarded(() => OnExecuted(result), "completing"));
         Receive<WorkerActor.StepFailed>(OnFailed);
-        Receive<BlockManagerActor.AllocationFailed>(message =>
-        {
-            Context.GetLogger().Error(message.Error, "block allocation failed");
-            _lastStepWritten = false;
-            Fail(message.Proposal.Groups.Select(g => g.RequestId), new RequestFailedException("block allocation failed for this request's step"));
-            EndStep();
-        });
         Receive<TakeSnapshot>(_ =>
         {
             _snapshotWanted = true;
             if (!_inFlight) Snapshot();
         });
-        Receive<BlockMap>(_recorder.Mapped);
+        Receive<CheckInvariants>(_ =>
+        {
+            if (_inFlight) Stash.Stash();
+            else Sender.Tell(new InvariantsChecked(Violation()));
+        });
         Receive<GetStatistics>(_ =>
         {
             if (_inFlight) Stash.Stash();
@@ -126,13 +121,26 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     }
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        // Worker and block manager hold the model and the pool: keep their state on an error
-        // (the scheduler fails the affected requests itself); a request's actor is simply stopped.
-        new OneForOneStrategy(error => Sender.Equals(_worker) || Sender.Equals(_blockManager) ? Directive.Resume : Directive.Stop);
+        // The worker holds the model and the KV cache: keep its state on an error (the scheduler
+        // fails the affected requests itself); a request's actor is simply stopped.
+        new OneForOneStrategy(error => Sender.Equals(_worker) ? Directive.Resume : Directive.Stop);
+
+    private string? Violation()
+    {
+        try
+        {
+            _scheduler.Cache.CheckInvariants();
+            return null;
+        }
+        catch (Exception error)
+        {
+            return error.Message;
+        }
+    }
 
     // A bug in one step must not take the loop (and every queued request) down with it: fail the
     // requests of that step and go on.
-    private void Guarded(Action handler, string? stage)
+    private void Guarded(Action handler, string stage)
     {
         try
         {
@@ -140,10 +148,20 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         }
         catch (Exception error)
         {
-            Context.GetLogger().Error(error, "step failed while {0}", stage ?? "allocating");
-            _lastStepWritten = false;
-            Fail(_committed.Select(c => c.Group.RequestId).Distinct(), new RequestFailedException($"internal error while {stage ?? "allocating"} this request's step"));
-            EndStep();
+            Context.GetLogger().Error(error, "step failed while {0}", stage);
+            _scheduler.DiscardLastStep();
+            if (stage != "scheduling")
+            {
+                Fail(_committed.Select(c => c.Group.RequestId).Distinct(), new RequestFailedException($"internal error while {stage} this request's step"));
+                EndStep();
+                return;
+            }
+            // Scheduling stopped halfway, so no queue can be trusted: every request fails, and the
+            // next event schedules again (at once could fail the same way for ever).
+            Fail([.. _scheduler.Groups.Select(g => g.RequestId)], new RequestFailedException("internal error while scheduling this request's step"));
+            _committed = [];
+            _samples = [];
+            Idle();
         }
     }
 
@@ -166,7 +184,6 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private void Changed()
     {
         _meter.Snapshot(_scheduler);
-        _changed = true;
         TryStartStep();
     }
 
@@ -174,40 +191,37 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         if (_inFlight || !_scheduler.HasWork || _health.DeadReason is not null) return;
         _inFlight = true;
-        _changed = false;
         _stepClock.Restart();
         _recorder.Proposed();
-        _blockManager.Tell(new BlockManagerActor.AllocateStep(_scheduler.Propose(_lastStepWritten)));
-        _lastStepWritten = true;
+        Guarded(StartStep, "scheduling");
     }
 
-    private void OnAllocation(StepAllocation allocation)
+    private void StartStep()
     {
-        _committed = _scheduler.Commit(allocation, DateTime.UtcNow);
-        _meter.OnAllocation(allocation);
-        var (step, samples) = StepBuilder.Build(_committed, allocation.CacheOperations, _scheduler.Options.EosTokenIds);
+        var output = _scheduler.Schedule(DateTime.UtcNow);
+        _committed = output.Scheduled;
+        _meter.OnAllocation(output);
+        var (step, samples) = StepBuilder.Build(_committed, output.CacheOperations, _scheduler.Options.EosTokenIds);
         _samples = samples;
         if (step.NumTokens == 0 && step.CacheOperations.IsEmpty)
         {
-            // Nothing ran: either all waiting requests wait for blocks (then wait for the next
-            // event), or the proposal predates a request that arrived meanwhile (then propose again).
+            // Nothing runs: every waiting request waits for blocks; the next event schedules again.
+            _committed = [];
             Idle();
-            if (_changed || _scheduler.HasPendingBlockWork) TryStartStep();
             return;
         }
-        _recorder.Allocated(allocation);
+        _recorder.Allocated(output);
         _worker.Tell(new WorkerActor.ExecuteStep(step));
         // The worker computes; the pool and the queues hold still until its samples come back.
         if (_snapshotWanted) Snapshot();
     }
 
-    // The block manager answers after this step's allocation and before the next one's, so the
-    // map it sends matches the requests captured here.
+    // Taken between this step's scheduling and the next one's, so the block map matches the requests.
     private void Snapshot()
     {
         _snapshotWanted = false;
         _recorder.SnapshotRequested(_scheduler);
-        _blockManager.Tell(new BlockManagerActor.MapBlocks());
+        _recorder.Mapped(_scheduler.Cache.Map());
     }
 
     private void OnExecuted(WorkerActor.StepExecuted result)
@@ -218,7 +232,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         foreach (var (id, error) in failed) Context.GetLogger().Warning("request {0} failed in its step: {1}", id, error.Message);
         Fail(failed.Select(f => f.RequestId).Distinct(), new RequestFailedException("this request's step failed (its logits or its sampling); other requests were not affected"));
         var kept = Enumerable.Range(0, _samples.Count).Where(i => result.Output.Samples[i] is not null && !_samples[i].Group.IsFinished).ToList();
-        var events = _scheduler.Complete([.. kept.Select(i => _samples[i])], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
+        var events = _scheduler.UpdateFromOutput([.. kept.Select(i => _samples[i])], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
         foreach (var byRequest in events.GroupBy(e => e.Group))
         {
             var group = byRequest.Key;
@@ -247,7 +261,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             return;
         }
         // The forward pass itself failed: no request in it can be singled out, and its K/V is not to be trusted.
-        _lastStepWritten = false;
+        _scheduler.DiscardLastStep();
         Fail(_committed.Select(c => c.Group.RequestId).Distinct(), new RequestFailedException("the model step that ran this request failed"));
         EndStep();
     }

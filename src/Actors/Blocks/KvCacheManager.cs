@@ -3,7 +3,7 @@ namespace LlmEngine.Actors.Blocks;
 /// <summary>
 /// Per-sequence block tables over a device <see cref="BlockPool"/> of block size B, with
 /// optional prefix caching and a host swap pool (vLLM's KV-cache manager). Plain state, no
-/// threads: the block-manager actor owns one and calls it in order.
+/// threads: the scheduler owns one and calls it in order.
 /// <para>
 /// A table covers positions [0, Blocks.Count * B); position p lives in slot
 /// table[p / B] * B + p % B. Blocks are taken only as tokens need slots, so a sequence

@@ -42,7 +42,7 @@ public sealed class EngineMeter
         lock (_lock) _rejected++;
     }
 
-    public void OnAllocation(StepAllocation allocation)
+    public void OnAllocation(SchedulerOutput allocation)
     {
         lock (_lock)
         {

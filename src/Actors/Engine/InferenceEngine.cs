@@ -18,7 +18,7 @@ namespace LlmEngine.Actors.Engine;
 
 /// <summary>
 /// The engine facade: loads the model, allocates the paged KV cache once, starts the Scheduler
-/// actor (which owns the BlockManager and Worker actors) and turns each request into a stream of
+/// actor (which owns the scheduler, with its KV cache manager, and the Worker actor) and turns each request into a stream of
 /// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
 /// then aborts the rest.
 /// </summary>
@@ -61,13 +61,13 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         EosTokenIds = config.EosTokenIds.Count > 0 ? config.EosTokenIds : model.Tokenizer?.EosTokenId is { } eos ? [eos] : [];
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
             options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds,
-            options.MaxWaitingRequests > 0 ? options.MaxWaitingRequests : int.MaxValue));
+            options.MaxWaitingRequests > 0 ? options.MaxWaitingRequests : int.MaxValue), _blocks);
 
         Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
         _ownsSystem = system is null;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, BlockManagerActor.Props(new StepAllocator(_blocks)), WorkerActor.Props(runner), model.Tokenizer, _meter, Observer, _health)
+            SchedulerActor.Props(scheduler, WorkerActor.Props(runner), model.Tokenizer, _meter, Observer, _health)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
@@ -143,8 +143,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     /// <summary>Verifies the block pool's invariants (for tests); null when they hold.</summary>
     public async Task<string?> CheckBlockInvariantsAsync()
     {
-        var blockManager = await _system.ActorSelection(_scheduler.Path / "block-manager").ResolveOne(TimeSpan.FromSeconds(5));
-        var result = await blockManager.Ask<BlockManagerActor.InvariantsChecked>(new BlockManagerActor.CheckInvariants(), TimeSpan.FromSeconds(10));
+        var result = await _scheduler.Ask<SchedulerActor.InvariantsChecked>(new SchedulerActor.CheckInvariants(), TimeSpan.FromSeconds(10));
         return result.Violation;
     }
 

@@ -15,7 +15,7 @@ internal sealed class StepRecorder(EngineObserver observer)
 {
     private long _step, _start, _allocated;
     private long _evictions;
-    private StepAllocation? _allocation;
+    private SchedulerOutput? _allocation;
     // Request states captured when a block map was asked for, published with its answer.
     private readonly Queue<(long Step, long Time, IReadOnlyList<RequestState> Requests)> _snapshots = new();
 
@@ -30,7 +30,7 @@ internal sealed class StepRecorder(EngineObserver observer)
     public void Proposed() => _start = Stopwatch.GetTimestamp();
 
     /// <summary>The allocation of a step that goes to the worker now.</summary>
-    public void Allocated(StepAllocation allocation)
+    public void Allocated(SchedulerOutput allocation)
     {
         _step++;
         _allocated = Stopwatch.GetTimestamp();

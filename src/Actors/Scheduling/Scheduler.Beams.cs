@@ -45,11 +45,4 @@ public sealed partial class Scheduler
         if (group.IsFinished || group.Sequences.All(s => s.IsFinished)) Remove(group);
         events.Add(new StepEvent(group, 0, null, best[0].FinishReason, best));
     }
-
-    private void FinishSequence(Sequence sequence, string reason)
-    {
-        if (sequence.IsFinished) return;
-        sequence.FinishReason = reason;
-        _freed.Add(sequence.Id);
-    }
 }

@@ -1,31 +1,43 @@
+using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Sequences;
+using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Scheduling;
 
 /// <summary>
-/// The iteration-level scheduling policy with one rule: every step, each sequence's computed
-/// tokens catch up with its tokens as far as a token budget allows. Running requests go first
-/// (a decode costs one token), then swapped ones, then waiting ones first come first served;
-/// a long prompt takes what budget is left and finishes over later steps (chunked prefill).
-/// Blocks are decided by the block manager (<see cref="StepAllocator"/>); this class keeps the
-/// queues and the sequences' tokens.
+/// The iteration-level scheduler, owner of the KV cache manager, with one rule: every step, each
+/// sequence's computed tokens catch up with its tokens as far as a token budget allows. Running
+/// requests go first (a decode costs one token), then swapped ones, then waiting ones
+/// (<see cref="AdmissionPolicy"/>); a long prompt takes what budget is left and finishes over
+/// later steps (chunked prefill). A running request that cannot get a slot preempts another
+/// (<see cref="PreemptionPolicy"/>). <see cref="Schedule"/> decides a step;
+/// <see cref="UpdateFromOutput"/> applies its samples.
 /// </summary>
-public sealed partial class Scheduler(SchedulerOptions options)
+public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager cache)
 {
     private readonly List<SequenceGroup> _running = new(), _swapped = new(), _waiting = new();
     private readonly Dictionary<string, SequenceGroup> _groups = new();
     private readonly List<long> _freed = new();
     private readonly List<(long, long)> _forks = new();
     private long _nextSequenceId = 1, _arrivals;
+    // Whether the last step ran its forward pass, so the full blocks it wrote may be cached.
+    private bool _lastStepWritten = true;
+    // Prompt tokens looked up in the prefix cache and found there, counted once per admitted
+    // sequence (an admission that waits for blocks looks its prefix up again at every step).
+    private long _prefixQueries, _prefixHits;
 
     public SchedulerOptions Options => options;
+    public KvCacheManager Cache => cache;
     public int NumRunning => _running.Count;
     public int NumWaiting => _waiting.Count;
     public int NumSwapped => _swapped.Count;
     public bool HasWork => _groups.Count > 0 || _freed.Count > 0;
-    public bool HasPendingBlockWork => _freed.Count > 0 || _forks.Count > 0;
+    /// <summary>The requests in each queue, in arrival order.</summary>
+    public IReadOnlyList<SequenceGroup> Running => _running;
+    public IReadOnlyList<SequenceGroup> Waiting => _waiting;
+    public IReadOnlyList<SequenceGroup> Swapped => _swapped;
 
     public SequenceGroup Add(GenerationRequest request, DateTime now)
     {
@@ -49,100 +61,78 @@ public sealed partial class Scheduler(SchedulerOptions options)
     {
         if (!_groups.TryGetValue(requestId, out var group)) return;
         foreach (var s in group.Sequences.Where(s => !s.IsFinished && (index is null || s.Index == index)))
-        {
-            s.FinishReason = reason;
-            _freed.Add(s.Id);
-        }
+            FinishSequence(s, reason);
         if (group.IsFinished) Remove(group);
     }
 
-    /// <param name="lastStepWritten">whether the step before ran its forward pass (its K/V may be cached)</param>
-    public StepProposal Propose(bool lastStepWritten = true)
+    /// <summary>The last step's forward pass failed: the K/V it was to write is not to be cached.</summary>
+    public void DiscardLastStep() => _lastStepWritten = false;
+
+    /// <summary>
+    /// Decides one step: what each sequence computes, which blocks it writes, who is admitted,
+    /// preempted or swapped back in, and the block moves that come first. The queues and the
+    /// sequences' computed counts are updated as decided; the step's samples come back through
+    /// <see cref="UpdateFromOutput"/>.
+    /// </summary>
+    public SchedulerOutput Schedule(DateTime now)
     {
-        int budget = options.MaxNumBatchedTokens, seats = options.MaxNumSeqs;
-        var groups = new List<GroupWork>();
-        foreach (var g in _running) groups.Add(Work(g, GroupPhase.Running, ref budget, ref seats));
-        foreach (var g in _swapped)
-        {
-            if (budget <= 0) break;
-            groups.Add(Work(g, GroupPhase.Swapped, ref budget, ref seats));
-        }
-        bool admit = options.Batching == BatchingMode.Continuous || (_running.Count == 0 && _swapped.Count == 0);
-        foreach (var g in admit ? _waiting : [])
-        {
-            if (budget <= 0 || seats < g.Unfinished.Count()) break;
-            groups.Add(Work(g, GroupPhase.Waiting, ref budget, ref seats));
-        }
-        var proposal = new StepProposal(groups.Where(g => g.Sequences.Count > 0).ToList(), _freed.ToList(), _forks.ToList(), options.PreemptionMode, lastStepWritten);
-        _freed.Clear();
+        // The last step's leftovers: its full blocks become cacheable only if it wrote them;
+        // forks before frees, as a parent may have finished in the very step that forked it.
+        if (_lastStepWritten) cache.PublishWritten();
+        else cache.DiscardUnwritten();
+        _lastStepWritten = true;
+        foreach (var (parent, child) in _forks) cache.Fork(parent, child);
+        foreach (var id in _freed) cache.Free(id);
         _forks.Clear();
-        return proposal;
+        _freed.Clear();
+
+        var step = new StepState(options.MaxNumBatchedTokens, options.MaxNumSeqs);
+        int inFlight = _running.Count + _swapped.Count;
+
+        // 1. Running requests, oldest first, each one token (or its prompt's next chunk); the
+        //    budget is planned for all before any is allocated, so a preemption frees no budget.
+        var running = _running.Select(g => (Group: g, Work: Plan(g, step))).Where(r => r.Work.Count > 0).ToList();
+        var candidates = running.Select(r => r.Group).ToList();
+        foreach (var (group, work) in running)
+        {
+            if (step.Preempted.Contains(group)) continue;
+            while (!TryAllocate(group, work, step))
+            {
+                var victim = PreemptionPolicy.ChooseVictim(candidates, g => !step.Preempted.Contains(g))!;
+                Preempt(victim, step);
+                if (victim == group) break;
+            }
+        }
+
+        // 2. Swapped requests come back in order while their blocks (and this step's) fit.
+        bool swapQueueClear = true;
+        foreach (var group in _swapped.Where(g => !step.Preempted.Contains(g)).ToList())
+        {
+            if (step.Budget <= 0) break;
+            var work = Plan(group, step);
+            if (work.Count == 0) continue;
+            if (!swapQueueClear || step.Preempted.Count > 0 || !TrySwapIn(group, work, step)) swapQueueClear = false;
+        }
+
+        // 3. Waiting requests, as the admission policy lets them in (not those preempted just now).
+        if (AdmissionPolicy.IsOpen(options.Batching, inFlight, swapQueueClear))
+            AdmissionPolicy.Admit(_waiting.Where(g => !step.Preempted.Contains(g)).ToList(), group => TryAdmit(group, step, now));
+
+        foreach (var (sequence, _, work) in step.Scheduled) sequence.NumComputed = work.NumComputed + work.NumNew;
+        var scheduled = step.Scheduled.Select(s => s.Work).ToList();
+        return new SchedulerOutput(step.Scheduled, step.Admitted, step.Recomputed, step.SwappedOut, step.SwappedIn,
+            new CacheOperationsPlan(step.SwapOut, step.SwapIn, step.Copies),
+            Usage(scheduled.ToDictionary(s => s.SequenceId, s => s.NumComputed + s.NumNew)));
     }
 
-    private GroupWork Work(SequenceGroup group, GroupPhase phase, ref int budget, ref int seats)
-    {
-        var works = new List<SequenceWork>();
-        // Beams advance together or not at all: each step ranks all of their candidates.
-        if (group.Beams is not null && group.Unfinished.Sum(s => s.Remaining) > budget)
-            return new GroupWork(group.RequestId, group.ArrivalOrder, phase, works);
-        foreach (var s in group.Unfinished)
-        {
-            int count = Math.Min(s.Remaining, budget);
-            seats--;
-            if (count <= 0) continue;
-            budget -= count;
-            works.Add(new SequenceWork(s.Id, s.AllTokens(), s.NumComputed, count));
-        }
-        int reserve = options.KvLayout == KvLayout.Reserved
-            ? Math.Min(group.Request.PromptTokenIds.Count + group.Request.Sampling.MaxTokens, options.MaxModelLength) : 0;
-        return new GroupWork(group.RequestId, group.ArrivalOrder, phase, works, reserve);
-    }
-
-    /// <summary>Applies the block manager's answer to the queues; returns what runs this step,
-    /// with each sequence's computed count already advanced past this step's tokens.</summary>
-    public IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> Commit(StepAllocation allocation, DateTime now)
-    {
-        // A request aborted while this step was being allocated is gone from _groups; its
-        // sequences are in _freed, so the next proposal frees whatever this step gave them.
-        foreach (var id in allocation.PreemptedByRecompute) if (_groups.TryGetValue(id, out var g)) Move(g, SequenceStatus.Waiting, _waiting, reset: true);
-        foreach (var id in allocation.SwappedOut) if (_groups.TryGetValue(id, out var g)) Move(g, SequenceStatus.Swapped, _swapped, reset: false);
-        foreach (var id in allocation.SwappedIn) if (_groups.TryGetValue(id, out var g)) Move(g, SequenceStatus.Running, _running, reset: false);
-        foreach (var id in allocation.Admitted)
-        {
-            if (!_groups.TryGetValue(id, out var g)) continue;
-            g.FirstScheduled ??= now;
-            Move(g, SequenceStatus.Running, _running, reset: false);
-        }
-        var byId = _running.SelectMany(g => g.Sequences.Select(s => (s, g))).ToDictionary(p => p.s.Id);
-        var scheduled = new List<(Sequence, SequenceGroup, ScheduledSequence)>();
-        foreach (var work in allocation.Scheduled)
-        {
-            if (!byId.TryGetValue(work.SequenceId, out var entry) || entry.s.IsFinished) continue;
-            var (s, g) = entry;
-            s.NumComputed = work.NumComputed + work.NumNew;
-            scheduled.Add((s, g, work));
-        }
-        return scheduled;
-    }
-
-    private void Move(SequenceGroup group, SequenceStatus status, List<SequenceGroup> to, bool reset)
-    {
-        _running.Remove(group);
-        _swapped.Remove(group);
-        _waiting.Remove(group);
-        if (reset)
-        {
-            group.NumPreemptions++;
-            foreach (var s in group.Sequences) s.NumComputed = 0;
-        }
-        group.Status = status;
-        int at = to.FindIndex(g => g.ArrivalOrder > group.ArrivalOrder);
-        to.Insert(at < 0 ? to.Count : at, group);
-    }
+    /// <param name="tokens">tokens held per sequence that holds device blocks</param>
+    public BlockUsage Usage(IReadOnlyDictionary<long, int> tokens) => new(cache.NumTotalBlocks, cache.NumFreeBlocks, cache.AllocatedSlots,
+        cache.WastedSlots(tokens), cache.SharedBlocksSaved, _prefixQueries, _prefixHits, cache.NumSharedBlocks, cache.NumUsedSwapBlocks, cache.NumEvictions);
 
     /// <summary>Appends sampled tokens (one per sample row, in the step builder's order), forks
-    /// parallel samples off a finished prompt, and applies the token-level stop checks.</summary>
-    public IReadOnlyList<StepEvent> Complete(IReadOnlyList<StepSample> samples, IReadOnlyList<SampledToken> tokens, DateTime now)
+    /// parallel samples off a finished prompt, and applies the token-level stop checks. Rows of
+    /// requests that ended while the step ran are skipped.</summary>
+    public IReadOnlyList<StepEvent> UpdateFromOutput(IReadOnlyList<StepSample> samples, IReadOnlyList<SampledToken> tokens, DateTime now)
     {
         var events = new List<StepEvent>();
         var beamSamples = Enumerable.Range(0, samples.Count).Where(i => samples[i].Group.Beams is not null).ToList();
@@ -175,6 +165,13 @@ public sealed partial class Scheduler(SchedulerOptions options)
         return child;
     }
 
+    private void FinishSequence(Sequence sequence, string reason)
+    {
+        if (sequence.IsFinished) return;
+        sequence.FinishReason = reason;
+        _freed.Add(sequence.Id);
+    }
+
     private void Remove(SequenceGroup group)
     {
         group.Status = SequenceStatus.Finished;
@@ -182,6 +179,17 @@ public sealed partial class Scheduler(SchedulerOptions options)
         _swapped.Remove(group);
         _waiting.Remove(group);
         _groups.Remove(group.RequestId);
+    }
+
+    /// <summary>Moves a request to a queue, keeping the queue in arrival order.</summary>
+    private void Move(SequenceGroup group, SequenceStatus status, List<SequenceGroup> to)
+    {
+        _running.Remove(group);
+        _swapped.Remove(group);
+        _waiting.Remove(group);
+        group.Status = status;
+        int at = to.FindIndex(g => g.ArrivalOrder > group.ArrivalOrder);
+        to.Insert(at < 0 ? to.Count : at, group);
     }
 }
 

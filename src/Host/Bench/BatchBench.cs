@@ -50,8 +50,9 @@ public static class BatchBench
             throw new ArgumentException($"{inputLength} + {outputLength} tokens do not fit the model's context ({engine.MaxModelLength})");
         ForwardProfile.Reset();
         var ranksBefore = engine.TensorParallelRanks;
+        var startedAt = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, clock, onToken, cancel)));
+        var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, startedAt, clock, onToken, cancel)));
         var after = await engine.RefreshStatisticsAsync();
         double firstTokens = times.Max(t => t.First), end = times.Max(t => t.End);
         return (new BatchRow(batchSize, inputLength, outputLength, firstTokens, end - firstTokens,
@@ -62,23 +63,27 @@ public static class BatchBench
         }, engine.ModelConfig);
     }
 
-    private static async Task<(double First, double End)> Run(InferenceEngine engine, string id, BenchRequest prompt, Stopwatch clock, Action onToken, CancellationToken cancel)
+    // The first token's time is when the engine produced it, not when this task saw it: the profile
+    // splits steps at that same boundary, and a busy thread pool must not move a decode step's
+    // forward pass into the prompt phase's wall time.
+    private static async Task<(double First, double End)> Run(InferenceEngine engine, string id, BenchRequest prompt, DateTime startedAt, Stopwatch clock,
+        Action onToken, CancellationToken cancel)
     {
         await Task.Yield();
-        double? first = null;
+        RequestTimings? timings = null;
         int tokens = 0;
         var request = new GenerationRequest(id, prompt.PromptTokenIds, ThroughputBench.Sampling(prompt.OutputLength));
         await foreach (var output in engine.GenerateAsync(request, cancel))
         {
+            timings ??= output.Timings;
             foreach (var delta in output.Deltas)
                 for (int i = 0; i < delta.TokenIds.Count; i++)
                 {
-                    first ??= clock.Elapsed.TotalSeconds;
                     tokens++;
                     onToken();
                 }
         }
-        if (tokens != prompt.OutputLength) throw new InvalidOperationException($"{id} generated {tokens} of {prompt.OutputLength} tokens");
-        return (first!.Value, clock.Elapsed.TotalSeconds);
+        if (tokens != prompt.OutputLength || timings is null) throw new InvalidOperationException($"{id} generated {tokens} of {prompt.OutputLength} tokens");
+        return ((timings.Arrival - startedAt).TotalSeconds + timings.FirstTokenSeconds, clock.Elapsed.TotalSeconds);
     }
 }
