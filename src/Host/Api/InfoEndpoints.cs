@@ -7,8 +7,8 @@ using static LlmEngine.Host.Api.JsonFields;
 
 namespace LlmEngine.Host.Api;
 
-/// <summary>The endpoints around generation: /v1/models, /health, /version, /tokenize,
-/// /detokenize and /metrics.</summary>
+/// <summary>The endpoints around generation: /v1/models (and one model by id), /health and
+/// /ping, /version, /tokenize, /detokenize and /metrics.</summary>
 public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, string servedModel)
 {
     private readonly long _started = ApiJson.Now();
@@ -17,14 +17,18 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
         typeof(InfoEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? typeof(InfoEndpoints).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
+    public IResult Models() => Results.Json(new ModelList("list", Cards()), ApiJson.Options);
+
+    /// <summary>GET /v1/models/{id}: the card of a model <see cref="Models"/> lists, or 404.</summary>
+    public IResult Model(string id) =>
+        Cards().FirstOrDefault(c => c.Id == id) is { } card ? Results.Json(card, ApiJson.Options) : throw ApiException.ModelNotFound(id);
+
     /// <summary>The served model and, on a cluster node, every other model the cluster's replicas serve.</summary>
-    public IResult Models()
+    private List<ModelCard> Cards()
     {
         var others = (engine as ClusterEngine)?.Directory.Replicas().Where(r => r.Model != engine.ModelName).DistinctBy(r => r.Model)
             .Select(r => new ModelCard(r.Model, "model", _started, "llm-engine", r.Model, r.MaxModelLength)) ?? [];
-        return Results.Json(
-            new ModelList("list", [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength), .. others]),
-            ApiJson.Options);
+        return [new ModelCard(servedModel, "model", _started, "llm-engine", engine.ModelName, engine.MaxModelLength), .. others];
     }
 
     /// <summary>200 with an empty body while serving, as vLLM's; 503 otherwise, saying why when the engine is dead.</summary>

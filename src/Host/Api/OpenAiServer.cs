@@ -112,7 +112,10 @@ public static class OpenAiServer
         app.MapPost("/v1/completions", completions.Handle);
         app.MapPost("/v1/chat/completions", chatCompletions.Handle);
         app.MapGet("/v1/models", info.Models);
-        app.MapGet("/health", info.Health);
+        app.MapGet("/v1/models/{**id}", info.Model);
+        // As vLLM: /ping (SageMaker's probe) answers as /health does; HEAD for probes that send it.
+        foreach (var health in new[] { "/health", "/ping" }) app.MapMethods(health, ["GET", "HEAD"], info.Health);
+        app.MapPost("/ping", info.Health);
         app.MapGet("/version", info.VersionInfo);
         app.MapPost("/tokenize", info.Tokenize);
         app.MapPost("/detokenize", info.Detokenize);

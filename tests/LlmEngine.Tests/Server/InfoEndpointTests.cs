@@ -20,6 +20,30 @@ public sealed class InfoEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AModelByIdIsItsCardAndAnotherNameIs404()
+    {
+        var card = await ServerHost.Json(await _server.Http.GetAsync("/v1/models/my-model"));
+        Assert.Equal(("my-model", "model", "llm-engine"), (card.GetProperty("id").GetString(), card.GetProperty("object").GetString(), card.GetProperty("owned_by").GetString()));
+
+        var missing = await _server.Http.GetAsync("/v1/models/org/other-model");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        var error = (await ServerHost.Json(missing)).GetProperty("error");
+        Assert.Equal(("The model `org/other-model` does not exist.", "model_not_found"), (error.GetProperty("message").GetString(), error.GetProperty("code").GetString()));
+    }
+
+    [Fact]
+    public async Task PingAndHeadAnswerAsHealthDoes()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _server.Http.GetAsync("/ping")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _server.Http.PostAsync("/ping", null)).StatusCode);
+        foreach (var path in new[] { "/health", "/ping" })
+            Assert.Equal(HttpStatusCode.OK, (await _server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path))).StatusCode);
+        _server.Engine.IsServing = false;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await _server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/health"))).StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await _server.Http.GetAsync("/ping")).StatusCode);
+    }
+
+    [Fact]
     public async Task ServedModelNameIsTheOneClientsPass()
     {
         var ok = await _server.Post("/v1/completions", new { model = "my-model", prompt = "a", max_tokens = 1 });

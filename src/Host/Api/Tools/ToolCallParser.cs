@@ -79,10 +79,15 @@ public sealed class Llama3JsonToolParser : IToolCallParser
 }
 
 /// <summary><c>tool_choice: "required"</c>: the output is constrained to a JSON list of
-/// <c>{"name": ..., "parameters": {...}}</c>, as vLLM constrains it.</summary>
+/// <c>{"name": ..., "parameters": {...}}</c>, as vLLM constrains it. A call cut short (max_tokens)
+/// is left out of the finished output.</summary>
 public sealed class RequiredToolCallParser : IToolCallParser
 {
-    public ToolParse Parse(string text, bool final) => new(null, CallObjectScanner.Scan(text, 0, "parameters").Calls);
+    public ToolParse Parse(string text, bool final)
+    {
+        var calls = CallObjectScanner.Scan(text, 0, "parameters").Calls;
+        return new(null, final ? [.. calls.Where(c => c.Complete)] : calls);
+    }
 }
 
 /// <summary>A named function in <c>tool_choice</c>: the output is constrained to its arguments.</summary>

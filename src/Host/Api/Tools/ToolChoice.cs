@@ -23,6 +23,9 @@ public sealed class ToolChoice
     private ToolChoice(IReadOnlyList<ToolFunction> tools, string mode, string? named, IToolCallParser? parser) =>
         (Tools, Mode, Named, Parser) = (tools, mode, named, parser);
 
+    /// <summary>parallel_tool_calls: false limits "required" to one call.</summary>
+    public bool Parallel { get; private init; } = true;
+
     public IReadOnlyList<ToolFunction> Tools { get; }
     /// <summary>"none", "auto", "required" or "named".</summary>
     public string Mode { get; }
@@ -35,6 +38,7 @@ public sealed class ToolChoice
     public static ToolChoice Read(JsonElement body, IToolCallParser? autoParser)
     {
         var tools = ReadTools(body);
+        var parallel = Bool(body, "parallel_tool_calls") ?? true;
         var choice = Get(body, "tool_choice");
         string mode;
         string? named = null;
@@ -62,14 +66,15 @@ public sealed class ToolChoice
         {
             "auto" => new(tools, mode, null, autoParser
                 ?? throw ApiException.BadRequest("\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set", "tool_choice")),
-            "required" => new(tools, mode, null, new RequiredToolCallParser()),
+            "required" => new(tools, mode, null, new RequiredToolCallParser()) { Parallel = parallel },
             _ => new(tools, mode, named, new NamedToolCallParser(named!)),
         };
     }
 
     /// <summary>The JSON Schema the output must follow, as vLLM builds it: a named function's
     /// parameters, or for "required" a non-empty list of <c>{"name", "parameters"}</c> of any tool
-    /// (each tool's <c>$defs</c> lifted to the top, where its references point). Null otherwise.</summary>
+    /// (each tool's <c>$defs</c> lifted to the top, where its references point; one call only with
+    /// parallel_tool_calls false). Null otherwise.</summary>
     public GuideSpec? Constraint()
     {
         if (Mode == "named") return new GuideSpec(GuideKind.JsonSchema, Parameters(Tools.First(t => t.Name == Named)).ToJsonString());
@@ -96,6 +101,7 @@ public sealed class ToolChoice
             });
         }
         var schema = new JsonObject { ["type"] = "array", ["minItems"] = 1, ["items"] = new JsonObject { ["anyOf"] = variants } };
+        if (!Parallel) schema["maxItems"] = 1;
         if (defs.Count > 0) schema["$defs"] = defs;
         return new GuideSpec(GuideKind.JsonSchema, schema.ToJsonString());
     }

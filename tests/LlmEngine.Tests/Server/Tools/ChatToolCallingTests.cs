@@ -212,3 +212,35 @@ public sealed class ChatToolCallingTests
             .Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0])];
     }
 }
+
+/// <summary>The constraints tool_choice sets, as vLLM builds them.</summary>
+public sealed class ToolChoiceConstraintTests
+{
+    private static LlmEngine.Host.Api.Tools.ToolChoice Read(string body) =>
+        LlmEngine.Host.Api.Tools.ToolChoice.Read(JsonDocument.Parse(body).RootElement, null);
+
+    private const string Tools = """
+        "tools": [
+          {"type": "function", "function": {"name": "a", "parameters": {"type": "object", "properties": {"p": {"$ref": "#/$defs/P"}}, "$defs": {"P": {"type": "integer"}}}}},
+          {"type": "function", "function": {"name": "b"}}]
+        """;
+
+    [Fact]
+    public void RequiredIsAListOfCallsOfAnyToolWithDefsLiftedAndOneCallWithoutParallelCalls()
+    {
+        var schema = Read("{" + Tools + """, "tool_choice": "required"}""").Constraint()!.Source;
+        Assert.Equal(
+            """{"type":"array","minItems":1,"items":{"anyOf":[{"type":"object","properties":{"name":{"type":"string","enum":["a"]},"parameters":{"type":"object","properties":{"p":{"$ref":"#/$defs/P"}}}},"required":["name","parameters"]},"""
+            + """{"type":"object","properties":{"name":{"type":"string","enum":["b"]},"parameters":{"type":"object","properties":{}}},"required":["name","parameters"]}]},"$defs":{"P":{"type":"integer"}}}""",
+            schema);
+        Assert.Contains("\"maxItems\":1", Read("{" + Tools + """, "tool_choice": "required", "parallel_tool_calls": false}""").Constraint()!.Source);
+    }
+
+    [Fact]
+    public void ANamedFunctionIsItsParametersAndAutoAndNoneConstrainNothing()
+    {
+        Assert.Equal("""{"type":"object","properties":{}}""", Read("{" + Tools + """, "tool_choice": {"type": "function", "function": {"name": "b"}}}""").Constraint()!.Source);
+        Assert.Null(Read("{" + Tools + """, "tool_choice": "none"}""").Constraint());
+        Assert.Equal("none", Read("""{"tools": [], "tool_choice": "required"}""").Mode);
+    }
+}
