@@ -18,7 +18,7 @@ namespace LlmEngine.Actors;
 /// worker and its samples back, then one message per request that received tokens. Requests
 /// become child Sequence actors; a failed step fails only the requests in it and the loop goes on.
 /// <code>
-///  Scheduler.Schedule -> StepBuilder -> Worker.ExecuteStep -> Scheduler.UpdateFromOutput -> Sequence actors
+///  Scheduler.Schedule -> Worker.ExecuteStep(changes) -> Scheduler.UpdateFromOutput -> Sequence actors
 /// </code>
 /// </summary>
 public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
@@ -43,8 +43,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private bool _snapshotWanted;
     private readonly Dictionary<string, IActorRef> _sequences = new();
     private bool _inFlight;
-    private IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> _committed = [];
-    private IReadOnlyList<StepSample> _samples = [];
+    private IReadOnlyList<(SequenceGroup Group, ScheduledSequence Work)> _committed = [];
     private readonly Stopwatch _stepClock = new();
 
     public IStash Stash { get; set; } = null!;
@@ -160,7 +159,6 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             // next event schedules again (at once could fail the same way for ever).
             Fail([.. _scheduler.Groups.Select(g => g.RequestId)], new RequestFailedException("internal error while scheduling this request's step"));
             _committed = [];
-            _samples = [];
             Idle();
         }
     }
@@ -199,19 +197,16 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private void StartStep()
     {
         var output = _scheduler.Schedule(DateTime.UtcNow);
-        _committed = output.Scheduled;
         _meter.OnAllocation(output);
-        var (step, samples) = StepBuilder.Build(_committed, output.CacheOperations, _scheduler.Options.EosTokenIds);
-        _samples = samples;
-        if (step.NumTokens == 0 && step.CacheOperations.IsEmpty)
+        if (output.IsEmpty)
         {
             // Nothing runs: every waiting request waits for blocks; the next event schedules again.
-            _committed = [];
             Idle();
             return;
         }
+        _committed = [.. output.Scheduled.Select(w => (_scheduler.Sample(w.SequenceId, 0)!.Value.Group, w))];
         _recorder.Allocated(output);
-        _worker.Tell(new WorkerActor.ExecuteStep(step));
+        _worker.Tell(new WorkerActor.ExecuteStep(output));
         // The worker computes; the pool and the queues hold still until its samples come back.
         if (_snapshotWanted) Snapshot();
     }
@@ -228,11 +223,12 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     {
         long executedAt = Stopwatch.GetTimestamp();
         // A request whose own row failed fails alone; the others of the step go on.
-        var failed = result.Output.Failures.Select(f => (_samples[f.Key].Group.RequestId, f.Value)).ToList();
+        var samples = result.Rows.Select(r => _scheduler.Sample(r.SequenceId, r.Index)).ToList();
+        var failed = result.Output.Failures.Where(f => samples[f.Key] is not null).Select(f => (samples[f.Key]!.Value.Group.RequestId, f.Value)).ToList();
         foreach (var (id, error) in failed) Context.GetLogger().Warning("request {0} failed in its step: {1}", id, error.Message);
         Fail(failed.Select(f => f.RequestId).Distinct(), new RequestFailedException("this request's step failed (its logits or its sampling); other requests were not affected"));
-        var kept = Enumerable.Range(0, _samples.Count).Where(i => result.Output.Samples[i] is not null && !_samples[i].Group.IsFinished).ToList();
-        var events = _scheduler.UpdateFromOutput([.. kept.Select(i => _samples[i])], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
+        var kept = Enumerable.Range(0, samples.Count).Where(i => result.Output.Samples[i] is not null && samples[i] is { Group.IsFinished: false }).ToList();
+        var events = _scheduler.UpdateFromOutput([.. kept.Select(i => samples[i]!.Value)], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
         foreach (var byRequest in events.GroupBy(e => e.Group))
         {
             var group = byRequest.Key;
@@ -272,7 +268,6 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         _health.Kill(reason);
         Fail([.. _sequences.Keys], new EngineDeadException(reason));
         _committed = [];
-        _samples = [];
         _meter.Snapshot(_scheduler);
         Idle();
     }
@@ -302,7 +297,6 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private void EndStep()
     {
         _committed = [];
-        _samples = [];
         Idle();
         TryStartStep();
     }

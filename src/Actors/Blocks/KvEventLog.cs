@@ -3,8 +3,8 @@ namespace LlmEngine.Actors.Blocks;
 /// <summary>
 /// The KV events of one device <see cref="BlockPool"/>: the hashes of full blocks that became
 /// findable by prefix matching (stored) and that were forgotten (evicted), kept until a reader
-/// drains them, plus the set cached now (for a full snapshot). The pool writes on the block
-/// manager's thread; a cluster publisher reads on another, hence the lock (a handful of hashes
+/// drains them, plus the set cached now (for a full snapshot). The pool writes on the
+/// scheduler's thread; a cluster publisher reads on another, hence the lock (a handful of hashes
 /// per step). Until <see cref="Start"/> it records nothing, so a lone engine pays nothing.
 /// </summary>
 public sealed class KvEventLog

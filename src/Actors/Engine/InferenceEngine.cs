@@ -6,6 +6,7 @@ using Akka.Streams.Dsl;
 using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Scheduling;
+using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
@@ -67,7 +68,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         _ownsSystem = system is null;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, WorkerActor.Props(runner), model.Tokenizer, _meter, Observer, _health)
+            SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds)), model.Tokenizer, _meter, Observer, _health)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");

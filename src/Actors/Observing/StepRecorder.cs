@@ -37,7 +37,7 @@ internal sealed class StepRecorder(EngineObserver observer)
         _allocation = allocation;
     }
 
-    public void Executed(IReadOnlyList<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> committed,
+    public void Executed(IReadOnlyList<(SequenceGroup Group, ScheduledSequence Work)> committed,
         double computeSeconds, double sampleSeconds, IReadOnlyList<StepEvent> events, Scheduler scheduler, long executedAt)
     {
         var allocation = _allocation!;

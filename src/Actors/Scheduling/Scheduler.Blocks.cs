@@ -11,7 +11,7 @@ public sealed partial class Scheduler
     private sealed class StepState(int budget, int seats)
     {
         public int Budget = budget, Seats = seats;
-        public readonly List<(Sequence Sequence, SequenceGroup Group, ScheduledSequence Work)> Scheduled = new();
+        public readonly List<(Sequence Sequence, SequenceGroup Group, int NumComputed, int NumNew)> Scheduled = new();
         public readonly HashSet<SequenceGroup> Preempted = new();
         public readonly List<string> Admitted = new(), Recomputed = new(), SwappedOut = new(), SwappedIn = new();
         public readonly List<(int, int)> SwapOut = new(), SwapIn = new(), Copies = new();
@@ -37,11 +37,11 @@ public sealed partial class Scheduler
 
     private bool TryAllocate(SequenceGroup group, List<(Sequence Sequence, int NumNew)> work, StepState step)
     {
-        var done = new List<(Sequence, SequenceGroup, ScheduledSequence)>();
+        var done = new List<(Sequence, SequenceGroup, int, int)>();
         foreach (var (s, count) in work)
         {
             if (!cache.TryAllocateSlots(s.Id, s.AllTokens(), s.NumComputed, count, step.Copies)) return false;
-            done.Add((s, group, Scheduled(s.Id, s.NumComputed, count)));
+            done.Add((s, group, s.NumComputed, count));
         }
         step.Scheduled.RemoveAll(x => x.Group == group);
         step.Scheduled.AddRange(done);
@@ -93,7 +93,7 @@ public sealed partial class Scheduler
         if (work.Count == 0) return true;
         int reserveTokens = options.KvLayout == KvLayout.Reserved
             ? Math.Min(group.Request.PromptTokenIds.Count + group.Request.Sampling.MaxTokens, options.MaxModelLength) : 0;
-        var admitted = new List<(Sequence, SequenceGroup, ScheduledSequence)>();
+        var admitted = new List<(Sequence Sequence, SequenceGroup Group, int NumComputed, int NumNew)>();
         foreach (var (s, count) in work)
         {
             var tokens = s.AllTokens();
@@ -110,25 +110,18 @@ public sealed partial class Scheduler
                 foreach (var (w, _) in work) cache.Free(w.Id);
                 return false;
             }
-            admitted.Add((s, group, Scheduled(s.Id, computed, target - computed)));
+            admitted.Add((s, group, computed, target - computed));
         }
         if (cache.PrefixCaching)
-            foreach (var (s, _, scheduled) in admitted)
+            foreach (var (s, _, computed, _) in admitted)
             {
                 _prefixQueries += s.TokenCount;
-                _prefixHits += scheduled.NumComputed;
+                _prefixHits += computed;
             }
         step.Scheduled.AddRange(admitted);
         step.Admitted.Add(group.RequestId);
         group.FirstScheduled ??= now;
         Move(group, SequenceStatus.Running, _running);
         return true;
-    }
-
-    private ScheduledSequence Scheduled(long id, int computed, int count)
-    {
-        var slots = new long[count];
-        for (int i = 0; i < count; i++) slots[i] = cache.Slot(id, computed + i);
-        return new ScheduledSequence(id, computed, count, cache.BlockTable(id).ToArray(), slots);
     }
 }

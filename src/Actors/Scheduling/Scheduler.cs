@@ -19,8 +19,13 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
 {
     private readonly List<SequenceGroup> _running = new(), _swapped = new(), _waiting = new();
     private readonly Dictionary<string, SequenceGroup> _groups = new();
+    // Every sequence until its blocks are freed, so the samples of a step in flight find theirs.
+    private readonly Dictionary<long, (Sequence Sequence, SequenceGroup Group)> _sequences = new();
     private readonly List<long> _freed = new();
-    private readonly List<(long, long)> _forks = new();
+    private readonly List<SequenceFork> _forks = new();
+    // Forks and frees the worker has not heard of yet: a step that runs nothing is not sent.
+    private readonly List<SequenceFork> _unsentForks = new();
+    private readonly List<long> _unsentFinished = new();
     private long _nextSequenceId = 1, _arrivals;
     // Whether the last step ran its forward pass, so the full blocks it wrote may be cached.
     private bool _lastStepWritten = true;
@@ -45,13 +50,19 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         {
             Beams = request.Sampling.UseBeamSearch ? new BeamSearch(request.Sampling, options.EosTokenIds) : null,
         };
-        group.Sequences.Add(new Sequence(_nextSequenceId++, 0, request.PromptTokenIds, group.Randoms[0]).Constrained(request.Sampling.Guide));
+        var sequence = new Sequence(_nextSequenceId++, 0, request.PromptTokenIds);
+        group.Sequences.Add(sequence);
+        _sequences.Add(sequence.Id, (sequence, group));
         _groups.Add(request.RequestId, group);
         _waiting.Add(group);
         return group;
     }
 
     public SequenceGroup? Find(string requestId) => _groups.GetValueOrDefault(requestId);
+
+    /// <summary>A sample row's sequence and request; null once the sequence's blocks are freed.</summary>
+    public StepSample? Sample(long sequenceId, int index) =>
+        _sequences.TryGetValue(sequenceId, out var s) ? new StepSample(s.Sequence, s.Group, index) : null;
 
     /// <summary>Every request not yet finished, in no particular order.</summary>
     public IEnumerable<SequenceGroup> Groups => _groups.Values;
@@ -81,8 +92,14 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         if (_lastStepWritten) cache.PublishWritten();
         else cache.DiscardUnwritten();
         _lastStepWritten = true;
-        foreach (var (parent, child) in _forks) cache.Fork(parent, child);
-        foreach (var id in _freed) cache.Free(id);
+        foreach (var fork in _forks) cache.Fork(fork.Parent, fork.Child);
+        foreach (var id in _freed)
+        {
+            cache.Free(id);
+            _sequences.Remove(id);
+        }
+        _unsentForks.AddRange(_forks);
+        _unsentFinished.AddRange(_freed);
         _forks.Clear();
         _freed.Clear();
 
@@ -118,11 +135,46 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         if (AdmissionPolicy.IsOpen(options.Batching, inFlight, swapQueueClear))
             AdmissionPolicy.Admit(_waiting.Where(g => !step.Preempted.Contains(g)).ToList(), group => TryAdmit(group, step, now));
 
-        foreach (var (sequence, _, work) in step.Scheduled) sequence.NumComputed = work.NumComputed + work.NumNew;
-        var scheduled = step.Scheduled.Select(s => s.Work).ToList();
-        return new SchedulerOutput(step.Scheduled, step.Admitted, step.Recomputed, step.SwappedOut, step.SwappedIn,
-            new CacheOperationsPlan(step.SwapOut, step.SwapIn, step.Copies),
+        // 4. What the worker is told: only what changed since it last heard of each sequence.
+        var newRequests = new List<NewRequestData>();
+        var scheduled = new List<ScheduledSequence>(step.Scheduled.Count);
+        foreach (var (sequence, group, numComputed, numNew) in step.Scheduled)
+        {
+            if (!group.Sent)
+            {
+                newRequests.Add(new NewRequestData(group.RequestId, group.Request.PromptTokenIds, group.Request.Sampling, sequence.Id));
+                group.Sent = true;
+                sequence.SentTokens = group.Request.PromptTokenIds.Count;
+            }
+            scheduled.Add(Changes(sequence, numComputed, numNew));
+            sequence.NumComputed = numComputed + numNew;
+        }
+        var operations = new CacheOperationsPlan(step.SwapOut, step.SwapIn, step.Copies);
+        bool runs = scheduled.Count > 0 || !operations.IsEmpty;
+        var output = new SchedulerOutput(newRequests, runs ? [.. _unsentForks] : [], runs ? [.. _unsentFinished] : [], scheduled, operations,
+            step.Admitted, step.Recomputed, step.SwappedOut, step.SwappedIn,
             Usage(scheduled.ToDictionary(s => s.SequenceId, s => s.NumComputed + s.NumNew)));
+        if (runs)
+        {
+            _unsentForks.Clear();
+            _unsentFinished.Clear();
+        }
+        return output;
+    }
+
+    /// <summary>A scheduled sequence as a change to what the worker holds: tokens appended since,
+    /// and its block table from the first entry that differs.</summary>
+    private ScheduledSequence Changes(Sequence sequence, int numComputed, int numNew)
+    {
+        var tokens = new int[sequence.TokenCount - sequence.SentTokens];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = sequence.TokenAt(sequence.SentTokens + i);
+        sequence.SentTokens = sequence.TokenCount;
+        var table = cache.BlockTable(sequence.Id);
+        var sent = sequence.SentBlocks;
+        int kept = 0;
+        while (kept < sent.Length && kept < table.Count && sent[kept] == table[kept]) kept++;
+        if (kept < sent.Length || kept < table.Count) sequence.SentBlocks = [.. table];
+        return new ScheduledSequence(sequence.Id, numComputed, numNew, tokens, kept, sequence.SentBlocks[kept..]);
     }
 
     /// <param name="tokens">tokens held per sequence that holds device blocks</param>
@@ -153,15 +205,15 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
             if (reason is not null) Finish(group.RequestId, target.Index, reason);
             events.Add(new StepEvent(group, target.Index, tokens[i], reason));
         }
-        foreach (var g in samples.Select(s => s.Group).Distinct()) g.FannedOut = true;
         return events;
     }
 
     private Sequence ForkChild(SequenceGroup group, Sequence parent, int index)
     {
-        var child = parent.Fork(_nextSequenceId++, index, group.Randoms[Math.Min(index, group.Randoms.Length - 1)]);
+        var child = parent.Fork(_nextSequenceId++, index);
         group.Sequences.Add(child);
-        _forks.Add((parent.Id, child.Id));
+        _sequences.Add(child.Id, (child, group));
+        _forks.Add(new SequenceFork(parent.Id, child.Id, index));
         return child;
     }
 
@@ -193,6 +245,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
     }
 }
 
-/// <summary>One sample row of a step: the sequence whose logits it reads, its group, and the
-/// completion index the token goes to (another index than the sequence's own means a fork).</summary>
+/// <summary>One sample row of a step as the scheduler sees it: the sequence whose logits it reads,
+/// its request, and the completion index the token goes to (another index than the sequence's own
+/// means a fork).</summary>
 public readonly record struct StepSample(Sequence Sequence, SequenceGroup Group, int Index);

@@ -8,9 +8,9 @@ namespace LlmEngine.Actors.Scheduling;
 public static class StopConditions
 {
     /// <summary>Tokens a sequence may not sample yet: end-of-sequence and stop tokens before min_tokens.</summary>
-    public static IReadOnlyList<int> Banned(Sequence sequence, SamplingParameters sampling, IReadOnlyCollection<int> eos)
+    public static IReadOnlyList<int> Banned(int outputCount, SamplingParameters sampling, IReadOnlyCollection<int> eos)
     {
-        if (sequence.OutputTokenIds.Count >= sampling.MinTokens) return [];
+        if (outputCount >= sampling.MinTokens) return [];
         return (sampling.IgnoreEos ? [] : eos).Concat(sampling.StopTokenIds).Distinct().ToList();
     }
 

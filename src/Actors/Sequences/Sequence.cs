@@ -1,5 +1,4 @@
 using LlmEngine.Kernels.Sampling;
-using LlmEngine.Kernels.Structured;
 
 namespace LlmEngine.Actors.Sequences;
 
@@ -8,7 +7,7 @@ namespace LlmEngine.Actors.Sequences;
 /// two counts: <see cref="TokenCount"/> (prompt plus output) and <see cref="NumComputed"/>
 /// (tokens whose K/V are in the cache); each step lets the second catch up with the first.
 /// </summary>
-public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenIds, SequenceRandom random)
+public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenIds)
 {
     private readonly List<int> _output = new();
 
@@ -17,21 +16,14 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     public int Index { get; set; } = index;
     public IReadOnlyList<int> PromptTokenIds { get; } = promptTokenIds;
     public IReadOnlyList<int> OutputTokenIds => _output;
-    public SequenceRandom Random { get; } = random;
     public int NumComputed { get; set; }
     public double CumulativeLogprob { get; set; }
     public string? FinishReason { get; set; }
-    /// <summary>Where the request's constraint stands after this sequence's output (null: none).
-    /// Advanced with each appended token; kept as is through preemption (both modes keep the
-    /// output tokens, so it stays exactly the replay of them) and shared by forks.</summary>
-    public GuidePosition? Guide { get; private set; }
 
-    /// <summary>A sequence of a constrained request starts at the constraint's start.</summary>
-    public Sequence Constrained(TokenGuide? guide)
-    {
-        Guide = guide is null ? null : GuidePosition.Start(guide);
-        return this;
-    }
+    /// <summary>Tokens the worker holds for this sequence: the next step sends those after them.</summary>
+    internal int SentTokens { get; set; }
+    /// <summary>The block table the worker holds: the next step sends what changed.</summary>
+    internal int[] SentBlocks { get; set; } = [];
 
     public int TokenCount => PromptTokenIds.Count + _output.Count;
     public int Remaining => TokenCount - NumComputed;
@@ -52,13 +44,16 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     {
         _output.Add(sample.TokenId);
         CumulativeLogprob += sample.Logprob;
-        Guide = Guide?.Advance(sample.TokenId);
     }
 
-    /// <summary>A copy for a fork (parallel sampling, beams): same tokens and computed count.</summary>
-    public Sequence Fork(long childId, int childIndex, SequenceRandom childRandom)
+    /// <summary>A copy for a fork (parallel sampling, beams): same tokens and computed count; the
+    /// worker forks its own copy of the parent, so the child starts from what the parent was sent.</summary>
+    public Sequence Fork(long childId, int childIndex)
     {
-        var child = new Sequence(childId, childIndex, PromptTokenIds, childRandom) { NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob, Guide = Guide };
+        var child = new Sequence(childId, childIndex, PromptTokenIds)
+        {
+            NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob, SentTokens = SentTokens, SentBlocks = SentBlocks,
+        };
         child._output.AddRange(_output);
         return child;
     }

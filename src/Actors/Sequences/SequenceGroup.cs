@@ -1,6 +1,5 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Scheduling;
-using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Sequences;
 
@@ -15,15 +14,11 @@ public sealed class SequenceGroup(GenerationRequest request, long arrivalOrder, 
     public long ArrivalOrder { get; } = arrivalOrder;
     public DateTime Arrival { get; } = arrival;
     public List<Sequence> Sequences { get; } = new();
-    /// <summary>One random stream per completion index; a seeded request derives index i's seed
-    /// from its own, so sample i equals a single request made with that derived seed.</summary>
-    public SequenceRandom[] Randoms { get; } = Enumerable.Range(0, request.Sampling.N)
-        .Select(i => SequenceRandom.FromSeed(request.Sampling.Seed is { } seed ? SequenceRandom.DeriveSeed(seed, i) : null)).ToArray();
     public SequenceStatus Status { get; set; } = SequenceStatus.Waiting;
     public DateTime? FirstScheduled { get; set; }
     public DateTime? FirstToken { get; set; }
-    /// <summary>Set once the prompt has been sampled from and the group fanned out to n sequences.</summary>
-    public bool FannedOut { get; set; }
+    /// <summary>Whether the worker has been sent the request (with its first step).</summary>
+    internal bool Sent { get; set; }
     public int NumPreemptions { get; set; }
     /// <summary>The beam search state of a use_beam_search request; null otherwise.</summary>
     public BeamSearch? Beams { get; init; }

@@ -6,6 +6,7 @@ using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Scheduling;
+using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 
@@ -21,6 +22,8 @@ public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
     }
 
     private readonly TestProbe _worker;
+    // The probe stands in for the worker; this applies the steps it receives, as the worker would.
+    private readonly InputBatch _batch = new(4, [2]);
     private readonly IActorRef _scheduler;
 
     public SchedulerActorProtocolTests()
@@ -43,25 +46,25 @@ public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
 
     private IActorRef _stepSender = ActorRefs.Nobody;
 
-    private ModelStep ExpectStep()
+    private (ModelStep Step, IReadOnlyList<SampleRow> Rows) ExpectStep()
     {
-        var step = _worker.ExpectMsg<WorkerActor.ExecuteStep>().Step;
+        var output = _worker.ExpectMsg<WorkerActor.ExecuteStep>().Step;
         _stepSender = _worker.LastSender;
-        return step;
+        return _batch.Apply(output);
     }
 
     private void Reply(object message) => _stepSender.Tell(message, _worker.Ref);
 
-    private void Answer(ModelStep step, int token) =>
-        Reply(new WorkerActor.StepExecuted(new StepOutput(step.Samples.Select(_ => (SampledToken?)new SampledToken(token, 0, -1, [])).ToArray(),
-            new Dictionary<int, Exception>()), 0.01));
+    private void Answer((ModelStep Step, IReadOnlyList<SampleRow> Rows) step, int token) =>
+        Reply(new WorkerActor.StepExecuted(new StepOutput(step.Rows.Select(_ => (SampledToken?)new SampledToken(token, 0, -1, [])).ToArray(),
+            new Dictionary<int, Exception>()), step.Rows, 0.01));
 
     [Fact]
     public async Task EachStepIsOneMessageToTheWorkerWhateverTheBatchAndTokensReachEveryRequest()
     {
         var a = Add("a", 5);
         var first = ExpectStep();
-        Assert.Equal(5, first.NumTokens);
+        Assert.Equal(5, first.Step.NumTokens);
         // Requests that arrive while a step runs join the next one: one message, three requests.
         var b = Add("b", 3);
         var c = Add("c", 2);
@@ -69,8 +72,8 @@ public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
         Answer(first, 7);
 
         var second = ExpectStep();
-        Assert.Equal(1 + 3 + 2, second.NumTokens);
-        Assert.Equal(3, second.Samples.Length);
+        Assert.Equal(1 + 3 + 2, second.Step.NumTokens);
+        Assert.Equal(3, second.Rows.Count);
         _worker.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         Answer(second, 8);
 
@@ -78,7 +81,7 @@ public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal([8], (await a.ReadAsync()).Deltas[0].TokenIds);
         Assert.Equal([8], (await b.ReadAsync()).Deltas[0].TokenIds);
         Assert.Equal([8], (await c.ReadAsync()).Deltas[0].TokenIds);
-        Assert.Equal(3, ExpectStep().NumTokens);
+        Assert.Equal(3, ExpectStep().Step.NumTokens);
     }
 
     [Fact]
@@ -92,13 +95,13 @@ public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
         var error = await Assert.ThrowsAnyAsync<Exception>(async () => await a.ReadAsync());
         Assert.IsType<RequestFailedException>(error.InnerException ?? error);
         var next = ExpectStep();
-        Assert.Equal(3, next.NumTokens);
+        Assert.Equal(3, next.Step.NumTokens);
         Answer(next, 9);
         Assert.Equal([9], (await b.ReadAsync()).Deltas[0].TokenIds);
         // Answered at the step boundary: b ended with its one token, so nothing runs.
         var invariants = await _scheduler.Ask<SchedulerActor.InvariantsChecked>(new SchedulerActor.CheckInvariants(), TimeSpan.FromSeconds(5));
         Assert.Null(invariants.Violation);
-        Assert.NotNull(step);
+        Assert.Equal(4, step.Step.NumTokens);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
+using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Tests.Policies;
 
@@ -10,18 +11,22 @@ namespace LlmEngine.Tests.Scheduling;
 /// <summary>
 /// A scheduler over a small KV cache and no model, driven step by step as vLLM's
 /// test_scheduler.py drives its own: schedule, feed made-up samples, look at the queues, the
-/// block tables and the step record. Every step checks the cache's invariants.
+/// block tables and the step record. The step goes through the worker's <see cref="InputBatch"/>,
+/// as in the engine; every step checks the cache's invariants and that the worker's block tables,
+/// kept from the step records' changes alone, equal the cache's.
 /// </summary>
 internal sealed class SchedulerRun
 {
     public const int Eos = 2;
     private readonly DateTime _now = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private readonly InputBatch _worker;
 
     public SchedulerRun(int blocks = 16, int blockSize = 4, int maxNumSeqs = 8, int maxNumBatchedTokens = 64,
         PreemptionMode preemption = PreemptionMode.Recompute, int swapBlocks = 0, bool prefixCaching = false,
         BatchingMode batching = BatchingMode.Continuous, int maxModelLength = 256)
     {
         Cache = new KvCacheManager(blocks, blockSize, prefixCaching, swapBlocks);
+        _worker = new InputBatch(blockSize, [Eos]);
         Scheduler = new Scheduler(new SchedulerOptions(maxNumSeqs, maxNumBatchedTokens, maxModelLength, preemption, batching, KvLayout.Paged, [Eos]), Cache);
     }
 
@@ -40,8 +45,13 @@ internal sealed class SchedulerRun
     public SchedulerOutput Schedule()
     {
         Output = Scheduler.Schedule(_now);
-        (_, Samples) = StepBuilder.Build(Output.Scheduled, Output.CacheOperations, [Eos]);
         Cache.CheckInvariants();
+        Samples = [];
+        // The engine sends the worker no step that runs nothing.
+        if (Output.IsEmpty) return Output;
+        var (_, rows) = _worker.Apply(Output);
+        Samples = rows.Select(r => Scheduler.Sample(r.SequenceId, r.Index)!.Value).ToList();
+        foreach (var s in Output.Scheduled) Assert.Equal(Cache.BlockTable(s.SequenceId), _worker.BlockTable(s.SequenceId));
         return Output;
     }
 
@@ -55,7 +65,14 @@ internal sealed class SchedulerRun
 
     /// <summary>Tokens each request computes in the last step, by request id.</summary>
     public Dictionary<string, int> TokensByRequest() =>
-        Output.Scheduled.GroupBy(s => s.Group.RequestId).ToDictionary(g => g.Key, g => g.Sum(s => s.Work.NumNew));
+        Output.Scheduled.GroupBy(s => RequestOf(s.SequenceId)).ToDictionary(g => g.Key, g => g.Sum(s => s.NumNew));
+
+    public string RequestOf(long sequenceId) => Scheduler.Sample(sequenceId, 0)!.Value.Group.RequestId;
+
+    /// <summary>The last step's sequences of one request, in batch order.</summary>
+    public ScheduledSequence[] Of(string requestId) => Output.Scheduled.Where(s => RequestOf(s.SequenceId) == requestId).ToArray();
+
+    public int[] Table(long sequenceId) => Cache.BlockTable(sequenceId).ToArray();
 
     public static string[] Ids(IEnumerable<SequenceGroup> groups) => groups.Select(g => g.RequestId).ToArray();
 }

@@ -1,4 +1,5 @@
 using LlmEngine.Actors.Engine;
+using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
 using LlmEngine.Kernels.Sampling;
 using static LlmEngine.Tests.Scheduling.SchedulerRun;
@@ -70,7 +71,7 @@ public class SchedulerTests
         for (int step = 0; step < 3; step++)
         {
             var output = run.Schedule();
-            var work = Assert.Single(output.Scheduled).Work;
+            var work = Assert.Single(output.Scheduled);
             computed.Add(work.NumComputed);
             rows.Add(run.Samples.Count);
         }
@@ -79,7 +80,7 @@ public class SchedulerTests
         Assert.Equal(10, a.Sequences[0].NumComputed);
 
         run.Sample(9);
-        var decode = Assert.Single(run.Schedule().Scheduled).Work;
+        var decode = Assert.Single(run.Schedule().Scheduled);
         Assert.Equal((10, 1), (decode.NumComputed, decode.NumNew));
     }
 
@@ -112,6 +113,10 @@ public class SchedulerTests
         var back = run.Schedule();
         Assert.Equal(["c"], back.Admitted);
         Assert.Equal(new Dictionary<string, int> { ["c"] = 9 }, run.TokensByRequest());
+        // The worker kept c's tokens; its blocks are all new.
+        var readmitted = Assert.Single(back.Scheduled);
+        Assert.Equal((0, 3), (readmitted.KeptBlocks, readmitted.NewBlockIds.Length));
+        Assert.Empty(back.NewRequests);
         Assert.Single(run.Samples);
         Assert.Equal(6 - 3, run.Cache.NumFreeBlocks);
     }
@@ -156,10 +161,11 @@ public class SchedulerTests
         var b = run.Add("b", [.. prompt[..8], 500, 501]);
         var output = run.Schedule();
 
-        var work = output.Scheduled.Single(s => s.Group == b).Work;
+        var work = Assert.Single(run.Of("b"));
         Assert.Equal((8, 2), (work.NumComputed, work.NumNew));
-        var aTable = output.Scheduled.Single(s => s.Group.RequestId == "a").Work.BlockTable;
-        Assert.Equal(aTable[..2], work.BlockTable[..2]);
+        var aTable = run.Table(run.Of("a")[0].SequenceId);
+        Assert.Equal(aTable[..2], run.Table(work.SequenceId)[..2]);
+        Assert.Equal(b.RequestId, Assert.Single(output.NewRequests).RequestId);
         Assert.All(aTable[..2], block => Assert.Equal(2, run.Cache.RefCount(block)));
         Assert.Equal((9L + 10, 8L), (output.Usage.PrefixQueries, output.Usage.PrefixHits));
     }
@@ -176,8 +182,14 @@ public class SchedulerTests
         Assert.Equal(2, a.Sequences.Count);
 
         var output = run.Schedule();
-        var tables = output.Scheduled.Select(s => s.Work.BlockTable).ToList();
+        var tables = output.Scheduled.Select(s => run.Table(s.SequenceId)).ToList();
         Assert.Equal(2, tables.Count);
+        // The worker hears of the fork, then of each one's token and of the parent's replaced block.
+        var parent = a.Sequences[0].Id;
+        var child = a.Sequences[1].Id;
+        Assert.Equal(new SequenceFork(parent, child, 1), Assert.Single(output.Forks));
+        Assert.Equal([(parent, 7, 1, 1), (child, 8, 2, 0)],
+            output.Scheduled.Select(s => (s.SequenceId, Assert.Single(s.NewTokenIds), s.KeptBlocks, s.NewBlockIds.Length)));
         // The prompt's full block stays shared; the partial one each writes into is copied once.
         Assert.Equal(tables[0][0], tables[1][0]);
         Assert.NotEqual(tables[0][1], tables[1][1]);
@@ -207,6 +219,40 @@ public class SchedulerTests
         Assert.Null(run.Scheduler.Find("a"));
         run.Schedule();
         Assert.Equal(16, run.Cache.NumFreeBlocks);
+    }
+
+    [Fact]
+    public void AStepRecordSendsARequestOnceAndThenOnlyWhatChanged()
+    {
+        var run = new SchedulerRun();
+        var a = run.Add("a", 8);
+        long id = a.Sequences[0].Id;
+        var first = run.Schedule();
+        var sent = Assert.Single(first.NewRequests);
+        Assert.Equal(("a", id, 8), (sent.RequestId, sent.FirstSequenceId, sent.PromptTokenIds.Count));
+        var work = Assert.Single(first.Scheduled);
+        Assert.Equal((0, 8, 0, 0), (work.NumComputed, work.NumNew, work.NewTokenIds.Length, work.KeptBlocks));
+        Assert.Equal(run.Table(id), work.NewBlockIds);
+
+        run.Sample(7);
+        run.Add("b", 3);
+        var second = run.Schedule();
+        Assert.Equal("b", Assert.Single(second.NewRequests).RequestId);
+        // a's ninth token opens a third block: a carries its new token and that block only.
+        var decode = Assert.Single(run.Of("a"));
+        Assert.Equal((8, 1, 2), (decode.NumComputed, decode.NumNew, decode.KeptBlocks));
+        Assert.Equal([7], decode.NewTokenIds);
+        Assert.Equal([run.Table(id)[2]], decode.NewBlockIds);
+
+        run.Sample(9);
+        run.Scheduler.Finish("b", null, "abort");
+        var third = run.Schedule();
+        Assert.Empty(third.NewRequests);
+        Assert.Equal([run.Of("a")[0].SequenceId], third.Scheduled.Select(s => s.SequenceId));
+        Assert.Equal([9], third.Scheduled[0].NewTokenIds);
+        Assert.Empty(third.Scheduled[0].NewBlockIds);
+        // The worker drops b's sequence with this step.
+        Assert.Equal([id + 1], third.FinishedSequenceIds);
     }
 
     [Fact]

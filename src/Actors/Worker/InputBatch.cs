@@ -1,0 +1,135 @@
+using LlmEngine.Actors.Scheduling;
+using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Sampling;
+using LlmEngine.Kernels.Structured;
+
+namespace LlmEngine.Actors.Worker;
+
+/// <summary>
+/// The worker's own copy of the sequences it runs (vLLM's cached request states): each one's
+/// tokens, block table, random stream and constraint position, kept up to date by applying each
+/// <see cref="SchedulerOutput"/>. From them it builds the flat <see cref="ModelStep"/>: each
+/// scheduled sequence contributes the tokens it computes now; one whose tokens are then all
+/// computed gets a sample row on its last token's logits (n rows when a request's prompt fans out
+/// to n parallel samples, each drawing from its own random stream).
+/// </summary>
+public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenIds)
+{
+    private sealed class RequestState(NewRequestData data)
+    {
+        public NewRequestData Data { get; } = data;
+        /// <summary>One random stream per completion index; a seeded request derives index i's seed
+        /// from its own, so sample i equals a single request made with that derived seed.</summary>
+        public SequenceRandom[] Randoms { get; } = Enumerable.Range(0, data.Sampling.N)
+            .Select(i => SequenceRandom.FromSeed(data.Sampling.Seed is { } seed ? SequenceRandom.DeriveSeed(seed, i) : null)).ToArray();
+        /// <summary>Set once the prompt has been sampled from and the request fanned out to n sequences.</summary>
+        public bool FannedOut { get; set; }
+        public SequenceRandom RandomOf(int index) => Randoms[Math.Min(index, Randoms.Length - 1)];
+    }
+
+    private sealed class SequenceState(RequestState request, int index, GuidePosition? guide)
+    {
+        public RequestState Request { get; } = request;
+        public int Index { get; } = index;
+        public List<int> Output { get; init; } = new();
+        public List<int> Table { get; init; } = new();
+        /// <summary>Where the constraint stands after the output (null: none); shared by forks.</summary>
+        public GuidePosition? Guide { get; private set; } = guide;
+        public int TokenCount => Request.Data.PromptTokenIds.Count + Output.Count;
+        public int TokenAt(int position) => position < Request.Data.PromptTokenIds.Count ? Request.Data.PromptTokenIds[position] : Output[position - Request.Data.PromptTokenIds.Count];
+
+        public void Append(int token)
+        {
+            Output.Add(token);
+            Guide = Guide?.Advance(token);
+        }
+
+        public SequenceState Fork(int index) => new(Request, index, Guide) { Output = new(Output), Table = new(Table) };
+    }
+
+    private readonly Dictionary<long, SequenceState> _sequences = new();
+
+    /// <summary>Sequences the worker holds (for tests).</summary>
+    public int NumSequences => _sequences.Count;
+
+    /// <summary>The block table the worker holds for a sequence (for tests).</summary>
+    public IReadOnlyList<int> BlockTable(long sequenceId) => _sequences[sequenceId].Table;
+
+    /// <summary>Applies a step's changes and builds its model input; each sample row names the
+    /// sequence whose logits it reads and the completion index its token goes to.</summary>
+    public (ModelStep Step, IReadOnlyList<SampleRow> Rows) Apply(SchedulerOutput output)
+    {
+        foreach (var r in output.NewRequests)
+            _sequences[r.FirstSequenceId] = new SequenceState(new RequestState(r), 0, r.Sampling.Guide is { } g ? GuidePosition.Start(g) : null);
+        foreach (var fork in output.Forks) _sequences[fork.Child] = _sequences[fork.Parent].Fork(fork.Index);
+        foreach (var id in output.FinishedSequenceIds) _sequences.Remove(id);
+        foreach (var s in output.Scheduled)
+        {
+            var sequence = _sequences[s.SequenceId];
+            foreach (int token in s.NewTokenIds) sequence.Append(token);
+            sequence.Table.RemoveRange(s.KeptBlocks, sequence.Table.Count - s.KeptBlocks);
+            sequence.Table.AddRange(s.NewBlockIds);
+        }
+        return Build(output);
+    }
+
+    private (ModelStep, IReadOnlyList<SampleRow>) Build(SchedulerOutput output)
+    {
+        var scheduled = output.Scheduled;
+        int n = scheduled.Count, tokens = output.NumScheduledTokens;
+        var ids = new int[n];
+        var starts = new int[n + 1];
+        var contexts = new int[n];
+        var tables = new int[n][];
+        var tokenIds = new int[tokens];
+        var positions = new int[tokens];
+        var slots = new long[tokens];
+        var logitIndices = new List<int>();
+        var sampleRows = new List<int>();
+        var samplingRows = new List<SamplingRow>();
+        var rows = new List<SampleRow>();
+        int cursor = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var work = scheduled[i];
+            var sequence = _sequences[work.SequenceId];
+            ids[i] = (int)work.SequenceId;
+            tables[i] = sequence.Table.ToArray();
+            contexts[i] = work.NumComputed + work.NumNew;
+            for (int j = 0; j < work.NumNew; j++, cursor++)
+            {
+                int position = work.NumComputed + j;
+                positions[cursor] = position;
+                tokenIds[cursor] = sequence.TokenAt(position);
+                slots[cursor] = (long)sequence.Table[position / blockSize] * blockSize + position % blockSize;
+            }
+            starts[i + 1] = cursor;
+            if (contexts[i] < sequence.TokenCount) continue;
+            int logitRow = logitIndices.Count;
+            logitIndices.Add(cursor - 1);
+            var request = sequence.Request;
+            var sampling = request.Data.Sampling;
+            bool fanOut = !request.FannedOut && sampling.N > 1 && !sampling.UseBeamSearch;
+            request.FannedOut = true;
+            // A beam asks for its 2W best next tokens; the sampled token itself is not used.
+            int top = sampling.UseBeamSearch ? Math.Max(2 * sampling.N, sampling.Logprobs ?? 0) : sampling.Logprobs ?? 0;
+            var allowed = sequence.Guide?.Mask();
+            // When the constraint leaves only the end, min_tokens cannot hold it back.
+            var banned = sequence.Guide?.State is { IsComplete: true } or { IsDead: true } ? [] : StopConditions.Banned(sequence.Output.Count, sampling, eosTokenIds);
+            foreach (int index in fanOut ? Enumerable.Range(0, sampling.N) : [sequence.Index])
+            {
+                var random = fanOut ? request.Randoms[index] : request.RandomOf(sequence.Index);
+                samplingRows.Add(new SamplingRow(sampling, request.Data.PromptTokenIds, sequence.Output, random.NextUniform(), banned, top, allowed));
+                sampleRows.Add(logitRow);
+                rows.Add(new SampleRow(work.SequenceId, index));
+            }
+        }
+        var step = new ModelStep(ids, tokenIds, positions, starts, contexts, tables, slots,
+            logitIndices.ToArray(), sampleRows.ToArray(), samplingRows.ToArray(), output.CacheOperations);
+        return (step, rows);
+    }
+}
+
+/// <summary>One sample row of a step: the sequence whose logits it reads and the completion index
+/// its token goes to (another index than the sequence's own means a fork).</summary>
+public readonly record struct SampleRow(long SequenceId, int Index);
