@@ -61,7 +61,7 @@ internal sealed class DataPlane : IDisposable
     {
         var dtype = ModelFactory.ParseDType(options.DType);
         loaded = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength,
-            ModelFactory.ParseQuantization(options.Quantization), shard);
+            ModelFactory.ParseQuantization(options.Quantization), dequantizeGguf: options.Quantization == "none", shard: shard);
         if (wrap is not null) loaded = loaded with { Model = wrap(loaded.Model) };
         var config = loaded.Config;
         int kvHeads = shard.Heads(config).Kv;

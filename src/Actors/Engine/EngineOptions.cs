@@ -28,7 +28,8 @@ public sealed record EngineOptions
     /// <summary>"auto" (real weights) or "dummy" (seeded random weights from config.json alone).</summary>
     public string LoadFormat { get; set; } = "auto";
     public string DType { get; set; } = "float32";
-    /// <summary>"q8_0" or "q4_0": linear layers' weights quantized to ggml blocks at load time; null: as loaded.</summary>
+    /// <summary>"q8_0", "q4_0", "q4_k", "q5_k" or "q6_k": linear layers' weights quantized to ggml blocks at load time; null: as loaded
+    /// (a GGUF file's blocks on the quantized kernels); "none": computed in the dtype (a GGUF file's blocks decoded).</summary>
     public string? Quantization { get; set; }
     public string Device { get; set; } = "cpu";
     public int BlockSize { get; set; } = 16;
@@ -69,8 +70,8 @@ public sealed record EngineOptions
         new EngineSetting<string>("load-format", "auto (real weights) or dummy (seeded random weights from config.json)",
             o => o.LoadFormat, (o, v) => o.LoadFormat = v, OneOf("auto", "dummy")),
         new EngineSetting<string>("dtype", "float32 or bfloat16", o => o.DType, (o, v) => o.DType = v, OneOf("float32", "fp32", "float", "bfloat16", "bf16")),
-        new EngineSetting<string?>("quantization", "q8_0 or q4_0: quantize the linear layers' weights at load time (ggml blocks; activations quantized on the fly)",
-            o => o.Quantization, (o, v) => o.Quantization = v, OneOf("q8_0", "q4_0")),
+        new EngineSetting<string?>("quantization", "q8_0, q4_0, q4_k, q5_k or q6_k: quantize the linear layers' weights at load time (ggml blocks; activations quantized on the fly); none: compute in --dtype, decoding a GGUF file's blocks (default for GGUF: its blocks on the quantized kernels)",
+            o => o.Quantization, (o, v) => o.Quantization = v, OneOf("q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "none")),
         new EngineSetting<string>("device", "cpu or cuda:N", o => o.Device, (o, v) => o.Device = v),
         new EngineSetting<int>("block-size", "Tokens per KV block (1 to 32)", o => o.BlockSize, (o, v) => o.BlockSize = v, Between(1, 32)),
         new EngineSetting<int>("num-blocks", "KV blocks to allocate (overrides --kv-cache-space; 0: from --kv-cache-space)",

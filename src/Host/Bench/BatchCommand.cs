@@ -78,7 +78,7 @@ public static class BatchCommand
     }
 
     /// <summary>The format the weights are stored in: the quantization type, else the dtype.</summary>
-    public static string WeightFormat(EngineOptions options) => options.Quantization ?? options.DType;
+    public static string WeightFormat(EngineOptions options) => options.Quantization is null or "none" ? options.DType : options.Quantization;
 
     private static Dictionary<string, object?> Json(BatchRow r, ModelConfig config, string format)
     {

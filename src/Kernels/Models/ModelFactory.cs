@@ -28,9 +28,11 @@ public static class ModelFactory
 
     /// <param name="maxModelLength">When positive, the context a GGUF model is built for instead of its
     /// file's <c>context_length</c>; other formats are capped by their config as the engine does.</param>
+    /// <param name="dequantizeGguf">Decode a GGUF file's blocks into <paramref name="dtype"/> instead of
+    /// computing with them on the native quantized kernels.</param>
     /// <param name="shard">The tensor-parallel rank's part to keep (null: the whole model).</param>
     public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0,
-        GgmlType? quantization = null, TensorShard? shard = null)
+        GgmlType? quantization = null, bool dequantizeGguf = false, TensorShard? shard = null)
     {
         shard ??= TensorShard.Whole;
         if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
@@ -41,7 +43,7 @@ public static class ModelFactory
         if (string.IsNullOrEmpty(path))
         {
             shard.Check(DefaultModel.Config, DefaultModel.Name);
-            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard));
+            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard: shard));
             return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
                 "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
         }
@@ -55,7 +57,7 @@ public static class ModelFactory
         if (files.Kind == ModelKind.Gguf && !shard.IsWhole)
             throw new ModelLoadException($"{files.WeightsPath}: --tensor-parallel-size {shard.Size}: GGUF models are not split yet");
         if (files.Kind == ModelKind.Gguf)
-            return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength);
+            return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength, dequantizeGguf);
         var source = WeightSources.Open(files);
         try
         {
@@ -64,7 +66,7 @@ public static class ModelFactory
                 var config = LlamaFamily.FromLlama2c(checkpoint.Header);
                 config.Validate(checkpoint.Path);
                 shard.Check(config, checkpoint.Path);
-                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard));
+                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard));
                 var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
@@ -84,7 +86,7 @@ public static class ModelFactory
         var config = family.ReadConfig(hf);
         config.Validate(hf.Path);
         shard.Check(config, hf.Path);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard));
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard));
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
         string weights = source is null ? "dummy weights" : "weights";
         return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
@@ -107,7 +109,10 @@ public static class ModelFactory
         null or "" or "none" => null,
         "q8_0" => GgmlType.Q8_0,
         "q4_0" => GgmlType.Q4_0,
-        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0)"),
+        "q4_k" => GgmlType.Q4_K,
+        "q5_k" => GgmlType.Q5_K,
+        "q6_k" => GgmlType.Q6_K,
+        _ => throw new ArgumentException($"--quantization '{quantization}' is not supported (supported: q8_0, q4_0, q4_k, q5_k, q6_k, none)"),
     };
 
     public static torch.ScalarType ParseDType(string dtype) => dtype switch

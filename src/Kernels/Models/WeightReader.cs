@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models.Layers;
+using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
@@ -12,10 +13,13 @@ namespace LlmEngine.Kernels.Models;
 /// device. Without a source (the dummy load format) every weight is drawn from a generator
 /// seeded by the weight's name, so a dummy model is the same whatever order it is built in.
 /// With a quantization type, <see cref="AsLinear"/> turns linear layers' weights into ggml blocks.
+/// A source that stores blocks (GGUF) hands linear layers its blocks as they are when the native
+/// quantized kernel takes their type, as llama.cpp computes with them; with
+/// <paramref name="dequantize"/> (or a type the kernel lacks) they are decoded exactly into the dtype.
 /// With a tensor-parallel <see cref="Shard"/>, models keep only their rank's part of what they read.
 /// </summary>
 public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0, GgmlType? quantization = null,
-    TensorShard? shard = null)
+    bool dequantize = false, TensorShard? shard = null)
 {
     /// <summary>The part of each layer the model being read keeps (<see cref="TensorShard.Whole"/>: all of it).</summary>
     public TensorShard Shard { get; } = shard ?? TensorShard.Whole;
@@ -38,6 +42,37 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
         return LinearWeight.Of(quantized);
     }
 
+    /// <summary>A linear layer's weight [Σ rows, columns]: the named parts stacked by rows (one part,
+    /// or the separately stored parts of a fused projection such as q, k and v).</summary>
+    public LinearWeight ReadLinear(long columns, params (string Name, long Rows)[] parts)
+    {
+        if (StoredBlocks(columns, parts) is { } blocks) return LinearWeight.Of(blocks);
+        var tensors = parts.Select(p => Read(p.Name, p.Rows, columns)).ToArray();
+        var dense = tensors.Length == 1 ? tensors[0] : Fused.Rows(tensors);
+        return StoredAsHalf(parts) ? LinearWeight.OfHalf(dense) : AsLinear(dense);
+    }
+
+    public LinearWeight ReadLinear(string name, long rows, long columns) => ReadLinear(columns, (name, rows));
+
+    /// <summary>An output head tied to the embedding: the embedding's stored blocks where they stay
+    /// quantized, else the embedding tensor itself (borrowed; the model disposes it).</summary>
+    public LinearWeight TiedHead(Tensor embedding, string embeddingName) =>
+        StoredBlocks(embedding.shape[1], [(embeddingName, embedding.shape[0])]) is { } blocks ? LinearWeight.Of(blocks) : AsLinear(embedding, owned: false);
+
+    // llama.cpp computes F16 weights on F16 activations; a file's F16 weights are kept as such unless decoding is asked for.
+    private bool StoredAsHalf((string Name, long Rows)[] parts) =>
+        !dequantize && source is IQuantizedWeightSource stored && parts.All(p => stored.StoredType(p.Name) == GgmlType.F16);
+
+    private QuantizedTensor[]? StoredBlocks(long columns, (string Name, long Rows)[] parts)
+    {
+        if (dequantize || source is not IQuantizedWeightSource stored || device.type != DeviceType.CPU
+            || dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || !NativeKernels.IsAvailable
+            || !parts.All(p => stored.Contains(p.Name) && NativeKernels.QuantizedLinearSupports(stored.StoredType(p.Name))))
+            return null;
+        foreach (var (name, rows) in parts) CheckShape(name, [rows, columns]);
+        return parts.Select(p => stored.Quantized(p.Name)).ToArray();
+    }
+
     public ScalarType DType => dtype;
     public Device Device => device;
     public bool IsDummy => source is null;
@@ -58,13 +93,18 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
     private Tensor Fetch(string name, long[] shape, DummyKind kind)
     {
         if (source is null) return Dummy(name, shape, kind);
-        if (!source.Contains(name))
+        CheckShape(name, shape);
+        using var loaded = source.Load(name, dtype);
+        return loaded.to(device).contiguous().detach();
+    }
+
+    private void CheckShape(string name, long[] shape)
+    {
+        if (!source!.Contains(name))
             throw new ModelLoadException($"{origin}: tensor '{name}' is missing");
         var stored = source.Shape(name);
         if (!stored.SequenceEqual(shape))
             throw new ModelLoadException($"{origin}: tensor '{name}' has shape [{string.Join(", ", stored)}], expected [{string.Join(", ", shape)}]");
-        using var loaded = source.Load(name, dtype);
-        return loaded.to(device).contiguous().detach();
     }
 
     private Tensor Dummy(string name, long[] shape, DummyKind kind)

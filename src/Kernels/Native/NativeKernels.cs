@@ -29,7 +29,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr, int> _deleteTensorHandle;
     private static delegate* unmanaged<IntPtr> _lastError;
     private static delegate* unmanaged<void> _clearError;
-    private static delegate* unmanaged<IntPtr, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
+    private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -136,20 +136,26 @@ public static unsafe class NativeKernels
         fixed (byte* op = "llm::small_linear\0"u8) Call(op, [output, x, weight], []);
     }
 
-    /// <summary>out [M, N] = x [M, K] · weightᵀ for ggml Q8_0 or Q4_0 blocks [N, K]: activations
-    /// quantized to Q8_0 per block of 32 as llama.cpp does, integer dot products, float32 sums.
-    /// x and out contiguous CPU tensors, both float32 or both bfloat16.</summary>
-    public static void QuantizedLinear(Tensor output, Tensor x, QuantizedTensor weight)
+    /// <summary>The ggml block types <see cref="QuantizedLinear"/> takes.</summary>
+    public static bool QuantizedLinearSupports(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>out[:, column..column + N] = x [M, K] · weightᵀ for ggml blocks [N, K] of a type that
+    /// <see cref="QuantizedLinearSupports"/>: activations quantized on the fly as llama.cpp does (Q8_0
+    /// per block of 32 for Q8_0/Q4_0 weights, Q8_K per 256 for K-quants), integer dot products, float32 sums. x and out contiguous CPU tensors, both
+    /// float32 or both bfloat16; out may be wider than N (the parts of a fused projection).</summary>
+    public static void QuantizedLinear(Tensor output, Tensor x, QuantizedTensor weight, long column = 0)
     {
         EnsureAvailable();
-        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != weight.RowLength || output.shape[0] != x.shape[0] || output.shape[1] != weight.Rows)
-            throw new ArgumentException($"llm_quantized_linear: x [{string.Join(", ", x.shape)}], weight [{weight.Rows}, {weight.RowLength}] and out [{string.Join(", ", output.shape)}] do not fit");
+        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != weight.RowLength || output.shape[0] != x.shape[0] || column < 0 || output.shape[1] < column + weight.Rows)
+            throw new ArgumentException($"llm_quantized_linear: x [{string.Join(", ", x.shape)}], weight [{weight.Rows}, {weight.RowLength}] and out [{string.Join(", ", output.shape)}] from column {column} do not fit");
         if (x.dtype != output.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || x.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException("llm_quantized_linear: x and out must be contiguous CPU tensors, both float32 or both bfloat16");
-        int rc = _quantizedLinear(TensorMemory.DataPointer(output), TensorMemory.DataPointer(x), x.dtype == ScalarType.BFloat16 ? 1 : 0,
-            x.shape[0], x.shape[1], weight.Data, (int)weight.Type, weight.Rows);
+        long elementSize = x.dtype == ScalarType.BFloat16 ? 2 : 4;
+        int rc = _quantizedLinear(TensorMemory.DataPointer(output) + (nint)(column * elementSize), output.shape[1], TensorMemory.DataPointer(x),
+            x.dtype == ScalarType.BFloat16 ? 1 : 0, x.shape[0], x.shape[1], weight.Data, (int)weight.Type, weight.Rows);
         GC.KeepAlive(x);
         GC.KeepAlive(output);
+        GC.KeepAlive(weight);
         if (rc == 0) return;
         string message = Marshal.PtrToStringUTF8(_lastError()) ?? "";
         _clearError();
@@ -215,7 +221,7 @@ public static unsafe class NativeKernels
         _deleteTensorHandle = (delegate* unmanaged<IntPtr, int>)Export("aoti_torch_delete_tensor_object");
         _lastError = (delegate* unmanaged<IntPtr>)Export("llm_native_last_error");
         _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
-        _quantizedLinear = (delegate* unmanaged<IntPtr, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
+        _quantizedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

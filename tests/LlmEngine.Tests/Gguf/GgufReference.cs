@@ -7,8 +7,9 @@ namespace LlmEngine.Tests.Gguf;
 
 /// <summary>What llama.cpp computed on one of ../shared/models/gguf (../shared/reference/gguf/NAME.json,
 /// or dequant/NAME.json for the same weights dequantized to F32): greedy tokens, top-2 gaps and
-/// last-position logits for token-id inputs.</summary>
-internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[][] Greedy, float[][] Top2Gaps)
+/// last-position logits for token-id inputs; <see cref="RepackShift"/>: how far llama.cpp's own last
+/// logits moved per input when its weight repacking was off.</summary>
+internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[][] Greedy, float[][] Top2Gaps, float[] RepackShift)
 {
     /// <summary>The references ran with a 512-token context; the files say 128.</summary>
     public const int Context = 512;
@@ -37,8 +38,10 @@ internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[]
         }
     }
 
-    public static LoadedModel LoadModel(string file) =>
-        ModelFactory.Load(ModelPath(file), "auto", torch.ScalarType.Float32, torch.CPU, maxModelLength: Context);
+    /// <param name="dequantize">Every block decoded to float32 (else linear layers run on the native
+    /// quantized kernels where they take the block type).</param>
+    public static LoadedModel LoadModel(string file, bool dequantize) =>
+        ModelFactory.Load(ModelPath(file), "auto", torch.ScalarType.Float32, torch.CPU, maxModelLength: Context, dequantizeGguf: dequantize);
 
     private static GgufReference Load(string path)
     {
@@ -50,6 +53,9 @@ internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[]
             Rows("inputs", e => e.GetInt32()),
             Rows("last_logits", e => e.GetSingle()),
             Rows("greedy_continuations", e => e.GetInt32()),
-            Rows("top2_gaps", e => e.GetSingle()));
+            Rows("top2_gaps", e => e.GetSingle()),
+            root.TryGetProperty("no_repack", out var noRepack) && noRepack.TryGetProperty("last_logits_max_abs_diff", out var shifts)
+                ? shifts.EnumerateArray().Select(e => e.GetSingle()).ToArray()
+                : new float[root.GetProperty("inputs").GetArrayLength()]);
     }
 }

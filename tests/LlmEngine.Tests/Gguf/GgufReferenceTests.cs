@@ -33,7 +33,7 @@ public class GgufReferenceTests(ITestOutputHelper output)
     internal static void LastPositionLogitsMatch(string file, bool dequantized, AttentionPath path, ITestOutputHelper output)
     {
         var reference = GgufReference.Of(file, dequantized);
-        using var loaded = GgufReference.LoadModel(file);
+        using var loaded = GgufReference.LoadModel(file, dequantize: true);
         var logits = path.PromptLogits(loaded.Model, reference.Inputs);
         using var last = stack(logits.Select(l => l[-1]).ToArray());
         foreach (var l in logits) l.Dispose();
@@ -45,7 +45,7 @@ public class GgufReferenceTests(ITestOutputHelper output)
     internal static void GreedyMatches(string file, bool dequantized, AttentionPath path)
     {
         var reference = GgufReference.Of(file, dequantized);
-        using var loaded = GgufReference.LoadModel(file);
+        using var loaded = GgufReference.LoadModel(file, dequantize: true);
         var continuations = path.Greedy(loaded.Model, reference.Inputs, reference.Greedy.Max(g => g.Length));
         for (int i = 0; i < reference.Inputs.Length; i++)
             Assert.Equal(reference.Greedy[i], continuations[i][..reference.Greedy[i].Length]);

@@ -21,16 +21,19 @@ public class QuantizedLinearTests
         return (weight, weight.ToTensor(ScalarType.Float64));
     }
 
-    /// <summary>x [m, k] whose every block of 32 is exactly representable in Q8_0.</summary>
-    private static Tensor ExactActivations(long m, long k, int seed)
+    /// <summary>Elements per block of the activations' quantization for a weight type: Q8_0's 32, or Q8_K's 256 for K-quants.</summary>
+    internal static int ActivationBlock(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K ? 256 : 32;
+
+    /// <summary>x [m, k] whose every activation block is exactly representable (Q8_0 or Q8_K).</summary>
+    private static Tensor ExactActivations(long m, long k, int block, int seed)
     {
         var random = new Random(seed);
         var x = new float[m * k];
-        for (long b = 0; b < m * k / 32; b++)
+        for (long b = 0; b < m * k / block; b++)
         {
             float scale = MathF.ScaleB(1, random.Next(-8, 3));
-            for (int i = 0; i < 32; i++) x[b * 32 + i] = random.Next(-127, 128) * scale;
-            x[b * 32 + random.Next(32)] = (random.Next(2) == 0 ? 127 : -127) * scale;
+            for (int i = 0; i < block; i++) x[b * block + i] = random.Next(-127, 128) * scale;
+            x[b * block + random.Next(block)] = (random.Next(2) == 0 ? 127 : -127) * scale;
         }
         return tensor(x).view(m, k);
     }
@@ -49,12 +52,18 @@ public class QuantizedLinearTests
     [InlineData(GgmlType.Q4_0, 1, 768, 64)]
     [InlineData(GgmlType.Q4_0, 6, 96, 17)]
     [InlineData(GgmlType.Q4_0, 70, 160, 5)]
+    [InlineData(GgmlType.Q4_K, 1, 768, 64)]
+    [InlineData(GgmlType.Q4_K, 6, 512, 17)]
+    [InlineData(GgmlType.Q5_K, 1, 768, 64)]
+    [InlineData(GgmlType.Q5_K, 9, 256, 21)]
+    [InlineData(GgmlType.Q6_K, 1, 768, 64)]
+    [InlineData(GgmlType.Q6_K, 70, 512, 5)]
     public void ActivationsOfWholeBlocksGiveTheDequantizedProduct(GgmlType type, long m, long k, long n)
     {
         var (weight, dequantized) = RandomWeight(type, n, k, (int)(m * 1000 + k + n));
         using (weight)
         using (dequantized)
-        using (var x = ExactActivations(m, k, (int)(m + k)))
+        using (var x = ExactActivations(m, k, ActivationBlock(type), (int)(m + k)))
         using (var actual = Run(x, weight))
         using (var expected = x.to(ScalarType.Float64).matmul(dequantized.t()))
         {
@@ -68,8 +77,13 @@ public class QuantizedLinearTests
     [InlineData(GgmlType.Q4_0, ScalarType.Float32)]
     [InlineData(GgmlType.Q8_0, ScalarType.BFloat16)]
     [InlineData(GgmlType.Q4_0, ScalarType.BFloat16)]
+    [InlineData(GgmlType.Q4_K, ScalarType.Float32)]
+    [InlineData(GgmlType.Q5_K, ScalarType.Float32)]
+    [InlineData(GgmlType.Q6_K, ScalarType.Float32)]
+    [InlineData(GgmlType.Q6_K, ScalarType.BFloat16)]
     public void AnyActivationsStayWithinTheirQuantizationError(GgmlType type, ScalarType dtype)
     {
+        int block = ActivationBlock(type);
         const long m = 9, k = 256, n = 40;
         var (weight, dequantized) = RandomWeight(type, n, k, 7);
         using (weight)
@@ -81,7 +95,7 @@ public class QuantizedLinearTests
             using var expected = x64.matmul(dequantized.t());
             // Per element: half a step (block max / 127 / 2, the step itself rounded to float16) and
             // float16's relative error of the scale; summed against |w|.
-            var blockMax = x64.abs().view(m, k / 32, 32).amax(new long[] { -1 }, keepdim: true).expand(m, k / 32, 32).reshape(m, k);
+            var blockMax = x64.abs().view(m, k / block, block).amax(new long[] { -1 }, keepdim: true).expand(m, k / block, block).reshape(m, k);
             using var perElement = blockMax.div(127).mul(0.5 + 1.0 / 1024).add(x64.abs().mul(1.0 / 1024));
             using var bound = perElement.matmul(dequantized.abs().t()).add(1e-4);
             Assert.True(actual.to(ScalarType.Float64).sub(expected).abs().le(bound.add(expected.abs().mul(dtype == ScalarType.BFloat16 ? 1.0 / 128 : 0))).all().item<bool>());
@@ -102,32 +116,69 @@ public class QuantizedLinearTests
     }
 }
 
-/// <summary>The portable kernel (what a CPU without AVX-512 VNNI runs) against the same reference.</summary>
+/// <summary>The AVX2 and scalar kernels (what CPUs without AVX-512 VNNI, or without AVX2, run) against
+/// the vector one: the same integer dot products, so they agree to the float rounding of the scaling
+/// (K-quants on AVX2 to the bit) and, for Q8_0/Q4_0, of another summation order.</summary>
 [Collection(NativeIsaCollection.Name)]
 public class QuantizedLinearPortableTests
 {
     [Theory]
-    [InlineData(GgmlType.Q8_0)]
-    [InlineData(GgmlType.Q4_0)]
-    public void ThePortableKernelMatchesTheVectorOne(GgmlType type)
+    [InlineData(GgmlType.Q8_0, "avx2")]
+    [InlineData(GgmlType.Q4_0, "avx2")]
+    [InlineData(GgmlType.Q8_0, "scalar")]
+    [InlineData(GgmlType.Q4_0, "scalar")]
+    [InlineData(GgmlType.Q4_K, "avx2")]
+    [InlineData(GgmlType.Q5_K, "avx2")]
+    [InlineData(GgmlType.Q6_K, "avx2")]
+    [InlineData(GgmlType.Q4_K, "scalar")]
+    [InlineData(GgmlType.Q5_K, "scalar")]
+    [InlineData(GgmlType.Q6_K, "scalar")]
+    public void ALowerInstructionSetGivesTheSameProduct(GgmlType type, string isa)
     {
-        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 33, 96, 5);
+        long k = QuantizedLinearTests.ActivationBlock(type) * 3;
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 33, k, 5);
         using var _ = dequantized;
         using var __ = weight;
-        using var x = randn(new[] { 3L, 96 }, generator: new Generator(9));
-        using var vector = empty(3, 33);
+        using var x = randn(new[] { 6L, k }, generator: new Generator(9));
+        using var vector = empty(6, 33);
         NativeKernels.QuantizedLinear(vector, x, weight);
         string before = NativeKernels.Isa;
-        if (!NativeKernels.SelectIsa("avx2")) return;  // this CPU has nothing below what it runs
+        if (before == isa || !NativeKernels.SelectIsa(isa)) return;  // this CPU runs nothing above it
         try
         {
-            using var portable = empty(3, 33);
-            NativeKernels.QuantizedLinear(portable, x, weight);
-            Assert.InRange(portable.sub(vector).abs().max().item<float>(), 0, 1e-5f * vector.abs().max().item<float>());
+            using var lower = empty(6, 33);
+            NativeKernels.QuantizedLinear(lower, x, weight);
+            // K-quants: AVX2 and AVX-512 share the integers and the fused float step per super-block;
+            // the baseline-compiled scalar path rounds that step without fused multiply-adds.
+            float scale = vector.abs().max().item<float>();
+            float tolerance = QuantizedLinearTests.ActivationBlock(type) == 256 ? (isa == "avx2" ? 0 : 1e-6f * scale) : 1e-5f * scale;
+            Assert.InRange(lower.sub(vector).abs().max().item<float>(), 0, tolerance);
         }
         finally
         {
             NativeKernels.SelectIsa(before);
         }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q6_K)]
+    public void PartsOfAFusedProjectionLandInTheirColumns(GgmlType type)
+    {
+        long k = QuantizedLinearTests.ActivationBlock(type);
+        var (first, a) = QuantizedLinearTests.RandomWeight(type, 5, k, 1);
+        var (second, b) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_0, 7, k, 2);
+        using var _ = a;
+        using var __ = b;
+        using var x = randn(new[] { 3L, k }, generator: new Generator(4));
+        using var fused = full(3, 14, float.NaN);
+        NativeKernels.QuantizedLinear(fused, x, first, column: 1);
+        NativeKernels.QuantizedLinear(fused, x, second, column: 6);
+        using var alone = empty(3, 5);
+        NativeKernels.QuantizedLinear(alone, x, first);
+        Assert.True(fused[.., 1..6].eq(alone).all().item<bool>());
+        Assert.True(fused[.., 0].isnan().all().item<bool>() && fused[.., 13].isnan().all().item<bool>());
+        first.Dispose();
+        second.Dispose();
     }
 }

@@ -16,6 +16,7 @@ namespace LlmEngine.Tests.Tracing;
 public sealed class StepTraceTests(ITestOutputHelper output)
 {
     private static readonly string[] Phases = ["X", "i", "C", "M"];
+    private const double HopAllowanceMicros = 100_000;
 
     [Theory]
     [InlineData(PreemptionMode.Recompute)]
@@ -73,7 +74,10 @@ public sealed class StepTraceTests(ITestOutputHelper output)
                 Assert.Equal(End(spans[^1]), finished.GetProperty("ts").GetDouble(), 0.01);
                 double sum = spans.Sum(s => s.GetProperty("dur").GetDouble());
                 output.WriteLine($"{id}: latency {latency / 1000:F2} ms, spans {sum / 1000:F2} ms, longest step {longestStep / 1000:F2} ms");
-                Assert.InRange(latency - sum, 0, longestStep);
+                // The spans leave out two message hops between the caller and the scheduler
+                // (submission, delivery): far less than a step on a quiet machine, but a loaded one
+                // may hold each thread for a few time slices, which is the machine's noise.
+                Assert.InRange(latency - sum, 0, longestStep + HopAllowanceMicros);
             }
             var series = TraceSeries.Read(path);
             Assert.Equal(steps.Count, series.Batch.Length);

@@ -8,7 +8,9 @@ public static class GgufModels
 {
     /// <param name="maxModelLength">When positive, the context to build for, instead of the file's
     /// <c>context_length</c> (llama.cpp's converter writes 128 for llama2.c models trained on 512).</param>
-    public static LoadedModel Load(string path, bool dummy, torch.ScalarType dtype, torch.Device device, long seed, int maxModelLength)
+    /// <param name="dequantize">Decode every block into <paramref name="dtype"/>; otherwise linear layers
+    /// whose type the native quantized kernel takes compute on the blocks as stored (memory-mapped).</param>
+    public static LoadedModel Load(string path, bool dummy, torch.ScalarType dtype, torch.Device device, long seed, int maxModelLength, bool dequantize = false)
     {
         using var file = GgufFile.Open(path);
         var architecture = GgufArchitectures.Of(file);
@@ -22,9 +24,9 @@ public static class GgufModels
         config.Validate(file.Path);
         if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
             throw new ModelLoadException($"{file.Path}: the tokenizer has {tokenizer.VocabSize} tokens but token_embd.weight only {config.VocabSize} rows");
-        // The source's tensors are copied into the model's; the file closes when this returns.
+        // Decoded tensors are copied into the model's; blocks kept as views hold the mapping open.
         var source = new GgufWeightSource(file, architecture.Tensors(config, file));
-        var model = architecture.Create(config, new WeightReader(dummy ? null : source, file.Path, dtype, device, seed));
+        var model = architecture.Create(config, new WeightReader(dummy ? null : source, file.Path, dtype, device, seed, dequantize: dequantize));
         string name = Path.GetFileNameWithoutExtension(path);
         string weights = dummy ? "dummy weights" : string.Join(", ", file.Tensors.Values.GroupBy(t => t.Type).Select(g => $"{g.Count()} {Quantization.GgmlTypeInfo.Describe(g.Key)}"));
         return new LoadedModel(model, tokenizer, name, $"{architecture.Name} GGUF {file.Path} ({weights})", false)

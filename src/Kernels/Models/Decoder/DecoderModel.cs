@@ -41,7 +41,7 @@ internal sealed class DecoderModel : ICausalLanguageModel
         _embeddingScale = scaleEmbedding ? Math.Sqrt(d) : 1;
         _layers = Enumerable.Range(0, config.NumLayers).Select(i => layer(i, names.Layer(i))).ToArray();
         _finalNorm = Norm.Read(weights, names.FinalNorm, d, finalNorm, config.NormEpsilon);
-        _head = config.TieWordEmbeddings ? weights.AsLinear(_embedding, owned: false) : weights.AsLinear(weights.Read(names.Head, v, d));
+        _head = config.TieWordEmbeddings ? weights.TiedHead(_embedding, names.Embedding) : weights.ReadLinear(names.Head, v, d);
         _rotary = new RotaryEmbedding(config.RotaryDimension, config.MaxPositions, config.RopeTheta, RotaryStyle.HalfSplit, config.RopeScaling, Device);
     }
 

@@ -39,9 +39,9 @@ internal sealed class SelfAttention(ModelConfig config, int layer, LinearWeight 
     {
         long d = config.HiddenSize, q = config.NumHeads * config.HeadSize, kv = config.KvHeads * config.HeadSize;
         return new(config, layer,
-            weights.AsLinear(Fused.Rows(weights.Read(prefix + "q_proj.weight", q, d), weights.Read(prefix + "k_proj.weight", kv, d), weights.Read(prefix + "v_proj.weight", kv, d))),
+            weights.ReadLinear(d, (prefix + "q_proj.weight", q), (prefix + "k_proj.weight", kv), (prefix + "v_proj.weight", kv)),
             qkvBias ? Fused.Rows(weights.ReadBias(prefix + "q_proj.bias", q), weights.ReadBias(prefix + "k_proj.bias", kv), weights.ReadBias(prefix + "v_proj.bias", kv)) : null,
-            weights.AsLinear(weights.Read(prefix + "o_proj.weight", d, q)),
+            weights.ReadLinear(prefix + "o_proj.weight", d, q),
             outputBias ? weights.ReadBias(prefix + "o_proj.bias", d) : null);
     }
 

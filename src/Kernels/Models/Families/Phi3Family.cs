@@ -20,11 +20,11 @@ public sealed class Phi3Family : DecoderFamily
     private protected override SelfAttention Attention(ModelConfig c, int i, string p, WeightReader w)
     {
         long d = c.HiddenSize;
-        return new(c, i, w.AsLinear(w.Read(p + "self_attn.qkv_proj.weight", SelfAttention.FusedRows(c), d)), null,
-            w.AsLinear(w.Read(p + "self_attn.o_proj.weight", d, c.NumHeads * c.HeadSize)), null);
+        return new(c, i, w.ReadLinear(p + "self_attn.qkv_proj.weight", SelfAttention.FusedRows(c), d), null,
+            w.ReadLinear(p + "self_attn.o_proj.weight", d, c.NumHeads * c.HeadSize), null);
     }
 
     private protected override IFeedForward Mlp(ModelConfig c, string p, WeightReader w) =>
-        new GatedMlp(w.AsLinear(w.Read(p + "mlp.gate_up_proj.weight", 2L * c.IntermediateSize, c.HiddenSize)),
-            w.AsLinear(w.Read(p + "mlp.down_proj.weight", c.HiddenSize, c.IntermediateSize)), c.Activation);
+        new GatedMlp(w.ReadLinear(p + "mlp.gate_up_proj.weight", 2L * c.IntermediateSize, c.HiddenSize),
+            w.ReadLinear(p + "mlp.down_proj.weight", c.HiddenSize, c.IntermediateSize), c.Activation);
 }

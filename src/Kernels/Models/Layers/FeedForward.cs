@@ -16,8 +16,8 @@ public sealed class GatedMlp(LinearWeight gateUp, LinearWeight down, string acti
     /// <param name="prefix">names prefix.gate_proj, prefix.up_proj, prefix.down_proj</param>
     public static GatedMlp Read(WeightReader weights, string prefix, long hidden, long intermediate, string activation,
         string gate = "gate_proj", string up = "up_proj", string down = "down_proj") =>
-        new(weights.AsLinear(Fused.Rows(weights.Read($"{prefix}.{gate}.weight", intermediate, hidden), weights.Read($"{prefix}.{up}.weight", intermediate, hidden))),
-            weights.AsLinear(weights.Read($"{prefix}.{down}.weight", hidden, intermediate)), activation);
+        new(weights.ReadLinear(hidden, ($"{prefix}.{gate}.weight", intermediate), ($"{prefix}.{up}.weight", intermediate)),
+            weights.ReadLinear($"{prefix}.{down}.weight", hidden, intermediate), activation);
 
     public Tensor Forward(Tensor x)
     {
@@ -37,8 +37,8 @@ public sealed class GatedMlp(LinearWeight gateUp, LinearWeight down, string acti
 public sealed class PlainMlp(LinearWeight up, Tensor? upBias, LinearWeight down, Tensor? downBias, string activation) : IFeedForward
 {
     public static PlainMlp Read(WeightReader weights, string prefix, string up, string down, long hidden, long intermediate, string activation, bool bias) =>
-        new(weights.AsLinear(weights.Read($"{prefix}.{up}.weight", intermediate, hidden)), bias ? weights.ReadBias($"{prefix}.{up}.bias", intermediate) : null,
-            weights.AsLinear(weights.Read($"{prefix}.{down}.weight", hidden, intermediate)), bias ? weights.ReadBias($"{prefix}.{down}.bias", hidden) : null, activation);
+        new(weights.ReadLinear($"{prefix}.{up}.weight", intermediate, hidden), bias ? weights.ReadBias($"{prefix}.{up}.bias", intermediate) : null,
+            weights.ReadLinear($"{prefix}.{down}.weight", hidden, intermediate), bias ? weights.ReadBias($"{prefix}.{down}.bias", hidden) : null, activation);
 
     public Tensor Forward(Tensor x)
     {

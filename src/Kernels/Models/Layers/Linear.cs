@@ -23,10 +23,21 @@ public static class Linear
 
     public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null)
     {
-        if (weight.Quantized is not { } quantized) return Apply(x, weight.Dense!, bias);
+        if (weight.QuantizedParts is not { } parts)
+        {
+            if (!weight.HalfInputs) return Apply(x, weight.Dense!, bias);
+            using var rounded = x.to(ScalarType.Float16).to(x.dtype);
+            return Apply(rounded, weight.Dense!, bias);
+        }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        var output = empty(new[] { x.shape[0], quantized.Rows }, dtype: x.dtype, device: x.device);
-        NativeKernels.QuantizedLinear(output, x.contiguous(), quantized);
+        var output = empty(new[] { x.shape[0], weight.OutFeatures }, dtype: x.dtype, device: x.device);
+        using var input = x.contiguous();
+        long column = 0;
+        foreach (var part in parts)
+        {
+            NativeKernels.QuantizedLinear(output, input, part, column);
+            column += part.Rows;
+        }
         if (bias is not null) output.add_(bias);
         return output;
     }

@@ -5,32 +5,51 @@ namespace LlmEngine.Kernels.Models.Layers;
 
 /// <summary>
 /// The weight [out_features, in_features] of a linear layer, as <see cref="Linear"/> computes with
-/// it: a tensor in the model's dtype, or ggml blocks (Q8_0, Q4_0) that the native quantized
-/// kernel reads as they are. <see cref="WeightReader.AsLinear"/> decides which.
+/// it: a tensor in the model's dtype, or ggml blocks that the native quantized kernel reads as they
+/// are. Blocks may come in parts stacked by rows (a fused projection whose parts a GGUF file stores
+/// apart, possibly in different types). <see cref="WeightReader"/> decides which.
 /// </summary>
 public sealed class LinearWeight : IDisposable
 {
     private readonly bool _owned;
 
-    private LinearWeight(torch.Tensor? dense, QuantizedTensor? quantized, bool owned)
+    private LinearWeight(torch.Tensor? dense, IReadOnlyList<QuantizedTensor>? parts, bool owned, bool halfInputs = false)
     {
         Dense = dense;
-        Quantized = quantized;
+        QuantizedParts = parts;
         _owned = owned;
+        HalfInputs = halfInputs;
     }
 
     public torch.Tensor? Dense { get; }
-    public QuantizedTensor? Quantized { get; }
+
+    /// <summary>Inputs are rounded to float16 first: a GGUF file's F16 weights computed as llama.cpp
+    /// does (its F16 matmuls convert the activations to F16).</summary>
+    public bool HalfInputs { get; }
+
+    /// <summary>The blocks, by rows: the output's columns are the parts' rows in order.</summary>
+    public IReadOnlyList<QuantizedTensor>? QuantizedParts { get; }
+
+    public long OutFeatures => Dense?.shape[0] ?? QuantizedParts!.Sum(p => p.Rows);
 
     /// <summary>A dense weight; <paramref name="owned"/>: disposed with this one (not so for a head
     /// tied to the embedding, which the model disposes).</summary>
     public static LinearWeight Of(torch.Tensor dense, bool owned = true) => new(dense, null, owned);
 
-    public static LinearWeight Of(QuantizedTensor quantized) => new(null, quantized, true);
+    /// <summary>A dense weight decoded from F16 blocks, whose inputs are rounded to float16 as llama.cpp's are.</summary>
+    public static LinearWeight OfHalf(torch.Tensor dense) => new(dense, null, true, halfInputs: true);
+
+    /// <summary>Blocks, owned; every part has the same row length.</summary>
+    public static LinearWeight Of(params QuantizedTensor[] parts)
+    {
+        if (parts.Length == 0 || parts.Any(p => p.RowLength != parts[0].RowLength))
+            throw new ArgumentException("a quantized linear weight needs one or more parts of the same row length");
+        return new(null, parts, true);
+    }
 
     public void Dispose()
     {
-        Quantized?.Dispose();
+        if (QuantizedParts is not null) foreach (var part in QuantizedParts) part.Dispose();
         if (_owned) Dense?.Dispose();
     }
 }

@@ -32,29 +32,32 @@ internal sealed class LlamaDecoderLayer : IDisposable
         Tensor Rows(Tensor full, (long, long) part) => TensorShard.Take(full, 0, part);
         _inputNorm = weights.ReadGain(p + "input_layernorm.weight", d);
         _postNorm = weights.ReadGain(p + "post_attention_layernorm.weight", d);
-        _qkv = weights.AsLinear(Fuse(Rows(weights.Read(p + "self_attn.q_proj.weight", q, d), qRows),
-            Rows(weights.Read(p + "self_attn.k_proj.weight", kv, d), kvRows), Rows(weights.Read(p + "self_attn.v_proj.weight", kv, d), kvRows)));
-        _output = weights.AsLinear(TensorShard.Take(weights.Read(p + "self_attn.o_proj.weight", d, q), 1, qRows));
-        _gateUp = weights.AsLinear(Fuse(Rows(weights.Read(p + "mlp.gate_proj.weight", ffn, d), ffnRows), Rows(weights.Read(p + "mlp.up_proj.weight", ffn, d), ffnRows)));
-        _down = weights.AsLinear(TensorShard.Take(weights.Read(p + "mlp.down_proj.weight", d, ffn), 1, ffnRows));
+        if (_shard.IsWhole)
+        {
+            _qkv = weights.ReadLinear(d, (p + "self_attn.q_proj.weight", q), (p + "self_attn.k_proj.weight", kv), (p + "self_attn.v_proj.weight", kv));
+            _output = weights.ReadLinear(p + "self_attn.o_proj.weight", d, q);
+            _gateUp = weights.ReadLinear(d, (p + "mlp.gate_proj.weight", ffn), (p + "mlp.up_proj.weight", ffn));
+            _down = weights.ReadLinear(p + "mlp.down_proj.weight", d, ffn);
+        }
+        else
+        {
+            _qkv = weights.AsLinear(Fused.Rows(Rows(weights.Read(p + "self_attn.q_proj.weight", q, d), qRows),
+                Rows(weights.Read(p + "self_attn.k_proj.weight", kv, d), kvRows), Rows(weights.Read(p + "self_attn.v_proj.weight", kv, d), kvRows)));
+            _output = weights.AsLinear(TensorShard.Take(weights.Read(p + "self_attn.o_proj.weight", d, q), 1, qRows));
+            _gateUp = weights.AsLinear(Fused.Rows(Rows(weights.Read(p + "mlp.gate_proj.weight", ffn, d), ffnRows), Rows(weights.Read(p + "mlp.up_proj.weight", ffn, d), ffnRows)));
+            _down = weights.AsLinear(TensorShard.Take(weights.Read(p + "mlp.down_proj.weight", d, ffn), 1, ffnRows));
+        }
         if (config.AttentionBias)
         {
-            _qkvBias = Fuse(Rows(weights.ReadBias(p + "self_attn.q_proj.bias", q), qRows), Rows(weights.ReadBias(p + "self_attn.k_proj.bias", kv), kvRows),
+            _qkvBias = Fused.Rows(Rows(weights.ReadBias(p + "self_attn.q_proj.bias", q), qRows), Rows(weights.ReadBias(p + "self_attn.k_proj.bias", kv), kvRows),
                 Rows(weights.ReadBias(p + "self_attn.v_proj.bias", kv), kvRows));
             _outputBias = weights.ReadBias(p + "self_attn.o_proj.bias", d);
         }
         if (config.MlpBias)
         {
-            _gateUpBias = Fuse(Rows(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), ffnRows), Rows(weights.ReadBias(p + "mlp.up_proj.bias", ffn), ffnRows));
+            _gateUpBias = Fused.Rows(Rows(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), ffnRows), Rows(weights.ReadBias(p + "mlp.up_proj.bias", ffn), ffnRows));
             _downBias = weights.ReadBias(p + "mlp.down_proj.bias", d);
         }
-    }
-
-    private static Tensor Fuse(params Tensor[] parts)
-    {
-        var fused = cat(parts, 0).contiguous();
-        foreach (var part in parts) part.Dispose();
-        return fused;
     }
 
     /// <summary>Updates the residual stream x [tokens, hidden] in place.</summary>

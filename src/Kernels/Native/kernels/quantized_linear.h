@@ -1,5 +1,5 @@
-// y = x · Wᵀ with W in ggml's quantized block layout (Q8_0, Q4_0), rows of blocks back to back as
-// GGUF files store them. As llama.cpp does, the activations are quantized on the fly to Q8_0
+// y = x · Wᵀ with W in ggml's quantized block layout (Q8_0, Q4_0; Q4_K, Q5_K, Q6_K in
+// kquant_linear.h), rows of blocks back to back as GGUF files store them. As llama.cpp does, the activations are quantized on the fly to Q8_0
 // (per block of 32: d = max|x| / 127 rounded to float16, q = round(x / d)) and the products are
 // integer dot products of whole blocks, scaled by both blocks' d and summed in float32.
 #pragma once
@@ -9,7 +9,7 @@
 namespace llm {
 
 // ggml's type ids (as GGUF stores them).
-enum class QuantType : int { Q4_0 = 2, Q8_0 = 8 };
+enum class QuantType : int { Q4_0 = 2, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14 };
 
 constexpr int kQuantBlock = 32;
 
@@ -24,7 +24,8 @@ struct QuantizedActivations {
     int64_t pairs;
 };
 
-void quantized_linear_cpu(void* out, const void* x, bool bf16, int64_t m, int64_t k, const uint8_t* weight, QuantType type, int64_t n);
+// out: [m, n] with row stride ldo.
+void quantized_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, int64_t k, const uint8_t* weight, QuantType type, int64_t n);
 
 namespace avx512 {
 // Quantizes rows [r0, r1) of x into the buffers of a (q, scale, bias as laid out above).
