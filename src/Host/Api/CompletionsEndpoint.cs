@@ -22,6 +22,8 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         RequestChecks.Serving(engine);
 
         var prompts = Prompts(body);
+        // As vLLM: refused rather than silently ignored.
+        if (Get(body, "suffix") is not null) throw ApiException.BadRequest("suffix is not currently supported", "suffix");
         var maxTokens = Int(body, "max_tokens") ?? DefaultMaxTokens;
         var stream = Bool(body, "stream") ?? false;
         var includeUsage = RequestChecks.IncludeUsage(body, stream);

@@ -52,6 +52,7 @@ public static class OpenAiServer
             ? new DashboardHub(observed.Observer, options.DashboardInterval) : null!);
         builder.Services.AddSingleton(sp => EngineOf(sp) is IObservedEngine observed ? new TraceEndpoints(observed.Observer) : null!);
         builder.Services.AddHostedService<TraceFileService>();
+        builder.Services.AddCors();
         HttpTracing.Add(builder.Services, options);
         configure(builder);
 
@@ -106,6 +107,10 @@ public static class OpenAiServer
         var info = new InfoEndpoints(engine, metrics, chat, model);
 
         app.UseMiddleware<ErrorMiddleware>();
+        // Before the key check: a browser's preflight carries no Authorization header.
+        if (options.AllowedOrigins.Count > 0)
+            app.UseCors(policy => (options.AllowedOrigins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. options.AllowedOrigins]))
+                .AllowAnyMethod().AllowAnyHeader());
         if (options.ApiKey is { Length: > 0 } key) app.UseMiddleware<ApiKeyMiddleware>(key);
         app.UseRouting();
 

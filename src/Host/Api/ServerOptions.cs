@@ -27,6 +27,9 @@ public sealed class ServerOptions
     public string? TraceFile { get; set; }
     /// <summary>Export OpenTelemetry traces of HTTP requests over OTLP to this endpoint; null: no tracing.</summary>
     public string? OtlpTracesEndpoint { get; set; }
+    /// <summary>Origins browsers may call the API from (CORS), e.g. "https://app.example"; "*" for
+    /// any. Empty (the default): no CORS headers, so browsers refuse cross-origin calls.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; set; } = [];
     /// <summary>Let tool_choice "auto" (the default with tools) read the model's own tool calls with
     /// <see cref="ToolCallParser"/>; off, such a request is a 400, as in vLLM.</summary>
     public bool EnableAutoToolChoice { get; set; }

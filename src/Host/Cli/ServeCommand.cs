@@ -34,8 +34,9 @@ public static class ServeCommand
         var otlp = new Option<string?>("--otlp-traces-endpoint") { Description = "Export OpenTelemetry traces of HTTP requests to this OTLP endpoint" };
         var autoTools = new Option<bool>("--enable-auto-tool-choice") { Description = "Read the model's own tool calls for tool_choice \"auto\" (needs --tool-call-parser)" };
         var toolParser = new Option<string?>("--tool-call-parser") { Description = "The model's tool-call format: " + string.Join(", ", ToolCallParsers.ByName.Keys) };
+        var origins = new Option<string[]>("--allowed-origins") { Description = "Origins browsers may call the API from (CORS; \"*\" for any); default none", AllowMultipleArgumentsPerToken = true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -57,6 +58,7 @@ public static class ServeCommand
                 OtlpTracesEndpoint = result.GetValue(otlp),
                 EnableAutoToolChoice = result.GetValue(autoTools),
                 ToolCallParser = result.GetValue(toolParser),
+                AllowedOrigins = result.GetValue(origins) ?? [],
             };
             try
             {
