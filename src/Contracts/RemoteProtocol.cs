@@ -46,18 +46,29 @@ public sealed record RemoteSampling(
     [property: Key(10)] int[]? StopTokenIds = null,
     [property: Key(11)] double PresencePenalty = 0,
     [property: Key(12)] double FrequencyPenalty = 0,
-    [property: Key(13)] double RepetitionPenalty = 1.0);
+    [property: Key(13)] double RepetitionPenalty = 1.0,
+    [property: Key(14)] int? Logprobs = null);
 
 /// <summary>What completion <paramref name="Index"/> of a request gained in one engine step: its
 /// new token ids and their text. <paramref name="FinishReason"/> ("stop", "length" or "abort")
-/// marks that completion's last delta; the stream completes after every completion's last.</summary>
+/// marks that completion's last delta; the stream completes after every completion's last.
+/// <paramref name="Logprobs"/>, one per new token, when the request asked for them.</summary>
 [MessagePackObject]
 public sealed record RemoteDelta(
     [property: Key(0)] string RequestId,
     [property: Key(1)] int Index,
     [property: Key(2)] int[] TokenIds,
     [property: Key(3)] string Text,
-    [property: Key(4)] string? FinishReason) : IRemoteContract;
+    [property: Key(4)] string? FinishReason,
+    [property: Key(5)] RemoteLogprob[]? Logprobs = null) : IRemoteContract;
+
+/// <summary>A sampled token's log-probability and the most likely alternatives (ids and
+/// log-probabilities, best first), as many as the request's logprobs asked.</summary>
+[MessagePackObject]
+public sealed record RemoteLogprob(
+    [property: Key(0)] float Logprob,
+    [property: Key(1)] int[] TopIds,
+    [property: Key(2)] float[] TopLogprobs);
 
 /// <summary>The reply instead of a stream when the request cannot run: <paramref name="Field"/>
 /// names the request field at fault ("prompt", "max_tokens", "temperature", ...) and

@@ -21,7 +21,8 @@ namespace LlmEngine.Actors.Cluster;
 /// A request whose replica is lost before its first token is routed again, to another replica;
 /// one that had streamed tokens fails with <see cref="RequestFailedException"/> (an error event
 /// over HTTP): every request ends with its tokens or an error. Requests the wire cannot carry
-/// (logprobs, beam search, structured output) run on this node's engine.
+/// (beam search, structured output, stop strings kept in the output, special tokens shown) run on
+/// this node's engine.
 /// <code>
 ///   var node = ClusterEngine.Start(system, engine, RoutingMode.KvAware);   // system has Akka.Cluster
 ///   await foreach (var output in node.GenerateAsync(request)) ...
@@ -176,8 +177,8 @@ public sealed class ClusterEngine : ILlmEngine, IObservedEngine
 
     /// <summary>The request's sampling as the wire carries it; null when it needs more (run it here).</summary>
     private static RemoteSampling? RemoteSamplingOf(SamplingParameters s) =>
-        s.Logprobs is not null || s.UseBeamSearch || s.Guide is not null || s.IncludeStopStringInOutput || !s.SkipSpecialTokens
+        s.UseBeamSearch || s.Guide is not null || s.IncludeStopStringInOutput || !s.SkipSpecialTokens
             ? null
             : new RemoteSampling(s.MaxTokens, s.Temperature, s.TopP, s.TopK, s.MinP, s.Seed, s.N, s.MinTokens, s.IgnoreEos,
-                [.. s.Stop], [.. s.StopTokenIds], s.PresencePenalty, s.FrequencyPenalty, s.RepetitionPenalty);
+                [.. s.Stop], [.. s.StopTokenIds], s.PresencePenalty, s.FrequencyPenalty, s.RepetitionPenalty, s.Logprobs);
 }

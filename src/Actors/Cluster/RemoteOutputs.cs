@@ -1,16 +1,18 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
+using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Cluster;
 
 /// <summary>Turns one request's <see cref="RemoteDelta"/>s from another node back into the
 /// engine's <see cref="RequestOutput"/>s: a delta each, the last with every completion's
-/// accumulated tokens and text (no logprobs cross the wire: such requests stay local).</summary>
+/// accumulated tokens, text and (when asked) logprobs.</summary>
 internal sealed class RemoteOutputs(GenerationRequest request, int n)
 {
     private readonly List<int>[] _tokens = [.. Enumerable.Range(0, n).Select(_ => new List<int>())];
     private readonly System.Text.StringBuilder[] _text = [.. Enumerable.Range(0, n).Select(_ => new System.Text.StringBuilder())];
     private readonly string?[] _reasons = new string?[n];
+    private readonly List<SampledToken>[] _logprobs = [.. Enumerable.Range(0, n).Select(_ => new List<SampledToken>())];
 
     public bool Finished => _reasons.All(r => r is not null);
 
@@ -26,8 +28,18 @@ internal sealed class RemoteOutputs(GenerationRequest request, int n)
         _tokens[d.Index].AddRange(d.TokenIds);
         _text[d.Index].Append(d.Text);
         _reasons[d.Index] ??= d.FinishReason;
-        var delta = new CompletionDelta(d.Index, d.TokenIds, d.Text, [], d.FinishReason);
+        SampledToken[] logprobs = d.Logprobs is { } l ? [.. l.Zip(d.TokenIds, Sampled)] : [];
+        _logprobs[d.Index].AddRange(logprobs);
+        var delta = new CompletionDelta(d.Index, d.TokenIds, d.Text, logprobs, d.FinishReason);
         return new RequestOutput(request.RequestId, request.PromptTokenIds, [delta], Finished,
-            Finished ? [.. Enumerable.Range(0, n).Select(i => new CompletionOutput(i, _tokens[i], _text[i].ToString(), 0, [], _reasons[i]!))] : null);
+            Finished ? [.. Enumerable.Range(0, n).Select(Output)] : null);
     }
+
+    // The logit does not cross the wire (nothing after the engine reads it); the cumulative
+    // log-probability is known when the logprobs came.
+    private static SampledToken Sampled(RemoteLogprob l, int token) =>
+        new(token, 0, l.Logprob, [.. l.TopIds.Zip(l.TopLogprobs, (id, lp) => new TokenLogprob(id, lp))]);
+
+    private CompletionOutput Output(int i) =>
+        new(i, _tokens[i], _text[i].ToString(), _logprobs[i].Sum(t => (double)t.Logprob), _logprobs[i], _reasons[i]!);
 }

@@ -84,7 +84,7 @@ public sealed class EngineGatewayActor : ReceiveActor
         {
             for (var more = await first; more; more = await outputs.MoveNextAsync())
                 foreach (var delta in outputs.Current.Deltas)
-                    if (await queue.OfferAsync(new RemoteDelta(requestId, delta.Index, [.. delta.TokenIds], delta.Text, delta.FinishReason)) is not QueueOfferResult.Enqueued)
+                    if (await queue.OfferAsync(new RemoteDelta(requestId, delta.Index, [.. delta.TokenIds], delta.Text, delta.FinishReason, LogprobsOf(delta))) is not QueueOfferResult.Enqueued)
                         return;
             queue.Complete();
         }
@@ -130,7 +130,12 @@ public sealed class EngineGatewayActor : ReceiveActor
         PresencePenalty = s.PresencePenalty,
         FrequencyPenalty = s.FrequencyPenalty,
         RepetitionPenalty = s.RepetitionPenalty,
+        Logprobs = s.Logprobs,
     };
+
+    private static RemoteLogprob[]? LogprobsOf(CompletionDelta delta) =>
+        delta.Logprobs.Count == 0 ? null
+            : [.. delta.Logprobs.Select(t => new RemoteLogprob(t.Logprob, [.. t.Top.Select(a => a.TokenId)], [.. t.Top.Select(a => a.Logprob)]))];
 
     private static RemoteGenerateRejected Rejected(RemoteGenerate message, Exception e) =>
         new(message.RequestId, (e as ArgumentException)?.ParamName, e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message);

@@ -1,6 +1,6 @@
 namespace LlmEngine.Host.Bench;
 
-public enum DatasetKind { Random, SharegptLike, AlpacaLike, SharedPrefix }
+public enum DatasetKind { Random, SharegptLike, AlpacaLike, SharedPrefix, MultiTenant }
 
 /// <summary>One benchmark request: prompt token ids and how many tokens to generate (EOS ignored).</summary>
 public sealed record BenchRequest(int[] PromptTokenIds, int OutputLength)
@@ -8,9 +8,10 @@ public sealed record BenchRequest(int[] PromptTokenIds, int OutputLength)
     public int PromptLength => PromptTokenIds.Length;
 }
 
-/// <summary>What to draw: the dataset, lengths for random and shared-prefix, and the seed.
-/// <see cref="PrefixLength"/> null means the default (all but a 16-token suffix).</summary>
-public sealed record DatasetSpec(DatasetKind Kind, int NumPrompts, int InputLength, int OutputLength, double RangeRatio = 0, int? PrefixLength = null, int Seed = 0);
+/// <summary>What to draw: the dataset, lengths for random, shared-prefix and multi-tenant, and the seed.
+/// <see cref="PrefixLength"/> null means the default (all but a 16-token suffix); <see cref="Tenants"/>
+/// is the number of distinct shared prefixes (system prompts) of multi-tenant.</summary>
+public sealed record DatasetSpec(DatasetKind Kind, int NumPrompts, int InputLength, int OutputLength, double RangeRatio = 0, int? PrefixLength = null, int Seed = 0, int Tenants = 8);
 
 /// <summary>
 /// Synthetic request sets. Token ids are uniform over the vocabulary without the ids below 3
@@ -39,7 +40,8 @@ public static class BenchDataset
         "sharegpt-like" => DatasetKind.SharegptLike,
         "alpaca-like" => DatasetKind.AlpacaLike,
         "shared-prefix" => DatasetKind.SharedPrefix,
-        _ => throw new ArgumentException($"--dataset '{name}' is not known (random, sharegpt-like, alpaca-like, shared-prefix)"),
+        "multi-tenant" => DatasetKind.MultiTenant,
+        _ => throw new ArgumentException($"--dataset '{name}' is not known (random, sharegpt-like, alpaca-like, shared-prefix, multi-tenant)"),
     };
 
     public static string Name(DatasetKind kind) => kind switch
@@ -47,6 +49,7 @@ public static class BenchDataset
         DatasetKind.SharegptLike => "sharegpt-like",
         DatasetKind.AlpacaLike => "alpaca-like",
         DatasetKind.SharedPrefix => "shared-prefix",
+        DatasetKind.MultiTenant => "multi-tenant",
         _ => "random",
     };
 
@@ -68,17 +71,21 @@ public static class BenchDataset
         var random = new Random(spec.Seed);
         var (inputs, outputs) = Lengths(spec);
         var requests = new List<BenchRequest>(spec.NumPrompts);
-        int[] prefix = [];
-        if (spec.Kind == DatasetKind.SharedPrefix)
+        int[][] prefixes = [[]];
+        if (spec.Kind is DatasetKind.SharedPrefix or DatasetKind.MultiTenant)
         {
+            if (spec.Tenants < 1) throw new ArgumentException("--num-tenants must be at least 1");
             var (total, _) = Fit(spec.InputLength, spec.OutputLength, context);
             int wanted = spec.PrefixLength ?? DefaultPrefix(spec.InputLength);
             // The shared part shrinks with the clipped prompt, leaving at least one distinct token.
-            prefix = Tokens(random, Math.Clamp(Math.Min(wanted, total - 1), 0, int.MaxValue), vocabSize);
+            int length = Math.Clamp(Math.Min(wanted, total - 1), 0, int.MaxValue);
+            prefixes = [.. Enumerable.Range(0, spec.Kind == DatasetKind.MultiTenant ? spec.Tenants : 1).Select(_ => Tokens(random, length, vocabSize))];
         }
         for (int i = 0; i < spec.NumPrompts; i++)
         {
             var (input, output) = Fit(inputs.Sample(random), outputs.Sample(random), context);
+            // Multi-tenant: each request is one tenant's (its system prompt), drawn uniformly.
+            var prefix = prefixes[prefixes.Length == 1 ? 0 : random.Next(prefixes.Length)];
             int own = Math.Max(input - prefix.Length, 1);
             requests.Add(new BenchRequest([.. prefix, .. Tokens(random, own, vocabSize)], output));
         }

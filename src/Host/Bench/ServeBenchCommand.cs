@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using LlmEngine.Host.Cli;
 
 namespace LlmEngine.Host.Bench;
@@ -17,8 +18,13 @@ public static class ServeBenchCommand
         var vocabSize = new Option<int?>("--vocab-size") { Description = $"Draw token ids below this (default: the in-process model's vocabulary; {ServeRun.SafeVocabulary} for --base-url)" };
         var outputJson = new Option<FileInfo?>("--output-json") { Description = "Write the results (vLLM's keys) to this file" };
         var noProgress = new Option<bool>("--no-progress") { Description = "No progress bar" };
+        var metricsUrls = new Option<string[]>("--metrics-url")
+        {
+            Description = "Servers whose prefix-cache counters (/metrics) make the hit rate (default: the target); give every engine of a cluster",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("serve", "Online serving benchmark: Poisson/Gamma arrivals, streamed completions over HTTP");
-        foreach (var o in new Option[] { baseUrl, startServer, vocabSize, outputJson, noProgress }) command.Options.Add(o);
+        foreach (var o in new Option[] { baseUrl, startServer, vocabSize, outputJson, noProgress, metricsUrls }) command.Options.Add(o);
         dataset.AddTo(command);
         settings.AddTo(command);
         engine.AddTo(command);
@@ -31,8 +37,10 @@ public static class ServeBenchCommand
             var serve = settings.Bind(result, spec.Seed);
             var options = engine.Bind(result);
             await using var server = start ? await InProcessServer.StartAsync(options, Console.Error.WriteLine) : null;
-            var outcome = await ServeRun.RunAsync(server?.BaseAddress ?? url!, spec, serve, server?.Engine, result.GetValue(vocabSize), !result.GetValue(noProgress), cancel);
+            var engines = (result.GetValue(metricsUrls) ?? []).Select(ParseUrl).ToList();
+            var outcome = await ServeRun.RunAsync(server?.BaseAddress ?? url!, spec, serve, server?.Engine, result.GetValue(vocabSize), !result.GetValue(noProgress), cancel, engines);
             ServeRun.Print(outcome.Summary, serve, BenchConsole.Out);
+            BenchConsole.Out.WriteLine($"{"Prefix cache hit rate (%):",-40}{outcome.PrefixCache.HitRate * 100,12:F2}");
             outcome.Kv?.Render(BenchConsole.Out);
             foreach (var error in outcome.Records.Where(r => !r.Success).Select(r => r.Error).Distinct().Take(5))
                 Console.Error.WriteLine($"failed: {error}");
@@ -42,6 +50,9 @@ public static class ServeBenchCommand
             json["max_concurrency"] = (object?)serve.MaxConcurrency ?? "none";
             json["num_prompts"] = spec.NumPrompts;
             json["dataset"] = DatasetOptionSet.Describe(spec);
+            json["prefix_cache_queries"] = outcome.PrefixCache.Queries;
+            json["prefix_cache_hits"] = outcome.PrefixCache.Hits;
+            json["prefix_cache_hit_rate"] = outcome.PrefixCache.HitRate;
             if (outcome.Kv is not null) json["kv_cache"] = outcome.Kv.ToJson();
             if (server is not null) json["engine_options"] = BenchJson.Engine(server.Engine);
             await BenchConsole.WriteJsonAsync(result.GetValue(outputJson), json);

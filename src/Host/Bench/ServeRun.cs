@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary>The outcome of one serving run: vLLM's figures, and, for an in-process server, the KV
 /// cache's utilisation over the run.</summary>
-public sealed record ServeOutcome(ServeSummary Summary, KvUtilisation? Kv, IReadOnlyList<RequestRecord> Records);
+public sealed record ServeOutcome(ServeSummary Summary, KvUtilisation? Kv, IReadOnlyList<RequestRecord> Records, PrefixCacheCounters PrefixCache);
 
 /// <summary>One serving run against a server: draws the requests (clipped to the context the
 /// server reports, or the in-process engine's), sends them, summarises.</summary>
@@ -15,18 +15,23 @@ public static class ServeRun
     /// which every model here has (the byte tokenizer's 259 ids are the smallest vocabulary).</summary>
     public const int SafeVocabulary = 259;
 
+    /// <param name="engines">The servers whose prefix-cache counters make the run's hit rate (every
+    /// engine of a cluster); the target alone when empty.</param>
     public static async Task<ServeOutcome> RunAsync(Uri baseAddress, DatasetSpec spec, ServeSettings settings, InferenceEngine? engine, int? vocabSize,
-        bool progress, CancellationToken cancel)
+        bool progress, CancellationToken cancel, IReadOnlyList<Uri>? engines = null)
     {
         using var http = ServeClient.CreateHttp(baseAddress);
         var (model, maxLength) = await ServeClient.ModelInfoAsync(http, cancel);
         int context = engine is not null ? DatasetOptionSet.ContextOf(engine) : maxLength ?? 2048;
         int vocab = vocabSize ?? engine?.ModelConfig.VocabSize ?? SafeVocabulary;
         var requests = BenchDataset.Generate(spec, vocab, context);
+        engines = engines is { Count: > 0 } ? engines : [baseAddress];
+        var before = await PrefixCacheCounters.ReadAsync(http, engines, cancel);
         var (records, duration) = await BenchConsole.WithProgress($"requests at {ArrivalProcess.Format(settings.RequestRate)}/s", requests.Count, progress,
             done => ServeBench.RunAsync(http, model, requests, settings, done, cancel));
         var kv = engine is null ? null : KvUtilisation.From(await engine.RefreshStatisticsAsync(), engine.Options);
-        return new ServeOutcome(ServeSummary.From(records, duration), kv, records);
+        var prefixCache = await PrefixCacheCounters.ReadAsync(http, engines, cancel) - before;
+        return new ServeOutcome(ServeSummary.From(records, duration), kv, records, prefixCache);
     }
 
     /// <summary>The summary as vLLM's serving benchmark prints it, plus normalized latency.</summary>

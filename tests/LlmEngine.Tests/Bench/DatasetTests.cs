@@ -92,4 +92,16 @@ public class DatasetTests
     public void TheSameSeedDrawsTheSameRequests() =>
         Assert.Equal(Draw(DatasetKind.SharegptLike, 20, seed: 5).Select(r => string.Join(",", r.PromptTokenIds) + "/" + r.OutputLength),
             Draw(DatasetKind.SharegptLike, 20, seed: 5).Select(r => string.Join(",", r.PromptTokenIds) + "/" + r.OutputLength));
+
+    [Fact]
+    public void MultiTenantPromptsAreOneOfKSystemPromptsEachWithItsOwnQuestion()
+    {
+        var requests = BenchDataset.Generate(new DatasetSpec(DatasetKind.MultiTenant, 400, 416, 32, PrefixLength: 400, Seed: 2, Tenants: 8), 512, 2048);
+
+        var tenants = requests.GroupBy(r => string.Join(',', r.PromptTokenIds.Take(400))).ToList();
+        Assert.Equal(8, tenants.Count);
+        Assert.All(tenants, t => Assert.InRange(t.Count(), 25, 80));
+        Assert.All(requests, r => Assert.Equal(416, r.PromptLength));
+        Assert.Equal(400, requests.Select(r => string.Join(',', r.PromptTokenIds.Skip(400))).Distinct().Count());
+    }
 }

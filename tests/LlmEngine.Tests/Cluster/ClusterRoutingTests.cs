@@ -1,3 +1,6 @@
+using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Sampling;
+
 namespace LlmEngine.Tests.Cluster;
 
 /// <summary>Three engine replicas on one Akka.Cluster over loopback: whichever node a request
@@ -31,6 +34,34 @@ public sealed class ClusterRoutingTests(ThreeNodes cluster) : IClassFixture<Thre
             Assert.Contains(routed, t => t.Key != cluster.Nodes[n].Address && t.Value > before[n].GetValueOrDefault(t.Key));
         }
         foreach (var node in cluster.Nodes) await ClusterNode.AllBlocksFree(node.Engine);
+    }
+
+    [Fact]
+    public async Task LogprobsComeBackFromAnotherReplicaAsTheLoneEngineGivesThem()
+    {
+        var tokenizer = cluster.Single.Tokenizer!;
+        var entry = cluster.Nodes[1];
+        var sampling = new SamplingParameters { Temperature = 0, MaxTokens = 12, IgnoreEos = true, Logprobs = 3 };
+        var before = entry.FrontDoor.Directory.Statistics.RequestsByTarget;
+        foreach (var (text, i) in new[] { "A big dog", "The moon", "Sam ran" }.Select((t, i) => (t, i)))
+        {
+            var request = new GenerationRequest($"lp-{i}", tokenizer.Encode(text), sampling);
+            var expected = await Last(cluster.Single, request);
+            var actual = await Last(entry.FrontDoor, request);
+            Assert.Equal(expected.TokenIds, actual.TokenIds);
+            Assert.Equal(expected.CumulativeLogprob, actual.CumulativeLogprob, 4);
+            Assert.Equal(expected.Logprobs.Select(t => (t.TokenId, t.Logprob, string.Join(',', t.Top))),
+                actual.Logprobs.Select(t => (t.TokenId, t.Logprob, string.Join(',', t.Top))));
+        }
+        var after = entry.FrontDoor.Directory.Statistics.RequestsByTarget;
+        Assert.Contains(after, t => t.Key != entry.Address && t.Value > before.GetValueOrDefault(t.Key));
+    }
+
+    private static async Task<CompletionOutput> Last(ILlmEngine engine, GenerationRequest request)
+    {
+        RequestOutput? last = null;
+        await foreach (var output in engine.GenerateAsync(request)) last = output;
+        return last!.Outputs![0];
     }
 
     [Fact]
