@@ -6,7 +6,8 @@ using LlmEngine.Kernels.Runtime;
 namespace LlmEngine.Actors;
 
 /// <summary>
-/// Owns the model, its KV cache and the attention backend (through the <see cref="ModelRunner"/>)
+/// Owns the model, its KV cache and the attention backend (through the <see cref="IStepRunner"/>:
+/// one <see cref="ModelRunner"/>, or the tensor-parallel ranks behind one)
 /// and its own copy of the running sequences (<see cref="InputBatch"/>), and runs one step per
 /// message on the pinned worker dispatcher: it applies the step's changes, builds the model input
 /// and samples. A step that throws is answered with a failure so the scheduler can fail the
@@ -22,9 +23,9 @@ public sealed class WorkerActor : ReceiveActor
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
 
-    public static Props Props(ModelRunner runner, InputBatch batch) => Akka.Actor.Props.Create(() => new WorkerActor(runner, batch)).WithDispatcher(Dispatcher);
+    public static Props Props(IStepRunner runner, InputBatch batch) => Akka.Actor.Props.Create(() => new WorkerActor(runner, batch)).WithDispatcher(Dispatcher);
 
-    public WorkerActor(ModelRunner runner, InputBatch batch)
+    public WorkerActor(IStepRunner runner, InputBatch batch)
     {
         Receive<ExecuteStep>(message =>
         {

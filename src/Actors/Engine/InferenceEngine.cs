@@ -11,6 +11,7 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
 
@@ -25,8 +26,7 @@ namespace LlmEngine.Actors.Engine;
 public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposable
 {
     private readonly LoadedModel _model;
-    private readonly PagedKvCache _cache;
-    private readonly PagedKvCache? _swap;
+    private readonly DataPlane _data;
     private readonly ActorSystem _system;
     private readonly bool _ownsSystem;
     private readonly IActorRef _scheduler;
@@ -39,32 +39,25 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
         options.Validate();
-        var dtype = ModelFactory.ParseDType(options.DType);
-        var model = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength,
-            ModelFactory.ParseQuantization(options.Quantization), dequantizeGguf: options.Quantization == "none");
-        return new InferenceEngine(model, options, system, log ?? (_ => { }));
+        return new InferenceEngine(DataPlane.Create(options), options, system, log ?? (_ => { }));
     }
 
     /// <summary>An engine over the loaded model as <paramref name="wrap"/> returns it: the fault-injection tests' seam.</summary>
-    internal static InferenceEngine Start(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel> wrap)
-    {
-        var loaded = ModelFactory.Load(options.Model, options.LoadFormat, ModelFactory.ParseDType(options.DType), new torch.Device(options.Device), options.Seed);
-        return new InferenceEngine(loaded with { Model = wrap(loaded.Model) }, options, null, _ => { });
-    }
+    internal static InferenceEngine Start(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel> wrap) =>
+        new(DataPlane.Create(options, wrap), options, null, _ => { });
 
-    private InferenceEngine(LoadedModel model, EngineOptions options, ActorSystem? system, Action<string> log)
+    private InferenceEngine(DataPlane data, EngineOptions options, ActorSystem? system, Action<string> log)
     {
-        _model = model;
+        _data = data;
+        var model = _model = data.Model;
         Options = options;
         var config = model.Config;
-        MaxModelLength = options.MaxModelLength > 0 ? Math.Min(options.MaxModelLength, config.MaxPositions) : config.MaxPositions;
+        MaxModelLength = DataPlane.MaxModelLength(options, config);
         var dtype = model.Model.DType;
-        var (deviceBlocks, swapBlocks) = KvCacheSizing.Blocks(options, config, MaxModelLength, dtype);
-        _cache = new PagedKvCache(config.NumLayers, deviceBlocks, options.BlockSize, config.KvHeads, config.HeadSize, dtype, model.Model.Device);
-        _swap = swapBlocks > 0 ? new PagedKvCache(config.NumLayers, swapBlocks, options.BlockSize, config.KvHeads, config.HeadSize, dtype, torch.CPU) : null;
-        var attention = AttentionBackends.Create(options.AttentionBackend, _cache);
-        AttentionBackendName = attention.Name;
-        var runner = new ModelRunner(model.Model, attention, new BlockMoves(_cache, _swap));
+        var (deviceBlocks, swapBlocks) = (data.DeviceBlocks, data.SwapBlocks);
+        NumBlocks = deviceBlocks;
+        AttentionBackendName = data.AttentionBackendName;
+        var runner = data.Runner;
         _blocks = new KvCacheManager(deviceBlocks, options.BlockSize, options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged, swapBlocks);
         EosTokenIds = config.EosTokenIds.Count > 0 ? config.EosTokenIds : model.Tokenizer?.EosTokenId is { } eos ? [eos] : [];
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
@@ -80,7 +73,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
         log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
-            $"swap {swapBlocks} blocks; attention backend: {attention.Name}; prefix caching: {(_blocks.PrefixCaching ? "on" : "off")}");
+            $"swap {swapBlocks} blocks; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : "off")}" +
+            (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : ""));
     }
 
     public EngineOptions Options { get; }
@@ -97,7 +91,10 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public string ModelDescription => _model.Description;
     public string AttentionBackendName { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
-    public int NumBlocks => _cache.NumBlocks;
+    public int NumBlocks { get; }
+
+    /// <summary>Each tensor-parallel rank's seconds of compute and of all-reduce so far (empty when the model is whole).</summary>
+    public IReadOnlyList<RankTimes> TensorParallelRanks => _data.Runner is TensorParallelRunner ranks ? ranks.Ranks : [];
 
     /// <summary>The KV cache's block events, for a cluster's routers (recording once started).</summary>
     public KvEventLog KvEvents => _blocks.KvEvents;
@@ -192,8 +189,6 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public async ValueTask DisposeAsync()
     {
         if (_serving || !_system.WhenTerminated.IsCompleted) await StopAsync(TimeSpan.FromSeconds(Options.ShutdownGraceSeconds));
-        _cache.Dispose();
-        _swap?.Dispose();
-        _model.Dispose();
+        _data.Dispose();
     }
 }

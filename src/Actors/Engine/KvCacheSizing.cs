@@ -6,14 +6,15 @@ namespace LlmEngine.Actors.Engine;
 
 /// <summary>How many KV blocks to allocate at start-up: --num-blocks, else --kv-cache-space GiB,
 /// else a quarter of the memory available to the process, capped at what max-num-seqs
-/// sequences of the full model length can use (more would sit idle).</summary>
+/// sequences of the full model length can use (more would sit idle). The space is what every
+/// tensor-parallel rank's cache takes together: <c>kvHeads</c> is the key/value heads they hold in all.</summary>
 public static class KvCacheSizing
 {
     public const double DefaultShareOfMemory = 0.25;
 
-    public static (int DeviceBlocks, int SwapBlocks) Blocks(EngineOptions options, ModelConfig config, int maxModelLength, torch.ScalarType dtype)
+    public static (int DeviceBlocks, int SwapBlocks) Blocks(EngineOptions options, ModelConfig config, int maxModelLength, torch.ScalarType dtype, int? kvHeads = null)
     {
-        long perBlock = PagedKvCache.BytesPerBlock(config.NumLayers, options.BlockSize, config.KvHeads, config.HeadSize, dtype);
+        long perBlock = PagedKvCache.BytesPerBlock(config.NumLayers, options.BlockSize, kvHeads ?? config.KvHeads, config.HeadSize, dtype);
         long useful = (long)options.MaxNumSeqs * ((maxModelLength + options.BlockSize - 1) / options.BlockSize);
         long device = options.NumBlocks > 0 ? options.NumBlocks
             : options.KvCacheSpaceGiB > 0 ? (long)(options.KvCacheSpaceGiB * (1L << 30) / perBlock)

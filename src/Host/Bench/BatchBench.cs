@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Runtime;
+using LlmEngine.Kernels.Sharding;
 
 namespace LlmEngine.Host.Bench;
 
@@ -13,6 +14,9 @@ public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, 
 {
     /// <summary>Where the steps' time went (with <c>--profile</c>): steps with prompt tokens, steps that only decode.</summary>
     public (ProfileSnapshot Prompt, ProfileSnapshot Decode)? Profile { get; init; }
+
+    /// <summary>Each tensor-parallel rank's compute and all-reduce time in the measured part (empty when the model is whole).</summary>
+    public IReadOnlyList<RankTimes> Ranks { get; init; } = [];
 
     public double PromptTokensPerSecond => BatchSize * (double)InputLength / PromptSeconds;
     public double GenerationTokensPerSecond => GenerationSeconds > 0 ? BatchSize * (double)(OutputLength - 1) / GenerationSeconds : 0;
@@ -45,6 +49,7 @@ public static class BatchBench
         if (prompts.Any(p => p.PromptLength != inputLength || p.OutputLength != outputLength))
             throw new ArgumentException($"{inputLength} + {outputLength} tokens do not fit the model's context ({engine.MaxModelLength})");
         ForwardProfile.Reset();
+        var ranksBefore = engine.TensorParallelRanks;
         var startedAt = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, startedAt, clock, onToken, cancel)));
@@ -54,6 +59,7 @@ public static class BatchBench
             after.NumSteps - before.NumSteps, after.NumPreemptions - before.NumPreemptions, after.EngineOverheadFraction)
         {
             Profile = ForwardProfile.Enabled ? (ForwardProfile.Snapshot(ProfilePhase.Prompt), ForwardProfile.Snapshot(ProfilePhase.Decode)) : null,
+            Ranks = engine.TensorParallelRanks.Zip(ranksBefore, (now, then) => now.Since(then)).ToArray(),
         }, engine.ModelConfig);
     }
 

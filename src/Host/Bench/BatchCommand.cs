@@ -43,6 +43,9 @@ public static class BatchCommand
                     (var row, config) = await BatchBench.RunAsync(options, b, input, output, result.GetValue(seed), tick, cancel);
                     rows.Add(row);
                     Console.Error.WriteLine($"batch {b}: prompt {row.PromptTokensPerSecond:F1} tokens/s, generation {row.GenerationTokensPerSecond:F1} tokens/s");
+                    foreach (var rank in row.Ranks)
+                        Console.Error.WriteLine($"  rank {rank.Rank}: forward {rank.ForwardSeconds:F2} s, of it all-reduce {rank.CommunicationSeconds:F2} s " +
+                            $"({rank.CommunicationSeconds / Math.Max(rank.ForwardSeconds, 1e-9):P0}); {rank.AllReduces} all-reduces, {rank.BytesReduced / Math.Max(rank.AllReduces, 1)} bytes each on average");
                 }
                 return 0;
             });
@@ -98,6 +101,15 @@ public static class BatchCommand
             ["engine_overhead_fraction"] = r.EngineOverhead,
         };
         if (r.Profile is { } p) json["profile"] = BatchProfile.Json(r, p.Prompt, p.Decode);
+        if (r.Ranks.Count > 0)
+            json["tensor_parallel_ranks"] = r.Ranks.Select(k => new Dictionary<string, object>
+            {
+                ["rank"] = k.Rank,
+                ["forward_seconds"] = k.ForwardSeconds,
+                ["all_reduce_seconds"] = k.CommunicationSeconds,
+                ["all_reduces"] = k.AllReduces,
+                ["bytes_reduced"] = k.BytesReduced,
+            }).ToList();
         return json;
     }
 

@@ -14,6 +14,6 @@ public interface ICausalLanguageModel : IDisposable
     /// <param name="tokens">int64 [tokens]</param>
     /// <param name="positions">int64 [tokens]</param>
     /// <param name="logitRows">int64 indices of the tokens whose logits are wanted</param>
-    /// <returns>float32 logits [logitRows, vocab]</returns>
+    /// <returns>float32 logits [logitRows, vocab] (a tensor-parallel rank's model: its slice of the vocabulary)</returns>
     torch.Tensor Forward(torch.Tensor tokens, torch.Tensor positions, AttentionBatch batch, IAttentionBackend attention, torch.Tensor logitRows);
 }

@@ -4,6 +4,7 @@ using LlmEngine.Kernels.Models.Families;
 using LlmEngine.Kernels.Models.Llama;
 using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
+using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
 
@@ -29,9 +30,11 @@ public static class ModelFactory
     /// file's <c>context_length</c>; other formats are capped by their config as the engine does.</param>
     /// <param name="dequantizeGguf">Decode a GGUF file's blocks into <paramref name="dtype"/> instead of
     /// computing with them on the native quantized kernels.</param>
+    /// <param name="shard">The tensor-parallel rank's part to keep (null: the whole model).</param>
     public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0,
-        GgmlType? quantization = null, bool dequantizeGguf = false)
+        GgmlType? quantization = null, bool dequantizeGguf = false, TensorShard? shard = null)
     {
+        shard ??= TensorShard.Whole;
         if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
             throw new ModelLoadException($"--quantization needs the native CPU kernels ({(device.type != DeviceType.CPU ? $"device is {device}" : NativeKernels.UnavailableReason)})");
         if (loadFormat is not ("auto" or "dummy"))
@@ -39,17 +42,20 @@ public static class ModelFactory
         bool dummy = loadFormat == "dummy";
         if (string.IsNullOrEmpty(path))
         {
-            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization));
+            shard.Check(DefaultModel.Config, DefaultModel.Name);
+            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard: shard));
             return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
                 "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
         }
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         if (dummy && Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
-            return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization);
+            return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization, shard);
 
         var files = ModelLocator.Resolve(path);
         if (files.Kind == ModelKind.Gguf && quantization is not null)
             throw new ModelLoadException($"{files.WeightsPath}: --quantization applies to float weights; a GGUF file keeps the types it stores");
+        if (files.Kind == ModelKind.Gguf && !shard.IsWhole)
+            throw new ModelLoadException($"{files.WeightsPath}: --tensor-parallel-size {shard.Size}: GGUF models are not split yet");
         if (files.Kind == ModelKind.Gguf)
             return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength, dequantizeGguf);
         var source = WeightSources.Open(files);
@@ -59,11 +65,12 @@ public static class ModelFactory
             {
                 var config = LlamaFamily.FromLlama2c(checkpoint.Header);
                 config.Validate(checkpoint.Path);
-                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization));
+                shard.Check(config, checkpoint.Path);
+                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard));
                 var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
-            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization);
+            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization, shard);
         }
         finally
         {
@@ -71,13 +78,15 @@ public static class ModelFactory
         }
     }
 
-    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device, long seed, GgmlType? quantization)
+    private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device,
+        long seed, GgmlType? quantization, TensorShard shard)
     {
         var hf = HuggingFaceConfig.Load(directory);
         var family = FamilyOf(hf);
         var config = family.ReadConfig(hf);
         config.Validate(hf.Path);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization));
+        shard.Check(config, hf.Path);
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard));
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
         string weights = source is null ? "dummy weights" : "weights";
         return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);

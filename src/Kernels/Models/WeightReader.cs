@@ -1,6 +1,7 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models.Layers;
 using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,10 +16,14 @@ namespace LlmEngine.Kernels.Models;
 /// A source that stores blocks (GGUF) hands linear layers its blocks as they are when the native
 /// quantized kernel takes their type, as llama.cpp computes with them; with
 /// <paramref name="dequantize"/> (or a type the kernel lacks) they are decoded exactly into the dtype.
+/// With a tensor-parallel <see cref="Shard"/>, models keep only their rank's part of what they read.
 /// </summary>
 public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0, GgmlType? quantization = null,
-    bool dequantize = false)
+    bool dequantize = false, TensorShard? shard = null)
 {
+    /// <summary>The part of each layer the model being read keeps (<see cref="TensorShard.Whole"/>: all of it).</summary>
+    public TensorShard Shard { get; } = shard ?? TensorShard.Whole;
+
     public GgmlType? Quantization => quantization;
 
     /// <summary>

@@ -73,6 +73,17 @@ public static unsafe class NativeKernels
         fixed (byte* p = bytes) return ((delegate* unmanaged<byte*, int>)Export("llm_native_select_isa"))(p) == 0;
     }
 
+    /// <summary>
+    /// Gives the calling thread a kernel pool of its own with <paramref name="threads"/> threads (itself
+    /// included), as a tensor-parallel rank thread needs to compute on its share of the cores; 0 hands
+    /// it back, and the thread uses the process-wide pool again.
+    /// </summary>
+    public static void BindThreads(int threads)
+    {
+        EnsureAvailable();
+        ((delegate* unmanaged<int, void>)Export("llm_native_bind_threads"))(threads);
+    }
+
     public static void EnsureAvailable()
     {
         if (Load() is { } reason) throw new InvalidOperationException($"native kernels unavailable: {reason}");
@@ -218,7 +229,15 @@ public static unsafe class NativeKernels
     }
 
     // dlsym on our handle also searches its dependencies, so libtorch_cpu.so's exports resolve too.
-    private static IntPtr Export(string name) => NativeLibrary.GetExport(_library, name);
+    internal static IntPtr Export(string name) => NativeLibrary.GetExport(_library, name);
+
+    /// <summary>The reason the last native call on this thread failed, cleared once read.</summary>
+    internal static string TakeLastError()
+    {
+        string message = Marshal.PtrToStringUTF8(_lastError()) ?? "";
+        _clearError();
+        return message;
+    }
 
     private static string Text(string function) =>
         Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)Export(function))()) ?? "";

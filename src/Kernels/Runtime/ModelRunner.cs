@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
@@ -8,49 +7,50 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Runtime;
 
 /// <summary>Runs one <see cref="ModelStep"/>: cache operations, one forward pass over the whole
-/// flattened batch, then sampling. Only sampled tokens and requested logprobs come back.</summary>
-public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null)
+/// flattened batch, then sampling. Only sampled tokens and requested logprobs come back.
+/// A tensor-parallel rank uses only <see cref="Forward"/> (its model, cache and backend hold the
+/// rank's share), and <see cref="Sharding.TensorParallelRunner"/> samples the gathered logits.</summary>
+public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStepRunner
 {
     public ICausalLanguageModel Model => model;
     public IAttentionBackend Attention => attention;
 
-    /// <summary>Seconds spent in the forward pass and sampling, summed over all steps.</summary>
-    public double ComputeSeconds { get; private set; }
+    private readonly StepTimer _timer = new();
 
-    /// <summary>Of <see cref="ComputeSeconds"/>, the seconds spent choosing tokens from the logits.</summary>
-    public double SampleSeconds { get; private set; }
+    public double ComputeSeconds => _timer.ComputeSeconds;
+    public double SampleSeconds => _timer.SampleSeconds;
 
-    public StepOutput Execute(ModelStep step)
+    public StepOutput Execute(ModelStep step) => _timer.Execute(this, step);
+
+    /// <inheritdoc/>
+    /// <remarks>A tensor-parallel rank's runner returns its slice of the vocabulary.</remarks>
+    public Tensor? Forward(ModelStep step)
     {
-        var clock = Stopwatch.StartNew();
         if (!step.CacheOperations.IsEmpty)
         {
             if (cacheOperations is null) throw new InvalidOperationException($"attention backend '{attention.Name}' has no block cache to operate on");
             cacheOperations.Apply(step.CacheOperations);
         }
-        var sampled = StepOutput.Empty;
-        if (step.NumTokens > 0)
-        {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
-            var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: model.Device);
-            var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: model.Device);
-            var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device);
-            ForwardProfile.BeginStep(step.NumTokens == step.SequenceIds.Length ? ProfilePhase.Decode : ProfilePhase.Prompt);
-            Tensor logits;
-            using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
-            if (step.Samples.Length > 0)
-            {
-                using var profiled = ForwardProfile.Time(ProfileSection.Sampling);
-                long sampling = Stopwatch.GetTimestamp();
-                var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
-                sampled = SampleRows(perSample.cpu(), step.Samples);
-                SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
-            }
-        }
-        ComputeSeconds += clock.Elapsed.TotalSeconds;
-        return sampled;
+        if (step.NumTokens == 0) return null;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
+        var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: model.Device);
+        var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: model.Device);
+        var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device);
+        ForwardProfile.BeginStep(step.NumTokens == step.SequenceIds.Length ? ProfilePhase.Decode : ProfilePhase.Prompt);
+        Tensor logits;
+        using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
+        if (step.Samples.Length == 0) return null;
+        var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+        return perSample.cpu().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Chooses each sample row's token from its logits [rows, vocab].</summary>
+    public static StepOutput Sample(Tensor logits, SamplingRow[] rows)
+    {
+        using var profiled = ForwardProfile.Time(ProfileSection.Sampling);
+        return SampleRows(logits, rows);
     }
 
     // One request must not fail the others batched with it: a row whose logits are not numbers

@@ -12,8 +12,8 @@ namespace LlmEngine.Tests.Engine;
 [Trait("Category", "Slow")]
 public class PagedEngineEquivalenceTests
 {
-    private static readonly Lazy<GreedyWorkload> Stories = new(() => GreedyWorkload.Create(SharedModels.Stories260K, 64, 400, 512, seed: 7));
-    private static readonly Lazy<GreedyWorkload> TinyLlama = new(() => GreedyWorkload.Create(SharedModels.TinyHf("llama"), 64, 200, 256, seed: 11));
+    internal static readonly Lazy<GreedyWorkload> Stories = new(() => GreedyWorkload.Create(SharedModels.Stories260K, 64, 400, 512, seed: 7));
+    internal static readonly Lazy<GreedyWorkload> TinyLlama = new(() => GreedyWorkload.Create(SharedModels.TinyHf("llama"), 64, 200, 256, seed: 11));
 
     public static TheoryData<int, PreemptionMode, string> Configurations()
     {
@@ -35,7 +35,7 @@ public class PagedEngineEquivalenceTests
     public Task GroupedQueryRandomModelMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode, string backend) =>
         RunAndCompare(TinyLlama.Value, blockSize, mode, backend, kvTokens: 900);
 
-    private static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens)
+    internal static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens, int tensorParallelSize = 1)
     {
         var options = new EngineOptions
         {
@@ -46,6 +46,7 @@ public class PagedEngineEquivalenceTests
             SwapSpaceGiB = 0.05,
             MaxNumBatchedTokens = 512,
             AttentionBackend = backend,
+            TensorParallelSize = tensorParallelSize,
         };
         await using var engine = InferenceEngine.Start(options);
         var random = new Random(blockSize * 31 + (int)mode);

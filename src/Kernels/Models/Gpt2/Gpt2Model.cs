@@ -27,7 +27,7 @@ public sealed class Gpt2Model : ICausalLanguageModel
         _blocks = Enumerable.Range(0, config.NumLayers).Select(i => new Gpt2Block(config, i, p, weights)).ToArray();
         _finalNorm = weights.ReadGain(p + "ln_f.weight", d);
         _finalNormBias = weights.ReadBias(p + "ln_f.bias", d);
-        _head = config.TieWordEmbeddings ? weights.AsLinear(_tokenEmbedding, owned: false) : weights.AsLinear(weights.Read("lm_head.weight", v, d));
+        _head = config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _tokenEmbedding) : weights.Shard.Head(weights, "lm_head.weight", v, d);
     }
 
     public ModelConfig Config { get; }

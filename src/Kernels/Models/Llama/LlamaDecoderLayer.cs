@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
+using LlmEngine.Kernels.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,30 +12,50 @@ internal sealed class LlamaDecoderLayer : IDisposable
 {
     private readonly ModelConfig _config;
     private readonly int _index;
+    private readonly TensorShard _shard;
+    private readonly AttentionHeads _heads;
     private readonly Tensor _inputNorm, _postNorm;
     private readonly LinearWeight _qkv, _output, _gateUp, _down;
     private readonly Tensor? _qkvBias, _outputBias, _gateUpBias, _downBias;
 
+    /// <summary>With a split <see cref="WeightReader.Shard"/>, keeps the rank's heads of q, k, v and
+    /// the matching columns of o, and its share of gate/up rows and down columns.</summary>
     public LlamaDecoderLayer(ModelConfig config, int index, WeightReader weights)
     {
         _config = config;
         _index = index;
+        _shard = weights.Shard;
+        _heads = _shard.Heads(config);
         string p = $"model.layers.{index}.";
         long d = config.HiddenSize, q = config.NumHeads * config.HeadSize, kv = config.KvHeads * config.HeadSize, ffn = config.IntermediateSize;
+        var (qRows, kvRows, ffnRows) = (_heads.QueryRows, _heads.KvRows, _shard.Even(ffn));
+        Tensor Rows(Tensor full, (long, long) part) => TensorShard.Take(full, 0, part);
         _inputNorm = weights.ReadGain(p + "input_layernorm.weight", d);
         _postNorm = weights.ReadGain(p + "post_attention_layernorm.weight", d);
-        _qkv = weights.ReadLinear(d, (p + "self_attn.q_proj.weight", q), (p + "self_attn.k_proj.weight", kv), (p + "self_attn.v_proj.weight", kv));
-        _output = weights.ReadLinear(p + "self_attn.o_proj.weight", d, q);
-        _gateUp = weights.ReadLinear(d, (p + "mlp.gate_proj.weight", ffn), (p + "mlp.up_proj.weight", ffn));
-        _down = weights.ReadLinear(p + "mlp.down_proj.weight", d, ffn);
+        if (_shard.IsWhole)
+        {
+            _qkv = weights.ReadLinear(d, (p + "self_attn.q_proj.weight", q), (p + "self_attn.k_proj.weight", kv), (p + "self_attn.v_proj.weight", kv));
+            _output = weights.ReadLinear(p + "self_attn.o_proj.weight", d, q);
+            _gateUp = weights.ReadLinear(d, (p + "mlp.gate_proj.weight", ffn), (p + "mlp.up_proj.weight", ffn));
+            _down = weights.ReadLinear(p + "mlp.down_proj.weight", d, ffn);
+        }
+        else
+        {
+            _qkv = weights.AsLinear(Fused.Rows(Rows(weights.Read(p + "self_attn.q_proj.weight", q, d), qRows),
+                Rows(weights.Read(p + "self_attn.k_proj.weight", kv, d), kvRows), Rows(weights.Read(p + "self_attn.v_proj.weight", kv, d), kvRows)));
+            _output = weights.AsLinear(TensorShard.Take(weights.Read(p + "self_attn.o_proj.weight", d, q), 1, qRows));
+            _gateUp = weights.AsLinear(Fused.Rows(Rows(weights.Read(p + "mlp.gate_proj.weight", ffn, d), ffnRows), Rows(weights.Read(p + "mlp.up_proj.weight", ffn, d), ffnRows)));
+            _down = weights.AsLinear(TensorShard.Take(weights.Read(p + "mlp.down_proj.weight", d, ffn), 1, ffnRows));
+        }
         if (config.AttentionBias)
         {
-            _qkvBias = Fused.Rows(weights.ReadBias(p + "self_attn.q_proj.bias", q), weights.ReadBias(p + "self_attn.k_proj.bias", kv), weights.ReadBias(p + "self_attn.v_proj.bias", kv));
+            _qkvBias = Fused.Rows(Rows(weights.ReadBias(p + "self_attn.q_proj.bias", q), qRows), Rows(weights.ReadBias(p + "self_attn.k_proj.bias", kv), kvRows),
+                Rows(weights.ReadBias(p + "self_attn.v_proj.bias", kv), kvRows));
             _outputBias = weights.ReadBias(p + "self_attn.o_proj.bias", d);
         }
         if (config.MlpBias)
         {
-            _gateUpBias = Fused.Rows(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), weights.ReadBias(p + "mlp.up_proj.bias", ffn));
+            _gateUpBias = Fused.Rows(Rows(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), ffnRows), Rows(weights.ReadBias(p + "mlp.up_proj.bias", ffn), ffnRows));
             _downBias = weights.ReadBias(p + "mlp.down_proj.bias", d);
         }
     }
@@ -44,17 +65,17 @@ internal sealed class LlamaDecoderLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         long n = x.shape[0], headSize = _config.HeadSize;
-        long q = _config.NumHeads * headSize, kv = _config.KvHeads * headSize;
+        long q = _heads.Query * headSize, kv = _heads.Kv * headSize;
         var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
-        var query = rotary.Apply(qkv[.., ..(int)q].view(n, _config.NumHeads, headSize), cos, sin);
-        var key = rotary.Apply(qkv[.., (int)q..(int)(q + kv)].view(n, _config.KvHeads, headSize), cos, sin);
-        var value = qkv[.., (int)(q + kv)..].reshape(n, _config.KvHeads, headSize);
+        var query = rotary.Apply(qkv[.., ..(int)q].view(n, _heads.Query, headSize), cos, sin);
+        var key = rotary.Apply(qkv[.., (int)q..(int)(q + kv)].view(n, _heads.Kv, headSize), cos, sin);
+        var value = qkv[.., (int)(q + kv)..].reshape(n, _heads.Kv, headSize);
         var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
-        x.add_(Linear.Apply(attended.view(n, q), _output, _outputBias));
+        x.add_(_shard.RowParallel(attended.view(n, q), _output, _outputBias));
 
         var gateUp = Linear.Apply(Norms.Rms(x, _postNorm, _config.NormEpsilon), _gateUp, _gateUpBias);
         var halves = gateUp.chunk(2, -1);
-        x.add_(Linear.Apply(Activations.Apply(_config.Activation, halves[0]).mul_(halves[1]), _down, _downBias));
+        x.add_(_shard.RowParallel(Activations.Apply(_config.Activation, halves[0]).mul_(halves[1]), _down, _downBias));
     }
 
     public void Dispose()

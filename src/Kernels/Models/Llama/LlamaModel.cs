@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Models.Llama;
 
 /// <summary>The LLaMA family (LLaMA 1-3, llama2.c checkpoints, Mistral-style GQA): token
-/// embedding, decoder layers, final RMSNorm, tied or separate output head.</summary>
+/// embedding, decoder layers, final RMSNorm, tied or separate output head. A tensor-parallel
+/// rank's model returns the logits of its slice of the vocabulary.</summary>
 public sealed class LlamaModel : ICausalLanguageModel
 {
     private readonly Tensor _embedding, _finalNorm;
@@ -23,7 +24,8 @@ public sealed class LlamaModel : ICausalLanguageModel
         _embedding = weights.Read("model.embed_tokens.weight", v, d);
         _layers = Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
         _finalNorm = weights.ReadGain("model.norm.weight", d);
-        _head = config.TieWordEmbeddings ? weights.TiedHead(_embedding, "model.embed_tokens.weight") : weights.ReadLinear("lm_head.weight", v, d);
+        _head = !weights.Shard.IsWhole ? (config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _embedding) : weights.Shard.Head(weights, "lm_head.weight", v, d))
+            : config.TieWordEmbeddings ? weights.TiedHead(_embedding, "model.embed_tokens.weight") : weights.ReadLinear("lm_head.weight", v, d);
         _rotary = new RotaryEmbedding(config.HeadSize, config.MaxPositions, config.RopeTheta,
             config.Rotary == RotaryStyle.None ? RotaryStyle.HalfSplit : config.Rotary, config.RopeScaling, Device);
     }

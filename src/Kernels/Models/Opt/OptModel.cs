@@ -46,7 +46,7 @@ public sealed class OptModel : ICausalLanguageModel
             _finalNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
             _finalNormBias = weights.ReadBias(p + "final_layer_norm.bias", d);
         }
-        _head = config.TieWordEmbeddings ? weights.AsLinear(_tokenEmbedding, owned: false) : weights.AsLinear(weights.Read("lm_head.weight", v, e));
+        _head = config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _tokenEmbedding) : weights.Shard.Head(weights, "lm_head.weight", v, e);
     }
 
     public ModelConfig Config { get; }

@@ -126,6 +126,11 @@ LLM_EXPORT const char* llm_native_status() { return status.c_str(); }
 LLM_EXPORT const char* llm_native_isa() { return llm::isa_name(llm::selected_isa()); }
 LLM_EXPORT const char* llm_native_detected_isa() { return llm::isa_name(llm::detected_isa()); }
 LLM_EXPORT int llm_native_threads() { return llm::ThreadPool::instance().threads(); }
+// A pool of `threads` for the calling thread's kernels (0: back to the process-wide pool).
+LLM_EXPORT void llm_native_bind_threads(int threads) {
+    if (threads > 0) llm::ThreadPool::bind_current(threads);
+    else llm::ThreadPool::unbind_current();
+}
 
 // Lowers (or restores) the instruction set the kernels use: "avx512", "avx2" or "scalar".
 // Returns 0, or -1 when the CPU lacks it.

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace llm {
@@ -20,12 +21,36 @@ int default_threads() {
 
 inline void relax() { __builtin_ia32_pause(); }
 
+thread_local ThreadPool* bound_pool = nullptr;
+std::mutex spare_mutex;
+std::vector<ThreadPool*> spare_pools;  // pools of rank threads that ended, for the next to bind
+
 }  // namespace
 
 ThreadPool& ThreadPool::instance() {
+    if (bound_pool) return *bound_pool;
     // Never destroyed: the workers sleep until the process ends, so nothing races exit-time teardown.
     static ThreadPool* pool = new ThreadPool(default_threads());
     return *pool;
+}
+
+void ThreadPool::bind_current(int threads) {
+    unbind_current();
+    std::lock_guard<std::mutex> lock(spare_mutex);
+    auto it = std::find_if(spare_pools.begin(), spare_pools.end(), [&](ThreadPool* p) { return p->threads() == threads; });
+    if (it != spare_pools.end()) {
+        bound_pool = *it;
+        spare_pools.erase(it);
+    } else {
+        bound_pool = new ThreadPool(std::max(1, threads));
+    }
+}
+
+void ThreadPool::unbind_current() {
+    if (!bound_pool) return;
+    std::lock_guard<std::mutex> lock(spare_mutex);
+    spare_pools.push_back(bound_pool);
+    bound_pool = nullptr;
 }
 
 ThreadPool::ThreadPool(int threads) : threads_(threads) {

@@ -15,8 +15,16 @@ namespace llm {
 
 class ThreadPool {
 public:
-    // The process-wide pool (threads: LLM_NATIVE_THREADS, else the CPUs this process may use).
+    // The pool of the calling thread: the one bound to it, else the process-wide pool
+    // (threads: LLM_NATIVE_THREADS, else the CPUs this process may use).
     static ThreadPool& instance();
+
+    // Gives the calling thread a pool of its own with `threads` threads (itself included), so
+    // that tensor-parallel rank threads each compute on their share of the cores instead of
+    // queueing for the one process-wide pool. unbind_current() hands the pool back for reuse
+    // (its workers sleep and are never joined, like the process-wide pool's).
+    static void bind_current(int threads);
+    static void unbind_current();
 
     int threads() const { return threads_; }
 
