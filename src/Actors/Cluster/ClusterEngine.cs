@@ -156,9 +156,11 @@ public sealed class ClusterEngine : ILlmEngine, IObservedEngine
                     throw new ReplicaLostException(decision.Node, decision.Replica.Lost.IsCancellationRequested ? "it left the cluster or became unreachable" : e.Message);
                 }
                 var output = outputs.Add(delta);
-                // A replica that stops (drains) aborts what it had not started: that may run elsewhere.
-                if (!outputs.Started && delta.FinishReason == RemoteOutputs.Abort)
+                // Only a replica that stops (drains) aborts a request its caller still reads: what
+                // had not started may run elsewhere, what had streamed tokens is incomplete.
+                if (delta.FinishReason == RemoteOutputs.Abort && !ct.IsCancellationRequested)
                 {
+                    if (outputs.Started) throw new ReplicaLostException(decision.Node, "it stopped while running the request");
                     if (outputs.Finished) throw new ReplicaLostException(decision.Node, "it stopped before running the request");
                     continue;
                 }

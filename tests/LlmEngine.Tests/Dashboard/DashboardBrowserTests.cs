@@ -15,6 +15,7 @@ namespace LlmEngine.Tests.Dashboard;
 /// swaps requests out of a cache too small for them: what the page shows is the engine's state.
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(TimingCollection.Name)]
 public sealed class DashboardBrowserTests
 {
     // The DOM read in one script turn, so it is one frame's state.
