@@ -32,21 +32,39 @@ run() { # ARM PORT SEED -> output tokens/s (a new seed each run: no run reuses a
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['output_throughput'])" "$work/$1.json"
 }
 
-declare -A results
-for ((r = 1; r <= rounds; r++)); do
-  off=$(run off 8931 $((4 * r)))
-  on=$(run on 8932 $((4 * r + 1)))
-  curl -sN http://127.0.0.1:8932/dashboard/events >/dev/null & reader=$!
+stream_arm() { # the page's event stream read, nothing rendered
+  curl -sN http://127.0.0.1:8932/dashboard/events >/dev/null & local reader=$!
   sleep 1
-  stream=$(run stream 8932 $((4 * r + 2)))
+  run stream 8932 "$1"
   kill "$reader"; wait "$reader" 2>/dev/null || true
+}
+page_arm() { # headless Chromium showing the page
   /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage \
-    --no-first-run --remote-debugging-port=0 --user-data-dir="$work/chromium" http://127.0.0.1:8932/dashboard 2>/dev/null & browser=$!
+    --no-first-run --remote-debugging-port=0 --user-data-dir="$work/chromium" http://127.0.0.1:8932/dashboard 2>/dev/null & local browser=$!
   sleep 3   # the page loads and its event stream opens
-  page=$(run page 8932 $((4 * r + 3)))
+  run page 8932 "$1"
   kill "$browser"; wait "$browser" 2>/dev/null || true
-  printf 'round %d: off %.1f  on, no page %.1f  on, event stream %.1f  on, browser %.1f output tok/s\n' "$r" "$off" "$on" "$stream" "$page" | tee -a "$work/runs"
-  results[off]+="$off " results[on]+="$on " results[stream]+="$stream " results[page]+="$page "
+}
+arm() { # ARM SEED -> output tokens/s
+  case "$1" in
+    off) run off 8931 "$2" ;;
+    on) run on 8932 "$2" ;;
+    stream) stream_arm "$2" ;;
+    page) page_arm "$2" ;;
+  esac
+}
+
+# The arms' order rotates each round, so no arm always runs on the warmest (or coldest) machine.
+arms=(off on stream page)
+declare -A results value
+for ((r = 1; r <= rounds; r++)); do
+  for ((k = 0; k < 4; k++)); do
+    a=${arms[$(((k + r - 1) % 4))]}
+    value[$a]=$(arm "$a" $((4 * r + k)))
+    results[$a]+="${value[$a]} "
+  done
+  printf 'round %d: off %.1f  on, no page %.1f  on, event stream %.1f  on, browser %.1f output tok/s\n' \
+    "$r" "${value[off]}" "${value[on]}" "${value[stream]}" "${value[page]}" | tee -a "$work/runs"
 done
 
 python3 - "$out" "$work/runs" ${results[off]} -- ${results[on]} -- ${results[stream]} -- ${results[page]} <<'PY'
