@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Dashboard;
 /// per step) to keep request histories and charts, and asks for a block-map snapshot every
 /// <see cref="Interval"/> only while a page is connected; each snapshot becomes one JSON frame
 /// that every connected page receives. The engine never waits for it. On huge caches frames come
-/// less often: at most one per <see cref="CostFactor"/> times the last frame's cost, so the
+/// less often: at most one per <see cref="CostFactor"/> times the least of the last frames' costs, so the
 /// dashboard's own work stays near 1% of a core whatever the cache size.
 /// </summary>
 public sealed class DashboardHub : IAsyncDisposable
@@ -27,7 +27,10 @@ public sealed class DashboardHub : IAsyncDisposable
     private volatile byte[]? _frame;
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _pages, _pending;
-    private long _frameCostTicks;
+    // The last frames' costs; the pace follows the least of them, so one frame stretched by a
+    // garbage collection, a compilation or the OS taking the core does not stall the page.
+    private readonly long[] _frameCostTicks = new long[5];
+    private int _frames;
 
     public DashboardHub(EngineObserver observer, TimeSpan interval)
     {
@@ -83,7 +86,7 @@ public sealed class DashboardHub : IAsyncDisposable
         long start = Stopwatch.GetTimestamp();
         _latest = snapshot;
         _frame = JsonSerializer.SerializeToUtf8Bytes(DashboardFrame.Of(snapshot, _requests, _charts.Series(Stopwatch.GetTimestamp())), Json);
-        Volatile.Write(ref _frameCostTicks, Stopwatch.GetElapsedTime(start).Ticks);
+        Volatile.Write(ref _frameCostTicks[_frames++ % _frameCostTicks.Length], Stopwatch.GetElapsedTime(start).Ticks);
         Interlocked.Exchange(ref _pending, 0);
         Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
@@ -94,7 +97,7 @@ public sealed class DashboardHub : IAsyncDisposable
         {
             while (true)
             {
-                var cost = TimeSpan.FromTicks(Volatile.Read(ref _frameCostTicks) * CostFactor);
+                var cost = TimeSpan.FromTicks(LeastRecentFrameCost() * CostFactor);
                 await Task.Delay(cost > Interval ? cost : Interval, _stop.Token);
                 if (Volatile.Read(ref _pages) == 0) continue;
                 // One snapshot in flight at a time; one not answered within a second (the engine
@@ -108,6 +111,14 @@ public sealed class DashboardHub : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+    }
+
+    private long LeastRecentFrameCost()
+    {
+        int count = Math.Min(Volatile.Read(ref _frames), _frameCostTicks.Length);
+        long least = long.MaxValue;
+        for (int i = 0; i < count; i++) least = Math.Min(least, Volatile.Read(ref _frameCostTicks[i]));
+        return count == 0 ? 0 : least;
     }
 
     public async ValueTask DisposeAsync()
