@@ -24,7 +24,8 @@ public static class ClusterTopics
 /// evicted (chained block hashes, <c>BlockHash</c>: the same for the same tokens on every node)
 /// and its load. <paramref name="Sequence"/> counts the node's reports from 1, so a receiver sees a
 /// gap. A <paramref name="Full"/> report lists every block cached now in <paramref name="Stored"/>
-/// and replaces what the receiver knew.
+/// and replaces what the receiver knew. <paramref name="HttpUrl"/> is the node's OpenAI API (null
+/// until its server listens): a node that does not serve a request's model forwards it there.
 /// </summary>
 [MessagePackObject]
 public sealed record ReplicaReport(
@@ -39,7 +40,8 @@ public sealed record ReplicaReport(
     [property: Key(8)] long Sequence,
     [property: Key(9)] bool Full,
     [property: Key(10)] ulong[] Stored,
-    [property: Key(11)] ulong[] Evicted) : IRemoteContract;
+    [property: Key(11)] ulong[] Evicted,
+    [property: Key(12)] string? HttpUrl = null) : IRemoteContract;
 
 /// <summary>Asks an engine node to make its next <see cref="ReplicaReport"/> a full one.</summary>
 [MessagePackObject]

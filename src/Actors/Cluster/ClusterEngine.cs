@@ -22,36 +22,58 @@ namespace LlmEngine.Actors.Cluster;
 /// one that had streamed tokens fails with <see cref="RequestFailedException"/> (an error event
 /// over HTTP): every request ends with its tokens or an error. Requests the wire cannot carry
 /// (beam search, structured output, stop strings kept in the output, special tokens shown) run on
-/// this node's engine.
+/// this node's engine; a router (<see cref="StartRouter"/>, no engine of its own) refuses them.
 /// <code>
 ///   var node = ClusterEngine.Start(system, engine, RoutingMode.KvAware);   // system has Akka.Cluster
+///   var router = ClusterEngine.StartRouter(system, ModelFactory.Describe(path), options, RoutingMode.KvAware);
 ///   await foreach (var output in node.GenerateAsync(request)) ...
 /// </code>
 /// </summary>
-public sealed class ClusterEngine : ILlmEngine, IObservedEngine
+public class ClusterEngine : ILlmEngine
 {
     /// <summary>Bounds the wait for a gateway to queue a request (not for the request to finish).</summary>
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly InferenceEngine _local;
+    /// <summary>A router's own gauges: it runs no engine (/cluster shows the replicas').</summary>
+    private static readonly EngineStatistics NoEngine = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    private readonly InferenceEngine? _local;
+    private readonly ModelHeader _model;
     private readonly ActorSystem _system;
     private readonly IMaterializer _materializer;
+    private readonly IActorRef? _publisher;
 
-    private ClusterEngine(InferenceEngine local, ActorSystem system, ReplicaDirectory directory)
+    private protected ClusterEngine(InferenceEngine? local, ModelHeader model, string name, int maxModelLength, ActorSystem system,
+        ReplicaDirectory directory, IActorRef? publisher)
     {
-        (_local, _system, Directory) = (local, system, directory);
+        (_local, _model, _system, Directory, _publisher) = (local, model, system, directory, publisher);
+        (ModelName, MaxModelLength) = (name, maxModelLength);
         Self = Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
         _materializer = system.Materializer();
     }
 
-    /// <summary>Starts this node's replica publisher and cluster directory on <paramref name="system"/>
-    /// (configured with <see cref="ClusterHocon"/>); the engine's gateway must be served there too.</summary>
+    /// <summary>An engine node's front door. Starts this node's replica publisher and cluster
+    /// directory on <paramref name="system"/> (configured with <see cref="ClusterHocon"/>); the
+    /// engine's gateway must be served there too.</summary>
     public static ClusterEngine Start(ActorSystem system, InferenceEngine local, RoutingMode routing)
+    {
+        var directory = StartDirectory(system, routing);
+        var publisher = system.ActorOf(ReplicaPublisherActor.Props(local), ReplicaPublisherActor.Name);
+        var model = new ModelHeader(local.ModelConfig, local.Tokenizer, local.ModelName, local.ModelDescription, local.IsDefaultModel);
+        return new ObservedClusterEngine(local, model, system, directory, publisher);
+    }
+
+    /// <summary>A router's front door (<c>serve --no-engine</c>): it tokenizes and checks requests for
+    /// <paramref name="model"/> (no weights loaded) and runs every one on a replica of it.</summary>
+    public static ClusterEngine StartRouter(ActorSystem system, ModelHeader model, EngineOptions options, RoutingMode routing) =>
+        new(null, model, options.ServedModelName ?? model.Name, DataPlane.MaxModelLength(options, model.Config), system,
+            StartDirectory(system, routing), null);
+
+    private static ReplicaDirectory StartDirectory(ActorSystem system, RoutingMode routing)
     {
         var directory = new ReplicaDirectory(new RoutingPolicy(routing));
         system.ActorOf(ClusterDirectoryActor.Props(directory), ClusterDirectoryActor.Name);
-        system.ActorOf(ReplicaPublisherActor.Props(local), ReplicaPublisherActor.Name);
-        return new ClusterEngine(local, system, directory);
+        return directory;
     }
 
     public ReplicaDirectory Directory { get; }
@@ -59,24 +81,31 @@ public sealed class ClusterEngine : ILlmEngine, IObservedEngine
     /// <summary>This node's address in the cluster.</summary>
     public string Self { get; }
 
+    /// <summary>Whether this node runs an engine replica (false: a router).</summary>
+    public bool HasEngine => _local is not null;
+
     /// <summary>Akka.Cluster's members as this node sees them now.</summary>
     public IReadOnlyList<Akka.Cluster.Member> Members() => [.. Akka.Cluster.Cluster.Get(_system).State.Members];
 
-    public string ModelName => _local.ModelName;
-    public ModelConfig ModelConfig => _local.ModelConfig;
-    public ITokenizer? Tokenizer => _local.Tokenizer;
-    public int MaxModelLength => _local.MaxModelLength;
-    public bool IsServing => _local.IsServing;
-    public string? DeadReason => _local.DeadReason;
-    public EngineStatistics Statistics => _local.Statistics;
-    public EngineObserver Observer => _local.Observer;
+    /// <summary>Where this node's OpenAI API listens (once bound): other nodes forward requests for
+    /// this node's model there when they serve another one. A router advertises nothing.</summary>
+    public void AdvertiseHttp(Uri url) => _publisher?.Tell(new ReplicaPublisherActor.HttpAddress(url.ToString().TrimEnd('/')));
+
+    public string ModelName { get; }
+    public ModelConfig ModelConfig => _model.Config;
+    public ITokenizer? Tokenizer => _model.Tokenizer;
+    public int MaxModelLength { get; }
+    /// <summary>A router serves while some replica of its model is reachable.</summary>
+    public bool IsServing => _local?.IsServing ?? Directory.Serves(ModelName);
+    public string? DeadReason => _local?.DeadReason;
+    public EngineStatistics Statistics => _local?.Statistics ?? NoEngine;
 
     public Source<RequestOutput, NotUsed> Generate(GenerationRequest request) => Source.From(() => GenerateAsync(request));
 
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         // Refuse what the engine would refuse here, before anything crosses the network.
-        _local.Validate(request);
+        Validate(request);
         var remote = RemoteSamplingOf(request.Sampling);
         var tried = new HashSet<string>();
         while (true)
@@ -86,7 +115,7 @@ public sealed class ClusterEngine : ILlmEngine, IObservedEngine
                     ? $"no replica of {ModelName} is reachable in the cluster"
                     : $"no replica of {ModelName} is left to run the request (tried {string.Join(", ", tried)})", TimeSpan.FromSeconds(1));
             tried.Add(decision.Node);
-            var outputs = (decision.Node == Self ? _local.GenerateAsync(request, cancellationToken) : Remote(decision, request, remote!, cancellationToken))
+            var outputs = (decision.Node == Self ? _local!.GenerateAsync(request, cancellationToken) : Remote(decision, request, remote!, cancellationToken))
                 .GetAsyncEnumerator(cancellationToken);
             bool started = false, lost = false;
             try
@@ -177,10 +206,31 @@ public sealed class ClusterEngine : ILlmEngine, IObservedEngine
             throw new ReplicaLostException(decision.Node, "its stream ended before the request finished");
     }
 
+    private void Validate(GenerationRequest request)
+    {
+        if (_local is not null)
+        {
+            _local.Validate(request);
+            return;
+        }
+        request.Sampling.Validate();
+        RequestValidation.Prompt(request.PromptTokenIds, request.Sampling.MaxTokens, ModelConfig.VocabSize, MaxModelLength);
+        if (RemoteSamplingOf(request.Sampling) is null)
+            throw new ArgumentException("This node is a router (--no-engine): beam search, structured output, include_stop_str_in_output and "
+                + "skip_special_tokens=false run only on an engine node's own engine; send the request to an engine node.");
+    }
+
     /// <summary>The request's sampling as the wire carries it; null when it needs more (run it here).</summary>
     private static RemoteSampling? RemoteSamplingOf(SamplingParameters s) =>
         s.UseBeamSearch || s.Guide is not null || s.IncludeStopStringInOutput || !s.SkipSpecialTokens
             ? null
             : new RemoteSampling(s.MaxTokens, s.Temperature, s.TopP, s.TopK, s.MinP, s.Seed, s.N, s.MinTokens, s.IgnoreEos,
                 [.. s.Stop], [.. s.StopTokenIds], s.PresencePenalty, s.FrequencyPenalty, s.RepetitionPenalty, s.Logprobs);
+}
+
+/// <summary>An engine node's front door: its engine's steps are what the dashboard and traces show.</summary>
+internal sealed class ObservedClusterEngine(InferenceEngine local, ModelHeader model, ActorSystem system, ReplicaDirectory directory, IActorRef publisher)
+    : ClusterEngine(local, model, local.ModelName, local.MaxModelLength, system, directory, publisher), IObservedEngine
+{
+    public EngineObserver Observer { get; } = local.Observer;
 }

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using LlmEngine.Contracts;
 
 namespace LlmEngine.Actors.Cluster;
 
@@ -8,7 +9,8 @@ namespace LlmEngine.Actors.Cluster;
 /// second, 3 s of pause accepted), so the routers drop it then; and the split-brain resolver's
 /// keep-oldest, down-if-alone, deciding 5 s after the membership settles, so that in a cluster of
 /// two the survivor of a crash carries on (keep-majority would down the survivor when the crashed
-/// node had the lower address).
+/// node had the lower address). It binds the contracts' serializer too: a router, which loads no
+/// engine settings, reads the replicas' reports with it.
 /// </summary>
 public static class ClusterHocon
 {
@@ -26,5 +28,5 @@ public static class ClusterHocon
           }
         }
         akka.cluster.pub-sub.gossip-interval = 200ms
-        """);
+        """).WithFallback(RemoteContracts.Config);
 }

@@ -31,6 +31,8 @@ public sealed class Replica
     public int Waiting { get; private set; }
     public double KvUsage { get; private set; }
     public long Sequence { get; private set; }
+    /// <summary>The node's OpenAI API, where requests for its model are forwarded; null until it listens.</summary>
+    public string? HttpUrl { get; private set; }
     public int CachedBlocks => _cached.Count;
 
     /// <summary>Requests this node routed here that have not ended.</summary>
@@ -46,7 +48,7 @@ public sealed class Replica
     {
         bool inOrder = report.Full || report.Sequence == Sequence + 1;
         (Model, MaxModelLength, BlockSize, MaxNumSeqs) = (report.Model, report.MaxModelLength, report.BlockSize, report.MaxNumSeqs);
-        (Running, Waiting, KvUsage, Sequence) = (report.Running, report.Waiting, report.KvUsage, report.Sequence);
+        (Running, Waiting, KvUsage, Sequence, HttpUrl) = (report.Running, report.Waiting, report.KvUsage, report.Sequence, report.HttpUrl);
         if (report.Full) _cached.Clear();
         foreach (var h in report.Stored)
         {

@@ -68,15 +68,16 @@ public sealed class ReplicaDirectory(RoutingPolicy policy)
     }
 
     /// <summary>Picks a replica of <paramref name="model"/> for a prompt, never one in
-    /// <paramref name="excluded"/>, and only <paramref name="only"/> when given; null when none
+    /// <paramref name="excluded"/>, only <paramref name="only"/> when given, and only one whose
+    /// OpenAI API is known when <paramref name="http"/> (a request forwarded whole); null when none
     /// can take it.</summary>
-    public RouteDecision? Route(string model, IReadOnlyList<int> prompt, IReadOnlySet<string> excluded, string? only = null)
+    public RouteDecision? Route(string model, IReadOnlyList<int> prompt, IReadOnlySet<string> excluded, string? only = null, bool http = false)
     {
         long start = Stopwatch.GetTimestamp();
         lock (_lock)
         {
             var replicas = _replicas.Values
-                .Where(r => r.Model == model && !excluded.Contains(r.Node) && (only is null || r.Node == only))
+                .Where(r => r.Model == model && !excluded.Contains(r.Node) && (only is null || r.Node == only) && (!http || r.HttpUrl is not null))
                 .ToList();
             if (replicas.Count == 0) return null;
             var chains = new Dictionary<int, IReadOnlyList<ulong>>();
@@ -113,7 +114,7 @@ public sealed class ReplicaDirectory(RoutingPolicy policy)
     public IReadOnlyList<ReplicaSummary> Replicas()
     {
         lock (_lock)
-            return [.. _replicas.Values.Select(r => new ReplicaSummary(r.Node, r.Model, r.MaxModelLength, r.Running, r.Waiting, r.KvUsage, r.InFlight, r.CachedBlocks))];
+            return [.. _replicas.Values.Select(r => new ReplicaSummary(r.Node, r.Model, r.MaxModelLength, r.Running, r.Waiting, r.KvUsage, r.InFlight, r.CachedBlocks, r.HttpUrl))];
     }
 
     public RouterStatistics Statistics
@@ -143,7 +144,7 @@ public sealed class ReplicaDirectory(RoutingPolicy policy)
 }
 
 /// <summary>One replica as /cluster shows it.</summary>
-public sealed record ReplicaSummary(string Node, string Model, int MaxModelLength, int Running, int Waiting, double KvUsage, int InFlight, int CachedBlocks);
+public sealed record ReplicaSummary(string Node, string Model, int MaxModelLength, int Running, int Waiting, double KvUsage, int InFlight, int CachedBlocks, string? HttpUrl);
 
 /// <summary>A node's routing counters since start: requests per target node, prompt blocks the
 /// chosen replica already held, and the decisions' count and total time.</summary>

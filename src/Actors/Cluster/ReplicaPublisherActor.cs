@@ -22,6 +22,10 @@ public sealed class ReplicaPublisherActor : ReceiveActor, IWithTimers
 
     private sealed record Tick;
 
+    /// <summary>Where this node's OpenAI API listens, once its HTTP server is bound: reports carry it
+    /// from then on, so that nodes serving other models can forward this one's requests here.</summary>
+    public sealed record HttpAddress(string Url);
+
     private readonly InferenceEngine _engine;
     private readonly string _node;
     private readonly IActorRef _mediator;
@@ -29,6 +33,7 @@ public sealed class ReplicaPublisherActor : ReceiveActor, IWithTimers
     private bool _full = true;
     private DateTime _lastSent = DateTime.MinValue;
     private (int, int, double) _lastLoad;
+    private string? _httpUrl;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -43,6 +48,11 @@ public sealed class ReplicaPublisherActor : ReceiveActor, IWithTimers
         Receive<Tick>(_ => Publish());
         Receive<ClusterEvent.MemberUp>(_ => _full = true);
         Receive<ReplicaSnapshotRequest>(_ => _full = true);
+        Receive<HttpAddress>(a =>
+        {
+            _httpUrl = a.Url;
+            _full = true;
+        });
     }
 
     protected override void PreStart()
@@ -66,6 +76,6 @@ public sealed class ReplicaPublisherActor : ReceiveActor, IWithTimers
         _lastLoad = load;
         var o = _engine.Options;
         _mediator.Tell(new Publish(ClusterTopics.Replicas, new ReplicaReport(_node, _engine.ModelName, _engine.MaxModelLength, o.BlockSize,
-            o.MaxNumSeqs, load.Item1, load.Item2, load.Item3, ++_sequence, full, stored, evicted)));
+            o.MaxNumSeqs, load.Item1, load.Item2, load.Item3, ++_sequence, full, stored, evicted, _httpUrl)));
     }
 }

@@ -112,6 +112,11 @@ public static class OpenAiServer
             app.UseCors(policy => (options.AllowedOrigins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. options.AllowedOrigins]))
                 .AllowAnyMethod().AllowAnyHeader());
         if (options.ApiKey is { Length: > 0 } key) app.UseMiddleware<ApiKeyMiddleware>(key);
+        if (engine is ClusterEngine forwarder)
+        {
+            app.UseMiddleware<ModelForwarding>(forwarder, model);
+            app.Lifetime.ApplicationStarted.Register(() => forwarder.AdvertiseHttp(BoundAddress(app)));
+        }
         app.UseRouting();
 
         app.MapPost("/v1/completions", completions.Handle);

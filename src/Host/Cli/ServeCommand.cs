@@ -27,6 +27,7 @@ public static class ServeCommand
         var join = new Option<string?>("--join") { Description = "HOST:PORT of a cluster node to join (without it this node seeds a new cluster)" };
         var routing = new Option<string>("--routing") { Description = "How requests pick a replica: kv-aware (cached prompt blocks against load), least-loaded, round-robin", DefaultValueFactory = _ => "kv-aware" };
         routing.AcceptOnlyFromAmong([.. RoutingModes.Names]);
+        var noEngine = new Option<bool>("--no-engine") { Description = "Only route (cluster role router): load the model's tokenizer and config, not its weights, and run every request on the cluster's engines" };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*, /dashboard and /trace/*" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file overriding the model's" };
         var dashboard = new Option<bool>("--dashboard") { Description = "Serve the live KV block map and request view at /dashboard (--dashboard false: off)", DefaultValueFactory = _ => true };
@@ -36,7 +37,7 @@ public static class ServeCommand
         var toolParser = new Option<string?>("--tool-call-parser") { Description = "The model's tool-call format: " + string.Join(", ", ToolCallParsers.ByName.Keys) };
         var origins = new Option<string[]>("--allowed-origins") { Description = "Origins browsers may call the API from (CORS; \"*\" for any); default none", AllowMultipleArgumentsPerToken = true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, noEngine, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -72,6 +73,8 @@ public static class ServeCommand
             int? cluster = result.GetValue(clusterPort);
             if (cluster is not null && remote is not null) return CliErrors.Fail("--remote-port and --cluster-port are one port: give only --cluster-port");
             if (cluster is null && result.GetValue(join) is not null) return CliErrors.Fail("--join needs --cluster-port");
+            bool router = result.GetValue(noEngine);
+            if (router && cluster is null) return CliErrors.Fail("--no-engine needs --cluster-port (a router routes to a cluster's engines)");
             ClusterNodeOptions? node;
             try
             {
@@ -86,21 +89,24 @@ public static class ServeCommand
                 builder.Logging.ClearProviders();
                 builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
                 builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
-                if (node is not null) builder.Services.AddLlmCluster(options, node);
+                if (node is not null && router) builder.Services.AddLlmClusterRouter(options, node);
+                else if (node is not null) builder.Services.AddLlmCluster(options, node);
                 else builder.Services.AddLlmEngine(options, remote is { } p ? (akka, _) => akka.WithRemoting(bind, p) : null);
             });
-            if (app.Services.GetRequiredService<InferenceEngine>().IsDefaultModel)
+            var replica = app.Services.GetService<InferenceEngine>();
+            if (replica?.IsDefaultModel ?? string.IsNullOrEmpty(options.Model))
                 Console.Error.WriteLine("note: no --model given; serving the embedded default model (random weights: its text is gibberish)");
             if (remote is not null || node is not null)
             {
                 var system = (ExtendedActorSystem)app.Services.GetRequiredService<ActorSystem>();
-                Console.Error.WriteLine($"Remote gateway at {system.Provider.DefaultAddress}/user/{EngineGatewayActor.Name}");
+                if (replica is not null) Console.Error.WriteLine($"Remote gateway at {system.Provider.DefaultAddress}/user/{EngineGatewayActor.Name}");
                 if (node is not null)
-                    Console.Error.WriteLine($"Cluster node {system.Provider.DefaultAddress} (role {ClusterNodeOptions.EngineRole}, routing {node.Routing.Name()}, seed {node.SeedNodes[0]})");
+                    Console.Error.WriteLine($"Cluster node {system.Provider.DefaultAddress} (role {(router ? ClusterNodeOptions.RouterRole : ClusterNodeOptions.EngineRole)}, "
+                        + $"routing {node.Routing.Name()}, seed {node.SeedNodes[0]})");
             }
             await OpenAiServer.RunAsync(app, Console.Error, cancel);
             // A dead engine stopped the host: exit non-zero so a supervisor restarts the process.
-            if (app.Services.GetRequiredService<InferenceEngine>().DeadReason is { } reason)
+            if (replica?.DeadReason is { } reason)
                 return CliErrors.Fail($"the engine died: {reason}");
             return 0;
         });

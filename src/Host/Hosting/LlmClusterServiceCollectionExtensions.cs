@@ -5,6 +5,7 @@ using Akka.Remote.Hosting;
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api;
+using LlmEngine.Kernels.Models;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmEngine.Host.Hosting;
@@ -15,8 +16,11 @@ namespace LlmEngine.Host.Hosting;
 /// <param name="Join">host:port of a node already in the cluster; null to seed a new cluster.</param>
 public sealed record ClusterNodeOptions(string Host, int Port, string? Join, RoutingMode Routing)
 {
-    /// <summary>The node's role in Akka.Cluster.</summary>
+    /// <summary>The Akka.Cluster role of a node that runs an engine replica.</summary>
     public const string EngineRole = "engine";
+
+    /// <summary>The role of a node that only routes (<c>serve --no-engine</c>): it holds no model.</summary>
+    public const string RouterRole = "router";
 
     /// <summary>Akka addresses of the seed nodes: the one to join, or this node itself.</summary>
     public IReadOnlyList<string> SeedNodes => [$"akka.tcp://{LlmEngineServiceCollectionExtensions.ActorSystemName}@{Join ?? $"{Host}:{Port}"}"];
@@ -36,25 +40,42 @@ public sealed record ClusterNodeOptions(string Host, int Port, string? Join, Rou
 /// Makes a host's engine one replica of an Akka.Cluster (docs/cluster.md):
 /// <code>
 ///   services.AddLlmCluster(engineOptions, new ClusterNodeOptions("10.0.0.5", 4053, Join: "10.0.0.4:4053", RoutingMode.KvAware));
+///   // or a node that only routes, with the model's tokenizer and config but no weights:
+///   services.AddLlmClusterRouter(engineOptions, new ClusterNodeOptions("10.0.0.3", 4053, Join: "10.0.0.4:4053", RoutingMode.KvAware));
 /// </code>
-/// It is <c>AddLlmEngine</c> with remoting on the cluster port, Akka.Cluster (role
+/// <c>AddLlmCluster</c> is <c>AddLlmEngine</c> with remoting on the cluster port, Akka.Cluster (role
 /// <see cref="ClusterNodeOptions.EngineRole"/>, the seeds, <see cref="ClusterHocon"/>) and
 /// distributed pub-sub; the node's gateway serves its own engine to the other nodes, and HTTP
 /// (<see cref="OpenAiServer.FrontDoor"/>) serves a <see cref="ClusterEngine"/> that routes every
-/// request to a replica.
+/// request to a replica. <c>AddLlmClusterRouter</c> starts the same cluster member (role
+/// <see cref="ClusterNodeOptions.RouterRole"/>) with no engine: its <see cref="ILlmEngine"/> is the
+/// router's front door over <see cref="ModelFactory.Describe"/>.
 /// </summary>
 public static class LlmClusterServiceCollectionExtensions
 {
     public static LlmEngineBuilder AddLlmCluster(this IServiceCollection services, EngineOptions options, ClusterNodeOptions cluster)
     {
         cluster.Validate();
-        var builder = services.AddLlmEngine(options, (akka, _) => akka
-            .AddHocon(ClusterHocon.Config, HoconAddMode.Prepend)
-            .WithRemoting(cluster.Host, cluster.Port)
-            .WithClustering(new ClusterOptions { Roles = [ClusterNodeOptions.EngineRole], SeedNodes = [.. cluster.SeedNodes] })
-            .WithDistributedPubSub(ClusterNodeOptions.EngineRole));
+        var builder = services.AddLlmEngine(options, (akka, _) => Member(akka, cluster, ClusterNodeOptions.EngineRole));
         services.AddKeyedSingleton<ILlmEngine>(OpenAiServer.FrontDoor, (sp, _) =>
             ClusterEngine.Start(sp.GetRequiredService<ActorSystem>(), sp.GetRequiredService<InferenceEngine>(), cluster.Routing));
         return builder;
     }
+
+    public static IServiceCollection AddLlmClusterRouter(this IServiceCollection services, EngineOptions options, ClusterNodeOptions cluster)
+    {
+        cluster.Validate();
+        options.Validate();
+        services.AddAkka(LlmEngineServiceCollectionExtensions.ActorSystemName, (akka, _) => Member(akka, cluster, ClusterNodeOptions.RouterRole));
+        services.AddSingleton<ILlmEngine>(sp => ClusterEngine.StartRouter(sp.GetRequiredService<ActorSystem>(),
+            ModelFactory.Describe(options.Model, options.MaxModelLength), options, cluster.Routing));
+        return services;
+    }
+
+    // Pub-sub spans every role: routers read the engines' reports too.
+    private static AkkaConfigurationBuilder Member(AkkaConfigurationBuilder akka, ClusterNodeOptions cluster, string role) => akka
+        .AddHocon(ClusterHocon.Config, HoconAddMode.Prepend)
+        .WithRemoting(cluster.Host, cluster.Port)
+        .WithClustering(new ClusterOptions { Roles = [role], SeedNodes = [.. cluster.SeedNodes] })
+        .WithDistributedPubSub("");
 }

@@ -63,11 +63,9 @@ public static class ModelFactory
         {
             if (source is Llama2cCheckpoint checkpoint)
             {
-                var config = LlamaFamily.FromLlama2c(checkpoint.Header);
-                config.Validate(checkpoint.Path);
+                var (config, tokenizer) = Llama2cHeader(checkpoint, files);
                 shard.Check(config, checkpoint.Path);
                 var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard));
-                var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
             return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization, shard);
@@ -81,15 +79,57 @@ public static class ModelFactory
     private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device,
         long seed, GgmlType? quantization, TensorShard shard)
     {
+        var (family, config, tokenizer, configPath) = HuggingFaceHeader(directory, tokenizerPath);
+        shard.Check(config, configPath);
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard));
+        string weights = source is null ? "dummy weights" : "weights";
+        return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
+    }
+
+    /// <summary>The model at <paramref name="path"/> as <see cref="Load"/> would build it, without its
+    /// weights: config (with <paramref name="maxModelLength"/> as Load applies it to GGUF), tokenizer,
+    /// name. Reads only headers, config and tokenizer files.</summary>
+    public static ModelHeader Describe(string? path, int maxModelLength = 0)
+    {
+        if (string.IsNullOrEmpty(path))
+            return new ModelHeader(DefaultModel.Config, new ByteTokenizer(), DefaultModel.Name, "embedded default model (byte tokenizer)", true);
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+        if (Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
+        {
+            var (_, config, tokenizer, configPath) = HuggingFaceHeader(path, null);
+            return new ModelHeader(config, tokenizer, name, $"{config.Architecture} from {configPath}", false);
+        }
+        var files = ModelLocator.Resolve(path);
+        if (files.Kind == ModelKind.Gguf)
+        {
+            using var file = GgufFile.Open(files.WeightsPath);
+            var (architecture, config, tokenizer) = GgufModels.Header(file, maxModelLength);
+            return new ModelHeader(config, tokenizer, Path.GetFileNameWithoutExtension(path), $"{architecture.Name} GGUF {file.Path}", false);
+        }
+        using var source = WeightSources.Open(files);
+        if (source is Llama2cCheckpoint checkpoint)
+        {
+            var (config, tokenizer) = Llama2cHeader(checkpoint, files);
+            return new ModelHeader(config, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
+        }
+        var hf = HuggingFaceHeader(files.Directory, files.TokenizerPath);
+        return new ModelHeader(hf.Config, hf.Tokenizer, name, $"{hf.Config.Architecture} from {files.Directory}", false);
+    }
+
+    private static (ModelConfig Config, ITokenizer? Tokenizer) Llama2cHeader(Llama2cCheckpoint checkpoint, ModelFiles files)
+    {
+        var config = LlamaFamily.FromLlama2c(checkpoint.Header);
+        config.Validate(checkpoint.Path);
+        return (config, TokenizerLoader.Load(files.WeightsPath, config.VocabSize));
+    }
+
+    private static (IModelFamily Family, ModelConfig Config, ITokenizer? Tokenizer, string ConfigPath) HuggingFaceHeader(string directory, string? tokenizerPath)
+    {
         var hf = HuggingFaceConfig.Load(directory);
         var family = FamilyOf(hf);
         var config = family.ReadConfig(hf);
         config.Validate(hf.Path);
-        shard.Check(config, hf.Path);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard));
-        var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
-        string weights = source is null ? "dummy weights" : "weights";
-        return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
+        return (family, config, TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize), hf.Path);
     }
 
     private static IModelFamily FamilyOf(HuggingFaceConfig hf)

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Models;
+using LlmEngine.Kernels.Tokenizers;
 using TorchSharp;
 
 namespace LlmEngine.Kernels.Loading.Gguf;
@@ -13,6 +14,21 @@ public static class GgufModels
     public static LoadedModel Load(string path, bool dummy, torch.ScalarType dtype, torch.Device device, long seed, int maxModelLength, bool dequantize = false)
     {
         using var file = GgufFile.Open(path);
+        var (architecture, config, tokenizer) = Header(file, maxModelLength);
+        // Decoded tensors are copied into the model's; blocks kept as views hold the mapping open.
+        var source = new GgufWeightSource(file, architecture.Tensors(config, file));
+        var model = architecture.Create(config, new WeightReader(dummy ? null : source, file.Path, dtype, device, seed, dequantize: dequantize));
+        string name = Path.GetFileNameWithoutExtension(path);
+        string weights = dummy ? "dummy weights" : string.Join(", ", file.Tensors.Values.GroupBy(t => t.Type).Select(g => $"{g.Count()} {Quantization.GgmlTypeInfo.Describe(g.Key)}"));
+        return new LoadedModel(model, tokenizer, name, $"{architecture.Name} GGUF {file.Path} ({weights})", false)
+        {
+            ChatTemplate = file.Metadata.StringOrNull("tokenizer.chat_template"),
+        };
+    }
+
+    /// <summary>The file's architecture, config and tokenizer, checked against each other (no weights read).</summary>
+    public static (IGgufArchitecture Architecture, ModelConfig Config, ITokenizer? Tokenizer) Header(GgufFile file, int maxModelLength)
+    {
         var architecture = GgufArchitectures.Of(file);
         var tokenizer = GgufTokenizer.Load(file);
         var config = architecture.ReadConfig(file) with
@@ -24,14 +40,6 @@ public static class GgufModels
         config.Validate(file.Path);
         if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
             throw new ModelLoadException($"{file.Path}: the tokenizer has {tokenizer.VocabSize} tokens but token_embd.weight only {config.VocabSize} rows");
-        // Decoded tensors are copied into the model's; blocks kept as views hold the mapping open.
-        var source = new GgufWeightSource(file, architecture.Tensors(config, file));
-        var model = architecture.Create(config, new WeightReader(dummy ? null : source, file.Path, dtype, device, seed, dequantize: dequantize));
-        string name = Path.GetFileNameWithoutExtension(path);
-        string weights = dummy ? "dummy weights" : string.Join(", ", file.Tensors.Values.GroupBy(t => t.Type).Select(g => $"{g.Count()} {Quantization.GgmlTypeInfo.Describe(g.Key)}"));
-        return new LoadedModel(model, tokenizer, name, $"{architecture.Name} GGUF {file.Path} ({weights})", false)
-        {
-            ChatTemplate = file.Metadata.StringOrNull("tokenizer.chat_template"),
-        };
+        return (architecture, config, tokenizer);
     }
 }

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using LlmEngine.Tests.Loading;
+
+namespace LlmEngine.Tests.Cluster;
+
+/// <summary>One <c>serve</c> on stories260K in a process group of its own (setsid), so that
+/// stopping or killing it stops whatever it started too.</summary>
+public sealed class ServeProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly Task _drain;
+
+    private ServeProcess(Process process, Uri address, Task drain) => (_process, Address, _drain) = (process, address, drain);
+
+    public Uri Address { get; }
+
+    public static async Task<ServeProcess> Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "dotnet", Path.Combine(AppContext.BaseDirectory, "llm-engine.dll"), "serve", "--model", SharedModels.Stories260K,
+                     "--num-blocks", "128", "--port", "0" }.Concat(args))
+            start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (await process.StandardError.ReadLineAsync(timeout.Token) is { } line)
+            if (line.StartsWith("Serving "))
+                return new ServeProcess(process, new Uri(line[(line.LastIndexOf(" at ", StringComparison.Ordinal) + 4)..]),
+                    Task.WhenAll(process.StandardError.ReadToEndAsync(), process.StandardOutput.ReadToEndAsync()));
+        Signal(process, "KILL");
+        throw new InvalidOperationException($"serve {string.Join(' ', args)} exited without serving");
+    }
+
+    /// <summary>SIGTERM to the whole group; the exit code once it has stopped.</summary>
+    public async Task<int> Stop()
+    {
+        Signal(_process, "TERM");
+        await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        await _drain;
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL to the whole group, as a crash or the OOM killer would: nothing drains, no
+    /// one is told; the process has exited when this returns.</summary>
+    public async Task Kill()
+    {
+        Signal(_process, "KILL");
+        await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+    }
+
+    // setsid runs serve as the leader of a new group: its id is the group's.
+    private static void Signal(Process process, string signal) => Process.Start("kill", [$"-{signal}", "--", $"-{process.Id}"])!.WaitForExit();
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Signal(_process, "KILL");
+            _process.WaitForExit(10_000);
+        }
+        _process.Dispose();
+    }
+}
