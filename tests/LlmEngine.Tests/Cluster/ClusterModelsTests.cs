@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api;
@@ -107,25 +106,9 @@ public sealed class ClusterModelsTests
 
     private static async Task<string> StreamedText(ClusterServer node, string model, string prompt)
     {
-        var response = await Post(node, new { model, prompt, max_tokens = 16, temperature = 0, stream = true });
-        Assert.True(response.IsSuccessStatusCode);
-        Assert.StartsWith("text/event-stream", response.Content.Headers.ContentType!.ToString());
-        var text = new StringBuilder();
-        bool done = false;
-        foreach (var line in (await response.Content.ReadAsStringAsync()).Split('\n'))
-        {
-            if (!line.StartsWith("data: ")) continue;
-            var data = line["data: ".Length..];
-            if (data == "[DONE]")
-            {
-                done = true;
-                continue;
-            }
-            var chunk = JsonDocument.Parse(data).RootElement;
-            Assert.False(chunk.TryGetProperty("error", out _), data);
-            text.Append(chunk.GetProperty("choices")[0].GetProperty("text").GetString());
-        }
-        Assert.True(done);
-        return text.ToString();
+        var run = await new CompletionStream(node.Http, new { model, prompt, max_tokens = 16, temperature = 0, stream = true }).Completion;
+        Assert.Null(run.Error);
+        Assert.True(run.Done);
+        return run.Text;
     }
 }

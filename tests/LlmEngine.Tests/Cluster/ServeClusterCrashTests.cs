@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 
 namespace LlmEngine.Tests.Cluster;
@@ -39,7 +38,7 @@ public sealed class ServeClusterCrashTests
 
         var prompts = Enumerable.Range(0, Streams).Select(i => $"Story {i}: once upon a time").ToArray();
         var references = await Task.WhenAll(prompts.Select(p => Text(direct, p)));
-        var streams = prompts.Select(p => new SseRun(http, Body(p, stream: true))).ToArray();
+        var streams = prompts.Select(p => new CompletionStream(http, Body(p, stream: true))).ToArray();
 
         await ClusterNode.Eventually(() =>
         {
@@ -123,55 +122,6 @@ public sealed class ServeClusterCrashTests
         var lines = (await http.GetStringAsync("/metrics")).Split('\n');
         double Gauge(string name) => double.Parse(lines.Single(l => l.StartsWith(name + "{")).Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
         return (Gauge("vllm:num_requests_running"), Gauge("vllm:num_requests_waiting"), Gauge("vllm:kv_cache_usage_perc"));
-    }
-
-    /// <summary>One streamed completion, read as it comes: its text, finish reason, error event and [DONE].</summary>
-    private sealed class SseRun
-    {
-        private int _tokens;
-        private volatile bool _ended;
-
-        public SseRun(HttpClient http, object body) => Completion = Read(http, body);
-
-        public Task<Result> Completion { get; }
-        public int Tokens => Volatile.Read(ref _tokens);
-        public bool Ended => _ended;
-
-        public sealed record Result(string Text, string? FinishReason, JsonElement? Error, bool Done);
-
-        private async Task<Result> Read(HttpClient http, object body)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = JsonContent.Create(body) };
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            response.EnsureSuccessStatusCode();
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-            var text = new StringBuilder();
-            string? finish = null;
-            JsonElement? error = null;
-            bool done = false;
-            while (await reader.ReadLineAsync() is { } line)
-            {
-                if (!line.StartsWith("data: ")) continue;
-                var data = line["data: ".Length..];
-                if (data == "[DONE]")
-                {
-                    done = true;
-                    continue;
-                }
-                var chunk = JsonDocument.Parse(data).RootElement;
-                if (chunk.TryGetProperty("error", out var e))
-                {
-                    error = e.Clone();
-                    continue;
-                }
-                var choice = chunk.GetProperty("choices")[0];
-                text.Append(choice.GetProperty("text").GetString());
-                if (choice.GetProperty("text").GetString() is { Length: > 0 }) Interlocked.Increment(ref _tokens);
-                if (choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String) finish = f.GetString();
-            }
-            _ended = true;
-            return new Result(text.ToString(), finish, error, done);
-        }
     }
 
     /// <summary>Stops the engine that joins late if the test fails before it does.</summary>
