@@ -95,6 +95,24 @@ public class FaultInjectionTests
     }
 
     [Fact]
+    public async Task AFailedStepWithNoLaterArrivalLeavesNoStaleGauge()
+    {
+        var (engine, model) = Start();
+        await using var _e = engine;
+        model.FailOnCall = 2;
+        await Assert.ThrowsAsync<RequestFailedException>(() => EngineRuns.Final(engine, "failed", Prompt(7), Greedy));
+        // What a scrape reads: nothing runs, waits or holds blocks any more, without another request to refresh it.
+        var stats = engine.Statistics;
+        for (int i = 0; i < 100 && (stats.Running, stats.Waiting, stats.KvCacheUsage) != (0, 0, 0); i++)
+        {
+            await Task.Delay(20);
+            stats = engine.Statistics;
+        }
+        Assert.Equal((0, 0, 0, 0.0), (stats.Running, stats.Waiting, stats.Swapped, stats.KvCacheUsage));
+        Assert.Equal(stats.BlocksTotal, stats.BlocksFree);
+    }
+
+    [Fact]
     public async Task ANativeFaultKillsTheEngineFailingEveryRequestAndRefusingNewOnes()
     {
         var (engine, model) = Start();
