@@ -52,6 +52,18 @@ public class FaultInjectionTests
     }
 
     [Fact]
+    public async Task ARepetitionPenaltyThatWouldOverflowTheLogitsIsRefusedAndTheSmallestAllowedOneSamples()
+    {
+        var (engine, _) = Start();
+        await using var _e = engine;
+        var overflowing = Greedy with { RepetitionPenalty = 1e-39, Temperature = 1 };
+        Assert.Equal("repetition_penalty", Assert.Throws<ArgumentException>(() => engine.Validate(new("tiny", Prompt(8), overflowing))).ParamName);
+        var smallest = Greedy with { RepetitionPenalty = SamplingParameters.MinRepetitionPenalty, Temperature = SamplingParameters.GreedyTemperature, Seed = 3 };
+        var output = await EngineRuns.Final(engine, "smallest", Prompt(8), smallest);
+        Assert.Equal(Greedy.MaxTokens, output.Outputs![0].TokenIds.Count);
+    }
+
+    [Fact]
     public async Task ABeamWidthWhoseCandidatesExceedTheVocabularyIsRefused()
     {
         var (engine, _) = Start();
