@@ -84,8 +84,12 @@ public class ClusterEngine : ILlmEngine
     /// <summary>Whether this node runs an engine replica (false: a router).</summary>
     public bool HasEngine => _local is not null;
 
-    /// <summary>Akka.Cluster's members as this node sees them now.</summary>
-    public IReadOnlyList<Akka.Cluster.Member> Members() => [.. Akka.Cluster.Cluster.Get(_system).State.Members];
+    /// <summary>Akka.Cluster's members as this node sees them now, and whether its failure detector hears each.</summary>
+    public IReadOnlyList<(Akka.Cluster.Member Member, bool Reachable)> Members()
+    {
+        var state = Akka.Cluster.Cluster.Get(_system).State;
+        return [.. state.Members.Select(m => (m, !state.Unreachable.Contains(m)))];
+    }
 
     /// <summary>Where this node's OpenAI API listens (once bound): other nodes forward requests for
     /// this node's model there when they serve another one. A router advertises nothing.</summary>

@@ -17,11 +17,12 @@ public sealed record ClusterView(
     {
         var s = cluster.Directory.Statistics;
         return new ClusterView(cluster.Self, cluster.Directory.Policy.Mode.Name(),
-            [.. cluster.Members().Select(m => new ClusterMemberView(m.Address.ToString(), m.Status.ToString(), [.. m.Roles]))],
+            [.. cluster.Members().Select(m => new ClusterMemberView(m.Member.Address.ToString(), m.Member.Status.ToString(), [.. m.Member.Roles], m.Reachable))],
             cluster.Directory.Replicas(), s.RequestsByTarget, s.PrefixHitBlocks,
             s.Decisions == 0 ? 0 : s.DecisionSeconds / s.Decisions * 1e6);
     }
 }
 
-/// <summary>One Akka.Cluster member: address, status (Up, Leaving, ...), roles.</summary>
-public sealed record ClusterMemberView(string Address, string Status, IReadOnlyList<string> Roles);
+/// <summary>One Akka.Cluster member: address, status (Up, Leaving, ...), roles, and whether this
+/// node's failure detector hears it (false between a crash or partition and the member's downing).</summary>
+public sealed record ClusterMemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);

@@ -25,6 +25,7 @@ public static class ServeCommand
         var remotePort = new Option<int?>("--remote-port") { Description = "Also serve other Akka systems over Akka.Remote on this port (0: any free port)" };
         var clusterPort = new Option<int?>("--cluster-port") { Description = "Join an Akka.Cluster of engine replicas on this port (docs/cluster.md); HTTP requests are routed to any replica" };
         var join = new Option<string?>("--join") { Description = "HOST:PORT of a cluster node to join (without it this node seeds a new cluster)" };
+        var publicAddress = new Option<string?>("--cluster-public-address") { Description = "HOST:PORT the other nodes reach this node's cluster port at, when not --host:--cluster-port (NAT, container port mapping)" };
         var routing = new Option<string>("--routing") { Description = "How requests pick a replica: kv-aware (cached prompt blocks against load), least-loaded, round-robin", DefaultValueFactory = _ => "kv-aware" };
         routing.AcceptOnlyFromAmong([.. RoutingModes.Names]);
         var noEngine = new Option<bool>("--no-engine") { Description = "Only route (cluster role router): load the model's tokenizer and config, not its weights, and run every request on the cluster's engines" };
@@ -37,7 +38,7 @@ public static class ServeCommand
         var toolParser = new Option<string?>("--tool-call-parser") { Description = "The model's tool-call format: " + string.Join(", ", ToolCallParsers.ByName.Keys) };
         var origins = new Option<string[]>("--allowed-origins") { Description = "Origins browsers may call the API from (CORS; \"*\" for any); default none", AllowMultipleArgumentsPerToken = true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, noEngine, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, publicAddress, routing, noEngine, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -73,12 +74,13 @@ public static class ServeCommand
             int? cluster = result.GetValue(clusterPort);
             if (cluster is not null && remote is not null) return CliErrors.Fail("--remote-port and --cluster-port are one port: give only --cluster-port");
             if (cluster is null && result.GetValue(join) is not null) return CliErrors.Fail("--join needs --cluster-port");
+            if (cluster is null && result.GetValue(publicAddress) is not null) return CliErrors.Fail("--cluster-public-address needs --cluster-port");
             bool router = result.GetValue(noEngine);
             if (router && cluster is null) return CliErrors.Fail("--no-engine needs --cluster-port (a router routes to a cluster's engines)");
             ClusterNodeOptions? node;
             try
             {
-                node = cluster is { } c ? new ClusterNodeOptions(bind, c, result.GetValue(join), RoutingModes.Parse(result.GetValue(routing)!)).Validate() : null;
+                node = cluster is { } c ? new ClusterNodeOptions(bind, c, result.GetValue(join), RoutingModes.Parse(result.GetValue(routing)!), result.GetValue(publicAddress)).Validate() : null;
             }
             catch (ArgumentException e)
             {
@@ -104,7 +106,12 @@ public static class ServeCommand
                     Console.Error.WriteLine($"Cluster node {system.Provider.DefaultAddress} (role {(router ? ClusterNodeOptions.RouterRole : ClusterNodeOptions.EngineRole)}, "
                         + $"routing {node.Routing.Name()}, seed {node.SeedNodes[0]})");
             }
+            var shutdown = CoordinatedShutdown.Get(app.Services.GetRequiredService<ActorSystem>());
             await OpenAiServer.RunAsync(app, Console.Error, cancel);
+            // The split-brain resolver downed this node (it kept the other side of a partition): this
+            // incarnation cannot rejoin, so exit non-zero for a supervisor to start a fresh process.
+            if (node is not null && shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
+                return CliErrors.Fail("this node was downed by the cluster (the split-brain resolver kept the other side); restart it to join again");
             // A dead engine stopped the host: exit non-zero so a supervisor restarts the process.
             if (replica?.DeadReason is { } reason)
                 return CliErrors.Fail($"the engine died: {reason}");

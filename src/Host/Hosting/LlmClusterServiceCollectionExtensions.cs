@@ -14,7 +14,10 @@ namespace LlmEngine.Host.Hosting;
 /// <param name="Host">The address other nodes reach this one at.</param>
 /// <param name="Port">The cluster port (0: any free one; then it can only seed a cluster others cannot find).</param>
 /// <param name="Join">host:port of a node already in the cluster; null to seed a new cluster.</param>
-public sealed record ClusterNodeOptions(string Host, int Port, string? Join, RoutingMode Routing)
+/// <param name="PublicAddress">host:port the other nodes reach this one's cluster port at, when that is
+/// not <see cref="Host"/>:<see cref="Port"/> (NAT, a container's port mapping, a proxy): Akka.Remote's
+/// public-hostname and public-port, which are the node's identity in the cluster. Null: the bound address.</param>
+public sealed record ClusterNodeOptions(string Host, int Port, string? Join, RoutingMode Routing, string? PublicAddress = null)
 {
     /// <summary>The Akka.Cluster role of a node that runs an engine replica.</summary>
     public const string EngineRole = "engine";
@@ -23,16 +26,30 @@ public sealed record ClusterNodeOptions(string Host, int Port, string? Join, Rou
     public const string RouterRole = "router";
 
     /// <summary>Akka addresses of the seed nodes: the one to join, or this node itself.</summary>
-    public IReadOnlyList<string> SeedNodes => [$"akka.tcp://{LlmEngineServiceCollectionExtensions.ActorSystemName}@{Join ?? $"{Host}:{Port}"}"];
+    public IReadOnlyList<string> SeedNodes => [$"akka.tcp://{LlmEngineServiceCollectionExtensions.ActorSystemName}@{Join ?? PublicAddress ?? $"{Host}:{Port}"}"];
 
-    /// <summary>Checks <see cref="Join"/> is host:port.</summary>
+    /// <summary>Checks <see cref="Join"/> and <see cref="PublicAddress"/> are host:port.</summary>
     public ClusterNodeOptions Validate()
     {
-        if (Join is null) return this;
-        int colon = Join.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(Join[(colon + 1)..], out int p) || p is < 1 or > 65535)
-            throw new ArgumentException($"--join must be HOST:PORT, got '{Join}'", "join");
+        if (Join is not null) HostAndPort(Join, "join");
+        if (PublicAddress is not null) HostAndPort(PublicAddress, "cluster-public-address");
         return this;
+    }
+
+    /// <summary>The remoting settings: bind to Host:Port, known to the others as PublicAddress.</summary>
+    public RemoteOptions Remoting()
+    {
+        var remoting = new RemoteOptions { HostName = Host, Port = Port };
+        if (PublicAddress is not null) (remoting.PublicHostName, remoting.PublicPort) = HostAndPort(PublicAddress, "cluster-public-address");
+        return remoting;
+    }
+
+    private static (string Host, int Port) HostAndPort(string value, string option)
+    {
+        int colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value[(colon + 1)..], out int p) || p is < 1 or > 65535)
+            throw new ArgumentException($"--{option} must be HOST:PORT, got '{value}'", option);
+        return (value[..colon], p);
     }
 }
 
@@ -75,7 +92,7 @@ public static class LlmClusterServiceCollectionExtensions
     // Pub-sub spans every role: routers read the engines' reports too.
     private static AkkaConfigurationBuilder Member(AkkaConfigurationBuilder akka, ClusterNodeOptions cluster, string role) => akka
         .AddHocon(ClusterHocon.Config, HoconAddMode.Prepend)
-        .WithRemoting(cluster.Host, cluster.Port)
+        .WithRemoting(cluster.Remoting())
         .WithClustering(new ClusterOptions { Roles = [role], SeedNodes = [.. cluster.SeedNodes] })
         .WithDistributedPubSub("");
 }

@@ -8,9 +8,11 @@ namespace LlmEngine.Tests.Cluster;
 public sealed class ServeProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly Task _drain;
+    private readonly Task<string> _log;
+    private readonly Task _stdout;
 
-    private ServeProcess(Process process, Uri address, Task drain) => (_process, Address, _drain) = (process, address, drain);
+    private ServeProcess(Process process, Uri address) =>
+        (_process, Address, _log, _stdout) = (process, address, process.StandardError.ReadToEndAsync(), process.StandardOutput.ReadToEndAsync());
 
     public Uri Address { get; }
 
@@ -24,8 +26,7 @@ public sealed class ServeProcess : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         while (await process.StandardError.ReadLineAsync(timeout.Token) is { } line)
             if (line.StartsWith("Serving "))
-                return new ServeProcess(process, new Uri(line[(line.LastIndexOf(" at ", StringComparison.Ordinal) + 4)..]),
-                    Task.WhenAll(process.StandardError.ReadToEndAsync(), process.StandardOutput.ReadToEndAsync()));
+                return new ServeProcess(process, new Uri(line[(line.LastIndexOf(" at ", StringComparison.Ordinal) + 4)..]));
         Signal(process, "KILL");
         throw new InvalidOperationException($"serve {string.Join(' ', args)} exited without serving");
     }
@@ -34,9 +35,16 @@ public sealed class ServeProcess : IDisposable
     public async Task<int> Stop()
     {
         Signal(_process, "TERM");
-        await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
-        await _drain;
-        return _process.ExitCode;
+        return (await Exit(TimeSpan.FromSeconds(60))).Code;
+    }
+
+    /// <summary>Waits for the process to exit (by itself, or after a signal): its exit code and
+    /// what it wrote to standard error once serving.</summary>
+    public async Task<(int Code, string Log)> Exit(TimeSpan within)
+    {
+        await _process.WaitForExitAsync(new CancellationTokenSource(within).Token);
+        await _stdout;
+        return (_process.ExitCode, await _log);
     }
 
     /// <summary>SIGKILL to the whole group, as a crash or the OOM killer would: nothing drains, no
