@@ -4,10 +4,9 @@ using Akka.Hosting;
 using Akka.Remote.Hosting;
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
-using LlmEngine.Host.Api;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace LlmEngine.Host.Hosting;
+namespace LlmEngine.Hosting;
 
 /// <summary>Where a node listens and whom it joins (<c>serve --cluster-port --join --routing</c>).</summary>
 /// <param name="Host">The address other nodes reach this one at.</param>
@@ -39,12 +38,16 @@ public sealed record ClusterNodeOptions(string Host, int Port, string? Join, Rou
 /// </code>
 /// It is <c>AddLlmEngine</c> with remoting on the cluster port, Akka.Cluster (role
 /// <see cref="ClusterNodeOptions.EngineRole"/>, the seeds, <see cref="ClusterHocon"/>) and
-/// distributed pub-sub; the node's gateway serves its own engine to the other nodes, and HTTP
-/// (<see cref="OpenAiServer.FrontDoor"/>) serves a <see cref="ClusterEngine"/> that routes every
-/// request to a replica.
+/// distributed pub-sub; the node's gateway serves its own engine to the other nodes, and the
+/// <see cref="ILlmEngine"/> keyed <see cref="FrontDoor"/> is a <see cref="ClusterEngine"/> that
+/// routes every request to a replica (what HTTP serves).
 /// </summary>
 public static class LlmClusterServiceCollectionExtensions
 {
+    /// <summary>The key of the engine a node's front doors (HTTP) serve when it is not the host's
+    /// <see cref="ILlmEngine"/> itself: a cluster node's router, while its gateway serves its own engine.</summary>
+    public const string FrontDoor = "front-door";
+
     public static LlmEngineBuilder AddLlmCluster(this IServiceCollection services, EngineOptions options, ClusterNodeOptions cluster)
     {
         cluster.Validate();
@@ -53,7 +56,7 @@ public static class LlmClusterServiceCollectionExtensions
             .WithRemoting(cluster.Host, cluster.Port)
             .WithClustering(new ClusterOptions { Roles = [ClusterNodeOptions.EngineRole], SeedNodes = [.. cluster.SeedNodes] })
             .WithDistributedPubSub(ClusterNodeOptions.EngineRole));
-        services.AddKeyedSingleton<ILlmEngine>(OpenAiServer.FrontDoor, (sp, _) =>
+        services.AddKeyedSingleton<ILlmEngine>(FrontDoor, (sp, _) =>
             ClusterEngine.Start(sp.GetRequiredService<ActorSystem>(), sp.GetRequiredService<InferenceEngine>(), cluster.Routing));
         return builder;
     }

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace LlmEngine.Host.Hosting;
+namespace LlmEngine.Hosting;
 
 /// <summary>
 /// Adds the engine to a generic host (docs/akka.md):

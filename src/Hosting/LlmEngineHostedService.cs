@@ -7,7 +7,7 @@ using LlmEngine.Actors.Remote;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace LlmEngine.Host.Hosting;
+namespace LlmEngine.Hosting;
 
 /// <summary>
 /// The engine's part of the host's lifetime. Start: load the model (so the host is ready when it
