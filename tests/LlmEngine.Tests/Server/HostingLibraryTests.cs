@@ -19,7 +19,7 @@ public sealed class HostingLibraryTests
         var libraries = deps.RootElement.GetProperty("libraries").EnumerateObject().Select(l => l.Name.Split('/')[0]).ToList();
 
         Assert.Contains("Akka.Hosting", libraries);
-        Assert.Empty(libraries.Where(l => CommandLineOnly.Any(c => l.StartsWith(c, StringComparison.OrdinalIgnoreCase))));
+        Assert.DoesNotContain(libraries, l => CommandLineOnly.Any(c => l.StartsWith(c, StringComparison.OrdinalIgnoreCase)));
     }
 
     [Fact]
@@ -28,6 +28,6 @@ public sealed class HostingLibraryTests
         var references = typeof(LlmEngineServiceCollectionExtensions).Assembly.GetReferencedAssemblies().Select(a => a.Name!).ToList();
 
         Assert.Contains("LlmEngine.Actors", references);
-        Assert.Empty(references.Where(r => CommandLineOnly.Any(c => r.StartsWith(c, StringComparison.OrdinalIgnoreCase))));
+        Assert.DoesNotContain(references, r => CommandLineOnly.Any(c => r.StartsWith(c, StringComparison.OrdinalIgnoreCase)));
     }
 }
