@@ -1,5 +1,5 @@
 using LlmEngine.Actors.Cluster;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using LlmEngine.Tests.Cli;
 
 namespace LlmEngine.Tests.Cluster;

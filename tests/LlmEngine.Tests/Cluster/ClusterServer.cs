@@ -1,7 +1,7 @@
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
