@@ -3,6 +3,7 @@ using Akka.Actor;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Sharding;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Distributed;
 
