@@ -1,5 +1,6 @@
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Runtime;
+using LlmEngine.Scheduling;
 using TorchSharp;
 
 namespace LlmEngine.Actors.Distributed;
