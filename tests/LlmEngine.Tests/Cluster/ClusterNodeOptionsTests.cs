@@ -37,7 +37,7 @@ public sealed class ClusterNodeOptionsTests
 
     [Theory]
     [InlineData("error: --cluster-public-address needs --cluster-port", "--cluster-public-address", "127.0.0.1:14053")]
-    [InlineData("error: --cluster-public-address must be HOST:PORT, got '14053'", "--cluster-port", "0", "--cluster-public-address", "14053")]
+    [InlineData("error: --cluster-public-address must be HOST:PORT, got '14053'", "--cluster-port", "14054", "--cluster-public-address", "14053")]
     public async Task ServeRefusesAPublicAddressItCannotUseInOneLine(string message, params string[] args)
     {
         var result = await CliProcess.Run(["serve", "--port", "0", .. args]);
