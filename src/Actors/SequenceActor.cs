@@ -70,7 +70,9 @@ public sealed class SequenceActor : ReceiveActor
             completion.Tokens.Add(token.TokenId);
             completion.Samples.Add(token);
             completion.CumulativeLogprob += token.Logprob;
-            var text = completion.Text.Append(token.TokenId, finishReason is not null);
+            // The scheduler's "stop" means a stop token ended it (stop strings are found here).
+            bool stopToken = finishReason == "stop" && !_request.Sampling.IncludeStopStringInOutput;
+            var text = completion.Text.Append(token.TokenId, finishReason is not null, shown: !stopToken);
             var reason = completion.Text.StoppedByString ? "stop" : finishReason;
             if (completion.Text.StoppedByString && finishReason is null)
                 _scheduler.Tell(new SchedulerActor.StopCompletion(_request.RequestId, index));
@@ -109,10 +111,15 @@ public sealed class SequenceActor : ReceiveActor
         var outputs = message.Beams.Select((beam, i) =>
         {
             var text = new CompletionText(_tokenizer, _request.PromptTokenIds, _request.Sampling with { Stop = [] });
-            for (int t = 0; t < beam.Tokens.Count; t++) text.Append(beam.Tokens[t], t == beam.Tokens.Count - 1);
-            return new CompletionOutput(i, beam.Tokens, text.Text, beam.CumulativeLogprob, [], beam.FinishReason);
+            bool stopToken = beam.FinishReason == "stop" && !_request.Sampling.IncludeStopStringInOutput;
+            for (int t = 0; t < beam.Tokens.Count; t++)
+            {
+                bool last = t == beam.Tokens.Count - 1;
+                text.Append(beam.Tokens[t], last, shown: !(last && stopToken));
+            }
+            return new CompletionOutput(i, beam.Tokens, text.Text, beam.CumulativeLogprob, beam.Samples, beam.FinishReason);
         }).ToList();
-        var deltas = outputs.Select(o => new CompletionDelta(o.Index, o.TokenIds, o.Text, [], o.FinishReason)).ToList();
+        var deltas = outputs.Select(o => new CompletionDelta(o.Index, o.TokenIds, o.Text, o.Logprobs, o.FinishReason)).ToList();
         Complete(deltas, outputs, message.FirstScheduled, message.FirstToken);
     }
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Sampling;
 
 /// <summary>
-/// Turns a step's logits into tokens, vectorised over the batch: penalties and bans per row,
+/// Turns a step's logits into tokens, vectorised over the batch: penalties, logit bias and bans per row,
 /// then one argmax for greedy rows and one sort / cumulative-sum pass for sampled rows
 /// (temperature, top-k, top-p, min-p), choosing by inverse CDF with each row's own uniform.
 /// Greedy picks the lowest id on a tie (torch.argmax returns the first maximum).
@@ -58,6 +58,12 @@ public static class Sampler
             var ids = tensor(counts.Select(g => (long)g.Key).ToArray());
             var penalty = tensor(counts.Select(g => (float)(p.PresencePenalty + p.FrequencyPenalty * g.Count())).ToArray());
             row.index_add_(0, ids, penalty, -1);
+        }
+        if (p.LogitBias.Count > 0)
+        {
+            var biased = p.LogitBias.Where(b => b.Key < vocab).ToArray();
+            if (biased.Length > 0)
+                row.index_add_(0, tensor(biased.Select(b => (long)b.Key).ToArray()), tensor(biased.Select(b => (float)b.Value).ToArray()), 1);
         }
         var banned = Known(r.BannedTokens);
         if (banned.Length > 0) row.index_fill_(0, tensor(banned), float.NegativeInfinity);

@@ -22,7 +22,11 @@ public sealed record SamplingParameters
     public bool IncludeStopStringInOutput { get; init; }
     /// <summary>Number of most likely alternatives to return with each sampled token (null: none).</summary>
     public int? Logprobs { get; init; }
+    /// <summary>Whether special tokens (BOS, EOS, control tokens) are left out of the output text.</summary>
     public bool SkipSpecialTokens { get; init; } = true;
+    /// <summary>Added to a token's logit before any other step (OpenAI's logit_bias): -100 bans it
+    /// in practice, 100 all but forces it.</summary>
+    public IReadOnlyDictionary<int, double> LogitBias { get; init; } = NoBias;
     public bool UseBeamSearch { get; init; }
     public double LengthPenalty { get; init; } = 1.0;
     /// <summary>"true", "false" or "never", as Hugging Face's beam search defines them.</summary>
@@ -39,6 +43,8 @@ public sealed record SamplingParameters
     public bool HasPenalties => PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1.0;
 
     public const int MaxLogprobs = 20;
+    public const double MaxLogitBias = 100;
+    private static readonly IReadOnlyDictionary<int, double> NoBias = new Dictionary<int, double>();
 
     /// <summary>A penalty divides positive float32 logits; far below 1 (1e-39 is 0 as a float) it
     /// overflows them to infinity, even before the temperature divides them again.</summary>
@@ -62,6 +68,11 @@ public sealed record SamplingParameters
         Check(LengthPenalty is > -100 and < 100, "length_penalty", $"length_penalty out of range: {LengthPenalty}");
         Check(EarlyStopping is "true" or "false" or "never", "early_stopping", $"early_stopping must be true, false or \"never\", got {EarlyStopping}");
         foreach (var s in Stop) Check(s.Length > 0, "stop", "stop strings must not be empty");
+        foreach (var (id, bias) in LogitBias)
+        {
+            Check(id >= 0, "logit_bias", $"logit_bias keys must be non-negative token ids, got {id}");
+            Check(bias >= -MaxLogitBias && bias <= MaxLogitBias, "logit_bias", $"logit_bias values must be in [-{MaxLogitBias}, {MaxLogitBias}], got {bias} for token {id}");
+        }
     }
 
     private static void Check(bool condition, string parameter, string message)
