@@ -62,7 +62,7 @@ public sealed class BeamSearch(CompletionTerms terms, IReadOnlyCollection<int> e
     /// <summary>The token an extension adds, as sampled: its log-probability and the request's top
     /// <c>logprobs</c> alternatives among its parent's candidates (which are ranked best first).</summary>
     public SampledToken Sample(BeamExtension e, IReadOnlyList<TokenLogprob> parentCandidates) =>
-        new(e.Token, float.NaN, (float)e.TokenLogprob, [.. parentCandidates.Take(sampling.Logprobs ?? 0)]);
+        new(e.Token, float.NaN, (float)e.TokenLogprob, [.. parentCandidates.Take(terms.Logprobs)]);
 
     /// <summary>Ends the search: live beams join the hypotheses; returns the best W, best first.</summary>
     public IReadOnlyList<BeamHypothesis> Finish(IReadOnlyList<Beam> live, string reason)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Structured;
+using LlmEngine.Scheduling;
 using static TorchSharp.torch;
 
 namespace LlmEngine.Host.Bench;

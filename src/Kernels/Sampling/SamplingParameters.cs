@@ -52,7 +52,7 @@ public sealed record SamplingParameters
     public CompletionTerms ToCompletionTerms() => new()
     {
         N = N, MaxTokens = MaxTokens, MinTokens = MinTokens, IgnoreEos = IgnoreEos, StopTokenIds = StopTokenIds,
-        UseBeamSearch = UseBeamSearch, LengthPenalty = LengthPenalty, EarlyStopping = EarlyStopping,
+        UseBeamSearch = UseBeamSearch, LengthPenalty = LengthPenalty, EarlyStopping = EarlyStopping, Logprobs = Logprobs ?? 0,
     };
 
     /// <summary>A penalty divides positive float32 logits; far below 1 (1e-39 is 0 as a float) it

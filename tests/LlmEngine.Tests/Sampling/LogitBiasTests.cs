@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using static TorchSharp.torch;
 
 namespace LlmEngine.Tests.Sampling;
