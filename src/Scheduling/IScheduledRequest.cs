@@ -31,4 +31,7 @@ public sealed record CompletionTerms
     /// <summary>Top alternatives each beam token reports (logprobs; 0: none): beams' tokens reach
     /// their request only when the search ends, so the search keeps them.</summary>
     public int Logprobs { get; init; }
+    /// <summary>Prompt logprobs are wanted: every prompt token is computed (its logits are needed),
+    /// so no cached prefix is reused.</summary>
+    public bool ScoresPrompt { get; init; }
 }

@@ -42,6 +42,7 @@ public static class SamplingFields
             SkipSpecialTokens = Bool(body, "skip_special_tokens") ?? d.SkipSpecialTokens,
             LogitBias = LogitBias(body) ?? d.LogitBias,
             Logprobs = logprobs,
+            PromptLogprobs = Int(body, "prompt_logprobs") ?? d.PromptLogprobs,
             UseBeamSearch = Bool(body, "use_beam_search") ?? d.UseBeamSearch,
             LengthPenalty = Number(body, "length_penalty") ?? d.LengthPenalty,
             EarlyStopping = earlyStopping,

@@ -123,13 +123,32 @@ public static class Sampler
         return order.gather(1, safe).squeeze(1).data<long>().ToArray();
     }
 
-    private static SampledToken[] Logprobs(Tensor processed, IReadOnlyList<SamplingRow> rows, long[] chosen)
+    private static SampledToken[] Logprobs(Tensor processed, IReadOnlyList<SamplingRow> rows, long[] chosen) =>
+        Score(processed, chosen, [.. rows.Select(r => r.TopLogprobs)]);
+
+    /// <summary>
+    /// Prompt logprobs: each row's raw logits [rows, vocab] score the prompt token that follows its
+    /// position, as vLLM scores them (no penalty, bias or temperature), with the token's rank (how
+    /// many tokens are at least as likely) and each row's top alternatives.
+    /// </summary>
+    public static PromptLogprob[] ScorePrompt(Tensor logits, IReadOnlyList<int> tokenIds, IReadOnlyList<int> tops)
+    {
+        using var scope = NewDisposeScope();
+        var scores = logits.to(float32);
+        var ids = tokenIds.Select(t => (long)t).ToArray();
+        var tokens = Score(scores, ids, [.. tops]);
+        var picked = scores.gather(1, tensor(ids).unsqueeze(1));
+        var ranks = scores.ge(picked).sum(-1).data<long>().ToArray();
+        return [.. tokens.Select((t, i) => new PromptLogprob(t, (int)ranks[i]))];
+    }
+
+    private static SampledToken[] Score(Tensor processed, long[] chosen, int[] tops)
     {
         var logZ = processed.logsumexp(-1);
         var pickedLogits = processed.gather(1, tensor(chosen).unsqueeze(1)).squeeze(1);
         var logits = pickedLogits.data<float>().ToArray();
         var picked = pickedLogits.sub(logZ).data<float>().ToArray();
-        int maxTop = rows.Count == 0 ? 0 : rows.Max(r => r.TopLogprobs);
+        int maxTop = tops.Length == 0 ? 0 : tops.Max();
         long[] topIds = [];
         float[] topValues = [];
         if (maxTop > 0)
@@ -138,10 +157,10 @@ public static class Sampler
             topValues = values.sub(logZ.unsqueeze(1)).data<float>().ToArray();
             topIds = ids.data<long>().ToArray();
         }
-        var result = new SampledToken[rows.Count];
-        for (int i = 0; i < rows.Count; i++)
+        var result = new SampledToken[tops.Length];
+        for (int i = 0; i < tops.Length; i++)
         {
-            var top = new TokenLogprob[rows[i].TopLogprobs];
+            var top = new TokenLogprob[tops[i]];
             for (int k = 0; k < top.Length; k++) top[k] = new TokenLogprob((int)topIds[i * maxTop + k], topValues[i * maxTop + k]);
             result[i] = new SampledToken((int)chosen[i], logits[i], picked[i], top);
         }
