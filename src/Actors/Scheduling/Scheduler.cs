@@ -163,7 +163,9 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
     }
 
     /// <summary>A scheduled sequence as a change to what the worker holds: tokens appended since,
-    /// and its block table from the first entry that differs.</summary>
+    /// and its block table from the first entry that differs. An entry that slid out of the window
+    /// differs from nothing (the kernels never read it): the worker keeps whatever id it had there,
+    /// or block 0 when it had none.</summary>
     private ScheduledSequence Changes(Sequence sequence, int numComputed, int numNew)
     {
         var tokens = new int[sequence.TokenCount - sequence.SentTokens];
@@ -172,8 +174,9 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         var table = cache.BlockTable(sequence.Id);
         var sent = sequence.SentBlocks;
         int kept = 0;
-        while (kept < sent.Length && kept < table.Count && sent[kept] == table[kept]) kept++;
-        if (kept < sent.Length || kept < table.Count) sequence.SentBlocks = [.. table];
+        while (kept < sent.Length && kept < table.Count && (sent[kept] == table[kept] || table[kept] == KvCacheManager.SlidOut)) kept++;
+        if (kept < sent.Length || kept < table.Count)
+            sequence.SentBlocks = [.. sent[..kept], .. table.Skip(kept).Select(b => b == KvCacheManager.SlidOut ? 0 : b)];
         return new ScheduledSequence(sequence.Id, numComputed, numNew, tokens, kept, sequence.SentBlocks[kept..]);
     }
 
