@@ -30,6 +30,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr> _lastError;
     private static delegate* unmanaged<void> _clearError;
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
+    private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int> _packedLinear;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -145,21 +146,37 @@ public static unsafe class NativeKernels
     /// float32 or both bfloat16; out may be wider than N (the parts of a fused projection).</summary>
     public static void QuantizedLinear(Tensor output, Tensor x, QuantizedTensor weight, long column = 0)
     {
-        EnsureAvailable();
-        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != weight.RowLength || output.shape[0] != x.shape[0] || column < 0 || output.shape[1] < column + weight.Rows)
-            throw new ArgumentException($"llm_quantized_linear: x [{string.Join(", ", x.shape)}], weight [{weight.Rows}, {weight.RowLength}] and out [{string.Join(", ", output.shape)}] from column {column} do not fit");
-        if (x.dtype != output.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || x.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
-            throw new ArgumentException("llm_quantized_linear: x and out must be contiguous CPU tensors, both float32 or both bfloat16");
-        long elementSize = x.dtype == ScalarType.BFloat16 ? 2 : 4;
-        int rc = _quantizedLinear(TensorMemory.DataPointer(output) + (nint)(column * elementSize), output.shape[1], TensorMemory.DataPointer(x),
+        var outputAt = QuantizedLinearOutput("llm_quantized_linear", output, x, weight.Rows, weight.RowLength, column);
+        int rc = _quantizedLinear(outputAt, output.shape[1], TensorMemory.DataPointer(x),
             x.dtype == ScalarType.BFloat16 ? 1 : 0, x.shape[0], x.shape[1], weight.Data, (int)weight.Type, weight.Rows);
         GC.KeepAlive(x);
         GC.KeepAlive(output);
         GC.KeepAlive(weight);
-        if (rc == 0) return;
-        string message = Marshal.PtrToStringUTF8(_lastError()) ?? "";
-        _clearError();
-        throw new ArgumentException($"llm_quantized_linear: {message}");
+        if (rc != 0) throw new ArgumentException($"llm_quantized_linear: {TakeLastError()}");
+    }
+
+    /// <summary><see cref="QuantizedLinear(Tensor, Tensor, QuantizedTensor, long)"/> on a packed weight: the same
+    /// integers (activations quantized to Q8_0 as llama.cpp does), float32 sums in another order.</summary>
+    public static void QuantizedLinear(Tensor output, Tensor x, PackedQuantizedWeight weight, long column = 0)
+    {
+        var outputAt = QuantizedLinearOutput("llm_packed_linear", output, x, weight.Rows, weight.RowLength, column);
+        int rc = _packedLinear(outputAt, output.shape[1], TensorMemory.DataPointer(x), x.dtype == ScalarType.BFloat16 ? 1 : 0,
+            x.shape[0], x.shape[1], weight.DangerousGetHandle());
+        GC.KeepAlive(x);
+        GC.KeepAlive(output);
+        GC.KeepAlive(weight);
+        if (rc != 0) throw new ArgumentException($"llm_packed_linear: {TakeLastError()}");
+    }
+
+    // Checks the shapes of a quantized linear and returns where its output columns start.
+    private static IntPtr QuantizedLinearOutput(string name, Tensor output, Tensor x, long rows, long rowLength, long column)
+    {
+        EnsureAvailable();
+        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != rowLength || output.shape[0] != x.shape[0] || column < 0 || output.shape[1] < column + rows)
+            throw new ArgumentException($"{name}: x [{string.Join(", ", x.shape)}], weight [{rows}, {rowLength}] and out [{string.Join(", ", output.shape)}] from column {column} do not fit");
+        if (x.dtype != output.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || x.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
+            throw new ArgumentException($"{name}: x and out must be contiguous CPU tensors, both float32 or both bfloat16");
+        return TensorMemory.DataPointer(output) + (nint)(column * (x.dtype == ScalarType.BFloat16 ? 2 : 4));
     }
 
     // Stack layout of aoti_torch_call_dispatcher: the schema's arguments in order, a new tensor
@@ -222,6 +239,7 @@ public static unsafe class NativeKernels
         _lastError = (delegate* unmanaged<IntPtr>)Export("llm_native_last_error");
         _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
         _quantizedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
+        _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int>)Export("llm_packed_linear");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

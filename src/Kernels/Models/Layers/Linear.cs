@@ -13,8 +13,9 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// them at well under the machine's bandwidth; up to 64 float32 rows its register tiles also
 /// beat libtorch's GEMM at these shapes. bfloat16 uses it only for a few rows, since libtorch's
 /// bfloat16 GEMM (native bf16 dot products) is faster once arithmetic dominates. Prompt chunks
-/// (many rows) stay on libtorch's GEMM. Quantized weights go to the native quantized kernel at
-/// every row count (activations quantized to Q8_0 on the fly, integer dot products).
+/// (many rows) stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
+/// every row count (activations quantized to Q8_0 on the fly, integer dot products), packed ones
+/// where <see cref="QuantizedLinearPart"/> packed them.
 /// </summary>
 public static class Linear
 {
@@ -35,7 +36,7 @@ public static class Linear
         long column = 0;
         foreach (var part in parts)
         {
-            NativeKernels.QuantizedLinear(output, input, part, column);
+            part.Apply(output, input, column);
             column += part.Rows;
         }
         if (bias is not null) output.add_(bias);

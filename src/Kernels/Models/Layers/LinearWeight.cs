@@ -13,7 +13,7 @@ public sealed class LinearWeight : IDisposable
 {
     private readonly bool _owned;
 
-    private LinearWeight(torch.Tensor? dense, IReadOnlyList<QuantizedTensor>? parts, bool owned, bool halfInputs = false)
+    private LinearWeight(torch.Tensor? dense, IReadOnlyList<QuantizedLinearPart>? parts, bool owned, bool halfInputs = false)
     {
         Dense = dense;
         QuantizedParts = parts;
@@ -28,7 +28,7 @@ public sealed class LinearWeight : IDisposable
     public bool HalfInputs { get; }
 
     /// <summary>The blocks, by rows: the output's columns are the parts' rows in order.</summary>
-    public IReadOnlyList<QuantizedTensor>? QuantizedParts { get; }
+    public IReadOnlyList<QuantizedLinearPart>? QuantizedParts { get; }
 
     public long OutFeatures => Dense?.shape[0] ?? QuantizedParts!.Sum(p => p.Rows);
 
@@ -44,7 +44,18 @@ public sealed class LinearWeight : IDisposable
     {
         if (parts.Length == 0 || parts.Any(p => p.RowLength != parts[0].RowLength))
             throw new ArgumentException("a quantized linear weight needs one or more parts of the same row length");
-        return new(null, parts, true);
+        var owned = new List<QuantizedLinearPart>(parts.Length);
+        try
+        {
+            foreach (var part in parts) owned.Add(new QuantizedLinearPart(part));
+        }
+        catch
+        {
+            foreach (var part in owned) part.Dispose();
+            foreach (var part in parts.Skip(owned.Count + 1)) part.Dispose();
+            throw;
+        }
+        return new(null, owned, true);
     }
 
     public void Dispose()

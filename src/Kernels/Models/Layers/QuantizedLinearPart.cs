@@ -1,0 +1,48 @@
+using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Quantization;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Kernels.Models.Layers;
+
+/// <summary>
+/// One part (a run of rows) of a quantized linear weight, as the native kernels read it: repacked
+/// once for the AVX-512 VNNI kernels where the CPU and the block type allow (the blocks are then
+/// released: the packed copy holds the same bytes), else ggml's blocks as stored.
+/// </summary>
+public sealed class QuantizedLinearPart : IDisposable
+{
+    private readonly QuantizedTensor? _blocks;
+    private readonly PackedQuantizedWeight? _packed;
+
+    /// <summary>Takes ownership of <paramref name="blocks"/>.</summary>
+    public QuantizedLinearPart(QuantizedTensor blocks)
+    {
+        (Type, Rows, RowLength) = (blocks.Type, blocks.Rows, blocks.RowLength);
+        try { _packed = PackedQuantizedWeight.TryPack(blocks); }
+        catch
+        {
+            blocks.Dispose();
+            throw;
+        }
+        if (_packed is null) _blocks = blocks;
+        else blocks.Dispose();
+    }
+
+    public GgmlType Type { get; }
+    public long Rows { get; }
+    public long RowLength { get; }
+    public bool IsPacked => _packed is not null;
+
+    /// <summary>output[:, column..column + Rows] = x · partᵀ.</summary>
+    public void Apply(Tensor output, Tensor x, long column)
+    {
+        if (_packed is not null) NativeKernels.QuantizedLinear(output, x, _packed, column);
+        else NativeKernels.QuantizedLinear(output, x, _blocks!, column);
+    }
+
+    public void Dispose()
+    {
+        _packed?.Dispose();
+        _blocks?.Dispose();
+    }
+}

@@ -1,0 +1,112 @@
+#include "packed_linear.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+#include "bf16.h"
+#include "errors.h"
+#include "thread_pool.h"
+
+namespace llm {
+
+namespace {
+
+// Buffers of the calling thread, kept between calls: a decode step must not allocate.
+struct Scratch {
+    std::vector<int8_t> q;
+    std::vector<float> d, y;
+    std::vector<int32_t> bias;
+};
+
+}  // namespace
+
+bool packable(QuantType type) {
+    static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                  __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
+    return supported && (type == QuantType::Q8_0 || type == QuantType::Q4_0);
+}
+
+PackedWeight* pack_weight(const uint8_t* weight, QuantType type, int64_t n, int64_t k) {
+    check(packable(type), "pack_weight: type ", static_cast<int>(type), " cannot be packed on this CPU");
+    check(n >= 1 && k >= kQuantBlock && k % kQuantBlock == 0, "pack_weight: shape [", n, ", ", k, "] does not fit (k must be a positive multiple of 32)");
+    auto* packed = new PackedWeight{type, n, k, (n + kPackRows - 1) / kPackRows, k / kQuantBlock, 0, 0, nullptr};
+    packed->quants_offset = (packed->blocks * 32 + 63) / 64 * 64;
+    packed->group_bytes = packed->quants_offset + packed->blocks * (type == QuantType::Q8_0 ? 512 : 256);
+    packed->data = static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>(packed->groups * packed->group_bytes)));
+    if (!packed->data) {
+        delete packed;
+        fail("pack_weight: out of memory");
+    }
+    auto body = [&](int g) { avx512::pack_group(weight, *packed, g); };
+    ThreadPool::instance().for_each(static_cast<int>(packed->groups), body);
+    return packed;
+}
+
+void free_packed(PackedWeight* packed) {
+    if (!packed) return;
+    std::free(packed->data);
+    delete packed;
+}
+
+void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, const PackedWeight& w) {
+    check(m >= 1 && ldo >= w.n, "packed_linear: m ", m, " and output row stride ", ldo, " do not fit n ", w.n);
+    thread_local Scratch scratch;
+    const int64_t k = w.k, blocks = w.blocks;
+    scratch.q.resize(static_cast<size_t>(m * k));
+    scratch.d.resize(static_cast<size_t>(m * blocks));
+    scratch.bias.resize(static_cast<size_t>(m * blocks));
+    // The pool's workers have thread_local scratch of their own: hand them this thread's buffers.
+    int8_t* q = scratch.q.data();
+    float* d = scratch.d.data();
+    int32_t* bias = scratch.bias.data();
+    const int32_t offset = w.type == QuantType::Q8_0 ? 128 : 8;
+    auto quantize = [&](int r) { avx512::quantize_rows_q8(x, bf16, k, r, r + 1, offset, q, d, bias); };
+    if (m >= 8) ThreadPool::instance().for_each(static_cast<int>(m), quantize);
+    else avx512::quantize_rows_q8(x, bf16, k, 0, m, offset, q, d, bias);
+
+    float* y = static_cast<float*>(out);
+    int64_t stride = ldo;
+    if (bf16) {
+        scratch.y.resize(static_cast<size_t>(m * w.n));
+        y = scratch.y.data();
+        stride = w.n;
+    }
+    // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer.
+    constexpr int64_t kChunk = 2;
+    auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
+    ThreadPool::instance().for_each(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
+    if (bf16)
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < w.n; ++j) static_cast<uint16_t*>(out)[i * ldo + j] = float_to_bf16(y[i * w.n + j]);
+}
+
+}  // namespace llm
+
+// C ABI for C#. llm_pack_quantized returns a packed copy of weight [n, k] (ggml blocks of `type`),
+// or null where the packed kernels cannot run (then use llm_quantized_linear) or on a bad shape
+// (llm_native_last_error() says which). llm_packed_linear is llm_quantized_linear on packed weights.
+LLM_EXPORT int llm_packable(int type) { return llm::packable(static_cast<llm::QuantType>(type)) ? 1 : 0; }
+
+LLM_EXPORT void* llm_pack_quantized(const uint8_t* weight, int type, int64_t n, int64_t k) {
+    llm_native_clear_error();
+    try {
+        return llm::pack_weight(weight, static_cast<llm::QuantType>(type), n, k);
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+
+LLM_EXPORT void llm_free_packed(void* packed) { llm::free_packed(static_cast<llm::PackedWeight*>(packed)); }
+
+LLM_EXPORT int llm_packed_linear(void* out, int64_t ldo, const void* x, int x_bf16, int64_t m, int64_t k, const void* packed) {
+    llm_native_clear_error();
+    try {
+        const auto& w = *static_cast<const llm::PackedWeight*>(packed);
+        llm::check(k == w.k, "packed_linear: x has ", k, " columns, the weight ", w.k);
+        llm::packed_linear_cpu(out, ldo, x, x_bf16 != 0, m, w);
+        return 0;
+    } catch (const std::exception&) {
+        return -1;
+    }
+}

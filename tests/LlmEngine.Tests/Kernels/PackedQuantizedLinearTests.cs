@@ -1,0 +1,115 @@
+using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Quantization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Tests.Kernels;
+
+/// <summary>
+/// Q8_0 / Q4_0 weights repacked for the AVX-512 VNNI kernels compute the same integer dot products
+/// as the blocks they came from (activations quantized to Q8_0 the same way), so they agree with
+/// the unpacked kernel to the float rounding of another summation order, and with the float64
+/// product of the dequantized weights wherever the activations are exact Q8_0 blocks. Shapes cover
+/// one block, an odd number of blocks, rows that are not whole groups of 16, and many rows.
+/// (On a CPU without AVX-512 VNNI nothing is packed and these tests have nothing to compare.)
+/// </summary>
+public class PackedQuantizedLinearTests
+{
+    private static Tensor Run(Tensor x, PackedQuantizedWeight weight)
+    {
+        var output = empty(new[] { x.shape[0], weight.Rows }, dtype: x.dtype);
+        NativeKernels.QuantizedLinear(output, x, weight);
+        return output;
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 1, 768, 64, ScalarType.Float32)]
+    [InlineData(GgmlType.Q8_0, 5, 160, 17, ScalarType.Float32)]
+    [InlineData(GgmlType.Q8_0, 70, 32, 9, ScalarType.Float32)]
+    [InlineData(GgmlType.Q8_0, 3, 96, 40, ScalarType.BFloat16)]
+    [InlineData(GgmlType.Q4_0, 1, 768, 64, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_0, 6, 160, 33, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_0, 70, 64, 31, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_0, 2, 96, 40, ScalarType.BFloat16)]
+    public void PackedWeightsGiveTheUnpackedKernelsProduct(GgmlType type, long m, long k, long n, ScalarType dtype)
+    {
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, n, k, (int)(m + k + n));
+        using var _ = dequantized;
+        using var __ = weight;
+        using var packed = PackedQuantizedWeight.TryPack(weight);
+        if (packed is null) return;
+        using var x = randn(new[] { m, k }, generator: new Generator(11)).to(dtype);
+        using var unpacked = empty(new[] { m, n }, dtype: dtype);
+        NativeKernels.QuantizedLinear(unpacked, x, weight);
+        using var actual = Run(x, packed);
+        double scale = unpacked.abs().max().to(ScalarType.Float64).item<double>();
+        double tolerance = dtype == ScalarType.BFloat16 ? scale / 128 : 1e-5 * scale;
+        Assert.InRange(actual.to(ScalarType.Float64).sub(unpacked.to(ScalarType.Float64)).abs().max().item<double>(), 0, tolerance);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void ExactActivationsGiveTheDequantizedProduct(GgmlType type)
+    {
+        const long m = 7, k = 224, n = 50;
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, n, k, 3);
+        using var _ = dequantized;
+        using var __ = weight;
+        using var packed = PackedQuantizedWeight.TryPack(weight);
+        if (packed is null) return;
+        // Whole Q8_0 blocks: small integers times a power of two, one of them ±127 per block.
+        var random = new Random(5);
+        var values = new float[m * k];
+        for (long b = 0; b < m * k / 32; b++)
+        {
+            float step = MathF.ScaleB(1, random.Next(-6, 2));
+            for (int i = 0; i < 32; i++) values[b * 32 + i] = random.Next(-127, 128) * step;
+            values[b * 32 + random.Next(32)] = 127 * step;
+        }
+        using var x = tensor(values).view(m, k);
+        using var actual = Run(x, packed);
+        using var expected = x.to(ScalarType.Float64).matmul(dequantized.t());
+        double scale = expected.abs().max().item<double>();
+        Assert.InRange(actual.to(ScalarType.Float64).sub(expected).abs().max().item<double>(), 0, 1e-5 * scale);
+    }
+
+    [Fact]
+    public void APartWritesOnlyItsColumnsEvenWhenItsRowsAreNotWholeGroups()
+    {
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_0, 19, 64, 2);
+        using var _ = dequantized;
+        using var __ = weight;
+        using var packed = PackedQuantizedWeight.TryPack(weight);
+        if (packed is null) return;
+        using var x = randn(new[] { 3L, 64 }, generator: new Generator(4));
+        using var fused = full(3, 24, float.NaN);
+        NativeKernels.QuantizedLinear(fused, x, packed, column: 2);
+        using var alone = Run(x, packed);
+        Assert.True(fused[.., 2..21].eq(alone).all().item<bool>());
+        Assert.True(fused[.., ..2].isnan().all().item<bool>() && fused[.., 21..].isnan().all().item<bool>());
+    }
+
+    [Fact]
+    public void OnlyQ8_0AndQ4_0ArePacked()
+    {
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_K, 4, 256, 1);
+        using var _ = dequantized;
+        using var __ = weight;
+        Assert.False(PackedQuantizedWeight.CanPack(GgmlType.Q4_K));
+        Assert.Null(PackedQuantizedWeight.TryPack(weight));
+    }
+
+    [Fact]
+    public void AnInputOfAnotherWidthIsRejectedWithTheShapes()
+    {
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q8_0, 16, 64, 1);
+        using var _ = dequantized;
+        using var __ = weight;
+        using var packed = PackedQuantizedWeight.TryPack(weight);
+        if (packed is null) return;
+        using var x = zeros(2, 32);
+        var error = Assert.Throws<ArgumentException>(() => Run(x, packed));
+        Assert.Contains("[2, 32]", error.Message);
+    }
+}
