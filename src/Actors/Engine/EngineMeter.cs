@@ -49,9 +49,7 @@ public sealed class EngineMeter
             var u = allocation.Usage;
             _preemptions += allocation.PreemptedByRecompute.Count + allocation.SwappedOut.Count;
             _swappedOut += allocation.SwappedOut.Count;
-            _blocksTotal = u.Total;
-            _blocksFree = u.Free;
-            _usage = u.Total == 0 ? 0 : 1.0 - (double)u.Free / u.Total;
+            SetBlocks(u.Total, u.Free);
             _peakBlocksUsed = Math.Max(_peakBlocksUsed, u.Total - u.Free);
             _peakShared = Math.Max(_peakShared, u.SharedBlocksSaved);
             _prefixQueries = u.PrefixQueries;
@@ -91,8 +89,17 @@ public sealed class EngineMeter
         lock (_lock)
         {
             (_running, _waiting, _swapped) = (scheduler.NumRunning, scheduler.NumWaiting, scheduler.NumSwapped);
+            // Blocks come back outside allocations too (a failed step, an abort, a finish).
+            SetBlocks(scheduler.Cache.NumTotalBlocks, scheduler.Cache.NumFreeBlocks);
             return Build();
         }
+    }
+
+    private void SetBlocks(int total, int free)
+    {
+        _blocksTotal = total;
+        _blocksFree = free;
+        _usage = total == 0 ? 0 : 1.0 - (double)free / total;
     }
 
     /// <summary>The figures as of the last step and allocation (safe to read from any thread).</summary>

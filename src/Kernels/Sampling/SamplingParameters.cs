@@ -40,6 +40,10 @@ public sealed record SamplingParameters
 
     public const int MaxLogprobs = 20;
 
+    /// <summary>A penalty divides positive float32 logits; far below 1 (1e-39 is 0 as a float) it
+    /// overflows them to infinity, even before the temperature divides them again.</summary>
+    public const double MinRepetitionPenalty = 1e-6;
+
     /// <summary>Throws <see cref="ArgumentException"/> whose ParamName is the API field at fault.</summary>
     public void Validate()
     {
@@ -50,7 +54,8 @@ public sealed record SamplingParameters
         Check(MinP >= 0 && MinP <= 1, "min_p", $"min_p must be in [0, 1], got {MinP}");
         Check(PresencePenalty >= -2 && PresencePenalty <= 2, "presence_penalty", $"presence_penalty must be in [-2, 2], got {PresencePenalty}");
         Check(FrequencyPenalty >= -2 && FrequencyPenalty <= 2, "frequency_penalty", $"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
-        Check(RepetitionPenalty > 0 && RepetitionPenalty <= 2, "repetition_penalty", $"repetition_penalty must be in (0, 2], got {RepetitionPenalty}");
+        Check(RepetitionPenalty >= MinRepetitionPenalty && RepetitionPenalty <= 2, "repetition_penalty",
+            $"repetition_penalty must be in [{MinRepetitionPenalty}, 2], got {RepetitionPenalty}");
         Check(MaxTokens >= 1, "max_tokens", $"max_tokens must be at least 1, got {MaxTokens}");
         Check(MinTokens >= 0 && MinTokens <= MaxTokens, "min_tokens", $"min_tokens must be in [0, max_tokens], got {MinTokens}");
         Check(Logprobs is null || (Logprobs >= 0 && Logprobs <= MaxLogprobs), "logprobs", $"logprobs must be in [0, {MaxLogprobs}], got {Logprobs}");

@@ -31,8 +31,17 @@ public sealed class JsonSchemaGrammar
     public static Grammar FromElement(JsonElement schema)
     {
         var builder = new JsonSchemaGrammar(schema.Clone());
-        var value = builder.Schema(schema, "#");
-        builder._rules["root"] = Seq(JsonPieces.Ws, value, JsonPieces.Ws);
+        try
+        {
+            var value = builder.Schema(schema, "#");
+            builder._rules["root"] = Seq(JsonPieces.Ws, value, JsonPieces.Ws);
+        }
+        // JsonElement's accessors throw this for a keyword whose value has the wrong JSON type
+        // (a string where a list of names belongs, say): the schema's fault, not the server's.
+        catch (InvalidOperationException e)
+        {
+            throw new GrammarException($"the JSON schema has a keyword of the wrong type: {e.Message}");
+        }
         return new Grammar(builder._rules, "root");
     }
 
@@ -100,7 +109,9 @@ public sealed class JsonSchemaGrammar
 
     private GrammarExpr Object(JsonElement s, string path)
     {
-        if (!s.TryGetProperty("properties", out var properties) || !properties.EnumerateObject().Any())
+        if (s.TryGetProperty("properties", out var properties) && properties.ValueKind != JsonValueKind.Object)
+            throw new GrammarException($"properties at {path} must be an object");
+        if (properties.ValueKind != JsonValueKind.Object || !properties.EnumerateObject().Any())
         {
             bool closed = s.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.False;
             if (closed) return Literal("{}");

@@ -52,6 +52,18 @@ public class FaultInjectionTests
     }
 
     [Fact]
+    public async Task ARepetitionPenaltyThatWouldOverflowTheLogitsIsRefusedAndTheSmallestAllowedOneSamples()
+    {
+        var (engine, _) = Start();
+        await using var _e = engine;
+        var overflowing = Greedy with { RepetitionPenalty = 1e-39, Temperature = 1 };
+        Assert.Equal("repetition_penalty", Assert.Throws<ArgumentException>(() => engine.Validate(new("tiny", Prompt(8), overflowing))).ParamName);
+        var smallest = Greedy with { RepetitionPenalty = SamplingParameters.MinRepetitionPenalty, Temperature = SamplingParameters.GreedyTemperature, Seed = 3 };
+        var output = await EngineRuns.Final(engine, "smallest", Prompt(8), smallest);
+        Assert.Equal(Greedy.MaxTokens, output.Outputs![0].TokenIds.Count);
+    }
+
+    [Fact]
     public async Task ABeamWidthWhoseCandidatesExceedTheVocabularyIsRefused()
     {
         var (engine, _) = Start();
@@ -92,6 +104,24 @@ public class FaultInjectionTests
         var again = await EngineRuns.Final(engine, "again", prompt, Greedy);
         Assert.Equal(clean, again.Outputs![0].TokenIds);
         await EngineRuns.AssertAllBlocksFree(engine);
+    }
+
+    [Fact]
+    public async Task AFailedStepWithNoLaterArrivalLeavesNoStaleGauge()
+    {
+        var (engine, model) = Start();
+        await using var _e = engine;
+        model.FailOnCall = 2;
+        await Assert.ThrowsAsync<RequestFailedException>(() => EngineRuns.Final(engine, "failed", Prompt(7), Greedy));
+        // What a scrape reads: nothing runs, waits or holds blocks any more, without another request to refresh it.
+        var stats = engine.Statistics;
+        for (int i = 0; i < 100 && (stats.Running, stats.Waiting, stats.KvCacheUsage) != (0, 0, 0); i++)
+        {
+            await Task.Delay(20);
+            stats = engine.Statistics;
+        }
+        Assert.Equal((0, 0, 0, 0.0), (stats.Running, stats.Waiting, stats.Swapped, stats.KvCacheUsage));
+        Assert.Equal(stats.BlocksTotal, stats.BlocksFree);
     }
 
     [Fact]

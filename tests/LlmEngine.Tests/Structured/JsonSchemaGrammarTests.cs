@@ -68,6 +68,10 @@ public sealed class JsonSchemaGrammarTests
     [InlineData("""{"type":"string","maxLength":-1}""", "maxLength")]
     [InlineData("""{"type":"object","properties":{"a":{}},"required":["b"]}""", "required property 'b'")]
     [InlineData("""{"type":""", "not valid JSON")]
+    [InlineData("""{"properties":"inf"}""", "properties at # must be an object")]
+    [InlineData("""{"type":"object","properties":{"a":{}},"required":[1]}""", "wrong type")]
+    [InlineData("""{"type":["string",2]}""", "wrong type")]
+    [InlineData("""{"$ref":7}""", "wrong type")]
     public void UnsupportedOrBrokenSchemasAreRefusedWithTheReason(string schema, string reason)
     {
         var e = Assert.Throws<GrammarException>(() => GrammarAutomaton.Compile(JsonSchemaGrammar.Parse(schema)));
