@@ -35,6 +35,19 @@ public sealed partial class Scheduler
         return work;
     }
 
+    /// <summary>Running sequences whose cached keys were computed for a shorter context than they now
+    /// have (<see cref="LongContextSwitch"/>) drop them and start over. Only a running sequence gains
+    /// tokens, and this runs before anything is preempted, so no other queue holds such a sequence.</summary>
+    private void RecomputeStale()
+    {
+        if (options.LongContext.After == 0) return;
+        foreach (var s in _running.SelectMany(g => g.Unfinished).Where(options.LongContext.IsStale))
+        {
+            cache.Free(s.Id);
+            s.NumComputed = 0;
+        }
+    }
+
     private bool TryAllocate(SequenceGroup group, List<(Sequence Sequence, int NumNew)> work, StepState step)
     {
         var done = new List<(Sequence, SequenceGroup, int, int)>();

@@ -104,6 +104,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         _freed.Clear();
 
         var step = new StepState(options.MaxNumBatchedTokens, options.MaxNumSeqs);
+        RecomputeStale();
         int inFlight = _running.Count + _swapped.Count;
 
         // 1. Running requests, oldest first, each one token (or its prompt's next chunk); the
@@ -146,6 +147,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
                 group.Sent = true;
                 sequence.SentTokens = group.Request.PromptTokenIds.Count;
             }
+            if (numComputed == 0) sequence.CachedLong = options.LongContext.IsLong(sequence.TokenCount);
             scheduled.Add(Changes(sequence, numComputed, numNew));
             sequence.NumComputed = numComputed + numNew;
         }

@@ -137,7 +137,10 @@ internal sealed class PagedHarness : IDisposable
         }
         var step = new ModelStep(running.Select(s => s.Id).ToArray(), tokens.ToArray(), positions.ToArray(), starts.ToArray(),
             running.Select((s, k) => s.Computed + fed[k]).ToArray(), running.Select(s => s.Table.ToArray()).ToArray(), slots.ToArray(),
-            everyToken ? Enumerable.Range(0, tokens.Count).ToArray() : logitRows.ToArray(), Enumerable.Range(0, logitRows.Count).ToArray(), [], CacheOperationsPlan.None);
+            everyToken ? Enumerable.Range(0, tokens.Count).ToArray() : logitRows.ToArray(), Enumerable.Range(0, logitRows.Count).ToArray(), [], CacheOperationsPlan.None)
+        {
+            SequenceLengths = [.. running.Select(s => s.Tokens.Count)],
+        };
         return new StepPlan(step, running, fed, sampled);
     }
 
