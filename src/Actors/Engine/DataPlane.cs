@@ -9,9 +9,10 @@ using TorchSharp;
 namespace LlmEngine.Actors.Engine;
 
 /// <summary>
-/// What the worker computes with: the model, whole or split over --tensor-parallel-size ranks, each
-/// with its KV cache and swap space (the same block ids on every rank, each holding its own
-/// key/value heads), and the runner the worker calls each step. Built before the actors start.
+/// What the worker computes with: the model, whole or split over --tensor-parallel-size ranks and
+/// --pipeline-parallel-size stages, each part with its KV cache and swap space (the same block ids
+/// everywhere: a rank's blocks hold its own key/value heads, a stage's its own layers), and the
+/// runner the worker calls each step. Built before the actors start.
 /// </summary>
 internal sealed class DataPlane : IDisposable
 {
@@ -22,7 +23,7 @@ internal sealed class DataPlane : IDisposable
         (Model, Runner, DeviceBlocks, SwapBlocks, AttentionBackendName, _resources) = (model, runner, deviceBlocks, swapBlocks, attention, resources);
     }
 
-    /// <summary>The whole model, or rank 0's shard (its config and tokenizer are the model's).</summary>
+    /// <summary>The whole model, or the first stage's rank 0 part (its config and tokenizer are the model's).</summary>
     public LoadedModel Model { get; }
     public IStepRunner Runner { get; }
     public int DeviceBlocks { get; }
@@ -35,41 +36,70 @@ internal sealed class DataPlane : IDisposable
     /// <param name="wrap">the fault-injection tests' seam around each loaded model</param>
     public static DataPlane Create(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap = null)
     {
+        int stages = options.PipelineParallelSize;
+        if (stages == 1)
+        {
+            var whole = Stage(options, PipelineStage.Whole, wrap);
+            return new DataPlane(whole.Model, whole.Runner, whole.Blocks.Device, whole.Blocks.Swap, whole.Attention, whole.Resources);
+        }
+        var built = new List<BuiltStage>();
+        try
+        {
+            for (int s = 0; s < stages; s++) built.Add(Stage(options, PipelineStage.Of(s, stages), wrap));
+        }
+        catch
+        {
+            foreach (var stage in built) stage.Resources.Dispose();
+            throw;
+        }
+        var runner = new PipelineRunner([.. built.Select(b => b.Runner)], new Owned([.. built.Select(b => b.Resources)]));
+        var first = built[0];
+        return new DataPlane(first.Model, runner, first.Blocks.Device, first.Blocks.Swap, first.Attention, runner);
+    }
+
+    private sealed record BuiltStage(LoadedModel Model, IStageRunner Runner, (int Device, int Swap) Blocks, string Attention, IDisposable Resources);
+
+    // One stage (or the whole model): its ranks when tensor-parallel, else one part.
+    private static BuiltStage Stage(EngineOptions options, PipelineStage stage, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap)
+    {
         int size = options.TensorParallelSize;
         if (size == 1)
         {
-            var rank = Rank(options, TensorShard.Whole, wrap, out var loaded, out var blocks, out var attention);
-            return new DataPlane(loaded, rank.Runner, blocks.Device, blocks.Swap, attention, rank.Resources);
+            var part = Part(options, TensorShard.Whole, stage, wrap, out var loaded, out var blocks, out var attention);
+            return new BuiltStage(loaded, part.Runner, blocks, attention, part.Resources);
         }
-        // Each rank computes on its share of the process's cores.
+        // Each rank computes on its share of the process's cores (stages run one after the other).
         int threads = Math.Max(1, (NativeKernels.IsAvailable ? NativeKernels.Threads : Environment.ProcessorCount) / size);
         LoadedModel? first = null;
         (int Device, int Swap) sized = default;
         string name = "";
         var runner = TensorParallelRunner.Start(size, threads, shard =>
         {
-            var parts = Rank(options, shard, wrap, out var loaded, out var blocks, out var attention);
+            var parts = Part(options, shard, stage, wrap, out var loaded, out var blocks, out var attention);
             if (shard.Rank == 0) (first, sized, name) = (loaded, blocks, attention);
             return parts;
         });
-        return new DataPlane(first!, runner, sized.Device, sized.Swap, name, runner);
+        return new BuiltStage(first!, runner, sized, name, runner);
     }
 
-    // One rank: its model shard, caches of its key/value heads, attention backend and runner.
-    private static RankParts Rank(EngineOptions options, TensorShard shard, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap,
+    // One rank of one stage: its model part, caches of its key/value heads and layers, attention backend and runner.
+    // Blocks are counted for the whole model, so every part holds the same block ids the one block manager hands out.
+    private static RankParts Part(EngineOptions options, TensorShard shard, PipelineStage stage, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap,
         out LoadedModel loaded, out (int Device, int Swap) blocks, out string attentionName)
     {
         var dtype = ModelFactory.ParseDType(options.DType);
         loaded = ModelFactory.Load(options.Model, options.LoadFormat, dtype, new torch.Device(options.Device), options.Seed, options.MaxModelLength,
-            ModelFactory.ParseQuantization(options.Quantization), dequantizeGguf: options.Quantization == "none", shard: shard);
+            ModelFactory.ParseQuantization(options.Quantization), dequantizeGguf: options.Quantization == "none", shard: shard, stage: stage);
         if (wrap is not null) loaded = loaded with { Model = wrap(loaded.Model) };
         var config = loaded.Config;
         int kvHeads = shard.Heads(config).Kv;
+        var (firstLayer, layers) = stage.LayersOf(config.NumLayers);
         blocks = KvCacheSizing.Blocks(options, config, MaxModelLength(options, config), loaded.Model.DType, kvHeads * shard.Size);
-        var cache = new PagedKvCache(config.NumLayers, blocks.Device, options.BlockSize, kvHeads, config.HeadSize, loaded.Model.DType, loaded.Model.Device);
-        var swap = blocks.Swap > 0 ? new PagedKvCache(config.NumLayers, blocks.Swap, options.BlockSize, kvHeads, config.HeadSize, loaded.Model.DType, torch.CPU) : null;
-        var attention = AttentionBackends.Create(options.AttentionBackend, cache);
-        attentionName = attention.Name;
+        var cache = new PagedKvCache(layers, blocks.Device, options.BlockSize, kvHeads, config.HeadSize, loaded.Model.DType, loaded.Model.Device);
+        var swap = blocks.Swap > 0 ? new PagedKvCache(layers, blocks.Swap, options.BlockSize, kvHeads, config.HeadSize, loaded.Model.DType, torch.CPU) : null;
+        var backend = AttentionBackends.Create(options.AttentionBackend, cache);
+        attentionName = backend.Name;
+        var attention = stage.IsWhole ? backend : new StageAttention(backend, firstLayer);
         var runner = new ModelRunner(loaded.Model, attention, new BlockMoves(cache, swap));
         return new RankParts(runner, new Owned(loaded, cache, swap));
     }

@@ -52,6 +52,8 @@ public sealed record EngineOptions
     public long Seed { get; set; }
     /// <summary>Tensor-parallel ranks (Megatron-LM shards), each a thread of this process with its share of the cores.</summary>
     public int TensorParallelSize { get; set; } = 1;
+    /// <summary>Pipeline stages (contiguous layer ranges) the model is split into; each stage may itself be tensor-parallel.</summary>
+    public int PipelineParallelSize { get; set; } = 1;
     /// <summary>Most requests that may wait for admission; one more is refused (HTTP 503 with
     /// Retry-After) instead of making every wait longer. 0: <c>serve</c> takes
     /// <see cref="DefaultWaitingPerSeat"/> x max-num-seqs, in-process callers no bound; -1: no bound.</summary>
@@ -94,6 +96,8 @@ public sealed record EngineOptions
         new EngineSetting<long>("engine-seed", "Seed of dummy weights", o => o.Seed, (o, v) => o.Seed = v),
         new EngineSetting<int>("tensor-parallel-size", "Ranks the model is split over (Megatron-LM: heads and MLP units), each a thread with its share of the cores; LLaMA, GPT-2 and OPT",
             o => o.TensorParallelSize, (o, v) => o.TensorParallelSize = v, Between(1, 64)),
+        new EngineSetting<int>("pipeline-parallel-size", "Stages the model's layers are split into (the first also embeds, the last also computes the LM head and samples), run in order with the hidden states passed on; LLaMA, GPT-2 and OPT",
+            o => o.PipelineParallelSize, (o, v) => o.PipelineParallelSize = v, Between(1, 64)),
         new EngineSetting<int>("max-waiting-requests", $"Most requests waiting for admission; more get 503 with Retry-After (0: {DefaultWaitingPerSeat} x max-num-seqs when serving, no bound in generate and bench; -1: no bound)",
             o => o.MaxWaitingRequests, (o, v) => o.MaxWaitingRequests = v, AtLeast(-1)),
         new EngineSetting<double>("shutdown-grace-seconds", "Seconds a shutdown waits for in-flight requests before aborting them",

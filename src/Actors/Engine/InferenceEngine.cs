@@ -77,7 +77,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         log($"model: {model.Description}");
         log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
             $"swap {swapBlocks} blocks{(_blocks.SlidingWindowSize > 0 ? $", blocks behind the {_blocks.SlidingWindowSize}-token window freed" : "")}; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : config.RecomputeAfter > 0 && options.EnablePrefixCaching ? "off (longrope)" : "off")}" +
-            (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : ""));
+            (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : "") +
+            (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));
     }
 
     public EngineOptions Options { get; }
@@ -96,8 +97,17 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public IReadOnlyList<int> EosTokenIds { get; }
     public int NumBlocks { get; }
 
-    /// <summary>Each tensor-parallel rank's seconds of compute and of all-reduce so far (empty when the model is whole).</summary>
-    public IReadOnlyList<RankTimes> TensorParallelRanks => _data.Runner is TensorParallelRunner ranks ? ranks.Ranks : [];
+    /// <summary>Each tensor-parallel rank's seconds of compute and of all-reduce so far (empty when the model is whole);
+    /// with pipeline stages, the ranks of every stage in stage order.</summary>
+    public IReadOnlyList<RankTimes> TensorParallelRanks => _data.Runner switch
+    {
+        TensorParallelRunner ranks => ranks.Ranks,
+        PipelineRunner pipeline => [.. pipeline.Stages.OfType<TensorParallelRunner>().SelectMany(stage => stage.Ranks)],
+        _ => [],
+    };
+
+    /// <summary>Hidden-state bytes and hand-overs between pipeline stages so far (zero without stages).</summary>
+    public (long Bytes, int Boundaries) PipelineBoundaries => _data.Runner is PipelineRunner pipeline ? (pipeline.BoundaryBytes, pipeline.Boundaries) : (0, 0);
 
     /// <summary>The KV cache's block events, for a cluster's routers (recording once started).</summary>
     public KvEventLog KvEvents => _blocks.KvEvents;

@@ -4,6 +4,7 @@ using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api.Tools;
 using LlmEngine.Host.Chat;
 using LlmEngine.Host.Metrics;
+using LlmEngine.Kernels.Sampling;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
 
@@ -22,12 +23,27 @@ public sealed class ChatCompletionsEndpoint(
     {
         using var doc = await ReadBody(context.Request, context.RequestAborted);
         var body = doc.RootElement;
-        RequestChecks.Model(body, servedModel);
-        RequestChecks.Serving(engine);
-
-        var tokens = Tokenize(engine, chat, body, ct: context.RequestAborted);
         var stream = Bool(body, "stream") ?? false;
         var includeUsage = RequestChecks.IncludeUsage(body, stream);
+        var request = Prepare(body, Renamed, context.RequestAborted);
+        var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), request.Tokens.Length, request.Sampling.N, request.TopLogprobs, request.Tools);
+        PromptInput[] prompts = [new(request.Tokens, null)];
+        await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, request.Sampling, context.RequestAborted, RequestChecks.Timeout(body));
+        if (stream) await Stream(context, run, c, includeUsage);
+        else await context.Response.WriteAsJsonAsync(await Collect(run, c), ApiJson.Options, context.RequestAborted);
+    }
+
+    /// <summary>A chat request read and checked, ready for the engine: the prompt's tokens, the
+    /// sampling (with its output constraint), tools, and top logprobs (null: none).</summary>
+    public sealed record ChatRequest(int[] Tokens, SamplingParameters Sampling, ToolChoice Tools, int? TopLogprobs);
+
+    /// <summary>Reads and checks a chat-shaped body (also what /v1/responses translates its own
+    /// into); <paramref name="rename"/> names fields as the client's endpoint calls them.</summary>
+    public ChatRequest Prepare(JsonElement body, IReadOnlyDictionary<string, string> rename, CancellationToken ct)
+    {
+        RequestChecks.Model(body, servedModel);
+        RequestChecks.Serving(engine);
+        var tokens = Tokenize(engine, chat, body, ct: ct);
         // Without a budget the completion may fill the context, as vLLM does.
         var maxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens") ?? engine.MaxModelLength - tokens.Length;
         if (tokens.Length >= engine.MaxModelLength) throw ApiException.PromptTooLong(engine.MaxModelLength, tokens.Length);
@@ -37,16 +53,11 @@ public sealed class ChatCompletionsEndpoint(
             throw ApiException.BadRequest("When using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs");
         _ = String(body, "user");
         var sampling = SamplingFields.Read(body, maxTokens, wantLogprobs ? top ?? 0 : null);
-        SamplingFields.Validate(sampling, Renamed);
+        SamplingFields.Validate(sampling, rename);
         var tools = ToolChoice.Read(body, autoToolParser);
         sampling = sampling with { Guide = Guide(body, tools) };
         RequestChecks.Prompt(engine, tokens, maxTokens, "messages");
-
-        var c = new Conversation(ApiJson.NewId("chatcmpl-"), ApiJson.Now(), tokens.Length, sampling.N, wantLogprobs ? top ?? 0 : null, tools);
-        PromptInput[] prompts = [new(tokens, null)];
-        await using var run = await EngineRun.Start(engine, metrics, c.Id, prompts, sampling, context.RequestAborted, RequestChecks.Timeout(body));
-        if (stream) await Stream(context, run, c, includeUsage);
-        else await context.Response.WriteAsJsonAsync(await Collect(run, c), ApiJson.Options, context.RequestAborted);
+        return new ChatRequest(tokens, sampling, tools, wantLogprobs ? top ?? 0 : null);
     }
 
     /// <summary>The prompt's token ids: rendered with add_generation_prompt (default true) and

@@ -104,6 +104,7 @@ public static class OpenAiServer
         var structured = new StructuredOutputs(engine);
         var completions = new CompletionsEndpoint(engine, metrics, structured, model);
         var chatCompletions = new ChatCompletionsEndpoint(engine, metrics, chat, structured, model, AutoToolParser(options));
+        var responses = new Responses.ResponsesEndpoint(engine, metrics, chatCompletions, model);
         var info = new InfoEndpoints(engine, metrics, chat, model);
 
         app.UseMiddleware<ErrorMiddleware>();
@@ -116,6 +117,7 @@ public static class OpenAiServer
 
         app.MapPost("/v1/completions", completions.Handle);
         app.MapPost("/v1/chat/completions", chatCompletions.Handle);
+        app.MapPost("/v1/responses", responses.Handle);
         app.MapGet("/v1/models", info.Models);
         app.MapGet("/v1/models/{**id}", info.Model);
         // As vLLM: /ping (SageMaker's probe) answers as /health does; HEAD for probes that send it.

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -36,6 +37,13 @@ public sealed class ServerSentEvents
         await _response.Body.WriteAsync(json, _ct);
         await _response.Body.WriteAsync(EventEnd, _ct);
         await _response.Body.FlushAsync(_ct);
+    }
+
+    /// <summary>A named event (<c>event: NAME</c>), as the Responses API streams its typed events.</summary>
+    public async Task SendEvent(string name, byte[] json)
+    {
+        await _response.Body.WriteAsync(Encoding.UTF8.GetBytes($"event: {name}\n"), _ct);
+        await SendJson(json);
     }
 
     public async Task Done()

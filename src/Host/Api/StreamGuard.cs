@@ -8,10 +8,12 @@ namespace LlmEngine.Host.Api;
 /// Runs the body of a stream whose headers are sent. It ends with <c>data: [DONE]</c>; a failure
 /// midway is sent as an error object event before it (as vLLM does), since the status is gone;
 /// a client that went away ends it quietly (its requests are cancelled by the caller's dispose).
+/// A stream of typed events (the Responses API) sends its failure as its own error event
+/// (<paramref name="sendError"/>) and ends without <c>[DONE]</c>.
 /// </summary>
 public static class StreamGuard
 {
-    public static async Task Run(HttpContext context, ServerSentEvents sse, Func<Task> body)
+    public static async Task Run(HttpContext context, ServerSentEvents sse, Func<Task> body, Func<ApiException, Task>? sendError = null)
     {
         try
         {
@@ -29,13 +31,14 @@ public static class StreamGuard
                     .LogError(e, "Stream of {Path} failed", context.Request.Path);
             try
             {
-                await sse.SendJson(ApiErrors.Body(error));
+                await (sendError?.Invoke(error) ?? sse.SendJson(ApiErrors.Body(error)));
             }
             catch (Exception) when (context.RequestAborted.IsCancellationRequested)
             {
                 return;
             }
         }
+        if (sendError is not null) return;
         try
         {
             await sse.Done();

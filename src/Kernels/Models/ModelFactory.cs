@@ -31,10 +31,12 @@ public static class ModelFactory
     /// <param name="dequantizeGguf">Decode a GGUF file's blocks into <paramref name="dtype"/> instead of
     /// computing with them on the native quantized kernels.</param>
     /// <param name="shard">The tensor-parallel rank's part to keep (null: the whole model).</param>
+    /// <param name="stage">The pipeline stage's layers to keep (null: all of them).</param>
     public static LoadedModel Load(string? path, string loadFormat, torch.ScalarType dtype, torch.Device device, long seed = 0, int maxModelLength = 0,
-        GgmlType? quantization = null, bool dequantizeGguf = false, TensorShard? shard = null)
+        GgmlType? quantization = null, bool dequantizeGguf = false, TensorShard? shard = null, PipelineStage? stage = null)
     {
         shard ??= TensorShard.Whole;
+        stage ??= PipelineStage.Whole;
         if (quantization is not null && (device.type != DeviceType.CPU || !NativeKernels.IsAvailable))
             throw new ModelLoadException($"--quantization needs the native CPU kernels ({(device.type != DeviceType.CPU ? $"device is {device}" : NativeKernels.UnavailableReason)})");
         if (loadFormat is not ("auto" or "dummy"))
@@ -42,20 +44,22 @@ public static class ModelFactory
         bool dummy = loadFormat == "dummy";
         if (string.IsNullOrEmpty(path))
         {
-            shard.Check(DefaultModel.Config, DefaultModel.Name);
-            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard: shard));
+            Check(DefaultModel.Config, DefaultModel.Name, shard, stage);
+            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard: shard, stage: stage));
             return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
                 "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
         }
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         if (dummy && Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
-            return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization, shard);
+            return FromHuggingFace(path, null, null, name, dtype, device, seed, quantization, shard, stage);
 
         var files = ModelLocator.Resolve(path);
         if (files.Kind == ModelKind.Gguf && quantization is not null)
             throw new ModelLoadException($"{files.WeightsPath}: --quantization applies to float weights; a GGUF file keeps the types it stores");
         if (files.Kind == ModelKind.Gguf && !shard.IsWhole)
             throw new ModelLoadException($"{files.WeightsPath}: --tensor-parallel-size {shard.Size}: GGUF models are not split yet");
+        if (files.Kind == ModelKind.Gguf && !stage.IsWhole)
+            throw new ModelLoadException($"{files.WeightsPath}: --pipeline-parallel-size {stage.Size}: GGUF models are not split yet");
         if (files.Kind == ModelKind.Gguf)
             return GgufModels.Load(files.WeightsPath, dummy, dtype, device, seed, maxModelLength, dequantizeGguf);
         var source = WeightSources.Open(files);
@@ -65,12 +69,12 @@ public static class ModelFactory
             {
                 var config = LlamaFamily.FromLlama2c(checkpoint.Header);
                 config.Validate(checkpoint.Path);
-                shard.Check(config, checkpoint.Path);
-                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard));
+                Check(config, checkpoint.Path, shard, stage);
+                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard, stage: stage));
                 var tokenizer = TokenizerLoader.Load(files.WeightsPath, config.VocabSize);
                 return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
             }
-            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization, shard);
+            return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization, shard, stage);
         }
         finally
         {
@@ -79,17 +83,23 @@ public static class ModelFactory
     }
 
     private static LoadedModel FromHuggingFace(string directory, IWeightSource? source, string? tokenizerPath, string name, torch.ScalarType dtype, torch.Device device,
-        long seed, GgmlType? quantization, TensorShard shard)
+        long seed, GgmlType? quantization, TensorShard shard, PipelineStage stage)
     {
         var hf = HuggingFaceConfig.Load(directory);
         var family = FamilyOf(hf);
         var config = family.ReadConfig(hf);
         config.Validate(hf.Path);
-        shard.Check(config, hf.Path);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard));
+        Check(config, hf.Path, shard, stage);
+        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard, stage: stage));
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? directory, config.VocabSize);
         string weights = source is null ? "dummy weights" : "weights";
         return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
+    }
+
+    private static void Check(ModelConfig config, string source, TensorShard shard, PipelineStage stage)
+    {
+        shard.Check(config, source);
+        stage.Check(config, source);
     }
 
     private static IModelFamily FamilyOf(HuggingFaceConfig hf)

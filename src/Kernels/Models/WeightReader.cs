@@ -16,13 +16,17 @@ namespace LlmEngine.Kernels.Models;
 /// A source that stores blocks (GGUF) hands linear layers its blocks as they are when the native
 /// quantized kernel takes their type, as llama.cpp computes with them; with
 /// <paramref name="dequantize"/> (or a type the kernel lacks) they are decoded exactly into the dtype.
-/// With a tensor-parallel <see cref="Shard"/>, models keep only their rank's part of what they read.
+/// With a tensor-parallel <see cref="Shard"/>, models keep only their rank's part of what they read;
+/// with a pipeline <see cref="Stage"/>, only their stage's layers.
 /// </summary>
 public sealed class WeightReader(IWeightSource? source, string origin, ScalarType dtype, Device device, long seed = 0, GgmlType? quantization = null,
-    bool dequantize = false, TensorShard? shard = null)
+    bool dequantize = false, TensorShard? shard = null, PipelineStage? stage = null)
 {
     /// <summary>The part of each layer the model being read keeps (<see cref="TensorShard.Whole"/>: all of it).</summary>
     public TensorShard Shard { get; } = shard ?? TensorShard.Whole;
+
+    /// <summary>The layers (and ends) the model being read keeps (<see cref="PipelineStage.Whole"/>: all of them).</summary>
+    public PipelineStage Stage { get; } = stage ?? PipelineStage.Whole;
 
     public GgmlType? Quantization => quantization;
 

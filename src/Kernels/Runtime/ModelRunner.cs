@@ -8,9 +8,10 @@ namespace LlmEngine.Kernels.Runtime;
 
 /// <summary>Runs one <see cref="ModelStep"/>: cache operations, one forward pass over the whole
 /// flattened batch, then sampling. Only sampled tokens and requested logprobs come back.
-/// A tensor-parallel rank uses only <see cref="Forward"/> (its model, cache and backend hold the
-/// rank's share), and <see cref="Sharding.TensorParallelRunner"/> samples the gathered logits.</summary>
-public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStepRunner
+/// A tensor-parallel rank uses only <see cref="Forward(ModelStep)"/> (its model, cache and backend hold the
+/// rank's share), and <see cref="Sharding.TensorParallelRunner"/> samples the gathered logits; a pipeline
+/// stage's runner passes hidden states on (<see cref="Forward(ModelStep, Tensor?)"/>).</summary>
+public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStageRunner
 {
     public ICausalLanguageModel Model => model;
     public IAttentionBackend Attention => attention;
@@ -24,7 +25,10 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
 
     /// <inheritdoc/>
     /// <remarks>A tensor-parallel rank's runner returns its slice of the vocabulary.</remarks>
-    public Tensor? Forward(ModelStep step)
+    public Tensor? Forward(ModelStep step) => Forward(step, null);
+
+    /// <inheritdoc/>
+    public Tensor? Forward(ModelStep step, Tensor? hidden)
     {
         if (!step.CacheOperations.IsEmpty)
         {
@@ -42,10 +46,13 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
         var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: model.Device);
         var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device);
         ForwardProfile.BeginStep(step.NumTokens == step.SequenceIds.Length ? ProfilePhase.Decode : ProfilePhase.Prompt);
-        Tensor logits;
-        using (ForwardProfile.Time(ProfileSection.Forward)) logits = model.Forward(tokens, positions, batch, attention, rows);
+        var stage = model is IStagedModel staged ? staged.Stage : Sharding.PipelineStage.Whole;
+        Tensor output;
+        using (ForwardProfile.Time(ProfileSection.Forward))
+            output = stage.IsWhole ? model.Forward(tokens, positions, batch, attention, rows) : ((IStagedModel)model).Forward(hidden, tokens, positions, batch, attention, rows);
+        if (!stage.IsLast) return output.MoveToOuterDisposeScope();
         if (step.Samples.Length == 0) return null;
-        var perSample = logits.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+        var perSample = output.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
         return perSample.cpu().MoveToOuterDisposeScope();
     }
 

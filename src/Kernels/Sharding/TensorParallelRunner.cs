@@ -4,7 +4,7 @@ using TorchSharp;
 
 namespace LlmEngine.Kernels.Sharding;
 
-/// <summary>One tensor-parallel rank as it was built: its runner and what it owns (model shard, caches).</summary>
+/// <summary>One tensor-parallel rank (or pipeline stage) as it was built: its runner and what it owns (model shard, caches).</summary>
 public sealed record RankParts(ModelRunner Runner, IDisposable Resources);
 
 /// <summary>Per rank: seconds computing the forward pass, of those seconds in all-reduces, and bytes reduced.</summary>
@@ -20,9 +20,10 @@ public sealed record RankTimes(int Rank, double ForwardSeconds, double Communica
 /// worker calls: each step goes to every rank thread at once (the same step: same block ids, each
 /// rank's cache holding its own key/value heads, each rank applying the cache operations to its
 /// own part of the blocks); the ranks meet in the shared-memory all-reduces of every layer; then
-/// their vocabulary slices of the logits are joined and sampled once.
+/// their vocabulary slices of the logits are joined and sampled once. As a pipeline stage that is not
+/// the last, the ranks' hidden states are equal after the layer's last all-reduce; rank 0's go on.
 /// </summary>
-public sealed class TensorParallelRunner : IStepRunner, IDisposable
+public sealed class TensorParallelRunner : IStageRunner, IDisposable
 {
     private readonly RankThread[] _threads;
     private readonly RankParts[] _ranks;
@@ -30,11 +31,13 @@ public sealed class TensorParallelRunner : IStepRunner, IDisposable
     private readonly double[] _forwardSeconds;
     private readonly SharedMemoryAllReduce _group;
     private readonly StepTimer _timer = new();
+    private readonly bool _isLastStage;
 
     private TensorParallelRunner(RankThread[] threads, RankParts[] ranks, TensorShard[] shards, SharedMemoryAllReduce group)
     {
         (_threads, _ranks, _shards, _group) = (threads, ranks, shards, group);
         _forwardSeconds = new double[ranks.Length];
+        _isLastStage = ranks[0].Runner.Model is not Models.IStagedModel { Stage.IsLast: false };
     }
 
     /// <summary>Starts <paramref name="size"/> rank threads of <paramref name="threadsPerRank"/> threads each and
@@ -71,9 +74,12 @@ public sealed class TensorParallelRunner : IStepRunner, IDisposable
 
     /// <inheritdoc/>
     /// <remarks>Every rank runs the step, and their vocabulary slices of the logits are joined.</remarks>
-    public torch.Tensor? Forward(ModelStep step)
+    public torch.Tensor? Forward(ModelStep step) => Forward(step, null);
+
+    /// <inheritdoc/>
+    public torch.Tensor? Forward(ModelStep step, torch.Tensor? hidden)
     {
-        var forwards = Enumerable.Range(0, Size).Select(r => _threads[r].Run(() => Forward(r, step))).ToArray();
+        var forwards = Enumerable.Range(0, Size).Select(r => _threads[r].Run(() => Forward(r, step, hidden))).ToArray();
         try
         {
             Task.WaitAll(forwards);
@@ -87,18 +93,23 @@ public sealed class TensorParallelRunner : IStepRunner, IDisposable
         }
         var slices = forwards.Select(f => f.Result).ToArray();
         if (slices[0] is null) return null;
+        if (!_isLastStage)
+        {
+            foreach (var copy in slices.Skip(1)) copy!.Dispose();
+            return slices[0];
+        }
         var joined = torch.cat(slices!, 1);
         foreach (var slice in slices) slice!.Dispose();
         return joined;
     }
 
     // On the rank's thread. A rank that fails aborts the group, so no other rank waits for it.
-    private torch.Tensor? Forward(int rank, ModelStep step)
+    private torch.Tensor? Forward(int rank, ModelStep step, torch.Tensor? hidden)
     {
         long started = Stopwatch.GetTimestamp();
         try
         {
-            return _ranks[rank].Runner.Forward(step);
+            return _ranks[rank].Runner.Forward(step, hidden);
         }
         catch (Exception error) when (error is not AllReduceAbortedException)
         {

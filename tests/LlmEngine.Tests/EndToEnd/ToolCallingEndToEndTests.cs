@@ -207,4 +207,37 @@ public sealed class ToolCallingEndToEndTests(Stories260KToolServer server) : ICl
         Assert.Equal(AuthorRole.Assistant, answer.Role);
         Assert.False(string.IsNullOrEmpty(answer.Content));
     }
+
+    [Fact]
+    public async Task OpenAiResponsesClientGetsTextAForcedCallAndATypedObject()
+    {
+#pragma warning disable OPENAI001 // the Responses client is marked for evaluation in OpenAI 2.15
+        var client = server.Client().GetResponsesClient();
+        var input = new[] { OpenAI.Responses.ResponseItem.CreateUserMessageItem("What is the weather like?") };
+        OpenAI.Responses.ResponseResult text = await client.CreateResponseAsync(new OpenAI.Responses.CreateResponseOptions(server.Model, input) { MaxOutputTokenCount = 24 });
+        Assert.False(string.IsNullOrWhiteSpace(text.GetOutputText()));
+        Assert.Equal(24, text.Usage.OutputTokenCount);
+
+        for (var seed = 0; seed < 3; seed++)
+        {
+            var options = new OpenAI.Responses.CreateResponseOptions(server.Model, input)
+            {
+                ToolChoice = OpenAI.Responses.ResponseToolChoice.CreateRequiredChoice(), ParallelToolCallsEnabled = false, Temperature = 1.0f,
+            };
+            options.Tools.Add(OpenAI.Responses.ResponseTool.CreateFunctionTool("get_weather", BinaryData.FromString(WeatherSchema), strictModeEnabled: true));
+            OpenAI.Responses.ResponseResult called = await client.CreateResponseAsync(options);
+            Assert.True(called.OutputItems.Count == 1 && called.OutputItems[0] is OpenAI.Responses.FunctionCallResponseItem, $"{called.Status} {called.GetOutputText()}");
+            var call = (OpenAI.Responses.FunctionCallResponseItem)called.OutputItems[0];
+            Assert.Equal("get_weather", call.FunctionName);
+            using var args = JsonDocument.Parse(call.FunctionArguments.ToString());
+            Assert.True(JsonSchema.FromText(WeatherSchema).Evaluate(args.RootElement).IsValid, call.FunctionArguments.ToString());
+        }
+
+        // Microsoft.Extensions.AI over the Responses client: text.format json_schema underneath.
+        IChatClient chat = client.AsIChatClient(server.Model);
+        var forecast = await chat.GetResponseAsync<Forecast>("Will it be sunny tomorrow?", new ChatOptions { Temperature = 1.0f });
+        Assert.True(forecast.TryGetResult(out var result), forecast.Text);
+        Assert.True(Enum.IsDefined(result!.City));
+#pragma warning restore OPENAI001
+    }
 }

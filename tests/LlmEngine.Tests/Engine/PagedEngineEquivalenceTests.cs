@@ -35,7 +35,8 @@ public class PagedEngineEquivalenceTests
     public Task GroupedQueryRandomModelMatchesDenseReferenceUnderPreemption(int blockSize, PreemptionMode mode, string backend) =>
         RunAndCompare(TinyLlama.Value, blockSize, mode, backend, kvTokens: 900);
 
-    internal static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens, int tensorParallelSize = 1)
+    internal static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens, int tensorParallelSize = 1,
+        int pipelineParallelSize = 1)
     {
         var options = new EngineOptions
         {
@@ -47,6 +48,7 @@ public class PagedEngineEquivalenceTests
             MaxNumBatchedTokens = 512,
             AttentionBackend = backend,
             TensorParallelSize = tensorParallelSize,
+            PipelineParallelSize = pipelineParallelSize,
         };
         await using var engine = InferenceEngine.Start(options);
         var random = new Random(blockSize * 31 + (int)mode);

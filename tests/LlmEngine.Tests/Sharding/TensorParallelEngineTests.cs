@@ -12,7 +12,7 @@ namespace LlmEngine.Tests.Sharding;
 /// dense reference's under forced preemption (<see cref="TensorParallelPreemptionTests"/>).</summary>
 public class TensorParallelEngineTests
 {
-    private static async Task<int[]> Tokens(InferenceEngine engine, string id, int[] prompt, SamplingParameters sampling)
+    internal static async Task<int[]> Tokens(InferenceEngine engine, string id, int[] prompt, SamplingParameters sampling)
     {
         var final = await EngineRuns.Final(engine, id, prompt, sampling);
         return final.Outputs![0].TokenIds.ToArray();

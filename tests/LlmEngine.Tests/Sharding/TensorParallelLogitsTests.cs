@@ -25,8 +25,8 @@ public class TensorParallelLogitsTests
 
     internal static string PathOf(string model) => model == "stories260K" ? SharedModels.Stories260K : SharedModels.TinyHf(model);
 
-    internal static EngineOptions Options(string model, int size) =>
-        new() { Model = PathOf(model), NumBlocks = 16, BlockSize = 16, TensorParallelSize = size, SwapSpaceGiB = 0 };
+    internal static EngineOptions Options(string model, int size, int stages = 1) =>
+        new() { Model = PathOf(model), NumBlocks = 16, BlockSize = 16, TensorParallelSize = size, PipelineParallelSize = stages, SwapSpaceGiB = 0 };
 
     [Theory]
     [MemberData(nameof(Splits))]
@@ -34,15 +34,20 @@ public class TensorParallelLogitsTests
     {
         using var whole = DataPlane.Create(Options(model, 1));
         using var split = DataPlane.Create(Options(model, size));
-        int[][] prompts = [[5, 17, 99, 3, 250, 7, 42], [11, 300, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]];
-        foreach (var step in Steps(prompts))
+        AssertLogitsClose(whole, split, $"{model} over {size} ranks");
+    }
+
+    /// <summary>Both data planes' logits of <see cref="Steps"/> agree within 1e-5 of the largest logit.</summary>
+    internal static void AssertLogitsClose(DataPlane whole, DataPlane split, string label)
+    {
+        foreach (var step in Steps(Prompts))
         {
             using var expected = whole.Runner.Forward(step)!;
             using var actual = split.Runner.Forward(step)!;
             Assert.Equal(expected.shape, actual.shape);
             double scale = expected.abs().max().item<float>();
             double error = (actual - expected).abs().max().item<float>();
-            Assert.True(error <= 1e-5 * scale, $"{model} over {size} ranks: max |difference| {error:G3} vs max |logit| {scale:G3}");
+            Assert.True(error <= 1e-5 * scale, $"{label}: max |difference| {error:G3} vs max |logit| {scale:G3}");
         }
     }
 
@@ -61,8 +66,10 @@ public class TensorParallelLogitsTests
         Assert.Contains("tensor parallelism splits the LLaMA, GPT-2 and OPT families; Qwen2 is not split yet", error.Message);
     }
 
+    internal static readonly int[][] Prompts = [[5, 17, 99, 3, 250, 7, 42], [11, 300, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]];
+
     // Step 1: both prompts whole, every position's logits. Step 2: one decode token each.
-    private static IEnumerable<ModelStep> Steps(int[][] prompts)
+    internal static IEnumerable<ModelStep> Steps(int[][] prompts)
     {
         var sampling = new SamplingParameters { Temperature = 0 };
         SamplingRow Row(int[] prompt) => new(sampling, prompt, [], 0, [], 0);

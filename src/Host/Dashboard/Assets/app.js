@@ -101,4 +101,10 @@ for (const map of document.querySelectorAll(".map")) { map.addEventListener("mou
 const events = new EventSource("/dashboard/events");
 events.onopen = () => { $("connection").textContent = "live"; $("connection").className = "online"; };
 events.onerror = () => { $("connection").textContent = "reconnecting"; $("connection").className = "offline"; };
-events.onmessage = (m) => draw(JSON.parse(m.data));
+// Frames are drawn on the browser's own repaint schedule, the latest one only: a busy or hidden
+// page (where repaints stop) skips frames instead of parsing and drawing every one.
+let latest = null;
+events.onmessage = (m) => {
+  if (latest === null) requestAnimationFrame(() => { const data = latest; latest = null; draw(JSON.parse(data)); });
+  latest = m.data;
+};

@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
+using LlmEngine.Kernels.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,11 +8,12 @@ namespace LlmEngine.Kernels.Models.Llama;
 
 /// <summary>The LLaMA family (LLaMA 1-3, llama2.c checkpoints, Mistral-style GQA): token
 /// embedding, decoder layers, final RMSNorm, tied or separate output head. A tensor-parallel
-/// rank's model returns the logits of its slice of the vocabulary.</summary>
-public sealed class LlamaModel : ICausalLanguageModel
+/// rank's model returns the logits of its slice of the vocabulary; a pipeline stage's model holds
+/// its layers, the embedding when first and the final norm and head when last.</summary>
+public sealed class LlamaModel : IStagedModel
 {
-    private readonly Tensor _embedding, _finalNorm;
-    private readonly LinearWeight _head;
+    private readonly Tensor? _embedding, _finalNorm;
+    private readonly LinearWeight? _head;
     private readonly LlamaDecoderLayer[] _layers;
     private readonly RotaryEmbedding _rotary;
 
@@ -20,12 +22,16 @@ public sealed class LlamaModel : ICausalLanguageModel
         Config = config;
         DType = weights.DType;
         Device = weights.Device;
+        Stage = weights.Stage;
         long v = config.VocabSize, d = config.HiddenSize;
-        _embedding = weights.Read("model.embed_tokens.weight", v, d);
-        _layers = Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
-        _finalNorm = weights.ReadGain("model.norm.weight", d);
-        _head = !weights.Shard.IsWhole ? (config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _embedding) : weights.Shard.Head(weights, "lm_head.weight", v, d))
-            : config.TieWordEmbeddings ? weights.TiedHead(_embedding, "model.embed_tokens.weight") : weights.ReadLinear("lm_head.weight", v, d);
+        if (Stage.IsFirst || (Stage.IsLast && config.TieWordEmbeddings)) _embedding = weights.Read("model.embed_tokens.weight", v, d);
+        _layers = Stage.Layers(config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
+        if (Stage.IsLast)
+        {
+            _finalNorm = weights.ReadGain("model.norm.weight", d);
+            _head = !weights.Shard.IsWhole ? (config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _embedding!) : weights.Shard.Head(weights, "lm_head.weight", v, d))
+                : config.TieWordEmbeddings ? weights.TiedHead(_embedding!, "model.embed_tokens.weight") : weights.ReadLinear("lm_head.weight", v, d);
+        }
         _rotary = new RotaryEmbedding(config.HeadSize, config.MaxPositions, config.RopeTheta,
             config.Rotary == RotaryStyle.None ? RotaryStyle.HalfSplit : config.Rotary, config.RopeScaling, Device);
     }
@@ -33,23 +39,28 @@ public sealed class LlamaModel : ICausalLanguageModel
     public ModelConfig Config { get; }
     public ScalarType DType { get; }
     public Device Device { get; }
+    public PipelineStage Stage { get; }
 
-    public Tensor Forward(Tensor tokens, Tensor positions, AttentionBatch batch, IAttentionBackend attention, Tensor logitRows)
+    public Tensor Forward(Tensor tokens, Tensor positions, AttentionBatch batch, IAttentionBackend attention, Tensor logitRows) =>
+        Forward(null, tokens, positions, batch, attention, logitRows);
+
+    public Tensor Forward(Tensor? hidden, Tensor tokens, Tensor positions, AttentionBatch batch, IAttentionBackend attention, Tensor logitRows)
     {
         using var scope = NewDisposeScope();
-        var x = _embedding.index_select(0, tokens);
+        var x = hidden?.clone() ?? _embedding!.index_select(0, tokens);
         var (cos, sin) = _rotary.For(positions, batch);
         foreach (var layer in _layers) layer.Forward(x, _rotary, cos, sin, batch, attention);
-        var last = Norms.Rms(x.index_select(0, logitRows), _finalNorm, Config.NormEpsilon);
-        return Linear.Apply(last, _head).to(float32).MoveToOuterDisposeScope();
+        if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
+        var last = Norms.Rms(x.index_select(0, logitRows), _finalNorm!, Config.NormEpsilon);
+        return Linear.Apply(last, _head!).to(float32).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
     {
         foreach (var layer in _layers) layer.Dispose();
-        _embedding.Dispose();
-        _finalNorm.Dispose();
-        _head.Dispose();
+        _embedding?.Dispose();
+        _finalNorm?.Dispose();
+        _head?.Dispose();
         _rotary.Dispose();
     }
 }
