@@ -96,7 +96,10 @@ internal sealed class PagedHarness : IDisposable
     private Tensor Forward(ModelStep step)
     {
         using var noGrad = no_grad();
-        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
+        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping)
+        {
+            SequenceLengths = step.SequenceLengths,
+        };
         using var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: _model.Device);
         using var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: _model.Device);
         using var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: _model.Device);
