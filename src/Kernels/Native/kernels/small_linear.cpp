@@ -38,10 +38,12 @@ void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg&
     check(x.contiguous() && weight.contiguous() && out.contiguous(), "small_linear: tensors must be contiguous");
     const bool bf16 = x.dtype == DType::BF16;
 
-    std::vector<float> x32(static_cast<size_t>(m * k));
+    // Buffers of the calling thread, kept between calls: a decode step must not allocate.
+    thread_local std::vector<float> x32, y32;
+    x32.resize(static_cast<size_t>(m * k));
     for (int64_t i = 0; i < m * k; ++i) x32[i] = weight_at(x.data, bf16, i);
-    std::vector<float> y32;
     float* y = bf16 ? (y32.resize(static_cast<size_t>(m * n)), y32.data()) : out.as<float>();
+    const float* xs = x32.data();
 
     const bool vector = selected_isa() == Isa::Avx512 && k % 16 == 0;
     // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read.
@@ -49,8 +51,8 @@ void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg&
     const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
     auto body = [&](int c) {
         int64_t n0 = c * kChunk, n1 = std::min(n, n0 + kChunk);
-        if (vector) avx512::small_linear_rows(x32.data(), static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
-        else scalar_rows(x32.data(), static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
+        if (vector) avx512::small_linear_rows(xs, static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
+        else scalar_rows(xs, static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
     };
     ThreadPool::instance().for_each(chunks, body);
     if (bf16)
