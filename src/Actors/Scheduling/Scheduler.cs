@@ -155,7 +155,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         bool runs = scheduled.Count > 0 || !operations.IsEmpty;
         var output = new SchedulerOutput(newRequests, runs ? [.. _unsentForks] : [], runs ? [.. _unsentFinished] : [], scheduled, operations,
             step.Admitted, step.Recomputed, step.SwappedOut, step.SwappedIn,
-            Usage(scheduled.ToDictionary(s => s.SequenceId, s => s.NumComputed + s.NumNew)));
+            Usage(DeviceTokenCounts()));
         if (runs)
         {
             _unsentForks.Clear();
@@ -163,6 +163,11 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         }
         return output;
     }
+
+    /// <summary>Cached tokens of every sequence holding device blocks: the running ones, including
+    /// any this step left without budget (an older request recomputing its cache can take it all).</summary>
+    private Dictionary<long, int> DeviceTokenCounts() =>
+        _running.SelectMany(g => g.Unfinished).ToDictionary(s => s.Id, s => s.NumComputed);
 
     /// <summary>A scheduled sequence as a change to what the worker holds: tokens appended since,
     /// and its block table from the first entry that differs. An entry that slid out of the window
