@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Kernels.Runtime;
 
@@ -26,15 +27,4 @@ public sealed record ModelStep(
     /// length: a chunk of a long prompt knows the whole prompt's length. Phi-3's longrope picks its
     /// factors by it. Null: the context lengths.</summary>
     public int[]? SequenceLengths { get; init; }
-}
-
-/// <summary>Block moves for one step, applied in this order before the forward pass:
-/// swap out (device to host), swap in (host to device), copy-on-write copies.</summary>
-public sealed record CacheOperationsPlan(
-    IReadOnlyList<(int Device, int Host)> SwapOut,
-    IReadOnlyList<(int Host, int Device)> SwapIn,
-    IReadOnlyList<(int Src, int Dst)> Copies)
-{
-    public static readonly CacheOperationsPlan None = new([], [], []);
-    public bool IsEmpty => SwapOut.Count == 0 && SwapIn.Count == 0 && Copies.Count == 0;
 }

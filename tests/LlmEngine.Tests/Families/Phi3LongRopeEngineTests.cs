@@ -1,6 +1,7 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 using LlmEngine.Tests.Loading;
 using static TorchSharp.torch;

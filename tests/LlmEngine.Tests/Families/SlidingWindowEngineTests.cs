@@ -1,4 +1,4 @@
-using LlmEngine.Actors.Blocks;
+using LlmEngine.Scheduling.Blocks;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
