@@ -1,3 +1,4 @@
+using LlmEngine.Scheduling;
 using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Engine;
