@@ -1,3 +1,4 @@
+using LlmEngine.Tests.Loading;
 using System.Text.Json.Nodes;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Tests.Loading;
