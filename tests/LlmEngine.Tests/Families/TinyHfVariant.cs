@@ -1,4 +1,3 @@
-using LlmEngine.Tests.Loading;
 using System.Text.Json.Nodes;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Tests.Loading;

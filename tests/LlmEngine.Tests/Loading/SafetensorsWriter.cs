@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Native;
 using System.Buffers.Binary;
 using System.Text;

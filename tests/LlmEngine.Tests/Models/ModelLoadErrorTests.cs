@@ -1,7 +1,6 @@
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Tests.Loading;
-using LlmEngine.Tests.Loading;
 using TorchSharp;
 using static TorchSharp.torch;
 

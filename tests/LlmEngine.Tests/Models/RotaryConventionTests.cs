@@ -2,7 +2,6 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Tests.Loading;
-using LlmEngine.Tests.Loading;
 using TorchSharp;
 using static TorchSharp.torch;
 
