@@ -2,13 +2,12 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Event;
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Scheduling;
-using LlmEngine.Actors.Sequences;
-using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Tokenizers;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling.Sequences;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors;
 

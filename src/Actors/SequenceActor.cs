@@ -1,10 +1,9 @@
 using System.Threading.Channels;
 using Akka.Actor;
 using LlmEngine.Actors.Engine;
-using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Sequences;
-using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Tokenizers;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors;
 

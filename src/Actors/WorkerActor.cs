@@ -1,7 +1,7 @@
 using Akka.Actor;
-using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Runtime;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors;
 

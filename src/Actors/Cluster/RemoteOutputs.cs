@@ -1,6 +1,6 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
-using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Cluster;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Contracts;
+using LlmEngine.Scheduling.Blocks;
 
 namespace LlmEngine.Actors.Cluster;
 

@@ -1,4 +1,4 @@
-using LlmEngine.Actors.Scheduling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Engine;
 

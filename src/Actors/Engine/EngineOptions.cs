@@ -1,17 +1,8 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Scheduling;
 using static LlmEngine.Actors.Engine.SettingRules;
 
 namespace LlmEngine.Actors.Engine;
-
-public enum PreemptionMode { Recompute, Swap }
-
-/// <summary>How KV memory is laid out: in blocks on demand (paged), or reserved up front for each
-/// request's maximum length, contiguously (the baseline of the PagedAttention paper).</summary>
-public enum KvLayout { Paged, Reserved }
-
-/// <summary>Iteration-level (continuous) batching, or request-level (static) batching where a
-/// batch runs until all of its requests finish before new ones are admitted.</summary>
-public enum BatchingMode { Continuous, Static }
 
 /// <summary>
 /// Engine settings: the defaults are the property initialisers, and <see cref="Settings"/> names

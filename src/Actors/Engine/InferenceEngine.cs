@@ -1,18 +1,17 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using Akka;
 using Akka.Actor;
 using Akka.Streams.Dsl;
-using LlmEngine.Actors.Blocks;
+using Akka;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
-using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Tokenizers;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling;
 using TorchSharp;
 
 namespace LlmEngine.Actors.Engine;

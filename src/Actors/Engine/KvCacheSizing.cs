@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
+using LlmEngine.Scheduling;
 using TorchSharp;
 
 namespace LlmEngine.Actors.Engine;

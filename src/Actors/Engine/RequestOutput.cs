@@ -1,4 +1,4 @@
-using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Engine;
 

@@ -1,6 +1,6 @@
-using LlmEngine.Actors.Blocks;
-using LlmEngine.Actors.Scheduling;
-using LlmEngine.Actors.Sequences;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling.Sequences;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Observing;
 

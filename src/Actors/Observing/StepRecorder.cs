@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
-using LlmEngine.Actors.Scheduling;
-using LlmEngine.Actors.Sequences;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling.Sequences;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Observing;
 

@@ -1,7 +1,8 @@
-using LlmEngine.Actors.Scheduling;
+using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Structured;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Worker;
 
@@ -9,21 +10,22 @@ namespace LlmEngine.Actors.Worker;
 /// The worker's own copy of the sequences it runs (vLLM's cached request states): each one's
 /// tokens, block table, random stream and constraint position, kept up to date by applying each
 /// <see cref="SchedulerOutput"/>. From them it builds the flat <see cref="ModelStep"/>: each
-/// scheduled sequence contributes the tokens it computes now; one whose tokens are then all
-/// computed gets a sample row on its last token's logits (n rows when a request's prompt fans out
-/// to n parallel samples, each drawing from its own random stream).
+/// scheduled sequence contributes the tokens it computes now, and each of the step's sample rows
+/// reads its sequence's last logits (a request's n parallel samples all read its prompt's), each
+/// completion drawing from its own random stream.
 /// </summary>
 public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenIds)
 {
-    private sealed class RequestState(NewRequestData data)
+    // The scheduler hands back the request it was given: the engine schedules GenerationRequests.
+    private sealed class RequestState(NewRequestData data, SamplingParameters sampling)
     {
         public NewRequestData Data { get; } = data;
+        public SamplingParameters Sampling { get; } = sampling;
+        public CompletionTerms Terms { get; } = data.Request.Terms;
         /// <summary>One random stream per completion index; a seeded request derives index i's seed
         /// from its own, so sample i equals a single request made with that derived seed.</summary>
-        public SequenceRandom[] Randoms { get; } = Enumerable.Range(0, data.Sampling.N)
-            .Select(i => SequenceRandom.FromSeed(data.Sampling.Seed is { } seed ? SequenceRandom.DeriveSeed(seed, i) : null)).ToArray();
-        /// <summary>Set once the prompt has been sampled from and the request fanned out to n sequences.</summary>
-        public bool FannedOut { get; set; }
+        public SequenceRandom[] Randoms { get; } = Enumerable.Range(0, sampling.N)
+            .Select(i => SequenceRandom.FromSeed(sampling.Seed is { } seed ? SequenceRandom.DeriveSeed(seed, i) : null)).ToArray();
         public SequenceRandom RandomOf(int index) => Randoms[Math.Min(index, Randoms.Length - 1)];
     }
 
@@ -55,12 +57,15 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
     /// <summary>The block table the worker holds for a sequence (for tests).</summary>
     public IReadOnlyList<int> BlockTable(long sequenceId) => _sequences[sequenceId].Table;
 
-    /// <summary>Applies a step's changes and builds its model input; each sample row names the
-    /// sequence whose logits it reads and the completion index its token goes to.</summary>
+    /// <summary>Applies a step's changes and builds its model input, with the step's sample rows
+    /// (the scheduler's <see cref="SchedulerOutput.SampleRows"/>).</summary>
     public (ModelStep Step, IReadOnlyList<SampleRow> Rows) Apply(SchedulerOutput output)
     {
         foreach (var r in output.NewRequests)
-            _sequences[r.FirstSequenceId] = new SequenceState(new RequestState(r), 0, r.Sampling.Guide is { } g ? GuidePosition.Start(g) : null);
+        {
+            var request = new RequestState(r, ((GenerationRequest)r.Request).Sampling);
+            _sequences[r.FirstSequenceId] = new SequenceState(request, 0, request.Sampling.Guide is { } g ? GuidePosition.Start(g) : null);
+        }
         foreach (var fork in output.Forks) _sequences[fork.Child] = _sequences[fork.Parent].Fork(fork.Index);
         foreach (var id in output.FinishedSequenceIds) _sequences.Remove(id);
         foreach (var s in output.Scheduled)
@@ -87,8 +92,8 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
         var logitIndices = new List<int>();
         var sampleRows = new List<int>();
         var samplingRows = new List<SamplingRow>();
-        var rows = new List<SampleRow>();
-        int cursor = 0;
+        var rows = output.SampleRows;
+        int cursor = 0, row = 0;
         for (int i = 0; i < n; i++)
         {
             var work = scheduled[i];
@@ -104,24 +109,21 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
                 slots[cursor] = (long)sequence.Table[position / blockSize] * blockSize + position % blockSize;
             }
             starts[i + 1] = cursor;
-            if (contexts[i] < sequence.TokenCount) continue;
+            if (row == rows.Count || rows[row].SequenceId != work.SequenceId) continue;
             int logitRow = logitIndices.Count;
             logitIndices.Add(cursor - 1);
             var request = sequence.Request;
-            var sampling = request.Data.Sampling;
-            bool fanOut = !request.FannedOut && sampling.N > 1 && !sampling.UseBeamSearch;
-            request.FannedOut = true;
+            var sampling = request.Sampling;
             // A beam asks for its 2W best next tokens; the sampled token itself is not used.
             int top = sampling.UseBeamSearch ? Math.Max(2 * sampling.N, sampling.Logprobs ?? 0) : sampling.Logprobs ?? 0;
             var allowed = sequence.Guide?.Mask();
             // When the constraint leaves only the end, min_tokens cannot hold it back.
-            var banned = sequence.Guide?.State is { IsComplete: true } or { IsDead: true } ? [] : StopConditions.Banned(sequence.Output.Count, sampling, eosTokenIds);
-            foreach (int index in fanOut ? Enumerable.Range(0, sampling.N) : [sequence.Index])
+            var banned = sequence.Guide?.State is { IsComplete: true } or { IsDead: true } ? [] : StopConditions.Banned(sequence.Output.Count, request.Terms, eosTokenIds);
+            for (; row < rows.Count && rows[row].SequenceId == work.SequenceId; row++)
             {
-                var random = fanOut ? request.Randoms[index] : request.RandomOf(sequence.Index);
+                var random = request.RandomOf(rows[row].Index);
                 samplingRows.Add(new SamplingRow(sampling, request.Data.PromptTokenIds, sequence.Output, random.NextUniform(), banned, top, allowed));
                 sampleRows.Add(logitRow);
-                rows.Add(new SampleRow(work.SequenceId, index));
             }
         }
         var step = new ModelStep(ids, tokenIds, positions, starts, contexts, tables, slots,
@@ -129,7 +131,3 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
         return (step, rows);
     }
 }
-
-/// <summary>One sample row of a step: the sequence whose logits it reads and the completion index
-/// its token goes to (another index than the sequence's own means a fork).</summary>
-public readonly record struct SampleRow(long SequenceId, int Index);

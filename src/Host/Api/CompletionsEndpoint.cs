@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Metrics;
-using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
 

@@ -1,6 +1,6 @@
 using System.Text;
-using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Tokenizers;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Host.Api;
 

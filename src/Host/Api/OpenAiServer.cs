@@ -4,6 +4,7 @@ using LlmEngine.Actors.Observing;
 using LlmEngine.Host.Dashboard;
 using LlmEngine.Host.Tracing;
 using LlmEngine.Host.Metrics;
+using LlmEngine.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -61,14 +62,10 @@ public static class OpenAiServer
         return app;
     }
 
-    /// <summary>The key of the engine that HTTP serves when it is not the <see cref="ILlmEngine"/>
-    /// itself: a cluster node's router (<see cref="Hosting.LlmClusterServiceCollectionExtensions"/>),
-    /// while the node's gateway serves its own engine.</summary>
-    public const string FrontDoor = "front-door";
-
-    /// <summary>The engine HTTP requests go to: the <see cref="FrontDoor"/> if one is registered.</summary>
+    /// <summary>The engine HTTP requests go to: the <see cref="LlmClusterServiceCollectionExtensions.FrontDoor"/>
+    /// if one is registered (a cluster node's router), else the host's engine.</summary>
     public static ILlmEngine EngineOf(IServiceProvider services) =>
-        services.GetKeyedService<ILlmEngine>(FrontDoor) ?? services.GetRequiredService<ILlmEngine>();
+        services.GetKeyedService<ILlmEngine>(LlmClusterServiceCollectionExtensions.FrontDoor) ?? services.GetRequiredService<ILlmEngine>();
 
     /// <summary>The name clients must pass as "model".</summary>
     public static string ServedModel(ILlmEngine engine, ServerOptions options) =>

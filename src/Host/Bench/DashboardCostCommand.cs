@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Sequences;
 using LlmEngine.Host.Dashboard;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling.Sequences;
 using Spectre.Console;
 
 namespace LlmEngine.Host.Bench;

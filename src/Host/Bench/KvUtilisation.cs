@@ -1,4 +1,5 @@
 using LlmEngine.Actors.Engine;
+using LlmEngine.Scheduling;
 using Spectre.Console;
 
 namespace LlmEngine.Host.Bench;

@@ -6,7 +6,7 @@ using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
 using LlmEngine.Host.Api;
 using LlmEngine.Host.Api.Tools;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

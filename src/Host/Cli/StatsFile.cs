@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Host.Cli;
 

@@ -1,5 +1,5 @@
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Observing;
+using LlmEngine.Scheduling.Blocks;
 
 namespace LlmEngine.Host.Dashboard;
 

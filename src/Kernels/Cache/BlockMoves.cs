@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Runtime;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Kernels.Cache;
 

@@ -1,6 +1,7 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Kernels.Runtime;
 

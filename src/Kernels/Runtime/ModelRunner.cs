@@ -1,6 +1,7 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Kernels.Runtime;
 
@@ -21,15 +22,4 @@ public sealed record ModelStep(
     CacheOperationsPlan CacheOperations)
 {
     public int NumTokens => TokenIds.Length;
-}
-
-/// <summary>Block moves for one step, applied in this order before the forward pass:
-/// swap out (device to host), swap in (host to device), copy-on-write copies.</summary>
-public sealed record CacheOperationsPlan(
-    IReadOnlyList<(int Device, int Host)> SwapOut,
-    IReadOnlyList<(int Host, int Device)> SwapIn,
-    IReadOnlyList<(int Src, int Dst)> Copies)
-{
-    public static readonly CacheOperationsPlan None = new([], [], []);
-    public bool IsEmpty => SwapOut.Count == 0 && SwapIn.Count == 0 && Copies.Count == 0;
 }

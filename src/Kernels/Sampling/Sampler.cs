@@ -1,3 +1,4 @@
+using LlmEngine.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
 

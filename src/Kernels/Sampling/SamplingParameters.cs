@@ -1,3 +1,5 @@
+using LlmEngine.Scheduling;
+
 namespace LlmEngine.Kernels.Sampling;
 
 /// <summary>How one request turns logits into tokens and when it stops; the fields and their
@@ -39,6 +41,13 @@ public sealed record SamplingParameters
     public bool HasPenalties => PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1.0;
 
     public const int MaxLogprobs = 20;
+
+    /// <summary>What the scheduler acts on: how many completions and when each ends.</summary>
+    public CompletionTerms ToCompletionTerms() => new()
+    {
+        N = N, MaxTokens = MaxTokens, MinTokens = MinTokens, IgnoreEos = IgnoreEos, StopTokenIds = StopTokenIds,
+        UseBeamSearch = UseBeamSearch, LengthPenalty = LengthPenalty, EarlyStopping = EarlyStopping,
+    };
 
     /// <summary>A penalty divides positive float32 logits; far below 1 (1e-39 is 0 as a float) it
     /// overflows them to infinity, even before the temperature divides them again.</summary>

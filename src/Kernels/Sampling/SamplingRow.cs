@@ -1,3 +1,5 @@
+using LlmEngine.Scheduling;
+
 namespace LlmEngine.Kernels.Sampling;
 
 /// <summary>What the sampler needs for one row of logits: the request's parameters, its tokens so
@@ -12,9 +14,3 @@ public sealed record SamplingRow(
     IReadOnlyList<int> BannedTokens,
     int TopLogprobs,
     ulong[]? AllowedTokens = null);
-
-public readonly record struct TokenLogprob(int TokenId, float Logprob);
-
-/// <summary>A sampled token with its logit and log-probability under the model (after penalties,
-/// before temperature and truncation) and the most likely alternatives when asked.</summary>
-public sealed record SampledToken(int TokenId, float Logit, float Logprob, TokenLogprob[] Top);

@@ -1,5 +1,6 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Bench;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Tests.Bench;
 

@@ -11,6 +11,15 @@ internal static class TestFiles
 
     public static string ChatFixture(string name) => Path.Combine(RepoRoot, "tests", "LlmEngine.Tests", "Chat", "Fixtures", name);
 
+    /// <summary>A file in the build output of another project of the repository (<paramref name="project"/>
+    /// relative to the root), built in the tests' own configuration and framework.</summary>
+    public static string BuildOutput(string project, string file)
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory);
+        var (framework, configuration) = (output.Name, output.Parent!.Name);
+        return Path.Combine(RepoRoot, project, "bin", configuration, framework, file);
+    }
+
     public static JsonElement ReadJson(string path)
     {
         using var document = JsonDocument.Parse(File.ReadAllText(path));

@@ -5,7 +5,7 @@ using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api;
 using LlmEngine.Kernels.Sampling;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using LlmEngine.Tests.Remote;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -22,7 +22,7 @@ public sealed class ClusterNode : IAsyncDisposable
     {
         _host = host;
         Port = port;
-        FrontDoor = (ClusterEngine)host.Services.GetRequiredKeyedService<ILlmEngine>(OpenAiServer.FrontDoor);
+        FrontDoor = (ClusterEngine)host.Services.GetRequiredKeyedService<ILlmEngine>(LlmClusterServiceCollectionExtensions.FrontDoor);
         Engine = host.Services.GetRequiredService<InferenceEngine>();
         System = host.Services.GetRequiredService<ActorSystem>();
     }

@@ -1,6 +1,6 @@
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Contracts;
+using LlmEngine.Scheduling.Blocks;
 
 namespace LlmEngine.Tests.Cluster;
 

@@ -1,7 +1,7 @@
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Sequences;
 using LlmEngine.Host.Dashboard;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling.Sequences;
 
 namespace LlmEngine.Tests.Dashboard;
 

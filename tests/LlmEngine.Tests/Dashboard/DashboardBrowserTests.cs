@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 using LlmEngine.Tests.Loading;
 using Microsoft.AspNetCore.Builder;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using LlmEngine.Tests.Chat;
 using LlmEngine.Tests.Cli;
 
 namespace LlmEngine.Tests.Docs;
@@ -16,7 +17,7 @@ namespace LlmEngine.Tests.Docs;
 [Trait("Category", "Slow")]
 public sealed partial class ReadmeCommandTests
 {
-    private static readonly string Repository = FindRepository();
+    private static readonly string Repository = TestFiles.RepoRoot;
 
     [Fact]
     public async Task EveryShellBlockRunsFromTheRepositoryRoot()
@@ -79,13 +80,6 @@ public sealed partial class ReadmeCommandTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRepository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Actors.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"no folder containing Actors.sln above {AppContext.BaseDirectory}");
     }
 
     [GeneratedRegex(@"```sh\n(.*?)```", RegexOptions.Singleline)]

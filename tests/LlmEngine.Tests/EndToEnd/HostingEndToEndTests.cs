@@ -8,7 +8,7 @@ using LlmEngine.Actors;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
 using LlmEngine.Host.Api;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Tokenizers;
 using LlmEngine.Tests.Loading;

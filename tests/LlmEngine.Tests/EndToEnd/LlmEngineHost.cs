@@ -1,6 +1,6 @@
 using System.Globalization;
 using Akka.Hosting;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using LlmEngine.Tests.Loading;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;

@@ -1,7 +1,7 @@
-using LlmEngine.Actors.Scheduling;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,7 +17,7 @@ internal static class DenseBeamSearch
 {
     public static IReadOnlyList<BeamHypothesis> Run(ICausalLanguageModel model, int[] prompt, SamplingParameters sampling, IReadOnlyCollection<int> eos)
     {
-        var search = new BeamSearch(sampling, eos);
+        var search = new BeamSearch(sampling.ToCompletionTerms(), eos);
         var beams = new List<Beam> { new([], 0) };
         while (true)
         {

@@ -2,7 +2,7 @@ using System.CommandLine;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Bench;
 using LlmEngine.Host.Cli;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,5 +1,6 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Loading;
 
 namespace LlmEngine.Tests.Engine;

@@ -3,6 +3,7 @@ using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,24 +1,16 @@
+using LlmEngine.Tests.Chat;
+
 namespace LlmEngine.Tests.Loading;
 
 /// <summary>The read-only models in ../shared/models, found from the test binaries by walking up
 /// to the repository root (the folder holding Actors.sln).</summary>
 internal static class SharedModels
 {
-    public static string Root { get; } = Find();
+    public static string Root { get; } = Path.GetFullPath(TestFiles.Shared("models"));
 
     public static string Stories260K => Path.Combine(Root, "stories260K");
     public static string Stories260KBin => Path.Combine(Stories260K, "stories260K.bin");
     public static string TinyHf(string family) => Path.Combine(Root, "tiny-hf", family);
-
-    private static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Actors.sln")))
-                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "models"));
-        }
-        throw new InvalidOperationException($"no Actors.sln above {AppContext.BaseDirectory}");
-    }
 }
 
 /// <summary>A fresh temporary folder, deleted with everything in it when disposed.</summary>

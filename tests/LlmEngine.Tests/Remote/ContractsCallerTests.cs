@@ -3,6 +3,7 @@ using Akka.Actor;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Chat;
 using LlmEngine.Tests.Cli;
 
 namespace LlmEngine.Tests.Remote;
@@ -50,13 +51,5 @@ public sealed class ContractsCallerTests(RemoteSystems systems) : IClassFixture<
     private static string Describe(object message) => System.Text.Json.JsonSerializer.Serialize(message, message.GetType());
 
     // Built with the tests (a project reference that is not referenced): same configuration.
-    private static string SamplePath()
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory);
-        var (framework, configuration) = (output.Name, output.Parent!.Name);
-        for (var dir = output; dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Actors.sln")))
-                return Path.Combine(dir.FullName, "samples", "RemoteCaller", "bin", configuration, framework, "RemoteCaller.dll");
-        throw new DirectoryNotFoundException($"no folder containing Actors.sln above {AppContext.BaseDirectory}");
-    }
+    private static string SamplePath() => TestFiles.BuildOutput("samples/RemoteCaller", "RemoteCaller.dll");
 }

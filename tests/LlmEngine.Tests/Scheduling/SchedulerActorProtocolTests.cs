@@ -1,14 +1,14 @@
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.TestKit;
-using LlmEngine.Actors;
-using LlmEngine.Actors.Blocks;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Scheduling;
 using LlmEngine.Actors.Worker;
+using LlmEngine.Actors;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling.Blocks;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Tests.Scheduling;
 

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 
 namespace LlmEngine.Tests.Server;
 

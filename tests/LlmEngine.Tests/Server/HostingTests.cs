@@ -1,7 +1,8 @@
 using System.Net;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api;
-using LlmEngine.Host.Hosting;
+using LlmEngine.Hosting;
+using LlmEngine.Scheduling;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using LlmEngine.Actors.Engine;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 
 namespace LlmEngine.Tests.Sharding;

@@ -2,6 +2,7 @@ using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Loading;
 using TorchSharp;
 

@@ -1,4 +1,4 @@
-using LlmEngine.Actors.Engine;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 
 namespace LlmEngine.Tests.Sharding;

@@ -5,6 +5,7 @@ using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Bench;
 using LlmEngine.Host.Tracing;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 using Xunit.Abstractions;
 

@@ -4,6 +4,7 @@ using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Api.Tools;
 using LlmEngine.Host.Metrics;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
 

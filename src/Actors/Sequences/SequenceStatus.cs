@@ -1,3 +1,0 @@
-namespace LlmEngine.Actors.Sequences;
-
-public enum SequenceStatus { Waiting, Running, Swapped, Finished }

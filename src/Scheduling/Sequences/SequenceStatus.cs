@@ -1,0 +1,3 @@
+namespace LlmEngine.Scheduling.Sequences;
+
+public enum SequenceStatus { Waiting, Running, Swapped, Finished }
