@@ -49,6 +49,8 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 
     /// <summary>Checks the block pool's invariants (for tests), answered with <see cref="InvariantsChecked"/>.</summary>
     public sealed record CheckInvariants;
+    /// <summary>Forget the cached prefixes (a pipeline stage's cache was reloaded empty); applied between steps.</summary>
+    public sealed record ResetPrefixCache;
     public sealed record InvariantsChecked(string? Violation);
 
     public static Props Props(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health) =>
@@ -113,6 +115,11 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         {
             if (_inFlight) Stash.Stash();
             else Sender.Tell(new InvariantsChecked(Violation()));
+        });
+        Receive<ResetPrefixCache>(_ =>
+        {
+            if (_inFlight) Stash.Stash();
+            else _scheduler.Cache.ResetPrefixCache();
         });
         Receive<GetStatistics>(_ =>
         {

@@ -23,6 +23,12 @@ public sealed class ContractsSerializer(ExtendedActorSystem system) : Serializer
         [typeof(RemoteGenerateRejected)] = "R",
         [typeof(ReplicaReport)] = "K",
         [typeof(ReplicaSnapshotRequest)] = "S",
+        [typeof(StageAssignment)] = "A",
+        [typeof(StageReady)] = "Y",
+        [typeof(StageLoadFailed)] = "F",
+        [typeof(StageStep)] = "T",
+        [typeof(StageStepDone)] = "O",
+        [typeof(StageStepFailed)] = "E",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(m => m.Value, m => m.Key);

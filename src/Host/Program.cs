@@ -6,6 +6,7 @@ using LlmEngine.Kernels.Loading;
 var root = new RootCommand("llm-engine: a paged-attention LLM serving engine on Akka.NET and TorchSharp");
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(LlmEngine.Host.Bench.BenchCommand.Create());
 try
 {
@@ -23,7 +24,7 @@ catch (EngineOptionsException e)
 {
     return CliErrors.Fail(e.Message, CliErrors.Usage);
 }
-catch (Exception e) when (e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or IOException)
+catch (Exception e) when (e is ModelLoadException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or IOException or TimeoutException)
 {
     return CliErrors.Fail(e.Message);
 }

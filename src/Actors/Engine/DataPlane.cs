@@ -1,3 +1,6 @@
+using Akka.Actor;
+using LlmEngine.Actors.Distributed;
+using LlmEngine.Contracts;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
@@ -33,14 +36,21 @@ internal sealed class DataPlane : IDisposable
     public static int MaxModelLength(EngineOptions options, ModelConfig config) =>
         options.MaxModelLength > 0 ? Math.Min(options.MaxModelLength, config.MaxPositions) : config.MaxPositions;
 
+    /// <summary>The worker nodes' stages (--distributed-executor-backend cluster), or null when every stage is here.</summary>
+    public ClusterStages? RemoteStages { get; private init; }
+
     /// <param name="wrap">the fault-injection tests' seam around each loaded model</param>
-    public static DataPlane Create(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap = null)
+    /// <param name="system">the head's clustered ActorSystem (--distributed-executor-backend cluster)</param>
+    public static DataPlane Create(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap = null, ActorSystem? system = null,
+        Action<string>? log = null)
     {
         int stages = options.PipelineParallelSize;
+        if (options.DistributedExecutorBackend == "cluster")
+            return Clustered(options, system ?? throw new ArgumentNullException(nameof(system), "the cluster backend needs the head's ActorSystem"), log ?? (_ => { }));
         if (stages == 1)
         {
             var whole = Stage(options, PipelineStage.Whole, wrap);
-            return new DataPlane(whole.Model, whole.Runner, whole.Blocks.Device, whole.Blocks.Swap, whole.Attention, whole.Resources);
+            return new DataPlane(whole.Model, whole.Whole, whole.Blocks.Device, whole.Blocks.Swap, whole.Attention, whole.Resources);
         }
         var built = new List<BuiltStage>();
         try
@@ -57,16 +67,72 @@ internal sealed class DataPlane : IDisposable
         return new DataPlane(first.Model, runner, first.Blocks.Device, first.Blocks.Swap, first.Attention, runner);
     }
 
-    private sealed record BuiltStage(LoadedModel Model, IStageRunner Runner, (int Device, int Swap) Blocks, string Attention, IDisposable Resources);
+    // Stage 0 here; stages 1 to P-1 on worker nodes, which the head waits for.
+    private static DataPlane Clustered(EngineOptions options, ActorSystem system, Action<string> log)
+    {
+        int size = options.PipelineParallelSize;
+        var head = Stage(options, PipelineStage.Of(0, size), null);
+        int layers = head.Model.Config.NumLayers;
+        string Describe(int s)
+        {
+            var (first, count) = PipelineStage.Of(s, size).LayersOf(layers);
+            return $"pipeline stage {s} of {size} (layers {first}-{first + count - 1})";
+        }
+        var stages = new ClusterStages(size, Describe);
+        var settings = new StageSettings(options.Model, options.LoadFormat, options.DType, options.Quantization, options.BlockSize, options.Seed,
+            options.TensorParallelSize, options.AttentionBackend, options.MaxModelLength, head.Blocks.Device, options.SwapSpaceGiB, options.PreemptionMode.ToString());
+        var directory = system.ActorOf(StageDirectoryActor.Props(stages, s => new StageAssignment(s, size, settings), log, stages.OnReloaded),
+            StageDirectoryActor.Name);
+        var resources = new Owned(head.Resources, new Stopping(directory));
+        try
+        {
+            WaitForWorkers(options, stages, log);
+        }
+        catch
+        {
+            resources.Dispose();
+            throw;
+        }
+        var runner = new PipelineRunner([head.Runner, .. Enumerable.Range(1, size - 1).Select(s => new RemoteStageRunner(stages, s))], resources);
+        return new DataPlane(head.Model, runner, head.Blocks.Device, head.Blocks.Swap, head.Attention, runner) { RemoteStages = stages };
+    }
 
-    // One stage (or the whole model): its ranks when tensor-parallel, else one part.
-    private static BuiltStage Stage(EngineOptions options, PipelineStage stage, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap)
+    private static void WaitForWorkers(EngineOptions options, ClusterStages stages, Action<string> log)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string join = $"{options.ClusterHost}:{options.ClusterPort}";
+        log($"waiting for {stages.Count - 1} worker node(s) to load pipeline stages 1-{stages.Count - 1} (start each with: llm-engine worker --join {join})");
+        var nextLine = TimeSpan.FromSeconds(5);
+        while (stages.MissingReason is { } missing)
+        {
+            if (clock.Elapsed.TotalSeconds > options.WorkerTimeoutSeconds)
+                throw new TimeoutException($"no worker node within {options.WorkerTimeoutSeconds:0.#} s: {missing} (start one with: llm-engine worker --join {join})");
+            if (clock.Elapsed > nextLine)
+            {
+                log($"still waiting ({clock.Elapsed.TotalSeconds:0} s): {missing}");
+                nextLine += TimeSpan.FromSeconds(5);
+            }
+            Thread.Sleep(50);
+        }
+        log($"every pipeline stage has its worker node ({clock.Elapsed.TotalSeconds:0.0} s)");
+    }
+
+    private sealed class Stopping(IActorRef actor) : IDisposable
+    {
+        public void Dispose() => actor.Tell(PoisonPill.Instance);
+    }
+
+    /// <summary>One stage as built: its model (rank 0's part), runner, KV block counts and what it owns.</summary>
+    internal sealed record BuiltStage(LoadedModel Model, IStageRunner Runner, IStepRunner Whole, (int Device, int Swap) Blocks, string Attention, IDisposable Resources);
+
+    /// <summary>One stage (or the whole model): its ranks when tensor-parallel, else one part.</summary>
+    internal static BuiltStage Stage(EngineOptions options, PipelineStage stage, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap)
     {
         int size = options.TensorParallelSize;
         if (size == 1)
         {
             var part = Part(options, TensorShard.Whole, stage, wrap, out var loaded, out var blocks, out var attention);
-            return new BuiltStage(loaded, part.Runner, blocks, attention, part.Resources);
+            return new BuiltStage(loaded, part.Runner, part.Runner, blocks, attention, part.Resources);
         }
         // Each rank computes on its share of the process's cores (stages run one after the other).
         int threads = Math.Max(1, (NativeKernels.IsAvailable ? NativeKernels.Threads : Environment.ProcessorCount) / size);
@@ -79,7 +145,7 @@ internal sealed class DataPlane : IDisposable
             if (shard.Rank == 0) (first, sized, name) = (loaded, blocks, attention);
             return parts;
         });
-        return new BuiltStage(first!, runner, sized, name, runner);
+        return new BuiltStage(first!, runner, runner, sized, name, runner);
     }
 
     // One rank of one stage: its model part, caches of its key/value heads and layers, attention backend and runner.

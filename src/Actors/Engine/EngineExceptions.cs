@@ -21,3 +21,10 @@ public sealed class RequestFailedException(string message) : Exception(message);
 /// <summary>The engine is shutting down and admits no request (HTTP 503); an <see cref="InvalidOperationException"/>
 /// as it always was, typed so that every door can tell it from a bug.</summary>
 public sealed class EngineStoppingException() : InvalidOperationException("the engine is shutting down");
+
+/// <summary>A part of the model is missing (a pipeline stage without its worker node): the engine
+/// admits no request until it is back (HTTP 503 naming it), then serves again.</summary>
+public sealed class EngineUnavailableException(string reason) : Exception($"the engine cannot serve now: {reason}")
+{
+    public string Reason { get; } = reason;
+}

@@ -45,6 +45,14 @@ public sealed record EngineOptions
     public int TensorParallelSize { get; set; } = 1;
     /// <summary>Pipeline stages (contiguous layer ranges) the model is split into; each stage may itself be tensor-parallel.</summary>
     public int PipelineParallelSize { get; set; } = 1;
+    /// <summary>"local": every stage in this process; "cluster": stages 1 to P-1 on worker nodes that join this head's Akka.Cluster.</summary>
+    public string DistributedExecutorBackend { get; set; } = "local";
+    /// <summary>The head's Akka.Cluster port (the worker nodes join it); 0: none. Also <c>serve</c>'s replica cluster port.</summary>
+    public int ClusterPort { get; set; }
+    /// <summary>The address worker nodes reach the head at.</summary>
+    public string ClusterHost { get; set; } = "127.0.0.1";
+    /// <summary>Seconds the head waits at start for worker nodes to load every stage.</summary>
+    public double WorkerTimeoutSeconds { get; set; } = 120;
     /// <summary>Most requests that may wait for admission; one more is refused (HTTP 503 with
     /// Retry-After) instead of making every wait longer. 0: <c>serve</c> takes
     /// <see cref="DefaultWaitingPerSeat"/> x max-num-seqs, in-process callers no bound; -1: no bound.</summary>
@@ -89,6 +97,13 @@ public sealed record EngineOptions
             o => o.TensorParallelSize, (o, v) => o.TensorParallelSize = v, Between(1, 64)),
         new EngineSetting<int>("pipeline-parallel-size", "Stages the model's layers are split into (the first also embeds, the last also computes the LM head and samples), run in order with the hidden states passed on; LLaMA, GPT-2 and OPT",
             o => o.PipelineParallelSize, (o, v) => o.PipelineParallelSize = v, Between(1, 64)),
+        new EngineSetting<string>("distributed-executor-backend", "local (every stage in this process) or cluster (stages after the first on worker nodes: llm-engine worker --join; docs/distributed.md)",
+            o => o.DistributedExecutorBackend, (o, v) => o.DistributedExecutorBackend = v, OneOf("local", "cluster")),
+        new EngineSetting<int>("cluster-port", "Akka.Cluster port: of the head that worker nodes join (--distributed-executor-backend cluster), or of serve's replica cluster (docs/cluster.md); 0: none",
+            o => o.ClusterPort, (o, v) => o.ClusterPort = v, Between(0, 65535)),
+        new EngineSetting<string>("cluster-host", "Address other nodes reach this one at", o => o.ClusterHost, (o, v) => o.ClusterHost = v),
+        new EngineSetting<double>("worker-timeout", "Seconds the head waits for worker nodes to load every pipeline stage",
+            o => o.WorkerTimeoutSeconds, (o, v) => o.WorkerTimeoutSeconds = v, NotNegative),
         new EngineSetting<int>("max-waiting-requests", $"Most requests waiting for admission; more get 503 with Retry-After (0: {DefaultWaitingPerSeat} x max-num-seqs when serving, no bound in generate and bench; -1: no bound)",
             o => o.MaxWaitingRequests, (o, v) => o.MaxWaitingRequests = v, AtLeast(-1)),
         new EngineSetting<double>("shutdown-grace-seconds", "Seconds a shutdown waits for in-flight requests before aborting them",
@@ -100,6 +115,10 @@ public sealed record EngineOptions
     {
         foreach (var setting in Settings)
             if (setting.Problem(this) is { } problem) throw new EngineOptionsException(problem);
+        if (DistributedExecutorBackend == "cluster" && PipelineParallelSize < 2)
+            throw new EngineOptionsException("--distributed-executor-backend cluster runs pipeline stages on worker nodes: give --pipeline-parallel-size 2 or more");
+        if (DistributedExecutorBackend == "cluster" && ClusterPort == 0)
+            throw new EngineOptionsException("--distributed-executor-backend cluster needs --cluster-port: the port worker nodes join");
         return this;
     }
 }

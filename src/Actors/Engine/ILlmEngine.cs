@@ -23,6 +23,8 @@ public interface ILlmEngine
     bool IsServing { get; }
     /// <summary>Why the engine died (its worker broke; it serves no more), or null while healthy.</summary>
     string? DeadReason => null;
+    /// <summary>Why the engine cannot serve for now but may again (a pipeline stage without its worker node), or null.</summary>
+    string? UnavailableReason => null;
 
     IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default);
     Source<RequestOutput, NotUsed> Generate(GenerationRequest request);

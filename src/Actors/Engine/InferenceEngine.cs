@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Streams.Dsl;
 using Akka;
+using LlmEngine.Actors.Distributed;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Attention;
@@ -35,17 +36,32 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     private int _inFlight;
     private volatile bool _serving = true;
 
+    /// <param name="system">the ActorSystem to run on (null: the engine starts its own; with the cluster backend,
+    /// one on --cluster-port that the worker nodes join)</param>
     public static InferenceEngine Start(EngineOptions options, ActorSystem? system = null, Action<string>? log = null)
     {
         options.Validate();
-        return new InferenceEngine(DataPlane.Create(options), options, system, log ?? (_ => { }));
+        log ??= _ => { };
+        bool owned = system is null;
+        if (options.DistributedExecutorBackend == "cluster")
+            system ??= ActorSystem.Create(StageHocon.SystemName,
+                StageHocon.Node(options.ClusterHost, options.ClusterPort, StageDirectoryActor.HeadRole, $"{options.ClusterHost}:{options.ClusterPort}"));
+        try
+        {
+            return new InferenceEngine(DataPlane.Create(options, null, system, log), options, system, owned, log);
+        }
+        catch
+        {
+            if (owned) system?.Terminate().Wait();
+            throw;
+        }
     }
 
     /// <summary>An engine over the loaded model as <paramref name="wrap"/> returns it: the fault-injection tests' seam.</summary>
     internal static InferenceEngine Start(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel> wrap) =>
-        new(DataPlane.Create(options, wrap), options, null, _ => { });
+        new(DataPlane.Create(options, wrap), options, null, true, _ => { });
 
-    private InferenceEngine(DataPlane data, EngineOptions options, ActorSystem? system, Action<string> log)
+    private InferenceEngine(DataPlane data, EngineOptions options, ActorSystem? system, bool ownsSystem, Action<string> log)
     {
         _data = data;
         var model = _model = data.Model;
@@ -64,7 +80,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
             options.MaxWaitingRequests > 0 ? options.MaxWaitingRequests : int.MaxValue), _blocks);
 
         Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
-        _ownsSystem = system is null;
+        _ownsSystem = ownsSystem;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
             SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds)), model.Tokenizer, _meter, Observer, _health)
@@ -75,6 +91,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
             $"swap {swapBlocks} blocks; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : "off")}" +
             (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : "") +
             (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));
+        // A stage reloaded after a loss has an empty cache: no cached prefix may be reused.
+        if (data.RemoteStages is { } remote) remote.Reloaded += () => _scheduler.Tell(new SchedulerActor.ResetPrefixCache());
     }
 
     public EngineOptions Options { get; }
@@ -82,7 +100,9 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public ModelConfig ModelConfig => _model.Config;
     public ITokenizer? Tokenizer => _model.Tokenizer;
     public int MaxModelLength { get; }
-    public bool IsServing => _serving && _health.DeadReason is null;
+    public bool IsServing => _serving && _health.DeadReason is null && UnavailableReason is null;
+    /// <summary>Why the engine cannot serve for now (a pipeline stage without its worker node), or null.</summary>
+    public string? UnavailableReason => _data.RemoteStages?.MissingReason;
     /// <summary>Why the engine died (its worker broke), or null while it is healthy.</summary>
     public string? DeadReason => _health.DeadReason;
     /// <summary>Cancelled when the engine dies: a host stops then, with a non-zero exit code.</summary>
@@ -102,8 +122,11 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         _ => [],
     };
 
-    /// <summary>Hidden-state bytes and hand-overs between pipeline stages so far (zero without stages).</summary>
-    public (long Bytes, int Boundaries) PipelineBoundaries => _data.Runner is PipelineRunner pipeline ? (pipeline.BoundaryBytes, pipeline.Boundaries) : (0, 0);
+    /// <summary>Hidden states handed between pipeline stages so far (zeros without stages).</summary>
+    public PipelineBoundaryTimes PipelineBoundaries => _data.Runner is PipelineRunner pipeline
+        ? new(pipeline.BoundaryBytes, pipeline.Boundaries,
+            pipeline.Stages.OfType<RemoteStageRunner>().Sum(r => r.RoundTripSeconds - r.WorkerSeconds))
+        : new(0, 0, 0);
 
     /// <summary>The KV cache's block events, for a cluster's routers (recording once started).</summary>
     public KvEventLog KvEvents => _blocks.KvEvents;
@@ -125,6 +148,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     {
         if (_health.DeadReason is { } dead) throw new EngineDeadException(dead);
         if (!_serving) throw new EngineStoppingException();
+        if (UnavailableReason is { } missing) throw new EngineUnavailableException(missing);
         Validate(request);
         var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         Interlocked.Increment(ref _inFlight);

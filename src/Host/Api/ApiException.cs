@@ -38,6 +38,7 @@ public sealed class ApiException(int status, string message, string type = ApiEx
             RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling(o.RetryAfter.TotalSeconds)),
         },
         EngineDeadException d => new(503, d.Message, "service_unavailable_error", code: "engine_dead"),
+        EngineUnavailableException u => new(503, u.Message, "service_unavailable_error", code: "stage_unavailable") { RetryAfterSeconds = 5 },
         EngineStoppingException => NotServing(),
         RequestFailedException f => new(500, f.Message, "server_error", code: "request_failed"),
         _ => new(500, "Internal server error: " + Summary(e.Message), "server_error", code: "internal_error"),

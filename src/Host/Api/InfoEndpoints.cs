@@ -35,6 +35,7 @@ public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, Chat
     public async Task Health(HttpContext context)
     {
         if (engine.DeadReason is { } reason) await ApiErrors.Write(context, ApiException.From(new EngineDeadException(reason)));
+        else if (engine.UnavailableReason is { } missing) await ApiErrors.Write(context, ApiException.From(new EngineUnavailableException(missing)));
         else if (engine.IsServing) context.Response.StatusCode = 200;
         else await ApiErrors.Write(context, ApiException.NotServing());
     }

@@ -17,6 +17,7 @@ public static class RequestChecks
 
     public static void Serving(ILlmEngine engine)
     {
+        if (engine.UnavailableReason is { } missing) throw ApiException.From(new EngineUnavailableException(missing));
         if (!engine.IsServing) throw ApiException.NotServing();
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmEngine.Actors.Distributed;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sharding;
@@ -17,6 +18,9 @@ public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, 
 
     /// <summary>Each tensor-parallel rank's compute and all-reduce time in the measured part (empty when the model is whole).</summary>
     public IReadOnlyList<RankTimes> Ranks { get; init; } = [];
+
+    /// <summary>Pipeline stage hand-overs in the measured part (null without stages).</summary>
+    public PipelineBoundaryTimes? Boundaries { get; init; }
 
     public double PromptTokensPerSecond => BatchSize * (double)InputLength / PromptSeconds;
     public double GenerationTokensPerSecond => GenerationSeconds > 0 ? BatchSize * (double)(OutputLength - 1) / GenerationSeconds : 0;
@@ -50,6 +54,7 @@ public static class BatchBench
             throw new ArgumentException($"{inputLength} + {outputLength} tokens do not fit the model's context ({engine.MaxModelLength})");
         ForwardProfile.Reset();
         var ranksBefore = engine.TensorParallelRanks;
+        var boundariesBefore = engine.PipelineBoundaries;
         var startedAt = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         var times = await Task.WhenAll(prompts.Select((p, i) => Run(engine, $"batch-{i}", p, startedAt, clock, onToken, cancel)));
@@ -60,6 +65,7 @@ public static class BatchBench
         {
             Profile = ForwardProfile.Enabled ? (ForwardProfile.Snapshot(ProfilePhase.Prompt), ForwardProfile.Snapshot(ProfilePhase.Decode)) : null,
             Ranks = engine.TensorParallelRanks.Zip(ranksBefore, (now, then) => now.Since(then)).ToArray(),
+            Boundaries = sized.PipelineParallelSize > 1 ? engine.PipelineBoundaries.Since(boundariesBefore) : null,
         }, engine.ModelConfig);
     }
 

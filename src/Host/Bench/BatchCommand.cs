@@ -46,6 +46,9 @@ public static class BatchCommand
                     foreach (var rank in row.Ranks)
                         Console.Error.WriteLine($"  rank {rank.Rank}: forward {rank.ForwardSeconds:F2} s, of it all-reduce {rank.CommunicationSeconds:F2} s " +
                             $"({rank.CommunicationSeconds / Math.Max(rank.ForwardSeconds, 1e-9):P0}); {rank.AllReduces} all-reduces, {rank.BytesReduced / Math.Max(rank.AllReduces, 1)} bytes each on average");
+                    if (row.Boundaries is { } stages)
+                        Console.Error.WriteLine($"  pipeline: {stages.Boundaries} stage hand-overs, {stages.Bytes / Math.Max(stages.Boundaries, 1)} bytes each on average; " +
+                            $"beyond the workers' compute the round trips took {stages.WireSeconds * 1000 / Math.Max(row.NumSteps, 1):F2} ms per step");
                 }
                 return 0;
             });
@@ -101,6 +104,8 @@ public static class BatchCommand
             ["engine_overhead_fraction"] = r.EngineOverhead,
         };
         if (r.Profile is { } p) json["profile"] = BatchProfile.Json(r, p.Prompt, p.Decode);
+        if (r.Boundaries is { } b)
+            json["pipeline_boundaries"] = new Dictionary<string, object> { ["hand_overs"] = b.Boundaries, ["bytes"] = b.Bytes, ["wire_seconds"] = b.WireSeconds };
         if (r.Ranks.Count > 0)
             json["tensor_parallel_ranks"] = r.Ranks.Select(k => new Dictionary<string, object>
             {

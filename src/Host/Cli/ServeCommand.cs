@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Akka.Actor;
+using Akka.Hosting;
 using Akka.Remote.Hosting;
 using LlmEngine.Actors.Cluster;
+using LlmEngine.Actors.Distributed;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Remote;
 using LlmEngine.Host.Api;
@@ -23,7 +25,6 @@ public static class ServeCommand
         var host = new Option<string>("--host") { Description = "Address to bind (HTTP, and the remote gateway)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 8000 };
         var remotePort = new Option<int?>("--remote-port") { Description = "Also serve other Akka systems over Akka.Remote on this port (0: any free port)" };
-        var clusterPort = new Option<int?>("--cluster-port") { Description = "Join an Akka.Cluster of engine replicas on this port (docs/cluster.md); HTTP requests are routed to any replica" };
         var join = new Option<string?>("--join") { Description = "HOST:PORT of a cluster node to join (without it this node seeds a new cluster)" };
         var routing = new Option<string>("--routing") { Description = "How requests pick a replica: kv-aware (cached prompt blocks against load), least-loaded, round-robin", DefaultValueFactory = _ => "kv-aware" };
         routing.AcceptOnlyFromAmong([.. RoutingModes.Names]);
@@ -36,7 +37,7 @@ public static class ServeCommand
         var toolParser = new Option<string?>("--tool-call-parser") { Description = "The model's tool-call format: " + string.Join(", ", ToolCallParsers.ByName.Keys) };
         var origins = new Option<string[]>("--allowed-origins") { Description = "Origins browsers may call the API from (CORS; \"*\" for any); default none", AllowMultipleArgumentsPerToken = true };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API");
-        foreach (var o in new Option[] { host, port, remotePort, clusterPort, join, routing, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, remotePort, join, routing, apiKey, chatTemplate, dashboard, trace, otlp, autoTools, toolParser, origins }) command.Options.Add(o);
         engine.AddTo(command);
         command.SetAction(async (result, cancel) =>
         {
@@ -69,7 +70,10 @@ public static class ServeCommand
                 return CliErrors.Fail(e.Message);
             }
             int? remote = result.GetValue(remotePort);
-            int? cluster = result.GetValue(clusterPort);
+            // --cluster-port: the head's port for worker nodes with the cluster backend, else this replica's.
+            bool head = options.DistributedExecutorBackend == "cluster";
+            int? cluster = options.ClusterPort > 0 && !head ? options.ClusterPort : null;
+            if (head && result.GetValue(join) is not null) return CliErrors.Fail("--join joins a cluster of replicas; a head with --distributed-executor-backend cluster is joined by its workers (llm-engine worker --join)");
             if (cluster is not null && remote is not null) return CliErrors.Fail("--remote-port and --cluster-port are one port: give only --cluster-port");
             if (cluster is null && result.GetValue(join) is not null) return CliErrors.Fail("--join needs --cluster-port");
             ClusterNodeOptions? node;
@@ -87,6 +91,8 @@ public static class ServeCommand
                 builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
                 builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
                 if (node is not null) builder.Services.AddLlmCluster(options, node);
+                else if (head) builder.Services.AddLlmEngine(options, (akka, _) => akka.AddHocon(
+                    StageHocon.Node(options.ClusterHost, options.ClusterPort, StageDirectoryActor.HeadRole, $"{options.ClusterHost}:{options.ClusterPort}"), HoconAddMode.Prepend));
                 else builder.Services.AddLlmEngine(options, remote is { } p ? (akka, _) => akka.WithRemoting(bind, p) : null);
             });
             if (app.Services.GetRequiredService<InferenceEngine>().IsDefaultModel)

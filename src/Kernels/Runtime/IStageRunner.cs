@@ -3,8 +3,9 @@ using TorchSharp;
 namespace LlmEngine.Kernels.Runtime;
 
 /// <summary>What runs one pipeline stage of a step: a <see cref="ModelRunner"/> over a stage's
-/// model, or the tensor-parallel ranks of one (<see cref="Sharding.TensorParallelRunner"/>).</summary>
-public interface IStageRunner : IStepRunner
+/// model, the tensor-parallel ranks of one (<see cref="Sharding.TensorParallelRunner"/>), or a stage
+/// on another node.</summary>
+public interface IStageRunner
 {
     /// <summary>Applies the step's cache operations to the stage's blocks and runs its layers.</summary>
     /// <param name="hidden">the previous stage's hidden states [tokens, hidden] (read only); null on the first stage</param>

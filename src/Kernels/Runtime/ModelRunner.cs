@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Runtime;
 /// A tensor-parallel rank uses only <see cref="Forward(ModelStep)"/> (its model, cache and backend hold the
 /// rank's share), and <see cref="Sharding.TensorParallelRunner"/> samples the gathered logits; a pipeline
 /// stage's runner passes hidden states on (<see cref="Forward(ModelStep, Tensor?)"/>).</summary>
-public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStageRunner
+public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStepRunner, IStageRunner
 {
     public ICausalLanguageModel Model => model;
     public IAttentionBackend Attention => attention;
@@ -49,7 +49,7 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
         using (ForwardProfile.Time(ProfileSection.Forward))
             output = stage.IsWhole ? model.Forward(tokens, positions, batch, attention, rows) : ((IStagedModel)model).Forward(hidden, tokens, positions, batch, attention, rows);
         if (!stage.IsLast) return output.MoveToOuterDisposeScope();
-        if (step.Samples.Length == 0) return null;
+        if (step.SampleLogitRows.Length == 0) return null;
         var perSample = output.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
         return perSample.cpu().MoveToOuterDisposeScope();
     }

@@ -23,7 +23,7 @@ public sealed record RankTimes(int Rank, double ForwardSeconds, double Communica
 /// their vocabulary slices of the logits are joined and sampled once. As a pipeline stage that is not
 /// the last, the ranks' hidden states are equal after the layer's last all-reduce; rank 0's go on.
 /// </summary>
-public sealed class TensorParallelRunner : IStageRunner, IDisposable
+public sealed class TensorParallelRunner : IStepRunner, IStageRunner, IDisposable
 {
     private readonly RankThread[] _threads;
     private readonly RankParts[] _ranks;

@@ -131,6 +131,19 @@ public sealed class BlockPool
         return prefix;
     }
 
+    /// <summary>Forgets the content of every cached-free block (they stay free): their K/V can no
+    /// longer be trusted, as when a pipeline stage's cache was lost and reloaded empty.</summary>
+    public void ForgetFree()
+    {
+        foreach (int block in _free.InOrder().ToList())
+        {
+            if (_entries[block] is not { } entry) continue;
+            _byHash.Remove(entry.Hash);
+            _entries[block] = null;
+            Events?.Evicted(entry.Hash);
+        }
+    }
+
     /// <summary>Free blocks from least to most recently freed: the order Allocate takes them.</summary>
     public IEnumerable<int> FreeOrder() => _free.InOrder();
 

@@ -67,6 +67,10 @@ public sealed partial class KvCacheManager
         return n;
     }
 
+    /// <summary>Forgets every cached-free block's content (vLLM's reset_prefix_cache): after a part of
+    /// the model's KV cache was lost, no cached prefix may be reused.</summary>
+    public void ResetPrefixCache() => _device.ForgetFree();
+
     private readonly HashSet<long> _unwritten = new();
 
     // Blocks that this step fills are registered only once the step has written their K/V: a

@@ -1,0 +1,31 @@
+using Akka.Configuration;
+using LlmEngine.Actors.Cluster;
+using LlmEngine.Actors.Engine;
+
+namespace LlmEngine.Actors.Distributed;
+
+/// <summary>
+/// Akka settings of the head and the worker nodes of --distributed-executor-backend cluster: the
+/// engine's (dispatchers, contracts' serializer) and the cluster's (<see cref="ClusterHocon"/>: a
+/// silent node is unreachable within about 4 s), remoting on the given address with frames large
+/// enough for a step's hidden states (tokens x hidden x 4 bytes: 2048 tokens of hidden 8192 are 64 MiB).
+/// </summary>
+public static class StageHocon
+{
+    public const string SystemName = "llm-engine";
+
+    public static Config Node(string host, int port, string role, string seed) => ConfigurationFactory.ParseString($$"""
+        akka.actor.provider = cluster
+        akka.remote.dot-netty.tcp {
+          hostname = "{{host}}"
+          port = {{port}}
+          maximum-frame-size = 128MiB
+          send-buffer-size = 128MiB
+          receive-buffer-size = 128MiB
+        }
+        akka.cluster {
+          roles = ["{{role}}"]
+          seed-nodes = ["akka.tcp://{{SystemName}}@{{seed}}"]
+        }
+        """).WithFallback(ClusterHocon.Config).WithFallback(EngineHocon.Config);
+}

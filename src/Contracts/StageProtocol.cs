@@ -1,0 +1,86 @@
+using MessagePack;
+
+namespace LlmEngine.Contracts;
+
+// Pipeline stages on worker nodes (--distributed-executor-backend cluster; docs/distributed.md).
+// The head keeps the one scheduler and block manager and runs stage 0; each worker node runs one
+// later stage:
+//
+//   head (role head)                              worker node (role worker)
+//     sees MemberUp ------ StageAssignment ------>  StageWorkerActor (/user/llm-stage-worker):
+//                                                   loads its stage from its own model copy
+//                  <------ StageReady (or StageLoadFailed)
+//   each step:
+//     stage 0 runs, then --- StageStep ---------->  applies the cache operations to its layers,
+//       (the step record and the hidden states)     runs its layers on the hidden states
+//                  <------ StageStepDone            the next hidden states, or on the last stage
+//                          (or StageStepFailed)     the sample rows' logits; the head samples
+//
+// Tensors travel as raw little-endian bytes (StageTensor), so hidden states arrive bit for bit.
+
+/// <summary>A tensor on the wire: its dtype's name ("float32", "bfloat16"), shape and raw bytes.</summary>
+[MessagePackObject]
+public sealed record StageTensor(
+    [property: Key(0)] string DType,
+    [property: Key(1)] long[] Shape,
+    [property: Key(2)] byte[] Data);
+
+/// <summary>What a worker needs to build its stage the way the head built its own: the engine
+/// settings that shape the model and the KV cache (the head's block counts, so every stage holds
+/// the same block ids). <paramref name="Model"/> is the head's path, used when the worker was not
+/// given its own copy.</summary>
+[MessagePackObject]
+public sealed record StageSettings(
+    [property: Key(0)] string? Model,
+    [property: Key(1)] string LoadFormat,
+    [property: Key(2)] string DType,
+    [property: Key(3)] string? Quantization,
+    [property: Key(4)] int BlockSize,
+    [property: Key(5)] long Seed,
+    [property: Key(6)] int TensorParallelSize,
+    [property: Key(7)] string? AttentionBackend,
+    [property: Key(8)] int MaxModelLength,
+    [property: Key(9)] int NumBlocks,
+    [property: Key(10)] double SwapSpaceGiB,
+    [property: Key(11)] string PreemptionMode);
+
+/// <summary>Load stage <paramref name="Stage"/> of <paramref name="Stages"/> (replacing any stage loaded before).</summary>
+[MessagePackObject]
+public sealed record StageAssignment(
+    [property: Key(0)] int Stage,
+    [property: Key(1)] int Stages,
+    [property: Key(2)] StageSettings Settings) : IRemoteContract;
+
+[MessagePackObject]
+public sealed record StageReady([property: Key(0)] int Stage, [property: Key(1)] string Description) : IRemoteContract;
+
+[MessagePackObject]
+public sealed record StageLoadFailed([property: Key(0)] int Stage, [property: Key(1)] string Error) : IRemoteContract;
+
+/// <summary>One step for a worker's stage: the step record (cache operations as flattened pairs)
+/// and the previous stage's hidden states.</summary>
+[MessagePackObject]
+public sealed record StageStep(
+    [property: Key(0)] long Step,
+    [property: Key(1)] int[] SequenceIds,
+    [property: Key(2)] int[] TokenIds,
+    [property: Key(3)] int[] Positions,
+    [property: Key(4)] int[] QueryStarts,
+    [property: Key(5)] int[] ContextLengths,
+    [property: Key(6)] int[][] BlockTables,
+    [property: Key(7)] long[] SlotMapping,
+    [property: Key(8)] int[] LogitTokenIndices,
+    [property: Key(9)] int[] SampleLogitRows,
+    [property: Key(10)] int[] SwapOut,
+    [property: Key(11)] int[] SwapIn,
+    [property: Key(12)] int[] Copies,
+    [property: Key(13)] StageTensor? Hidden) : IRemoteContract;
+
+/// <summary>The stage's output: hidden states for the next stage, or (last stage) the sample rows'
+/// logits; null when the step had nothing to compute. <paramref name="ComputeSeconds"/>: the worker's
+/// time on the step, so the head can tell the boundary's cost from the stage's work.</summary>
+[MessagePackObject]
+public sealed record StageStepDone([property: Key(0)] long Step, [property: Key(1)] StageTensor? Output, [property: Key(2)] double ComputeSeconds) : IRemoteContract;
+
+[MessagePackObject]
+public sealed record StageStepFailed([property: Key(0)] long Step, [property: Key(1)] string Error) : IRemoteContract;

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Akka.Actor;
+using LlmEngine.Actors.Distributed;
+
+namespace LlmEngine.Host.Cli;
+
+/// <summary>
+/// <c>worker --join HOST:PORT</c>: a worker node for a head started with
+/// <c>--distributed-executor-backend cluster</c>. It joins the head's Akka.Cluster (role worker),
+/// loads the pipeline stage the head assigns from its own copy of the model (<c>--model</c>; else
+/// the head's path), and runs that stage every step until stopped (SIGTERM: it leaves the cluster)
+/// or removed from the cluster (exit code 1).
+/// </summary>
+public static class WorkerCommand
+{
+    public static Command Create()
+    {
+        var join = new Option<string>("--join") { Description = "HOST:PORT of the head (its --cluster-port)", Required = true };
+        var host = new Option<string>("--host") { Description = "Address the head reaches this worker at", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "This worker's cluster port (0: any free port)", DefaultValueFactory = _ => 0 };
+        var model = new Option<string?>("--model") { Description = "This node's copy of the model (default: the head's --model path)" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var command = new Command("worker", "Run pipeline stages for a head started with --distributed-executor-backend cluster");
+        foreach (var o in new Option[] { join, host, port, model, device }) command.Options.Add(o);
+        command.SetAction(async (result, cancel) =>
+        {
+            string head = result.GetValue(join)!;
+            int colon = head.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(head[(colon + 1)..], out int headPort) || headPort is < 1 or > 65535)
+                return CliErrors.Fail($"--join must be HOST:PORT, got '{head}'", CliErrors.Usage);
+            string deviceName = result.GetValue(device)!;
+            if (deviceName != "cpu" && !System.Text.RegularExpressions.Regex.IsMatch(deviceName, @"^cuda(:\d+)?$"))
+                return CliErrors.Fail($"--device must be cpu or cuda:N, got '{deviceName}'", CliErrors.Usage);
+            if (result.GetValue(port) is < 0 or > 65535) return CliErrors.Fail("--port must be between 0 and 65535", CliErrors.Usage);
+            using var system = ActorSystem.Create(StageHocon.SystemName,
+                StageHocon.Node(result.GetValue(host)!, result.GetValue(port), StageDirectoryActor.WorkerRole, head));
+            system.ActorOf(StageWorkerActor.Props(result.GetValue(model), deviceName, Console.Error.WriteLine), StageWorkerActor.Name);
+            Console.Error.WriteLine($"Worker node {((ExtendedActorSystem)system).Provider.DefaultAddress} joining {head} (device {deviceName})");
+            var stopped = Task.Delay(Timeout.Infinite, cancel);
+            if (await Task.WhenAny(stopped, system.WhenTerminated) == system.WhenTerminated)
+                return CliErrors.Fail("this worker node was removed from the cluster");
+            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
+            return 0;
+        });
+        return command;
+    }
+}

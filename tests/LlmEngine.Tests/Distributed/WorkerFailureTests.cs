@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Host.Api;
+using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Cluster;
+using LlmEngine.Tests.Loading;
+using LlmEngine.Tests.Models;
+using static LlmEngine.Tests.Sharding.TensorParallelEngineTests;
+using Microsoft.Extensions.Logging;
+
+namespace LlmEngine.Tests.Distributed;
+
+/// <summary>
+/// The head serves HTTP over stories260K in two pipeline stages; stage 1 runs in an
+/// <c>llm-engine worker --join</c> process. Killed mid-stream (SIGKILL to its process group), the
+/// stream ends with an error within the failure detector's bound, /health and new requests get 503
+/// naming the missing stage, no block leaks; a new worker process joins, loads the stage, and the
+/// head serves run.c's tokens again.
+/// </summary>
+[Trait("Category", "Slow")]
+public class WorkerFailureTests
+{
+    /// <summary>Failure detector (about 4 s) plus a loaded machine's margin.</summary>
+    private static readonly TimeSpan FailureBound = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task AKilledWorkerFailsTheStreamClearlyAnswers503AndANewWorkerRestoresService()
+    {
+        var options = WorkerNodes.Head(SharedModels.Stories260K, 2);
+        var (head, first) = await WorkerNodes.Start(options, WorkerProcess.Start);
+        using var firstWorker = first[0];
+        await using var engine = head;
+        await using var app = OpenAiServer.Build(engine, new ServerOptions { Host = "127.0.0.1", Port = 0 }, b => b.Logging.ClearProviders());
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = OpenAiServer.BoundAddress(app) };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
+        Assert.Contains("joining", firstWorker.Output);
+
+        var row = Stories260KReferenceTests.Rows[0];
+        Assert.Equal(row.Generated, await Tokens(engine, "before", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length }));
+
+        // A long stream; the worker dies once tokens are flowing.
+        var tokens = 0;
+        var killedAt = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
+        var stream = Task.Run(async () =>
+        {
+            var request = new GenerationRequest("long", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = 240, IgnoreEos = true });
+            await foreach (var output in engine.GenerateAsync(request))
+                if (Interlocked.Add(ref tokens, output.Deltas.Sum(d => d.TokenIds.Count)) >= 5 && killedAt == TimeSpan.Zero)
+                {
+                    killedAt = clock.Elapsed;
+                    firstWorker.Signal("KILL");
+                }
+        });
+        var error = await Assert.ThrowsAsync<RequestFailedException>(() => stream);
+        Assert.True(clock.Elapsed - killedAt < FailureBound, $"the stream failed {(clock.Elapsed - killedAt).TotalSeconds:0.0} s after the kill");
+        Assert.InRange(tokens, 5, 239);
+        Assert.Contains("failed", error.Message);
+
+        var health = await http.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Contains("pipeline stage 1 of 2 (layers 3-4) was lost", await health.Content.ReadAsStringAsync());
+        var refused = await http.PostAsync("/v1/completions", new StringContent(
+            JsonSerializer.Serialize(new { model = engine.ModelName, prompt = "Once upon a time", max_tokens = 4 }), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        var body = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("stage_unavailable", body.GetProperty("code").GetString());
+        Assert.Contains("pipeline stage 1 of 2", body.GetProperty("message").GetString());
+        await ClusterNode.AllBlocksFree(engine);
+
+        using var second = WorkerProcess.Start(options.ClusterPort);
+        await ClusterNode.Eventually(() => engine.IsServing, "a new worker node takes stage 1", seconds: 120);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
+        foreach (var (reference, i) in Stories260KReferenceTests.Rows.Take(3).Select((r, i) => (r, i)))
+            Assert.Equal(reference.Generated, await Tokens(engine, $"after{i}", reference.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = reference.Generated.Length }));
+        await ClusterNode.AllBlocksFree(engine);
+
+        await app.StopAsync();
+        second.Signal("TERM");
+        Assert.True(second.WaitForExit(TimeSpan.FromSeconds(30)), "the worker stops on SIGTERM");
+    }
+}
