@@ -32,6 +32,35 @@ public class PlainGreedyTests
         }
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void RowsFullOfTiesGiveTheGeneralPathsTokenAndLogprob(ScalarType dtype)
+    {
+        // Logits rounded to a few integers tie everywhere, in and past the vector width; the
+        // general path (torch.argmax: the lowest id among equal maxima) is the reference.
+        using var generator = new Generator(7);
+        using var logits = randint(-3, 3, [6, 83], generator: generator).to(float32).to(dtype);
+        var rows = Enumerable.Range(0, 6).ToArray();
+        var plain = Sampler.Sample(logits, [.. rows.Select(_ => Row())]);
+        var general = Sampler.Sample(logits, [.. rows.Select(_ => Row(top: 2))]);
+        using var expected = logits.to(float32).argmax(-1);
+        foreach (int i in rows)
+        {
+            Assert.Equal(expected[i].item<long>(), plain[i].TokenId);
+            Assert.Equal(general[i].TokenId, plain[i].TokenId);
+            Assert.Equal(general[i].Logprob, plain[i].Logprob, 5);
+        }
+    }
+
+    [Fact]
+    public void NegativeAndPositiveZeroAreOneMaximum()
+    {
+        using var logits = tensor(new[] { -1f, -0f, 0f, -2f }).unsqueeze(0);
+        Assert.Equal(1, Sampler.Sample(logits, [Row()])[0].TokenId);
+        Assert.Equal(1, Sampler.Sample(logits, [Row(top: 1)])[0].TokenId);
+    }
+
     [Fact]
     public void TiesGoToTheLowestIdPastTheVectorWidth()
     {
