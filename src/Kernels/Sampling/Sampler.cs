@@ -36,10 +36,11 @@ public static class Sampler
         return Logprobs(processed, rows, chosen);
     }
 
-    // Greedy with nothing to apply first and no alternatives to report: argmax and the chosen
-    // token's log-probability read on the CPU (RowMath), without the general path's libtorch calls.
+    // Greedy with nothing to apply first (no penalty, bias, ban or mask) and no alternatives to
+    // report: argmax and the chosen token's log-probability read on the CPU (RowMath), without the
+    // general path's libtorch calls.
     private static bool IsPlainGreedy(SamplingRow r) =>
-        r.Parameters.IsGreedy && r.Parameters.RepetitionPenalty == 1.0 && r.BannedTokens.Count == 0 && r.AllowedTokens is null
+        r.Parameters.IsGreedy && r.Parameters.RepetitionPenalty == 1.0 && r.Parameters.LogitBias.Count == 0 && r.BannedTokens.Count == 0 && r.AllowedTokens is null
         && r.TopLogprobs == 0 && (r.OutputTokens.Count == 0 || (r.Parameters.PresencePenalty == 0 && r.Parameters.FrequencyPenalty == 0));
 
     // Null where a row's logits hold a NaN or no finite maximum: the general path decides those as before.
