@@ -15,7 +15,7 @@ public static class Sampler
     public static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows)
     {
         using var scope = NewDisposeScope();
-        if (rows.All(IsPlainGreedy) && PlainGreedy(logits, rows) is { } plain) return plain;
+        if (TryPlainGreedy(logits, rows) is { } plain) return plain;
         var processed = logits.to(float32).clone();
         for (int i = 0; i < rows.Count; i++) ApplyPenaltiesAndBans(processed[i], rows[i]);
         ApplyAllowed(processed, rows);
@@ -43,7 +43,15 @@ public static class Sampler
         r.Parameters.IsGreedy && r.Parameters.RepetitionPenalty == 1.0 && r.Parameters.LogitBias.Count == 0 && r.BannedTokens.Count == 0 && r.AllowedTokens is null
         && r.TopLogprobs == 0 && (r.OutputTokens.Count == 0 || (r.Parameters.PresencePenalty == 0 && r.Parameters.FrequencyPenalty == 0));
 
-    // Null where a row's logits hold a NaN or no finite maximum: the general path decides those as before.
+    /// <summary>Every row's token when all rows are plain greedy and every row's logits are numbers
+    /// with a finite maximum (so none would fail); otherwise null, and the general path decides.</summary>
+    internal static SampledToken[]? TryPlainGreedy(Tensor logits, IReadOnlyList<SamplingRow> rows)
+    {
+        if (!rows.All(IsPlainGreedy)) return null;
+        using var scope = NewDisposeScope();
+        return PlainGreedy(logits, rows);
+    }
+
     private static SampledToken[]? PlainGreedy(Tensor logits, IReadOnlyList<SamplingRow> rows)
     {
         if (logits.dim() != 2 || logits.device_type != DeviceType.CPU) return null;

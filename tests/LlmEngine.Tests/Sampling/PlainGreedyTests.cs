@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using static TorchSharp.torch;
 
@@ -88,5 +89,14 @@ public class PlainGreedyTests
         // torch.argmax takes NaN as the maximum; the plain path must not answer differently.
         using var logits = tensor(new[] { 1f, float.NaN, 3f }).unsqueeze(0);
         Assert.Equal(1, Sampler.Sample(logits, [Row()])[0].TokenId);
+    }
+
+    [Fact]
+    public void AStepsRowsWithNaNOrInfinityFailAloneBesidePlainRows()
+    {
+        using var logits = tensor(new[,] { { 1f, 4f, 2f }, { 1f, float.NaN, 2f }, { float.PositiveInfinity, 0f, 0f } });
+        var output = ModelRunner.Sample(logits, [Row(), Row(), Row()]);
+        Assert.Equal(1, output.Samples[0]!.TokenId);
+        Assert.Equal([1, 2], output.Failures.Keys.Order());
     }
 }
