@@ -1,10 +1,10 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Attention;
-using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 using LlmEngine.Tests.Loading;
+using LlmEngine.Tests.Models;
 
 namespace LlmEngine.Tests.Families;
 
