@@ -12,7 +12,7 @@ namespace LlmEngine.Actors;
 /// strings) and into the request's output stream. A stop string ends its completion here and is
 /// reported to the scheduler, which frees that sequence's blocks at the next step.
 /// </summary>
-public sealed class SequenceActor : ReceiveActor
+internal sealed class SequenceActor : ReceiveActor
 {
     /// <summary>Prompt tokens scored in one step, by position in the prompt (prompt logprobs).</summary>
     public sealed record PromptScored(IReadOnlyList<(int Position, PromptLogprob Logprob)> Tokens);

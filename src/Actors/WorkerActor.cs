@@ -13,7 +13,7 @@ namespace LlmEngine.Actors;
 /// and samples. A step that throws is answered with a failure so the scheduler can fail the
 /// requests in it and go on.
 /// </summary>
-public sealed class WorkerActor : ReceiveActor
+internal sealed class WorkerActor : ReceiveActor
 {
     public sealed record ExecuteStep(SchedulerOutput Step);
     /// <summary>The samples, row by row as <see cref="Rows"/> names them, with the step's seconds in

@@ -12,7 +12,7 @@ namespace LlmEngine.Actors.Cluster;
 /// queued requests go elsewhere); one that leaves gracefully only stops getting new requests
 /// while it drains; a member that comes up or back is routed to from its next report.
 /// </summary>
-public sealed class ClusterDirectoryActor : ReceiveActor
+internal sealed class ClusterDirectoryActor : ReceiveActor
 {
     public const string Name = "llm-cluster-directory";
 

@@ -14,7 +14,7 @@ namespace LlmEngine.Actors.Cluster;
 /// (<see cref="ReplicaSnapshotRequest"/>), makes the next report a full one.
 /// Started as <c>/user/</c><see cref="Name"/>.
 /// </summary>
-public sealed class ReplicaPublisherActor : ReceiveActor, IWithTimers
+internal sealed class ReplicaPublisherActor : ReceiveActor, IWithTimers
 {
     public const string Name = "llm-replica-publisher";
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);

@@ -7,7 +7,7 @@ namespace LlmEngine.Actors.Distributed;
 /// <summary>A pipeline stage on a worker node, as the head's <see cref="Kernels.Sharding.PipelineRunner"/>
 /// sees it: the step and the previous stage's hidden states go out as one <see cref="Contracts.StageStep"/>,
 /// the next hidden states (or the last stage's logits) come back.</summary>
-public sealed class RemoteStageRunner(ClusterStages stages, int stage) : IStageRunner
+internal sealed class RemoteStageRunner(ClusterStages stages, int stage) : IStageRunner
 {
     private long _steps;
     private long _roundTripTicks;

@@ -8,7 +8,7 @@ namespace LlmEngine.Actors.Distributed;
 /// <summary>A step and its tensors as <see cref="StageStep"/> and <see cref="StageTensor"/> carry
 /// them between the head and a worker node: plain arrays, and tensors as their raw bytes (so
 /// hidden states arrive bit for bit). Samples do not travel: only the head samples.</summary>
-public static class StageWire
+internal static class StageWire
 {
     public static StageStep Step(long id, ModelStep step, torch.Tensor? hidden) => new(id, step.SequenceIds, step.TokenIds, step.Positions,
         step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping, step.LogitTokenIndices, step.SampleLogitRows,

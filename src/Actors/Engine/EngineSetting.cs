@@ -35,7 +35,7 @@ public sealed class EngineSetting<T>(string name, string description, Func<Engin
 }
 
 /// <summary>The rules settings use.</summary>
-public static class SettingRules
+internal static class SettingRules
 {
     public static Func<int, string?> Between(int low, int high) => v => v < low || v > high ? $"must be between {low} and {high}" : null;
     public static Func<int, string?> AtLeast(int low) => v => v < low ? $"must be at least {low}" : null;

@@ -9,7 +9,7 @@ namespace LlmEngine.Actors.Engine;
 /// else a quarter of the memory available to the process, capped at what max-num-seqs
 /// sequences of the full model length can use (more would sit idle). The space is what every
 /// tensor-parallel rank's cache takes together: <c>kvHeads</c> is the key/value heads they hold in all.</summary>
-public static class KvCacheSizing
+internal static class KvCacheSizing
 {
     public const double DefaultShareOfMemory = 0.25;
 

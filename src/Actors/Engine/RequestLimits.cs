@@ -10,7 +10,7 @@ namespace LlmEngine.Actors.Engine;
 /// logit_bias ids inside the vocabulary (vLLM's wording), and stop strings of bounded number and
 /// length (each is searched for after every token).
 /// </summary>
-public static class RequestLimits
+internal static class RequestLimits
 {
     public const int MaxStopStrings = 64;
     public const int MaxStopStringLength = 1024;

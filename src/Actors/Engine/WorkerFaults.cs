@@ -8,7 +8,7 @@ namespace LlmEngine.Actors.Engine;
 /// After such a failure the model's memory and the KV cache cannot be trusted, so the engine stops
 /// and the process should be restarted.
 /// </summary>
-public static class WorkerFaults
+internal static class WorkerFaults
 {
     public static bool IsFatal(Exception error) => error switch
     {

@@ -8,7 +8,7 @@ namespace LlmEngine.Actors.Sequences;
 /// ends before the stop string unless asked to include it), and a hold-back of the last few
 /// characters while a stop string could still be forming, so a stream never shows part of one.
 /// </summary>
-public sealed class CompletionText
+internal sealed class CompletionText
 {
     private readonly IncrementalDetokenizer? _detokenizer;
     private readonly SamplingParameters _sampling;

@@ -14,7 +14,7 @@ namespace LlmEngine.Actors.Worker;
 /// reads its sequence's last logits (a request's n parallel samples all read its prompt's), each
 /// completion drawing from its own random stream.
 /// </summary>
-public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenIds)
+internal sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenIds)
 {
     // The scheduler hands back the request it was given: the engine schedules GenerationRequests.
     private sealed class RequestState(NewRequestData data, SamplingParameters sampling)
