@@ -236,6 +236,10 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         var failed = result.Output.Failures.Where(f => samples[f.Key] is not null).Select(f => (samples[f.Key]!.Value.Group.RequestId, f.Value)).ToList();
         foreach (var (id, error) in failed) Context.GetLogger().Warning("request {0} failed in its step: {1}", id, error.Message);
         Fail(failed.Select(f => f.RequestId).Distinct(), new RequestFailedException("this request's step failed (its logits or its sampling); other requests were not affected"));
+        // Before the step's tokens, so that a request's first output carries its scored prompt.
+        foreach (var scored in result.Output.Prompts.GroupBy(p => p.RequestId))
+            if (_sequences.TryGetValue(scored.Key, out var scoredActor))
+                scoredActor.Tell(new SequenceActor.PromptScored([.. scored.Select(p => (p.Position, p.Logprob))]));
         var kept = Enumerable.Range(0, samples.Count).Where(i => result.Output.Samples[i] is not null && samples[i] is { Group.IsFinished: false }).ToList();
         var events = _scheduler.UpdateFromOutput([.. kept.Select(i => samples[i]!.Value)], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
         foreach (var byRequest in events.GroupBy(e => e.Group))

@@ -14,6 +14,8 @@ namespace LlmEngine.Actors;
 /// </summary>
 public sealed class SequenceActor : ReceiveActor
 {
+    /// <summary>Prompt tokens scored in one step, by position in the prompt (prompt logprobs).</summary>
+    public sealed record PromptScored(IReadOnlyList<(int Position, PromptLogprob Logprob)> Tokens);
     /// <summary>Tokens appended to this request's completions in one step.</summary>
     public sealed record TokensAppended(IReadOnlyList<(int Index, SampledToken Token, string? FinishReason)> Tokens, DateTime? FirstScheduled, DateTime? FirstToken);
     /// <summary>A beam search ended: its best beams, best first.</summary>
@@ -30,6 +32,8 @@ public sealed class SequenceActor : ReceiveActor
     private readonly ITokenizer? _tokenizer;
     private readonly DateTime _arrival = DateTime.UtcNow;
     private readonly Dictionary<int, Completion> _completions = new();
+    private readonly PromptLogprob?[]? _promptLogprobs;
+    private bool _promptLogprobsSent;
 
     private sealed class Completion(CompletionText text)
     {
@@ -49,6 +53,8 @@ public sealed class SequenceActor : ReceiveActor
         _output = output;
         _scheduler = scheduler;
         _tokenizer = tokenizer;
+        if (request.Sampling.PromptLogprobs is not null) _promptLogprobs = new PromptLogprob?[request.PromptTokenIds.Count];
+        Receive<PromptScored>(OnPromptScored);
         Receive<TokensAppended>(OnTokens);
         Receive<BeamsFinished>(OnBeams);
         Receive<Aborted>(_ => OnAborted());
@@ -57,6 +63,21 @@ public sealed class SequenceActor : ReceiveActor
             _output.TryComplete(message.Error);
             Context.Stop(Self);
         });
+    }
+
+    // A prompt recomputed after preemption is scored again: the first score stands.
+    private void OnPromptScored(PromptScored message)
+    {
+        if (_promptLogprobs is null) return;
+        foreach (var (position, logprob) in message.Tokens) _promptLogprobs[position] ??= logprob;
+    }
+
+    // The scored prompt goes with the request's first output and with its last.
+    private RequestOutput WithPrompt(RequestOutput output)
+    {
+        if (_promptLogprobs is null || (_promptLogprobsSent && !output.Finished)) return output;
+        _promptLogprobsSent = true;
+        return output with { PromptLogprobs = [.. _promptLogprobs] };
     }
 
     private void OnTokens(TokensAppended message)
@@ -69,7 +90,9 @@ public sealed class SequenceActor : ReceiveActor
             completion.Tokens.Add(token.TokenId);
             completion.Samples.Add(token);
             completion.CumulativeLogprob += token.Logprob;
-            var text = completion.Text.Append(token.TokenId, finishReason is not null);
+            // The scheduler's "stop" means a stop token ended it (stop strings are found here).
+            bool stopToken = finishReason == "stop" && !_request.Sampling.IncludeStopStringInOutput;
+            var text = completion.Text.Append(token.TokenId, finishReason is not null, shown: !stopToken);
             var reason = completion.Text.StoppedByString ? "stop" : finishReason;
             if (completion.Text.StoppedByString && finishReason is null)
                 _scheduler.Tell(new SchedulerActor.StopCompletion(_request.RequestId, index));
@@ -79,7 +102,7 @@ public sealed class SequenceActor : ReceiveActor
         bool finished = _completions.Count == _request.Sampling.N && _completions.Values.All(c => c.FinishReason is not null);
         if (!finished)
         {
-            _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, false));
+            _output.TryWrite(WithPrompt(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, false)));
             return;
         }
         Complete(deltas, Outputs(), message.FirstScheduled, message.FirstToken);
@@ -108,10 +131,15 @@ public sealed class SequenceActor : ReceiveActor
         var outputs = message.Beams.Select((beam, i) =>
         {
             var text = new CompletionText(_tokenizer, _request.PromptTokenIds, _request.Sampling with { Stop = [] });
-            for (int t = 0; t < beam.Tokens.Count; t++) text.Append(beam.Tokens[t], t == beam.Tokens.Count - 1);
-            return new CompletionOutput(i, beam.Tokens, text.Text, beam.CumulativeLogprob, [], beam.FinishReason);
+            bool stopToken = beam.FinishReason == "stop" && !_request.Sampling.IncludeStopStringInOutput;
+            for (int t = 0; t < beam.Tokens.Count; t++)
+            {
+                bool last = t == beam.Tokens.Count - 1;
+                text.Append(beam.Tokens[t], last, shown: !(last && stopToken));
+            }
+            return new CompletionOutput(i, beam.Tokens, text.Text, beam.CumulativeLogprob, beam.Samples, beam.FinishReason);
         }).ToList();
-        var deltas = outputs.Select(o => new CompletionDelta(o.Index, o.TokenIds, o.Text, [], o.FinishReason)).ToList();
+        var deltas = outputs.Select(o => new CompletionDelta(o.Index, o.TokenIds, o.Text, o.Logprobs, o.FinishReason)).ToList();
         Complete(deltas, outputs, message.FirstScheduled, message.FirstToken);
     }
 
@@ -122,7 +150,7 @@ public sealed class SequenceActor : ReceiveActor
             ((firstScheduled ?? now) - _arrival).TotalSeconds,
             ((firstToken ?? now) - _arrival).TotalSeconds,
             (now - _arrival).TotalSeconds);
-        _output.TryWrite(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, true, outputs, timings));
+        _output.TryWrite(WithPrompt(new RequestOutput(_request.RequestId, _request.PromptTokenIds, deltas, true, outputs, timings)));
         _output.TryComplete();
         Context.Stop(Self);
     }

@@ -1,15 +1,18 @@
 
 namespace LlmEngine.Scheduling;
 
-/// <summary>A live beam as the search sees it: its generated tokens and their summed log-probability.</summary>
-public sealed record Beam(IReadOnlyList<int> Tokens, double CumulativeLogprob);
+/// <summary>A live beam as the search sees it: its generated tokens and their summed log-probability,
+/// and the tokens as sampled (log-probabilities and alternatives; null: not kept).</summary>
+public sealed record Beam(IReadOnlyList<int> Tokens, double CumulativeLogprob, IReadOnlyList<SampledToken>? Samples = null);
 
 /// <summary>A new live beam: which current beam it extends, with which token, at what total.</summary>
 public sealed record BeamExtension(int Parent, int Token, double TokenLogprob, double CumulativeLogprob);
 
 /// <summary>A finished beam: its tokens (ending with the stop token, if it stopped), summed
-/// log-probability, length-penalised score and finish reason.</summary>
-public sealed record BeamHypothesis(IReadOnlyList<int> Tokens, double CumulativeLogprob, double Score, string FinishReason);
+/// log-probability, length-penalised score, finish reason, and its tokens as sampled, each with the
+/// request's top <c>logprobs</c> alternatives at that step (empty when the beams kept none).</summary>
+public sealed record BeamHypothesis(IReadOnlyList<int> Tokens, double CumulativeLogprob, double Score, string FinishReason,
+    IReadOnlyList<SampledToken> Samples);
 
 /// <summary>
 /// Beam search as Hugging Face defines it, as a pure policy over candidates: each step every
@@ -41,7 +44,12 @@ public sealed class BeamSearch(CompletionTerms terms, IReadOnlyCollection<int> e
             var e = ranked[rank];
             if (IsStop(e.Token))
             {
-                if (rank < Width) Add(beams[e.Parent].Tokens.Append(e.Token).ToList(), e.CumulativeLogprob, generated, "stop");
+                if (rank < Width)
+                {
+                    var parent = beams[e.Parent];
+                    var samples = parent.Samples?.Append(Sample(e, candidates[e.Parent])).ToList() ?? [];
+                    Add(parent.Tokens.Append(e.Token).ToList(), e.CumulativeLogprob, generated, "stop", samples);
+                }
                 continue;
             }
             next.Add(e);
@@ -51,11 +59,16 @@ public sealed class BeamSearch(CompletionTerms terms, IReadOnlyCollection<int> e
         return next;
     }
 
+    /// <summary>The token an extension adds, as sampled: its log-probability and the request's top
+    /// <c>logprobs</c> alternatives among its parent's candidates (which are ranked best first).</summary>
+    public SampledToken Sample(BeamExtension e, IReadOnlyList<TokenLogprob> parentCandidates) =>
+        new(e.Token, float.NaN, (float)e.TokenLogprob, [.. parentCandidates.Take(terms.Logprobs)]);
+
     /// <summary>Ends the search: live beams join the hypotheses; returns the best W, best first.</summary>
     public IReadOnlyList<BeamHypothesis> Finish(IReadOnlyList<Beam> live, string reason)
     {
         if (!Done)
-            foreach (var beam in live) Add(beam.Tokens, beam.CumulativeLogprob, beam.Tokens.Count, reason);
+            foreach (var beam in live) Add(beam.Tokens, beam.CumulativeLogprob, beam.Tokens.Count, reason, beam.Samples ?? []);
         Done = true;
         return _finished.OrderByDescending(h => h.Score).Take(Width).ToList();
     }
@@ -65,9 +78,9 @@ public sealed class BeamSearch(CompletionTerms terms, IReadOnlyCollection<int> e
     private double Score(double cumulative, int length) => cumulative / Math.Pow(Math.Max(length, 1), terms.LengthPenalty);
 
     // Keeps the best W hypotheses, as Hugging Face's BeamHypotheses does.
-    private void Add(IReadOnlyList<int> tokens, double cumulative, int length, string reason)
+    private void Add(IReadOnlyList<int> tokens, double cumulative, int length, string reason, IReadOnlyList<SampledToken> samples)
     {
-        var hypothesis = new BeamHypothesis(tokens, cumulative, Score(cumulative, length), reason);
+        var hypothesis = new BeamHypothesis(tokens, cumulative, Score(cumulative, length), reason, samples);
         if (_finished.Count < Width) { _finished.Add(hypothesis); return; }
         var worst = _finished.MinBy(h => h.Score)!;
         if (hypothesis.Score > worst.Score)

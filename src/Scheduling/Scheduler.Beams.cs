@@ -20,8 +20,9 @@ public sealed partial class Scheduler
         var live = group.Unfinished.ToList();
         if (rows.Count != live.Count || live.Count == 0) return;
         group.FirstToken ??= now;
-        var beams = rows.Select(r => new Beam(r.Sequence.OutputTokenIds, r.Sequence.CumulativeLogprob)).ToList();
-        var extensions = search.Step(beams, rows.Select(r => (IReadOnlyList<TokenLogprob>)r.Token.Top).ToList());
+        var beams = rows.Select(r => new Beam(r.Sequence.OutputTokenIds, r.Sequence.CumulativeLogprob, r.Sequence.Samples)).ToList();
+        var candidates = rows.Select(r => (IReadOnlyList<TokenLogprob>)r.Token.Top).ToList();
+        var extensions = search.Step(beams, candidates);
 
         var parents = rows.Select(r => r.Sequence).ToList();
         var used = new HashSet<int>();
@@ -34,12 +35,12 @@ public sealed partial class Scheduler
         for (int b = 0; b < parents.Count; b++)
             if (!used.Contains(b)) FinishSequence(parents[b], "dropped");
         foreach (var (sequence, e) in next)
-            sequence.Append(new SampledToken(e.Token, float.NaN, (float)e.TokenLogprob, []));
+            sequence.Append(search.Sample(e, candidates[e.Parent]));
 
         var alive = next.Select(n => n.Item1).ToList();
         bool atLimit = alive.Count > 0 && (alive[0].OutputTokenIds.Count >= group.Terms.MaxTokens || alive[0].TokenCount >= options.MaxModelLength);
         if (!search.Done && !atLimit && alive.Count > 0) return;
-        var best = search.Finish(alive.Select(s => new Beam(s.OutputTokenIds, s.CumulativeLogprob)).ToList(), "length");
+        var best = search.Finish(alive.Select(s => new Beam(s.OutputTokenIds, s.CumulativeLogprob, s.Samples)).ToList(), "length");
         foreach (var s in alive) FinishSequence(s, "length");
         if (group.IsFinished || group.Sequences.All(s => s.IsFinished)) Remove(group);
         events.Add(new StepEvent(group, 0, null, best[0].FinishReason, best));

@@ -96,7 +96,7 @@ public sealed partial class Scheduler
         foreach (var (s, count) in work)
         {
             var tokens = s.AllTokens();
-            int cached = cache.AllocatePrefix(s.Id, tokens);
+            int cached = cache.AllocatePrefix(s.Id, tokens, reuse: !group.Terms.ScoresPrompt);
             int computed = Math.Max(s.NumComputed, cached);
             int target = Math.Max(s.NumComputed + count, computed + 1);
             int reserve = Math.Max(reserveTokens - target, 0);

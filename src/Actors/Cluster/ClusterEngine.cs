@@ -179,7 +179,7 @@ public sealed class ClusterEngine : ILlmEngine, IObservedEngine
 
     /// <summary>The request's sampling as the wire carries it; null when it needs more (run it here).</summary>
     private static RemoteSampling? RemoteSamplingOf(SamplingParameters s) =>
-        s.UseBeamSearch || s.Guide is not null || s.IncludeStopStringInOutput || !s.SkipSpecialTokens
+        s.UseBeamSearch || s.Guide is not null || s.IncludeStopStringInOutput || !s.SkipSpecialTokens || s.LogitBias.Count > 0 || s.PromptLogprobs is not null
             ? null
             : new RemoteSampling(s.MaxTokens, s.Temperature, s.TopP, s.TopK, s.MinP, s.Seed, s.N, s.MinTokens, s.IgnoreEos,
                 [.. s.Stop], [.. s.StopTokenIds], s.PresencePenalty, s.FrequencyPenalty, s.RepetitionPenalty, s.Logprobs);

@@ -4,9 +4,10 @@ namespace LlmEngine.Actors.Engine;
 
 /// <summary>
 /// What a request may ask of this engine beyond its prompt (<see cref="RequestValidation"/>), checked
-/// before it is queued, after its sampling values, so that no request can make a step throw: no more parallel samples
-/// than a step seats, a beam width whose top-2n candidates exist in the vocabulary, and stop
-/// strings of bounded number and length (each is searched for after every token).
+/// before it is queued, after its sampling values, so that no request can make a step throw: no more
+/// parallel samples than a step seats, a beam width whose top-2n candidates exist in the vocabulary,
+/// logit_bias ids inside the vocabulary (vLLM's wording), and stop strings of bounded number and
+/// length (each is searched for after every token).
 /// </summary>
 public static class RequestLimits
 {
@@ -24,6 +25,9 @@ public static class RequestLimits
             throw new ArgumentException($"beam search ranks 2 x n candidates, so n must be at most {vocab / 2} for this model's vocabulary of {vocab}, got {sampling.N}", "n");
         if (sampling.Logprobs > vocab)
             throw new ArgumentException($"logprobs must be at most the vocabulary size {vocab}, got {sampling.Logprobs}", "logprobs");
+        var outOfVocab = sampling.LogitBias.Keys.Where(id => id >= vocab).Order().ToList();
+        if (outOfVocab.Count > 0)
+            throw new ArgumentException($"token_id(s) [{string.Join(", ", outOfVocab)}] in logit_bias contain out-of-vocab token ids. Vocabulary size: {vocab}", "logit_bias");
         if (sampling.Stop.Count > MaxStopStrings)
             throw new ArgumentException($"at most {MaxStopStrings} stop strings are allowed, got {sampling.Stop.Count}", "stop");
         if (sampling.Stop.Any(s => s.Length > MaxStopStringLength))

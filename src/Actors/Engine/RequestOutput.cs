@@ -36,4 +36,9 @@ public sealed record RequestOutput(
     IReadOnlyList<CompletionDelta> Deltas,
     bool Finished,
     IReadOnlyList<CompletionOutput>? Outputs = null,
-    RequestTimings? Timings = null);
+    RequestTimings? Timings = null)
+{
+    /// <summary>With prompt logprobs asked for: one entry per prompt token (the first, which nothing
+    /// predicts, is null), on the first output and the last; null otherwise.</summary>
+    public IReadOnlyList<PromptLogprob?>? PromptLogprobs { get; init; }
+}

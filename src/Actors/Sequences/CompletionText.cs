@@ -18,7 +18,7 @@ public sealed class CompletionText
 
     public CompletionText(ITokenizer? tokenizer, IReadOnlyList<int> promptTokenIds, SamplingParameters sampling)
     {
-        _detokenizer = tokenizer is null ? null : new IncrementalDetokenizer(tokenizer, promptTokenIds);
+        _detokenizer = tokenizer is null ? null : new IncrementalDetokenizer(tokenizer, promptTokenIds, sampling.SkipSpecialTokens);
         _sampling = sampling;
         _holdBack = sampling.Stop.Count == 0 ? 0 : sampling.Stop.Max(s => s.Length) - 1;
     }
@@ -27,13 +27,15 @@ public sealed class CompletionText
     public bool StoppedByString { get; private set; }
 
     /// <summary>Adds a token; returns the text that may be shown now.</summary>
-    public string Append(int tokenId, bool finished)
+    /// <param name="shown">False for a stop token (EOS or one of stop_token_ids) that ended the
+    /// completion: as in vLLM its text is left out unless include_stop_str_in_output asks for it.</param>
+    public string Append(int tokenId, bool finished, bool shown = true)
     {
         if (StoppedByString) return "";
         if (_detokenizer is not null)
         {
             int searchFrom = Math.Max(0, _text.Length - _holdBack);
-            _text += _detokenizer.Append(tokenId);
+            if (shown) _text += _detokenizer.Append(tokenId);
             if (finished) _text += _detokenizer.Flush();
             CutAtStopString(searchFrom);
         }

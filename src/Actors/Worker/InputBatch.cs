@@ -92,6 +92,8 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
         var logitIndices = new List<int>();
         var sampleRows = new List<int>();
         var samplingRows = new List<SamplingRow>();
+        var promptIndices = new List<int>();
+        var promptRows = new List<PromptRow>();
         var rows = output.SampleRows;
         int cursor = 0, row = 0;
         for (int i = 0; i < n; i++)
@@ -109,6 +111,7 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
                 slots[cursor] = (long)sequence.Table[position / blockSize] * blockSize + position % blockSize;
             }
             starts[i + 1] = cursor;
+            ScorePrompt(sequence.Request, work, starts[i], promptIndices, promptRows);
             if (row == rows.Count || rows[row].SequenceId != work.SequenceId) continue;
             int logitRow = logitIndices.Count;
             logitIndices.Add(cursor - 1);
@@ -126,8 +129,27 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
                 sampleRows.Add(logitRow);
             }
         }
+        foreach (int index in promptIndices)
+        {
+            sampleRows.Add(logitIndices.Count);
+            logitIndices.Add(index);
+        }
         var step = new ModelStep(ids, tokenIds, positions, starts, contexts, tables, slots,
-            logitIndices.ToArray(), sampleRows.ToArray(), samplingRows.ToArray(), output.CacheOperations);
+            logitIndices.ToArray(), sampleRows.ToArray(), samplingRows.ToArray(), output.CacheOperations) { PromptRows = [.. promptRows] };
         return (step, rows);
+    }
+
+    // Prompt logprobs: the logits of each prompt position computed now score the prompt token after
+    // it (the last position's logits are the first sample's). A recomputed prompt is scored again.
+    private static void ScorePrompt(RequestState request, ScheduledSequence work, int start, List<int> indices, List<PromptRow> rows)
+    {
+        if (request.Sampling.PromptLogprobs is not { } top) return;
+        var prompt = request.Data.PromptTokenIds;
+        int end = Math.Min(work.NumComputed + work.NumNew, prompt.Count - 1);
+        for (int position = work.NumComputed; position < end; position++)
+        {
+            indices.Add(start + position - work.NumComputed);
+            rows.Add(new PromptRow(request.Data.RequestId, position + 1, prompt[position + 1], top));
+        }
     }
 }

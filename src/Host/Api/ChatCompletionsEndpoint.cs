@@ -5,6 +5,7 @@ using LlmEngine.Host.Api.Tools;
 using LlmEngine.Host.Chat;
 using LlmEngine.Host.Metrics;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
 
@@ -93,7 +94,12 @@ public sealed class ChatCompletionsEndpoint(
     private async Task<ChatResponse> Collect(EngineRun run, Conversation c)
     {
         var acc = new ChoiceAccumulator(1, c.N);
-        await foreach (var (p, output) in run.Outputs()) acc.Add(p, output);
+        IReadOnlyList<PromptLogprob?>? scores = null;
+        await foreach (var (p, output) in run.Outputs())
+        {
+            acc.Add(p, output);
+            scores ??= output.PromptLogprobs;
+        }
         var choices = acc.Choices.Select((s, i) =>
         {
             var logprobs = c.TopLogprobs is { } k ? _logprobs.Chat(s.Logprobs, k) : null;
@@ -101,7 +107,8 @@ public sealed class ChatCompletionsEndpoint(
             var (content, calls) = ToolCallStream.Message(parser, s.Text);
             return new ChatChoice(i, new ChatResponseMessage("assistant", content, calls), logprobs, c.Tools.FinishReason(s.FinishReason, calls is not null));
         }).ToList();
-        return new ChatResponse(c.Id, "chat.completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
+        return new ChatResponse(c.Id, "chat.completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens))
+            { PromptLogprobs = _logprobs.PromptLogprobs(scores) };
     }
 
     private async Task Stream(HttpContext context, EngineRun run, Conversation c, bool includeUsage)

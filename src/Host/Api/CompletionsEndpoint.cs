@@ -30,17 +30,21 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         var echo = Bool(body, "echo") ?? false;
         _ = String(body, "user"); // accepted, as OpenAI's; only type-checked here
         var sampling = SamplingFields.Read(body, maxTokens, Int(body, "logprobs"));
+        // Echoed prompt tokens get logprobs as the completion's do (vLLM): the prompt is scored.
+        if (echo && sampling.Logprobs is { } top) sampling = sampling with { PromptLogprobs = sampling.PromptLogprobs ?? top };
         SamplingFields.Validate(sampling);
         sampling = sampling with { Guide = structured.Read(body) };
         foreach (var p in prompts) RequestChecks.Prompt(engine, p.TokenIds, maxTokens, "prompt");
 
-        var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs is not null);
+        var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs, sampling.PromptLogprobs is not null);
         await using var run = await EngineRun.Start(engine, metrics, request.Id, prompts, sampling, context.RequestAborted, RequestChecks.Timeout(body));
         if (stream) await Stream(context, run, request, includeUsage);
         else await context.Response.WriteAsJsonAsync(await Collect(run, request), ApiJson.Options, context.RequestAborted);
     }
 
-    private sealed record Completion(string Id, long Created, IReadOnlyList<PromptInput> Prompts, int N, bool Echo, bool Logprobs)
+    /// <param name="Logprobs">Top alternatives per token (null: no logprobs).</param>
+    /// <param name="ScoresPrompt">The prompt is scored: choices carry prompt_logprobs.</param>
+    private sealed record Completion(string Id, long Created, IReadOnlyList<PromptInput> Prompts, int N, bool Echo, int? Logprobs, bool ScoresPrompt)
     {
         public int PromptTokens => Prompts.Sum(p => p.TokenIds.Count);
     }
@@ -48,18 +52,23 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
     private async Task<CompletionResponse> Collect(EngineRun run, Completion c)
     {
         var acc = new ChoiceAccumulator(c.Prompts.Count, c.N);
-        await foreach (var (p, output) in run.Outputs()) acc.Add(p, output);
+        var scores = new IReadOnlyList<PromptLogprob?>?[c.Prompts.Count];
+        await foreach (var (p, output) in run.Outputs())
+        {
+            acc.Add(p, output);
+            scores[p] ??= output.PromptLogprobs;
+        }
         var choices = acc.Choices.Select((s, i) =>
         {
             var prompt = c.Prompts[i / c.N];
             var head = c.Echo ? prompt.Text ?? "" : "";
             CompletionLogprobs? lp = null;
-            if (c.Logprobs)
+            if (c.Logprobs is { } top)
             {
-                lp = c.Echo ? _logprobs.Prompt(prompt.TokenIds) : null;
+                lp = c.Echo ? _logprobs.Prompt(prompt.TokenIds, scores[i / c.N], top) : null;
                 lp = _logprobs.Completion(s.Logprobs, head.Length, lp);
             }
-            return new CompletionChoice(i, head + s.Text, lp, s.FinishReason);
+            return new CompletionChoice(i, head + s.Text, lp, s.FinishReason) { PromptLogprobs = PromptLogprobs(c, scores[i / c.N]) };
         }).ToList();
         return new CompletionResponse(c.Id, "text_completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
     }
@@ -72,8 +81,10 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
             var offsets = new int[c.Prompts.Count * c.N];
             var started = new bool[offsets.Length];
             var tracker = new StreamTracker(c.Prompts.Count, c.N);
+            var scores = new IReadOnlyList<PromptLogprob?>?[c.Prompts.Count];
             await foreach (var (p, output) in run.Outputs())
             {
+                scores[p] ??= output.PromptLogprobs;
                 foreach (var d in output.Deltas)
                 {
                     var index = p * c.N + d.Index;
@@ -90,21 +101,26 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
             {
                 var text = piece;
                 CompletionLogprobs? lp = null;
-                if (c.Echo && !started[index])
+                bool first = !started[index];
+                if (c.Echo && first)
                 {
                     text = (c.Prompts[p].Text ?? "") + text;
-                    if (c.Logprobs) lp = _logprobs.Prompt(c.Prompts[p].TokenIds);
+                    if (c.Logprobs is { } top) lp = _logprobs.Prompt(c.Prompts[p].TokenIds, scores[p], top);
                 }
                 started[index] = true;
                 // The completion's tokens start after whatever prompt text this chunk echoes.
-                if (c.Logprobs) lp = _logprobs.Completion(logprobs, offsets[index] + text.Length - piece.Length, lp);
+                if (c.Logprobs is not null) lp = _logprobs.Completion(logprobs, offsets[index] + text.Length - piece.Length, lp);
                 offsets[index] += text.Length;
-                if (text.Length == 0 && finishReason is null && logprobs.Count == 0) return;
+                if (text.Length == 0 && finishReason is null && logprobs.Count == 0 && !(first && c.ScoresPrompt)) return;
+                // A choice's first chunk carries its prompt's logprobs.
                 await sse.Send(new CompletionResponse(c.Id, "text_completion", c.Created, servedModel,
-                    [new CompletionChoice(index, text, lp, finishReason)], null));
+                    [new CompletionChoice(index, text, lp, finishReason) { PromptLogprobs = first ? PromptLogprobs(c, scores[p]) : null }], null));
             }
         });
     }
+
+    private List<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs(Completion c, IReadOnlyList<PromptLogprob?>? scores) =>
+        c.ScoresPrompt ? _logprobs.PromptLogprobs(scores) : null;
 
     private IReadOnlyList<PromptInput> Prompts(JsonElement body, CancellationToken ct)
     {

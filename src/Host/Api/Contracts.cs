@@ -14,7 +14,17 @@ public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalToke
 public sealed record CompletionLogprobs(
     List<string> Tokens, List<double?> TokenLogprobs, List<Dictionary<string, double>?> TopLogprobs, List<int> TextOffset);
 
-public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs? Logprobs, string? FinishReason);
+public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs? Logprobs, string? FinishReason)
+{
+    /// <summary>vLLM's prompt_logprobs: per prompt token (null for the first) its own and its top
+    /// alternatives' log-probabilities, by token id; written only when asked for.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs { get; init; }
+}
+
+/// <summary>One entry of vLLM's prompt_logprobs: the log-probability, the rank among all tokens
+/// (1: most likely) and the token's text.</summary>
+public sealed record PromptTokenLogprob(double Logprob, int Rank, string DecodedToken);
 
 public sealed record CompletionResponse(
     string Id, string Object, long Created, string Model, IReadOnlyList<CompletionChoice> Choices,
@@ -44,7 +54,12 @@ public sealed record ToolCallDelta(
 
 public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string? FinishReason);
 
-public sealed record ChatResponse(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage);
+public sealed record ChatResponse(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage)
+{
+    /// <summary>vLLM's prompt_logprobs of the templated prompt, as on <see cref="CompletionChoice"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs { get; init; }
+}
 
 public sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,

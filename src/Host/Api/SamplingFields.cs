@@ -40,11 +40,31 @@ public static class SamplingFields
             StopTokenIds = IntList(body, "stop_token_ids") ?? d.StopTokenIds,
             IncludeStopStringInOutput = Bool(body, "include_stop_str_in_output") ?? d.IncludeStopStringInOutput,
             SkipSpecialTokens = Bool(body, "skip_special_tokens") ?? d.SkipSpecialTokens,
+            LogitBias = LogitBias(body) ?? d.LogitBias,
             Logprobs = logprobs,
+            PromptLogprobs = Int(body, "prompt_logprobs") ?? d.PromptLogprobs,
             UseBeamSearch = Bool(body, "use_beam_search") ?? d.UseBeamSearch,
             LengthPenalty = Number(body, "length_penalty") ?? d.LengthPenalty,
             EarlyStopping = earlyStopping,
         };
+    }
+
+    /// <summary>OpenAI's logit_bias: an object from token ids (as strings, JSON keys being strings)
+    /// to the number added to that token's logit. Ranges are the engine's to check.</summary>
+    private static IReadOnlyDictionary<int, double>? LogitBias(JsonElement body)
+    {
+        if (Get(body, "logit_bias") is not { } field) return null;
+        if (field.ValueKind != JsonValueKind.Object) throw WrongType("logit_bias", "an object from token ids to numbers", field);
+        var bias = new Dictionary<int, double>();
+        foreach (var entry in field.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+                throw ApiException.BadRequest($"'logit_bias' keys must be token ids (non-negative integers), got \"{ApiException.Echo(entry.Name)}\"", "logit_bias");
+            if (entry.Value.ValueKind != JsonValueKind.Number)
+                throw WrongType("logit_bias", "an object from token ids to numbers", entry.Value);
+            bias[id] = entry.Value.GetDouble();
+        }
+        return bias;
     }
 
     /// <summary>Validates, turning the engine's <see cref="ArgumentException"/> into a 400 that names

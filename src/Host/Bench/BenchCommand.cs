@@ -3,8 +3,8 @@ using System.CommandLine;
 namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench</c>: throughput (offline), batch (llama.cpp's batched-bench), serve (online,
-/// over HTTP), sweep (serve over rates and engine configurations), soak (sustained overload) and
-/// fuzz (hostile requests).</summary>
+/// over HTTP), sweep (serve over rates and engine configurations), kernel, guided (a JSON Schema
+/// constraint's cost per step), soak (sustained overload) and fuzz (hostile requests).</summary>
 public static class BenchCommand
 {
     public static Command Create()
@@ -15,6 +15,7 @@ public static class BenchCommand
         command.Subcommands.Add(ServeBenchCommand.Create());
         command.Subcommands.Add(SweepCommand.Create());
         command.Subcommands.Add(KernelCommand.Create());
+        command.Subcommands.Add(GuidedCommand.Create());
         command.Subcommands.Add(PlotTraceCommand.Create());
         command.Subcommands.Add(DashboardCostCommand.Create());
         command.Subcommands.Add(SoakCommand.Create());

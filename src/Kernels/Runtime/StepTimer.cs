@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TorchSharp;
 
 namespace LlmEngine.Kernels.Runtime;
 
@@ -18,11 +19,28 @@ internal sealed class StepTimer
             if (logits is not null)
             {
                 long sampling = Stopwatch.GetTimestamp();
-                sampled = ModelRunner.Sample(logits, step.Samples);
+                // The sample rows come first, then the prompt rows (ModelStep.SampleLogitRows).
+                int samples = step.Samples.Length;
+                if (samples > 0)
+                {
+                    using var head = logits.narrow(0, 0, samples);
+                    sampled = ModelRunner.Sample(head, step.Samples);
+                }
+                if (step.PromptRows.Length > 0)
+                {
+                    using var tail = logits.narrow(0, samples, step.PromptRows.Length);
+                    sampled = sampled with { Prompts = ScorePrompts(tail, step.PromptRows) };
+                }
                 SampleSeconds += Stopwatch.GetElapsedTime(sampling).TotalSeconds;
             }
         }
         ComputeSeconds += clock.Elapsed.TotalSeconds;
         return sampled;
+    }
+
+    private static ScoredPromptToken[] ScorePrompts(torch.Tensor logits, PromptRow[] rows)
+    {
+        var scored = Sampling.Sampler.ScorePrompt(logits, [.. rows.Select(r => r.TokenId)], [.. rows.Select(r => r.Top)]);
+        return [.. rows.Select((r, i) => new ScoredPromptToken(r.RequestId, r.Position, scored[i]))];
     }
 }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Sampling;
 
 /// <summary>
-/// Turns a step's logits into tokens, vectorised over the batch: penalties and bans per row,
+/// Turns a step's logits into tokens, vectorised over the batch: penalties, logit bias and bans per row,
 /// then one argmax for greedy rows and one sort / cumulative-sum pass for sampled rows
 /// (temperature, top-k, top-p, min-p), choosing by inverse CDF with each row's own uniform.
 /// Greedy picks the lowest id on a tie (torch.argmax returns the first maximum).
@@ -59,6 +59,12 @@ public static class Sampler
             var ids = tensor(counts.Select(g => (long)g.Key).ToArray());
             var penalty = tensor(counts.Select(g => (float)(p.PresencePenalty + p.FrequencyPenalty * g.Count())).ToArray());
             row.index_add_(0, ids, penalty, -1);
+        }
+        if (p.LogitBias.Count > 0)
+        {
+            var biased = p.LogitBias.Where(b => b.Key < vocab).ToArray();
+            if (biased.Length > 0)
+                row.index_add_(0, tensor(biased.Select(b => (long)b.Key).ToArray()), tensor(biased.Select(b => (float)b.Value).ToArray()), 1);
         }
         var banned = Known(r.BannedTokens);
         if (banned.Length > 0) row.index_fill_(0, tensor(banned), float.NegativeInfinity);
@@ -117,13 +123,32 @@ public static class Sampler
         return order.gather(1, safe).squeeze(1).data<long>().ToArray();
     }
 
-    private static SampledToken[] Logprobs(Tensor processed, IReadOnlyList<SamplingRow> rows, long[] chosen)
+    private static SampledToken[] Logprobs(Tensor processed, IReadOnlyList<SamplingRow> rows, long[] chosen) =>
+        Score(processed, chosen, [.. rows.Select(r => r.TopLogprobs)]);
+
+    /// <summary>
+    /// Prompt logprobs: each row's raw logits [rows, vocab] score the prompt token that follows its
+    /// position, as vLLM scores them (no penalty, bias or temperature), with the token's rank (how
+    /// many tokens are at least as likely) and each row's top alternatives.
+    /// </summary>
+    public static PromptLogprob[] ScorePrompt(Tensor logits, IReadOnlyList<int> tokenIds, IReadOnlyList<int> tops)
+    {
+        using var scope = NewDisposeScope();
+        var scores = logits.to(float32);
+        var ids = tokenIds.Select(t => (long)t).ToArray();
+        var tokens = Score(scores, ids, [.. tops]);
+        var picked = scores.gather(1, tensor(ids).unsqueeze(1));
+        var ranks = scores.ge(picked).sum(-1).data<long>().ToArray();
+        return [.. tokens.Select((t, i) => new PromptLogprob(t, (int)ranks[i]))];
+    }
+
+    private static SampledToken[] Score(Tensor processed, long[] chosen, int[] tops)
     {
         var logZ = processed.logsumexp(-1);
         var pickedLogits = processed.gather(1, tensor(chosen).unsqueeze(1)).squeeze(1);
         var logits = pickedLogits.data<float>().ToArray();
         var picked = pickedLogits.sub(logZ).data<float>().ToArray();
-        int maxTop = rows.Count == 0 ? 0 : rows.Max(r => r.TopLogprobs);
+        int maxTop = tops.Length == 0 ? 0 : tops.Max();
         long[] topIds = [];
         float[] topValues = [];
         if (maxTop > 0)
@@ -132,10 +157,10 @@ public static class Sampler
             topValues = values.sub(logZ.unsqueeze(1)).data<float>().ToArray();
             topIds = ids.data<long>().ToArray();
         }
-        var result = new SampledToken[rows.Count];
-        for (int i = 0; i < rows.Count; i++)
+        var result = new SampledToken[tops.Length];
+        for (int i = 0; i < tops.Length; i++)
         {
-            var top = new TokenLogprob[rows[i].TopLogprobs];
+            var top = new TokenLogprob[tops[i]];
             for (int k = 0; k < top.Length; k++) top[k] = new TokenLogprob((int)topIds[i * maxTop + k], topValues[i * maxTop + k]);
             result[i] = new SampledToken((int)chosen[i], logits[i], picked[i], top);
         }

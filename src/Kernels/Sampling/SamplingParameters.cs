@@ -24,7 +24,14 @@ public sealed record SamplingParameters
     public bool IncludeStopStringInOutput { get; init; }
     /// <summary>Number of most likely alternatives to return with each sampled token (null: none).</summary>
     public int? Logprobs { get; init; }
+    /// <summary>Score the prompt too (vLLM's prompt_logprobs): each prompt token's log-probability
+    /// given those before it, with this many alternatives (null: the prompt is not scored).</summary>
+    public int? PromptLogprobs { get; init; }
+    /// <summary>Whether special tokens (BOS, EOS, control tokens) are left out of the output text.</summary>
     public bool SkipSpecialTokens { get; init; } = true;
+    /// <summary>Added to a token's logit before any other step (OpenAI's logit_bias): -100 bans it
+    /// in practice, 100 all but forces it.</summary>
+    public IReadOnlyDictionary<int, double> LogitBias { get; init; } = NoBias;
     public bool UseBeamSearch { get; init; }
     public double LengthPenalty { get; init; } = 1.0;
     /// <summary>"true", "false" or "never", as Hugging Face's beam search defines them.</summary>
@@ -41,12 +48,15 @@ public sealed record SamplingParameters
     public bool HasPenalties => PresencePenalty != 0 || FrequencyPenalty != 0 || RepetitionPenalty != 1.0;
 
     public const int MaxLogprobs = 20;
+    public const double MaxLogitBias = 100;
+    private static readonly IReadOnlyDictionary<int, double> NoBias = new Dictionary<int, double>();
 
     /// <summary>What the scheduler acts on: how many completions and when each ends.</summary>
     public CompletionTerms ToCompletionTerms() => new()
     {
         N = N, MaxTokens = MaxTokens, MinTokens = MinTokens, IgnoreEos = IgnoreEos, StopTokenIds = StopTokenIds,
-        UseBeamSearch = UseBeamSearch, LengthPenalty = LengthPenalty, EarlyStopping = EarlyStopping,
+        UseBeamSearch = UseBeamSearch, LengthPenalty = LengthPenalty, EarlyStopping = EarlyStopping, Logprobs = Logprobs ?? 0,
+        ScoresPrompt = PromptLogprobs is not null,
     };
 
     /// <summary>A penalty divides positive float32 logits; far below 1 (1e-39 is 0 as a float) it
@@ -68,9 +78,15 @@ public sealed record SamplingParameters
         Check(MaxTokens >= 1, "max_tokens", $"max_tokens must be at least 1, got {MaxTokens}");
         Check(MinTokens >= 0 && MinTokens <= MaxTokens, "min_tokens", $"min_tokens must be in [0, max_tokens], got {MinTokens}");
         Check(Logprobs is null || (Logprobs >= 0 && Logprobs <= MaxLogprobs), "logprobs", $"logprobs must be in [0, {MaxLogprobs}], got {Logprobs}");
+        Check(PromptLogprobs is null || (PromptLogprobs >= 0 && PromptLogprobs <= MaxLogprobs), "prompt_logprobs", $"prompt_logprobs must be in [0, {MaxLogprobs}], got {PromptLogprobs}");
         Check(LengthPenalty is > -100 and < 100, "length_penalty", $"length_penalty out of range: {LengthPenalty}");
         Check(EarlyStopping is "true" or "false" or "never", "early_stopping", $"early_stopping must be true, false or \"never\", got {EarlyStopping}");
         foreach (var s in Stop) Check(s.Length > 0, "stop", "stop strings must not be empty");
+        foreach (var (id, bias) in LogitBias)
+        {
+            Check(id >= 0, "logit_bias", $"logit_bias keys must be non-negative token ids, got {id}");
+            Check(bias >= -MaxLogitBias && bias <= MaxLogitBias, "logit_bias", $"logit_bias values must be in [-{MaxLogitBias}, {MaxLogitBias}], got {bias} for token {id}");
+        }
     }
 
     private static void Check(bool condition, string parameter, string message)

@@ -25,13 +25,15 @@ public sealed partial class KvCacheManager
     /// recompute-preempted) sequence, reviving cached-free blocks, and returns the tokens now
     /// computed (see <see cref="CachedPrefixLength"/>). Takes no new block, so it cannot fail
     /// for lack of space; if the following <see cref="TryAllocateSlots"/> fails, undo with <see cref="Free"/>.
+    /// With <paramref name="reuse"/> false nothing is looked up (the sequence computes every token;
+    /// its blocks are still published for others once full).
     /// </summary>
-    public int AllocatePrefix(long seqId, IReadOnlyList<int> tokens)
+    public int AllocatePrefix(long seqId, IReadOnlyList<int> tokens, bool reuse = true)
     {
         if (_seqs.TryGetValue(seqId, out var s) && (s.Swapped || s.Blocks.Count > 0))
             throw new InvalidOperationException($"sequence {seqId} already holds blocks");
         s ??= _seqs[seqId] = new SequenceBlocks();
-        if (!PrefixCaching) return 0;
+        if (!PrefixCaching || !reuse) return 0;
 
         int matched = MatchPrefix(tokens, s.Blocks, out var hash, out long prefix);
         foreach (int block in s.Blocks) _device.Retain(block);

@@ -9,12 +9,16 @@ namespace LlmEngine.Scheduling.Sequences;
 public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenIds)
 {
     private readonly List<int> _output = new();
+    private readonly List<SampledToken> _samples = new();
 
     public long Id { get; } = id;
     /// <summary>Which completion of its request this is (OpenAI's choice index).</summary>
     public int Index { get; set; } = index;
     public IReadOnlyList<int> PromptTokenIds { get; } = promptTokenIds;
     public IReadOnlyList<int> OutputTokenIds => _output;
+    /// <summary>The output tokens as sampled (log-probabilities and alternatives), for beams, whose
+    /// tokens reach their request only when the search ends.</summary>
+    public IReadOnlyList<SampledToken> Samples => _samples;
     public int NumComputed { get; set; }
     public double CumulativeLogprob { get; set; }
     public string? FinishReason { get; set; }
@@ -42,6 +46,7 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     public void Append(SampledToken sample)
     {
         _output.Add(sample.TokenId);
+        _samples.Add(sample);
         CumulativeLogprob += sample.Logprob;
     }
 
@@ -54,6 +59,7 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
             NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob, SentTokens = SentTokens, SentBlocks = SentBlocks,
         };
         child._output.AddRange(_output);
+        child._samples.AddRange(_samples);
         return child;
     }
 }

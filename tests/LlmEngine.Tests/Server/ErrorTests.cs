@@ -46,6 +46,7 @@ public sealed class ErrorTests : IAsyncLifetime
     [InlineData("""{"prompt": "abc", "n": 1.5}""", "n")]
     [InlineData("""{"prompt": {"text": "abc"}}""", "prompt")]
     [InlineData("""{"prompt": [1, "a"]}""", "prompt")]
+    [InlineData("""{"prompt": "abc", "prompt_logprobs": "all"}""", "prompt_logprobs")]
     public async Task WrongTypeIs400NamingTheField(string body, string field)
     {
         var error = await AssertError(await _server.PostRaw("/v1/completions", body), HttpStatusCode.BadRequest, field);
@@ -58,6 +59,8 @@ public sealed class ErrorTests : IAsyncLifetime
     [InlineData("""{"prompt": "abc", "max_tokens": 0}""", "max_tokens")]
     [InlineData("""{"prompt": "abc", "n": 0}""", "n")]
     [InlineData("""{"prompt": "abc", "logprobs": 21}""", "logprobs")]
+    [InlineData("""{"prompt": "abc", "prompt_logprobs": 21}""", "prompt_logprobs")]
+    [InlineData("""{"prompt": "abc", "prompt_logprobs": -1}""", "prompt_logprobs")]
     [InlineData("""{"prompt": "abc", "presence_penalty": 3}""", "presence_penalty")]
     [InlineData("""{"prompt": "abc", "stop": [""]}""", "stop")]
     public async Task OutOfRangeValueIs400NamingTheField(string body, string field) =>

@@ -67,6 +67,7 @@ public sealed class FakeEngine : ILlmEngine
         var clock = Stopwatch.StartNew();
         var choices = Enumerable.Range(0, request.Sampling.N).Select(j => FakeModel.Complete(request.PromptTokenIds, j, request.Sampling)).ToArray();
         var steps = choices.Max(c => c.TokenIds.Count);
+        var promptScores = FakeModel.ScorePrompt(request.PromptTokenIds, request.Sampling);
         double firstToken = 0;
         Interlocked.Add(ref _promptTokens, request.PromptTokenIds.Count);
         Interlocked.Increment(ref _running);
@@ -94,13 +95,13 @@ public sealed class FakeEngine : ILlmEngine
                 var last = k == steps - 1;
                 if (!last)
                 {
-                    yield return new RequestOutput(request.RequestId, request.PromptTokenIds, deltas, false);
+                    yield return new RequestOutput(request.RequestId, request.PromptTokenIds, deltas, false) { PromptLogprobs = k == 0 ? promptScores : null };
                     continue;
                 }
                 Interlocked.Increment(ref _succeeded);
                 var outputs = choices.Select((c, j) => new CompletionOutput(j, c.TokenIds, c.Text, c.Logprobs.Sum(l => l.Logprob), c.Logprobs, c.FinishReason)).ToList();
                 var timings = new RequestTimings(arrival, 0.001, firstToken, clock.Elapsed.TotalSeconds);
-                yield return new RequestOutput(request.RequestId, request.PromptTokenIds, deltas, true, outputs, timings);
+                yield return new RequestOutput(request.RequestId, request.PromptTokenIds, deltas, true, outputs, timings) { PromptLogprobs = promptScores };
             }
         }
         finally

@@ -17,6 +17,13 @@ public static class FakeModel
     private static readonly FakeTokenizer Tokenizer = new();
     private static readonly int Dot = '.' + FakeTokenizer.Offset;
 
+    /// <summary>With prompt logprobs asked for: prompt token i (i > 0) scores -i / 4 at rank i, its
+    /// alternatives the next ids down by 1 each; the first token is unscored. Null otherwise.</summary>
+    public static IReadOnlyList<PromptLogprob?>? ScorePrompt(IReadOnlyList<int> prompt, SamplingParameters p) =>
+        p.PromptLogprobs is not { } top ? null
+            : [.. prompt.Select((t, i) => i == 0 ? null : new PromptLogprob(new SampledToken(t, 0f, -i / 4f,
+                [.. Enumerable.Range(0, top).Select(a => new TokenLogprob(Math.Max(0, t - a - 1), -i / 4f - a - 1))]), i))];
+
     public static Choice Complete(IReadOnlyList<int> prompt, int index, SamplingParameters p)
     {
         var cycle = prompt.Where(t => t >= FakeTokenizer.Offset).DefaultIfEmpty('x' + FakeTokenizer.Offset).ToArray();
