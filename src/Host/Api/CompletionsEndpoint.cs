@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Metrics;
+using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling;
 using Microsoft.AspNetCore.Http;
 using static LlmEngine.Host.Api.JsonFields;
@@ -33,10 +34,11 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         // Echoed prompt tokens get logprobs as the completion's do (vLLM): the prompt is scored.
         if (echo && sampling.Logprobs is { } top) sampling = sampling with { PromptLogprobs = sampling.PromptLogprobs ?? top };
         SamplingFields.Validate(sampling);
-        sampling = sampling with { Guide = structured.Read(body) };
+        int keep = sampling.N;
+        sampling = BestOf(body, sampling, stream) with { Guide = structured.Read(body) };
         foreach (var p in prompts) RequestChecks.Prompt(engine, p.TokenIds, maxTokens, "prompt");
 
-        var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs, sampling.PromptLogprobs is not null);
+        var request = new Completion(ApiJson.NewId("cmpl-"), ApiJson.Now(), prompts, sampling.N, echo, sampling.Logprobs, sampling.PromptLogprobs is not null) { Keep = keep };
         await using var run = await EngineRun.Start(engine, metrics, request.Id, prompts, sampling, context.RequestAborted, RequestChecks.Timeout(body));
         if (stream) await Stream(context, run, request, includeUsage);
         else await context.Response.WriteAsJsonAsync(await Collect(run, request), ApiJson.Options, context.RequestAborted);
@@ -44,10 +46,29 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
 
     /// <param name="Logprobs">Top alternatives per token (null: no logprobs).</param>
     /// <param name="ScoresPrompt">The prompt is scored: choices carry prompt_logprobs.</param>
+    /// <param name="N">Completions generated per prompt; <see cref="Keep"/> of them are returned (best_of).</param>
     private sealed record Completion(string Id, long Created, IReadOnlyList<PromptInput> Prompts, int N, bool Echo, int? Logprobs, bool ScoresPrompt)
     {
+        public int Keep { get; init; } = N;
         public int PromptTokens => Prompts.Sum(p => p.TokenIds.Count);
     }
+
+    // OpenAI's best_of: best_of completions are generated per prompt and the n with the highest
+    // cumulative log-probability are returned; all of them count as completion tokens.
+    private static SamplingParameters BestOf(JsonElement body, SamplingParameters sampling, bool stream)
+    {
+        if (Int(body, "best_of") is not { } bestOf || bestOf == sampling.N) return sampling;
+        if (bestOf < sampling.N)
+            throw ApiException.BadRequest($"best_of must be greater than or equal to n, got n={sampling.N} and best_of={bestOf}.", "best_of");
+        if (stream) throw ApiException.BadRequest("best_of greater than n cannot be used with stream.", "best_of");
+        if (sampling.UseBeamSearch) throw ApiException.BadRequest("best_of greater than n cannot be used with use_beam_search; n is the number of beams.", "best_of");
+        var generated = sampling with { N = bestOf };
+        SamplingFields.Validate(generated, new Dictionary<string, string> { ["n"] = "best_of" });
+        return generated;
+    }
+
+    private static IEnumerable<CompletionOutput> Best(IReadOnlyList<CompletionOutput> all, Completion c) => c.Keep == c.N ? all
+        : Enumerable.Range(0, c.Prompts.Count).SelectMany(p => all.Skip(p * c.N).Take(c.N).OrderByDescending(o => o.CumulativeLogprob).Take(c.Keep));
 
     private async Task<CompletionResponse> Collect(EngineRun run, Completion c)
     {
@@ -58,17 +79,17 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
             acc.Add(p, output);
             scores[p] ??= output.PromptLogprobs;
         }
-        var choices = acc.Choices.Select((s, i) =>
+        var choices = Best(acc.Choices, c).Select((s, i) =>
         {
-            var prompt = c.Prompts[i / c.N];
-            var head = c.Echo ? prompt.Text ?? "" : "";
+            int p = i / c.Keep;
+            var head = c.Echo ? c.Prompts[p].Text ?? "" : "";
             CompletionLogprobs? lp = null;
             if (c.Logprobs is { } top)
             {
-                lp = c.Echo ? _logprobs.Prompt(prompt.TokenIds, scores[i / c.N], top) : null;
+                lp = c.Echo ? _logprobs.Prompt(c.Prompts[p].TokenIds, scores[p], top) : null;
                 lp = _logprobs.Completion(s.Logprobs, head.Length, lp);
             }
-            return new CompletionChoice(i, head + s.Text, lp, s.FinishReason) { PromptLogprobs = PromptLogprobs(c, scores[i / c.N]) };
+            return new CompletionChoice(i, head + s.Text, lp, s.FinishReason) { PromptLogprobs = PromptLogprobs(c, scores[p]) };
         }).ToList();
         return new CompletionResponse(c.Id, "text_completion", c.Created, servedModel, choices, Usage.Of(c.PromptTokens, acc.CompletionTokens));
     }

@@ -40,7 +40,7 @@ public sealed class EngineRun : IAsyncDisposable
             for (var i = 0; i < prompts.Count; i++)
             {
                 var request = new GenerationRequest(prompts.Count == 1 ? id : $"{id}-{i}", prompts[i].TokenIds, sampling, prompts[i].Text) { Timeout = timeout };
-                observers[i] = metrics.Begin();
+                observers[i] = metrics.Begin(sampling);
                 streams[i] = engine.GenerateAsync(request, cts.Token).GetAsyncEnumerator(cts.Token);
                 firsts[i] = streams[i].MoveNextAsync().AsTask();
             }

@@ -22,6 +22,10 @@ public static class SamplingFields
             { ValueKind: JsonValueKind.String } v => v.GetString()!,
             var v => throw WrongType("early_stopping", "a boolean or \"never\"", v.Value),
         };
+        // vLLM's spaces_between_special_tokens decides whether Hugging Face's slow tokenizers put
+        // spaces around special tokens. These tokenizers decode BPE as the fast ones do and add none,
+        // so true and false give the same text, as in vLLM with such a fast tokenizer. Only its type is checked.
+        _ = Bool(body, "spaces_between_special_tokens");
         return new SamplingParameters
         {
             N = Int(body, "n") ?? d.N,

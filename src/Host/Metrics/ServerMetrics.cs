@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Sampling;
 using Prometheus;
 
 namespace LlmEngine.Host.Metrics;
@@ -56,6 +57,15 @@ public sealed class ServerMetrics
         InterToken = Histogram(f, "inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", InterTokenBuckets);
         EndToEnd = Histogram(f, "e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", RequestBuckets);
         Queue = Histogram(f, "request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", RequestBuckets);
+        Prefill = Histogram(f, "request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", RequestBuckets);
+        Decode = Histogram(f, "request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", RequestBuckets);
+        Inference = Histogram(f, "request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", RequestBuckets);
+        var lengths = OneTwoFive(engine.MaxModelLength);
+        PromptLength = Histogram(f, "request_prompt_tokens", "Number of prefill tokens processed.", lengths);
+        GenerationLength = Histogram(f, "request_generation_tokens", "Number of generation tokens processed.", lengths);
+        MaxTokensParam = Histogram(f, "request_params_max_tokens", "Histogram of the max_tokens request parameter.", lengths);
+        NParam = Histogram(f, "request_params_n", "Histogram of the n request parameter.", [1, 2, 5, 10, 20]);
+        CacheConfig(f, engine);
 
         if (engine is ClusterEngine cluster) RouterMetrics(f, cluster.Directory);
 
@@ -95,14 +105,52 @@ public sealed class ServerMetrics
         });
     }
 
+    // vLLM's cache_config_info: the KV cache's settings as labels of a gauge that is always 1.
+    private void CacheConfig(IMetricFactory f, ILlmEngine engine)
+    {
+        var labels = new Dictionary<string, string> { ["num_gpu_blocks"] = engine.Statistics.BlocksTotal.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (engine is InferenceEngine { Options: var o })
+        {
+            labels["block_size"] = o.BlockSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            labels["enable_prefix_caching"] = o.EnablePrefixCaching ? "True" : "False";
+            labels["cache_dtype"] = o.DType;
+            labels["swap_space"] = o.SwapSpaceGiB.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        f.CreateGauge(Prefix + "cache_config_info", "Information of the LLMEngine CacheConfig.", [.. labels.Keys]).WithLabels([.. labels.Values]).Set(1);
+    }
+
+    /// <summary>vLLM's build_1_2_5_buckets: 1, 2, 5, 10, 20, 50, ... up to <paramref name="max"/>.</summary>
+    public static double[] OneTwoFive(int max)
+    {
+        var buckets = new List<double>();
+        for (double scale = 1; ; scale *= 10)
+            foreach (int m in (ReadOnlySpan<int>)[1, 2, 5])
+            {
+                if (m * scale > Math.Max(max, 1)) return [.. buckets];
+                buckets.Add(m * scale);
+            }
+    }
+
     public CollectorRegistry Registry { get; }
     internal Histogram.Child FirstToken { get; }
     internal Histogram.Child InterToken { get; }
     internal Histogram.Child EndToEnd { get; }
     internal Histogram.Child Queue { get; }
+    internal Histogram.Child Prefill { get; }
+    internal Histogram.Child Decode { get; }
+    internal Histogram.Child Inference { get; }
+    internal Histogram.Child PromptLength { get; }
+    internal Histogram.Child GenerationLength { get; }
+    internal Histogram.Child MaxTokensParam { get; }
+    internal Histogram.Child NParam { get; }
 
     /// <summary>Starts timing one engine request; feed it every output the request yields.</summary>
-    public RequestMetrics Begin() => new(this);
+    public RequestMetrics Begin(SamplingParameters sampling)
+    {
+        MaxTokensParam.Observe(sampling.MaxTokens);
+        NParam.Observe(sampling.N);
+        return new(this);
+    }
 
     internal void Succeeded(string finishReason) => _success.WithLabels(_model, finishReason).Inc();
 
@@ -155,11 +203,17 @@ public sealed class RequestMetrics
             _lastToken = now;
         }
         if (!output.Finished) return;
+        _metrics.PromptLength.Observe(output.PromptTokenIds.Count);
+        _metrics.GenerationLength.Observe(output.Outputs?.Sum(o => o.TokenIds.Count) ?? 0);
         if (output.Timings is { } t)
         {
             _metrics.FirstToken.Observe(t.FirstTokenSeconds);
             _metrics.EndToEnd.Observe(t.EndSeconds);
             _metrics.Queue.Observe(t.QueueSeconds);
+            // As vLLM splits a request's time: scheduled to first token, first token to end, and both.
+            _metrics.Prefill.Observe(Math.Max(0, t.FirstTokenSeconds - t.QueueSeconds));
+            _metrics.Decode.Observe(Math.Max(0, t.EndSeconds - t.FirstTokenSeconds));
+            _metrics.Inference.Observe(Math.Max(0, t.EndSeconds - t.QueueSeconds));
         }
         else
         {

@@ -47,6 +47,8 @@ public sealed class ErrorTests : IAsyncLifetime
     [InlineData("""{"prompt": {"text": "abc"}}""", "prompt")]
     [InlineData("""{"prompt": [1, "a"]}""", "prompt")]
     [InlineData("""{"prompt": "abc", "prompt_logprobs": "all"}""", "prompt_logprobs")]
+    [InlineData("""{"prompt": "abc", "skip_special_tokens": "no"}""", "skip_special_tokens")]
+    [InlineData("""{"prompt": "abc", "spaces_between_special_tokens": 0}""", "spaces_between_special_tokens")]
     public async Task WrongTypeIs400NamingTheField(string body, string field)
     {
         var error = await AssertError(await _server.PostRaw("/v1/completions", body), HttpStatusCode.BadRequest, field);

@@ -130,6 +130,14 @@ public sealed class MetricsTests : IAsyncLifetime
     [InlineData("vllm:inter_token_latency_seconds")]
     [InlineData("vllm:e2e_request_latency_seconds")]
     [InlineData("vllm:request_queue_time_seconds")]
+    [InlineData("vllm:request_prefill_time_seconds")]
+    [InlineData("vllm:request_decode_time_seconds")]
+    [InlineData("vllm:request_inference_time_seconds")]
+    [InlineData("vllm:request_prompt_tokens")]
+    [InlineData("vllm:request_generation_tokens")]
+    [InlineData("vllm:request_params_n")]
+    [InlineData("vllm:request_params_max_tokens")]
+    [InlineData("vllm:cache_config_info")]
     public async Task MetricsExposeVllmNames(string name) =>
         Assert.Contains($"# TYPE {name} ", await Scrape());
 
@@ -178,6 +186,26 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Contains("vllm:time_to_first_token_seconds_count{model_name=\"fake-model\"} 2", text);
         Assert.Contains("vllm:inter_token_latency_seconds_count{model_name=\"fake-model\"} 6", text);
     }
+
+    [Fact]
+    public async Task EachRequestsLengthsParametersAndPhasesAreObserved()
+    {
+        await _server.Post("/v1/completions", new { prompt = "abc", max_tokens = 5, n = 2 });
+
+        var text = await Scrape();
+
+        Assert.Contains("vllm:request_prompt_tokens_sum{model_name=\"fake-model\"} 4", text);
+        Assert.Contains("vllm:request_generation_tokens_sum{model_name=\"fake-model\"} 10", text);
+        Assert.Contains("vllm:request_params_max_tokens_sum{model_name=\"fake-model\"} 5", text);
+        Assert.Contains("vllm:request_params_n_bucket{model_name=\"fake-model\",le=\"1\"} 0", text);
+        Assert.Contains("vllm:request_params_n_bucket{model_name=\"fake-model\",le=\"2\"} 1", text);
+        foreach (var phase in new[] { "prefill", "decode", "inference" })
+            Assert.Contains($"vllm:request_{phase}_time_seconds_count{{model_name=\"fake-model\"}} 1", text);
+    }
+
+    [Fact]
+    public void LengthBucketsAreOneTwoFiveUpToTheModelLength() =>
+        Assert.Equal([1, 2, 5, 10, 20, 50, 100], LlmEngine.Host.Metrics.ServerMetrics.OneTwoFive(128));
 
     [Fact]
     public async Task TwoServersKeepTheirOwnMetrics()
