@@ -1,5 +1,6 @@
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 using LlmEngine.Tests.Families;
 using LlmEngine.Tests.Loading;
@@ -10,17 +11,16 @@ namespace LlmEngine.Tests.Distributed;
 
 /// <summary>A head and worker nodes as separate ActorSystems joined by Akka.Cluster over loopback
 /// (--distributed-executor-backend cluster): the head runs the scheduler and stage 0, each worker a
-/// later stage, and the greedy tokens are the whole model's.</summary>
+/// later stage (alone or as two tensor-parallel ranks), and the greedy tokens are the whole model's,
+/// also under forced preemption.</summary>
 [Trait("Category", "Slow")]
 public class PipelineClusterTests
 {
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
-    public async Task Stories260KOverAWorkerNodeGeneratesRunCTokensOnEveryReferencePrompt(int ranks)
-    {
-        var (head, workers) = await WorkerNodes.Start(WorkerNodes.Head(SharedModels.Stories260K, 2, ranks), WorkerNodes.InProcess);
-        try
+    public Task Stories260KOverAWorkerNodeGeneratesRunCTokensOnEveryReferencePrompt(int ranks) =>
+        WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.Stories260K, 2, ranks), async head =>
         {
             var rows = Stories260KReferenceTests.Rows;
             var outputs = await Task.WhenAll(rows.Select((row, i) =>
@@ -28,33 +28,41 @@ public class PipelineClusterTests
             for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Generated, outputs[i]);
             await EngineRuns.AssertAllBlocksFree(engine: head);
             Assert.True(head.PipelineBoundaries.Bytes > 0);
-        }
-        finally
-        {
-            await head.DisposeAsync();
-            foreach (var worker in workers) await worker.Terminate();
-        }
-    }
+        });
 
     [Theory]
-    [InlineData("gpt2")]
-    [InlineData("opt")]
-    [InlineData("llama")]
-    public async Task TinyModelsOverAWorkerNodeGenerateTransformersGreedyTokens(string family)
+    [InlineData("gpt2", 1)]
+    [InlineData("opt", 1)]
+    [InlineData("llama", 1)]
+    [InlineData("gpt2", 2)]
+    [InlineData("opt", 2)]
+    [InlineData("llama", 2)]
+    public Task TinyModelsOverAWorkerNodeGenerateTransformersGreedyTokens(string family, int ranks)
     {
         var reference = TinyHfReference.Of(family);
-        var (head, workers) = await WorkerNodes.Start(WorkerNodes.Head(SharedModels.TinyHf(family), 2), WorkerNodes.InProcess);
-        try
+        return WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.TinyHf(family), 2, ranks), async head =>
         {
             var sampling = new SamplingParameters { Temperature = 0, MaxTokens = reference.Greedy[0].Length, IgnoreEos = true };
             var outputs = await Task.WhenAll(reference.Inputs.Select((input, i) => Tokens(head, $"r{i}", input, sampling)));
             for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
-        }
-        finally
-        {
-            await head.DisposeAsync();
-            foreach (var worker in workers) await worker.Terminate();
-        }
+            await EngineRuns.AssertAllBlocksFree(engine: head);
+        });
+    }
+
+    /// <summary>Recompute and swap with prefix caching on: the worker applies each step's swap-out,
+    /// swap-in and copy-on-write to its own layers' part of every block, with the head's block ids.</summary>
+    [Theory]
+    [InlineData("stories260K", PreemptionMode.Recompute, 1)]
+    [InlineData("stories260K", PreemptionMode.Swap, 1)]
+    [InlineData("llama", PreemptionMode.Recompute, 2)]
+    [InlineData("llama", PreemptionMode.Swap, 2)]
+    public Task TwoStagesOverAWorkerNodeMatchTheDenseReferenceUnderPreemption(string model, PreemptionMode mode, int ranks)
+    {
+        var (workload, blockSize, kvTokens) = model == "llama"
+            ? (PagedEngineEquivalenceTests.TinyLlama.Value, 8, 900)
+            : (PagedEngineEquivalenceTests.Stories.Value, 16, 1600);
+        var options = WorkerNodes.OnCluster(PagedEngineEquivalenceTests.Options(workload, blockSize, mode, "native", kvTokens, ranks, pipelineParallelSize: 2));
+        return WorkerNodes.WithInProcessWorkers(options, head => PagedEngineEquivalenceTests.AssertDenseTokensUnderPreemption(head, workload, options));
     }
 
     [Fact]

@@ -11,11 +11,29 @@ namespace LlmEngine.Tests.Distributed;
 /// group of its own, which the test stops whole.</summary>
 public static class WorkerNodes
 {
-    public static EngineOptions Head(string model, int stages, int ranks = 1) => new()
+    public static EngineOptions Head(string model, int stages, int ranks = 1) =>
+        OnCluster(new EngineOptions { Model = model, NumBlocks = 64, PipelineParallelSize = stages, TensorParallelSize = ranks });
+
+    /// <summary><paramref name="options"/> with the stages after the first on worker nodes that join a free loopback port.</summary>
+    public static EngineOptions OnCluster(EngineOptions options) => options with
     {
-        Model = model, NumBlocks = 64, PipelineParallelSize = stages, TensorParallelSize = ranks,
         DistributedExecutorBackend = "cluster", ClusterPort = ClusterNode.FreePort(), WorkerTimeoutSeconds = 120, ShutdownGraceSeconds = 0,
     };
+
+    /// <summary>Runs <paramref name="body"/> on a head whose workers are ActorSystems of this process, then stops them all.</summary>
+    public static async Task WithInProcessWorkers(EngineOptions options, Func<InferenceEngine, Task> body)
+    {
+        var (head, workers) = await Start(options, InProcess);
+        try
+        {
+            await body(head);
+        }
+        finally
+        {
+            await head.DisposeAsync();
+            foreach (var worker in workers) await worker.Terminate();
+        }
+    }
 
     /// <summary>A worker node as its own ActorSystem in this process.</summary>
     public static ActorSystem InProcess(int headPort)

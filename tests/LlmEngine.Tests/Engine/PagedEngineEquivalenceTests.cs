@@ -39,20 +39,31 @@ public class PagedEngineEquivalenceTests
     internal static async Task RunAndCompare(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens, int tensorParallelSize = 1,
         int pipelineParallelSize = 1)
     {
-        var options = new EngineOptions
-        {
-            Model = workload.ModelPath,
-            BlockSize = blockSize,
-            NumBlocks = kvTokens / blockSize,
-            PreemptionMode = mode,
-            SwapSpaceGiB = 0.05,
-            MaxNumBatchedTokens = 512,
-            AttentionBackend = backend,
-            TensorParallelSize = tensorParallelSize,
-            PipelineParallelSize = pipelineParallelSize,
-        };
+        var options = Options(workload, blockSize, mode, backend, kvTokens, tensorParallelSize, pipelineParallelSize);
         await using var engine = InferenceEngine.Start(options);
-        var random = new Random(blockSize * 31 + (int)mode);
+        await AssertDenseTokensUnderPreemption(engine, workload, options);
+    }
+
+    /// <summary>Options whose KV budget (<paramref name="kvTokens"/>) forces preemption on <paramref name="workload"/>.</summary>
+    internal static EngineOptions Options(GreedyWorkload workload, int blockSize, PreemptionMode mode, string backend, int kvTokens, int tensorParallelSize = 1,
+        int pipelineParallelSize = 1) => new()
+    {
+        Model = workload.ModelPath,
+        BlockSize = blockSize,
+        NumBlocks = kvTokens / blockSize,
+        PreemptionMode = mode,
+        SwapSpaceGiB = 0.05,
+        MaxNumBatchedTokens = 512,
+        AttentionBackend = backend,
+        TensorParallelSize = tensorParallelSize,
+        PipelineParallelSize = pipelineParallelSize,
+    };
+
+    /// <summary>Runs <paramref name="workload"/> on <paramref name="engine"/> (started with <paramref name="options"/>) and
+    /// asserts the dense reference's tokens, that preemption happened, and that every block is free at the end.</summary>
+    internal static async Task AssertDenseTokensUnderPreemption(InferenceEngine engine, GreedyWorkload workload, EngineOptions options)
+    {
+        var random = new Random(options.BlockSize * 31 + (int)options.PreemptionMode);
         var order = Enumerable.Range(0, workload.Prompts.Count).OrderBy(_ => random.Next()).ToList();
         var results = new Task<int[]>[workload.Prompts.Count];
         // The first half arrives at once (so the KV budget binds and preemption must happen); the
