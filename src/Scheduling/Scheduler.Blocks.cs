@@ -34,6 +34,26 @@ public sealed partial class Scheduler
         return work;
     }
 
+    /// <summary>A running request whose cached keys were computed for a shorter context than its
+    /// sequences now have (<see cref="LongContextSwitch"/>) drops them and goes back to the waiting
+    /// queue, as a recompute preemption does but not counted as one, to be admitted again (this step
+    /// if it fits): so a recomputation, like any prompt, only takes the budget the running requests
+    /// leave. Only a running sequence gains tokens, and this runs before anything is preempted, so no
+    /// other queue holds such a sequence.</summary>
+    private void RecomputeStale()
+    {
+        if (options.LongContext.After == 0) return;
+        foreach (var group in _running.Where(g => g.Unfinished.Any(options.LongContext.IsStale)).ToList())
+        {
+            foreach (var s in group.Unfinished)
+            {
+                cache.Free(s.Id);
+                s.NumComputed = 0;
+            }
+            Move(group, SequenceStatus.Waiting, _waiting);
+        }
+    }
+
     private bool TryAllocate(SequenceGroup group, List<(Sequence Sequence, int NumNew)> work, StepState step)
     {
         var done = new List<(Sequence, SequenceGroup, int, int)>();

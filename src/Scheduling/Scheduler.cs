@@ -99,6 +99,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         _freed.Clear();
 
         var step = new StepState(options.MaxNumBatchedTokens, options.MaxNumSeqs);
+        RecomputeStale();
         int inFlight = _running.Count + _swapped.Count;
 
         // 1. Running requests, oldest first, each one token (or its prompt's next chunk); the
@@ -142,6 +143,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
                 group.Sent = true;
                 sequence.SentTokens = group.Request.PromptTokenIds.Count;
             }
+            if (numComputed == 0) sequence.CachedLong = options.LongContext.IsLong(sequence.TokenCount);
             scheduled.Add(Changes(sequence, numComputed, numNew));
             sequence.NumComputed = numComputed + numNew;
             if (sequence.NumComputed == sequence.TokenCount) AddSampleRows(sequence, group, rows);
@@ -150,7 +152,7 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         bool runs = scheduled.Count > 0 || !operations.IsEmpty;
         var output = new SchedulerOutput(newRequests, runs ? [.. _unsentForks] : [], runs ? [.. _unsentFinished] : [], scheduled, rows, operations,
             step.Admitted, step.Recomputed, step.SwappedOut, step.SwappedIn,
-            Usage(scheduled.ToDictionary(s => s.SequenceId, s => s.NumComputed + s.NumNew)));
+            Usage(DeviceTokenCounts()));
         if (runs)
         {
             _unsentForks.Clear();
@@ -159,8 +161,15 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         return output;
     }
 
+    /// <summary>Cached tokens of every sequence holding device blocks: the running ones, including
+    /// any this step left without budget (an older request recomputing its cache can take it all).</summary>
+    private Dictionary<long, int> DeviceTokenCounts() =>
+        _running.SelectMany(g => g.Unfinished).ToDictionary(s => s.Id, s => s.NumComputed);
+
     /// <summary>A scheduled sequence as a change to what the worker holds: tokens appended since,
-    /// and its block table from the first entry that differs.</summary>
+    /// and its block table from the first entry that differs. An entry that slid out of the window
+    /// differs from nothing (the kernels never read it): the worker keeps whatever id it had there,
+    /// or block 0 when it had none.</summary>
     private ScheduledSequence Changes(Sequence sequence, int numComputed, int numNew)
     {
         var tokens = new int[sequence.TokenCount - sequence.SentTokens];
@@ -169,8 +178,9 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         var table = cache.BlockTable(sequence.Id);
         var sent = sequence.SentBlocks;
         int kept = 0;
-        while (kept < sent.Length && kept < table.Count && sent[kept] == table[kept]) kept++;
-        if (kept < sent.Length || kept < table.Count) sequence.SentBlocks = [.. table];
+        while (kept < sent.Length && kept < table.Count && (sent[kept] == table[kept] || table[kept] == KvCacheManager.SlidOut)) kept++;
+        if (kept < sent.Length || kept < table.Count)
+            sequence.SentBlocks = [.. sent[..kept], .. table.Skip(kept).Select(b => b == KvCacheManager.SlidOut ? 0 : b)];
         return new ScheduledSequence(sequence.Id, numComputed, numNew, tokens, kept, sequence.SentBlocks[kept..]);
     }
 

@@ -21,4 +21,9 @@ public sealed record SchedulerOptions(
     BatchingMode Batching,
     KvLayout KvLayout,
     IReadOnlyCollection<int> EosTokenIds,
-    int MaxWaitingRequests = int.MaxValue);
+    int MaxWaitingRequests = int.MaxValue,
+    int LongContextAfter = 0)
+{
+    /// <summary>When a longrope model's sequences switch to the long factors (never when 0).</summary>
+    public LongContextSwitch LongContext { get; } = new(LongContextAfter);
+}

@@ -20,10 +20,10 @@ internal sealed class SchedulerRun
 
     public SchedulerRun(int blocks = 16, int blockSize = 4, int maxNumSeqs = 8, int maxNumBatchedTokens = 64,
         PreemptionMode preemption = PreemptionMode.Recompute, int swapBlocks = 0, bool prefixCaching = false,
-        BatchingMode batching = BatchingMode.Continuous, int maxModelLength = 256)
+        BatchingMode batching = BatchingMode.Continuous, int maxModelLength = 256, int longContextAfter = 0)
     {
         Cache = new KvCacheManager(blocks, blockSize, prefixCaching, swapBlocks);
-        Scheduler = new Scheduler(new SchedulerOptions(maxNumSeqs, maxNumBatchedTokens, maxModelLength, preemption, batching, KvLayout.Paged, [Eos]), Cache);
+        Scheduler = new Scheduler(new SchedulerOptions(maxNumSeqs, maxNumBatchedTokens, maxModelLength, preemption, batching, KvLayout.Paged, [Eos], LongContextAfter: longContextAfter), Cache);
     }
 
     public KvCacheManager Cache { get; }

@@ -73,11 +73,14 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         NumBlocks = deviceBlocks;
         AttentionBackendName = data.AttentionBackendName;
         var runner = data.Runner;
-        _blocks = new KvCacheManager(deviceBlocks, options.BlockSize, options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged, swapBlocks);
+        // A longrope model's cached block does not say which factors rotated it: no prefix caching.
+        _blocks = new KvCacheManager(deviceBlocks, options.BlockSize,
+            options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged && config.RecomputeAfter == 0, swapBlocks,
+            config.WindowOfEveryLayer);
         EosTokenIds = config.EosTokenIds.Count > 0 ? config.EosTokenIds : model.Tokenizer?.EosTokenId is { } eos ? [eos] : [];
         var scheduler = new Scheduler(new SchedulerOptions(options.MaxNumSeqs, options.MaxNumBatchedTokens, MaxModelLength,
             options.PreemptionMode, options.Batching, options.KvLayout, EosTokenIds,
-            options.MaxWaitingRequests > 0 ? options.MaxWaitingRequests : int.MaxValue), _blocks);
+            options.MaxWaitingRequests > 0 ? options.MaxWaitingRequests : int.MaxValue, config.RecomputeAfter), _blocks);
 
         Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
         _ownsSystem = ownsSystem;
@@ -88,7 +91,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
         log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
-            $"swap {swapBlocks} blocks; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : "off")}" +
+            $"swap {swapBlocks} blocks{(_blocks.SlidingWindowSize > 0 ? $", blocks behind the {_blocks.SlidingWindowSize}-token window freed" : "")}; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : config.RecomputeAfter > 0 && options.EnablePrefixCaching ? "off (longrope)" : "off")}" +
             (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : "") +
             (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));
         // A stage reloaded after a loss has an empty cache: no cached prefix may be reused.
@@ -141,7 +144,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     {
         request.Sampling.Validate();
         RequestValidation.Prompt(request.PromptTokenIds, request.Sampling.MaxTokens, ModelConfig.VocabSize, MaxModelLength);
-        RequestLimits.Check(request, ModelConfig.VocabSize, NumBlocks, Options);
+        RequestLimits.Check(request, ModelConfig.VocabSize, NumBlocks, Options, _blocks.SlidingWindowSize);
     }
 
     public async IAsyncEnumerable<RequestOutput> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)

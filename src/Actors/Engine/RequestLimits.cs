@@ -1,3 +1,4 @@
+using LlmEngine.Scheduling;
 using LlmEngine.Kernels.Sampling;
 
 namespace LlmEngine.Actors.Engine;
@@ -15,7 +16,8 @@ public static class RequestLimits
     public const int MaxStopStringLength = 1024;
 
     /// <summary>Throws <see cref="ArgumentException"/> whose ParamName is the API field at fault.</summary>
-    public static void Check(GenerationRequest request, int vocab, int numBlocks, EngineOptions options)
+    /// <param name="slidingWindow">the window behind which the cache releases blocks (0: none)</param>
+    public static void Check(GenerationRequest request, int vocab, int numBlocks, EngineOptions options, int slidingWindow = 0)
     {
         var sampling = request.Sampling;
         long total = (long)request.PromptTokenIds.Count + sampling.MaxTokens;
@@ -37,6 +39,13 @@ public static class RequestLimits
         long B = options.BlockSize;
         long blocksNeeded = sampling.N == 1 ? (total + B - 1) / B
             : (request.PromptTokenIds.Count + B - 1) / B + sampling.N * ((sampling.MaxTokens + B - 1) / B + 1);
+        // Behind a sliding window a sequence holds at most the blocks of its window and of one
+        // step's tokens (a recomputed sequence comes back in chunks of the step budget).
+        if (slidingWindow > 0 && options.KvLayout == KvLayout.Paged)
+        {
+            long step = Math.Min(total, options.MaxNumBatchedTokens);
+            blocksNeeded = Math.Min(blocksNeeded, sampling.N * ((step + slidingWindow - 1 + B - 1) / B + 1));
+        }
         if (blocksNeeded > numBlocks)
             throw new ArgumentException($"the request needs up to {blocksNeeded} KV blocks but the cache has {numBlocks}", "max_tokens");
     }

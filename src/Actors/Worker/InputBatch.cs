@@ -85,6 +85,7 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
         var ids = new int[n];
         var starts = new int[n + 1];
         var contexts = new int[n];
+        var lengths = new int[n];
         var tables = new int[n][];
         var tokenIds = new int[tokens];
         var positions = new int[tokens];
@@ -103,6 +104,7 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
             ids[i] = (int)work.SequenceId;
             tables[i] = sequence.Table.ToArray();
             contexts[i] = work.NumComputed + work.NumNew;
+            lengths[i] = sequence.TokenCount;
             for (int j = 0; j < work.NumNew; j++, cursor++)
             {
                 int position = work.NumComputed + j;
@@ -135,7 +137,7 @@ public sealed class InputBatch(int blockSize, IReadOnlyCollection<int> eosTokenI
             logitIndices.Add(index);
         }
         var step = new ModelStep(ids, tokenIds, positions, starts, contexts, tables, slots,
-            logitIndices.ToArray(), sampleRows.ToArray(), samplingRows.ToArray(), output.CacheOperations) { PromptRows = [.. promptRows] };
+            logitIndices.ToArray(), sampleRows.ToArray(), samplingRows.ToArray(), output.CacheOperations) { SequenceLengths = lengths, PromptRows = [.. promptRows] };
         return (step, rows);
     }
 

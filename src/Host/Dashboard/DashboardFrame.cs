@@ -26,13 +26,12 @@ public sealed record DashboardFrame(long Step, BlockCells Cells, BlockCounts Cou
             rows, charts);
     }
 
-    // Distinct physical blocks of a request's tables; one table's blocks are distinct already.
+    // Distinct physical blocks of a request's tables (entries that slid out of the window hold none).
     private static int Held(List<SequenceBlockTable> tables)
     {
-        if (tables.Count == 1) return tables[0].Blocks.Length;
         var blocks = new HashSet<(bool, int)>();
         foreach (var t in tables)
-            foreach (int b in t.Blocks) blocks.Add((t.Swapped, b));
+            foreach (int b in t.Blocks.Where(b => b != KvCacheManager.SlidOut)) blocks.Add((t.Swapped, b));
         return blocks.Count;
     }
 }

@@ -32,6 +32,15 @@ public sealed class AttentionBatch : IDisposable
     public int[] SequenceIds { get; }
     public int[] QueryStarts { get; }
     public int[] ContextLengths { get; }
+    /// <summary>Tokens each sequence has in all, at least its context length (a prompt's chunk
+    /// knows the whole prompt); Phi-3's longrope picks its factors by it. Defaults to the context lengths.</summary>
+    public int[]? SequenceLengths
+    {
+        get => _sequenceLengths ?? ContextLengths;
+        init => _sequenceLengths = value;
+    }
+    private readonly int[]? _sequenceLengths;
+
     /// <summary>Physical block ids per sequence (paged backends only; empty for the dense path).</summary>
     public int[][] BlockTables { get; }
     /// <summary>Per query token, its K/V slot in the paged cache (paged backends only).</summary>

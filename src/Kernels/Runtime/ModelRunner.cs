@@ -39,7 +39,10 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
         if (step.NumTokens == 0) return null;
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
+        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping)
+        {
+            SequenceLengths = step.SequenceLengths,
+        };
         var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: model.Device);
         var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: model.Device);
         var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device);

@@ -24,6 +24,11 @@ public sealed record ModelStep(
 {
     public int NumTokens => TokenIds.Length;
 
+    /// <summary>Tokens each sequence has in all (prompt and output so far), at least its context
+    /// length: a chunk of a long prompt knows the whole prompt's length. Phi-3's longrope picks its
+    /// factors by it. Null: the context lengths.</summary>
+    public int[]? SequenceLengths { get; init; }
+
     /// <summary>Prompt positions whose next prompt token is scored this step (prompt logprobs).</summary>
     public PromptRow[] PromptRows { get; init; } = [];
 }

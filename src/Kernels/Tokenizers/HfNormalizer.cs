@@ -1,13 +1,15 @@
+using System.Text;
 using System.Text.Json;
+using LlmEngine.Kernels.Tokenizers.Unicode;
 
 namespace LlmEngine.Kernels.Tokenizers;
 
 /// <summary>tokenizer.json's <c>normalizer</c> as a text-to-text function. Written here because
 /// Microsoft.ML.Tokenizers has no Prepend/Replace normalizers, and it must also run on each
 /// piece between added tokens and on added tokens marked <c>normalized</c>, as Hugging Face does.
-/// Covers Sequence, Prepend and Replace (LLaMA-1/2, Mistral). The Unicode forms (NFC, used by
-/// Qwen) are refused: the engine runs with invariant globalization, where string.Normalize
-/// leaves non-ASCII text as it is, so ids would silently differ for decomposed input.</summary>
+/// Covers Sequence, Prepend and Replace (LLaMA-1/2, Mistral) and the Unicode forms NFC, NFD, NFKC,
+/// NFKD (Qwen: NFC) through <see cref="UnicodeNormalizer"/>, since under the engine's invariant
+/// globalization string.Normalize leaves non-ASCII text as it is.</summary>
 internal static class HfNormalizer
 {
     public static Func<string, string>? Parse(JsonElement? spec)
@@ -27,6 +29,10 @@ internal static class HfNormalizer
                 var pattern = s.Pattern("pattern");
                 string content = s.Str("content");
                 return text => pattern.Replace(text, _ => content); // evaluator: no $-substitutions
+            case "NFC": return text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormC);
+            case "NFD": return text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormD);
+            case "NFKC": return text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKC);
+            case "NFKD": return text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKD);
             default: throw JsonSpec.Unsupported("normalizer", s);
         }
     }

@@ -16,5 +16,6 @@ public sealed record BlockMap(
     int SharedBlocks,
     int UsedSwapBlocks);
 
-/// <summary>One sequence's table: logical block j lives in physical block Blocks[j].</summary>
+/// <summary>One sequence's table: logical block j lives in physical block Blocks[j]
+/// (<see cref="KvCacheManager.SlidOut"/> when it slid out of the window and was released).</summary>
 public sealed record SequenceBlockTable(long SequenceId, bool Swapped, int[] Blocks);

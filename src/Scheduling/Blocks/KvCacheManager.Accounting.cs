@@ -11,7 +11,7 @@ public sealed partial class KvCacheManager
     /// blocks, which equals the sum over blocks of refcount - 1.
     /// </summary>
     public int SharedBlocksSaved =>
-        _seqs.Values.Where(s => !s.Swapped).Sum(s => s.Blocks.Count) - (NumTotalBlocks - NumFreeBlocks);
+        _seqs.Values.Where(s => !s.Swapped).Sum(s => s.Blocks.Count - s.NumSlidOut) - (NumTotalBlocks - NumFreeBlocks);
 
     /// <summary>
     /// Allocated slots holding no token, given each device-resident sequence's token count
@@ -25,7 +25,7 @@ public sealed partial class KvCacheManager
         {
             if (s.Swapped) continue;
             if (!numTokens.TryGetValue(id, out int n)) throw new ArgumentException($"no token count for sequence {id}", nameof(numTokens));
-            for (int j = 0; j < s.Blocks.Count; j++)
+            for (int j = s.NumSlidOut; j < s.Blocks.Count; j++)
             {
                 int inBlock = Math.Clamp(n - j * BlockSize, 0, BlockSize);
                 filled[s.Blocks[j]] = Math.Max(filled.GetValueOrDefault(s.Blocks[j]), inBlock);
@@ -36,7 +36,8 @@ public sealed partial class KvCacheManager
 
     /// <summary>
     /// Throws with the first broken rule: each device block is free (refcount 0, queued once)
-    /// or has as many references as device-resident table entries point at it; host blocks
+    /// or has as many references as device-resident table entries point at it (entries that slid
+    /// out of the window are exactly the leading ones and point nowhere); host blocks
     /// likewise for swapped tables; cache entries are owned by their hash and hold B tokens.
     /// </summary>
     public void CheckInvariants()
@@ -48,8 +49,12 @@ public sealed partial class KvCacheManager
             var refs = s.Swapped ? host : device;
             if (s.NumHashed > s.Blocks.Count)
                 throw new InvalidOperationException($"sequence {id}: {s.NumHashed} hashed blocks but {s.Blocks.Count} in its table");
-            foreach (int b in s.Blocks)
+            for (int j = 0; j < s.Blocks.Count; j++)
             {
+                int b = s.Blocks[j];
+                if ((b == SlidOut) != (j < s.NumSlidOut))
+                    throw new InvalidOperationException($"sequence {id}: entry {j} is {b} but {s.NumSlidOut} leading entries slid out");
+                if (b == SlidOut) continue;
                 if ((uint)b >= (uint)refs.Length)
                     throw new InvalidOperationException($"sequence {id}: block {b} outside the {(s.Swapped ? "host" : "device")} pool");
                 refs[b]++;

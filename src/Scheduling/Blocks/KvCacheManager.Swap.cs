@@ -46,7 +46,7 @@ public sealed partial class KvCacheManager
         foreach (long id in seqIds)
         {
             var s = _seqs[id];
-            for (int j = 0; j < s.Blocks.Count; j++)
+            for (int j = s.NumSlidOut; j < s.Blocks.Count; j++)
             {
                 int old = s.Blocks[j];
                 if (moved.TryGetValue(old, out int fresh))
@@ -74,7 +74,7 @@ public sealed partial class KvCacheManager
             if (!seen.Add(id)) throw new ArgumentException($"sequence {id} listed twice", nameof(seqIds));
             var s = Get(id);
             if (s.Swapped != swapped) throw new InvalidOperationException($"sequence {id} is {(s.Swapped ? "already" : "not")} swapped out");
-            blocks.UnionWith(s.Blocks);
+            blocks.UnionWith(s.Blocks.Skip(s.NumSlidOut));
         }
         return blocks.Count;
     }

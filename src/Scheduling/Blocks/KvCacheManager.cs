@@ -9,6 +9,12 @@ namespace LlmEngine.Scheduling.Blocks;
 /// table[p / B] * B + p % B. Blocks are taken only as tokens need slots, so a sequence
 /// holds at most one partly filled block.
 /// </para>
+/// <para>
+/// With a sliding window on every layer (<see cref="SlidingWindow"/>), the blocks behind the
+/// window are released as a sequence moves on and their entries become <see cref="SlidOut"/>: a
+/// long sequence holds about W / B + 1 blocks. The kernels never read a key before the window, so
+/// the worker may keep any id in those entries.
+/// </para>
 /// </summary>
 public sealed partial class KvCacheManager
 {
@@ -17,24 +23,33 @@ public sealed partial class KvCacheManager
     private readonly BlockHasher _hasher;
     private readonly Dictionary<long, SequenceBlocks> _seqs = new();
 
-    public KvCacheManager(int numBlocks, int blockSize, bool prefixCaching, int numSwapBlocks = 0)
-        : this(numBlocks, blockSize, prefixCaching, numSwapBlocks, (parent, tokens) => BlockHash.Of(parent, tokens))
+    /// <summary>A table entry whose block slid out of the window and was released.</summary>
+    public const int SlidOut = -1;
+
+    /// <param name="slidingWindow">the window every layer of the model has (0: none, or not on every layer)</param>
+    public KvCacheManager(int numBlocks, int blockSize, bool prefixCaching, int numSwapBlocks = 0, int slidingWindow = 0)
+        : this(numBlocks, blockSize, prefixCaching, numSwapBlocks, (parent, tokens) => BlockHash.Of(parent, tokens), slidingWindow)
     {
     }
 
     /// <summary>Tests pass a colliding <paramref name="hasher"/> to show collisions are only misses.</summary>
-    internal KvCacheManager(int numBlocks, int blockSize, bool prefixCaching, int numSwapBlocks, BlockHasher hasher)
+    internal KvCacheManager(int numBlocks, int blockSize, bool prefixCaching, int numSwapBlocks, BlockHasher hasher, int slidingWindow = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(blockSize, 32);
+        ArgumentOutOfRangeException.ThrowIfNegative(slidingWindow);
         BlockSize = blockSize;
         PrefixCaching = prefixCaching;
+        SlidingWindowSize = slidingWindow;
         _device = new BlockPool(numBlocks) { Events = KvEvents };
         _host = new BlockPool(numSwapBlocks);
         _hasher = hasher;
     }
 
     public int BlockSize { get; }
+
+    /// <summary>The window behind which blocks are released (0: none).</summary>
+    public int SlidingWindowSize { get; }
 
     /// <summary>The device cache's KV events (block hashes stored and evicted), for a cluster's routers.</summary>
     public KvEventLog KvEvents { get; } = new();
@@ -62,7 +77,8 @@ public sealed partial class KvCacheManager
         _seqs.TryGetValue(seqId, out var s);
         var table = s?.Blocks ?? new List<int>();
         Validate(seqId, s, table, numComputed, numNewTokens);
-        return BlocksToTake(table, numComputed, numNewTokens) <= _device.NumFree;
+        int released = s is null ? 0 : BehindWindow(s, numComputed).Count(j => _device.RefCount(s.Blocks[j]) == 1);
+        return BlocksToTake(table, numComputed, numNewTokens) <= _device.NumFree + released;
     }
 
     /// <summary>
@@ -70,8 +86,9 @@ public sealed partial class KvCacheManager
     /// Existing blocks the new tokens write into that are shared are copied first (each
     /// (old, new) pair is appended to <paramref name="copies"/> for the cache kernels); with
     /// prefix caching every block that becomes full is hashed and registered once the step has
-    /// written its K/V (<see cref="PublishWritten"/>). All or nothing:
-    /// false leaves everything as it was. <paramref name="tokens"/> must hold at least
+    /// written its K/V (<see cref="PublishWritten"/>). All or nothing, except that blocks behind
+    /// the sliding window are released either way (nothing will read them again); false leaves
+    /// everything else as it was. <paramref name="tokens"/> must hold at least
     /// numComputed + numNewTokens ids.
     /// <code>
     ///   B = 4, numComputed = 6, numNewTokens = 5: cover [0, 11)
@@ -87,6 +104,7 @@ public sealed partial class KvCacheManager
         Validate(seqId, s, table, numComputed, numNewTokens);
         int end = numComputed + numNewTokens;
         if (tokens.Count < end) throw new ArgumentException($"{tokens.Count} tokens cannot fill {end} positions", nameof(tokens));
+        if (s is not null) ReleaseBehindWindow(s, numComputed);
         if (BlocksToTake(table, numComputed, numNewTokens) > _device.NumFree) return false;
 
         if (s is null) _seqs[seqId] = s = new SequenceBlocks { Blocks = table };
@@ -108,7 +126,7 @@ public sealed partial class KvCacheManager
     public long Slot(long seqId, int position)
     {
         var table = DeviceTable(seqId);
-        if ((uint)position >= (uint)(table.Count * BlockSize))
+        if ((uint)position >= (uint)(table.Count * BlockSize) || table[position / BlockSize] == SlidOut)
             throw new ArgumentOutOfRangeException(nameof(position), $"sequence {seqId} has no slot for position {position}");
         return (long)table[position / BlockSize] * BlockSize + position % BlockSize;
     }
@@ -124,7 +142,8 @@ public sealed partial class KvCacheManager
         if (_seqs.TryGetValue(childSeqId, out var existing) && existing.Blocks.Count > 0)
             throw new InvalidOperationException($"sequence {childSeqId} already holds blocks");
         var child = parent.Clone();
-        foreach (int block in child.Blocks) _device.Retain(block);
+        foreach (int block in child.Blocks)
+            if (block != SlidOut) _device.Retain(block);
         _seqs[childSeqId] = child;
     }
 
@@ -136,7 +155,27 @@ public sealed partial class KvCacheManager
     {
         if (!_seqs.Remove(seqId, out var s)) return;
         var pool = s.Swapped ? _host : _device;
-        for (int j = s.Blocks.Count - 1; j >= 0; j--) pool.Release(s.Blocks[j]);
+        for (int j = s.Blocks.Count - 1; j >= s.NumSlidOut; j--) pool.Release(s.Blocks[j]);
+    }
+
+    /// <summary>Table entries behind the window of the token at <paramref name="numComputed"/> still
+    /// holding a block. With prefix caching only hashed blocks go: one not yet registered (its step
+    /// failed) would be registered from the table later.</summary>
+    private IEnumerable<int> BehindWindow(SequenceBlocks s, int numComputed)
+    {
+        int behind = Math.Min(SlidingWindow.BlocksBehind(SlidingWindowSize, BlockSize, numComputed), s.Blocks.Count);
+        if (PrefixCaching) behind = Math.Min(behind, s.NumHashed);
+        return Enumerable.Range(s.NumSlidOut, Math.Max(0, behind - s.NumSlidOut));
+    }
+
+    private void ReleaseBehindWindow(SequenceBlocks s, int numComputed)
+    {
+        foreach (int j in BehindWindow(s, numComputed).ToList())
+        {
+            _device.Release(s.Blocks[j]);
+            s.Blocks[j] = SlidOut;
+            s.NumSlidOut = j + 1;
+        }
     }
 
     /// <summary>New blocks to cover the range plus copies of shared blocks it writes into.</summary>

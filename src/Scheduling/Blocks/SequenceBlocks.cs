@@ -10,6 +10,9 @@ internal sealed class SequenceBlocks
     public List<int> Blocks { get; init; } = new();
     public bool Swapped { get; set; }
 
+    /// <summary>Leading entries released behind the sliding window (<see cref="KvCacheManager.SlidOut"/>).</summary>
+    public int NumSlidOut { get; set; }
+
     /// <summary>Leading full blocks whose hash and prefix id are known (registered or adopted).</summary>
     public int NumHashed { get; set; }
     public BlockHash LastHash { get; set; } = BlockHash.Root;
@@ -23,6 +26,7 @@ internal sealed class SequenceBlocks
     {
         Blocks = new List<int>(Blocks),
         Swapped = Swapped,
+        NumSlidOut = NumSlidOut,
         NumHashed = NumHashed,
         LastHash = LastHash,
         LastPrefix = LastPrefix,

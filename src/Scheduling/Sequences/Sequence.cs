@@ -27,6 +27,9 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
     internal int SentTokens { get; set; }
     /// <summary>The block table the worker holds: the next step sends what changed.</summary>
     internal int[] SentBlocks { get; set; } = [];
+    /// <summary>Whether its cached keys were computed for a long context (Phi-3 longrope's long
+    /// factors; see <c>LongContextSwitch</c>).</summary>
+    internal bool CachedLong { get; set; }
 
     public int TokenCount => PromptTokenIds.Count + _output.Count;
     public int Remaining => TokenCount - NumComputed;
@@ -57,6 +60,7 @@ public sealed class Sequence(long id, int index, IReadOnlyList<int> promptTokenI
         var child = new Sequence(childId, childIndex, PromptTokenIds)
         {
             NumComputed = NumComputed, CumulativeLogprob = CumulativeLogprob, SentTokens = SentTokens, SentBlocks = SentBlocks,
+            CachedLong = CachedLong,
         };
         child._output.AddRange(_output);
         child._samples.AddRange(_samples);

@@ -97,7 +97,10 @@ internal sealed class PagedHarness : IDisposable
     private Tensor Forward(ModelStep step)
     {
         using var noGrad = no_grad();
-        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping);
+        using var batch = new AttentionBatch(step.SequenceIds, step.QueryStarts, step.ContextLengths, step.BlockTables, step.SlotMapping)
+        {
+            SequenceLengths = step.SequenceLengths,
+        };
         using var tokens = tensor(step.TokenIds.Select(t => (long)t).ToArray(), dtype: int64, device: _model.Device);
         using var positions = tensor(step.Positions.Select(p => (long)p).ToArray(), dtype: int64, device: _model.Device);
         using var rows = tensor(step.LogitTokenIndices.Select(i => (long)i).ToArray(), dtype: int64, device: _model.Device);
@@ -138,7 +141,10 @@ internal sealed class PagedHarness : IDisposable
         }
         var step = new ModelStep(running.Select(s => s.Id).ToArray(), tokens.ToArray(), positions.ToArray(), starts.ToArray(),
             running.Select((s, k) => s.Computed + fed[k]).ToArray(), running.Select(s => s.Table.ToArray()).ToArray(), slots.ToArray(),
-            everyToken ? Enumerable.Range(0, tokens.Count).ToArray() : logitRows.ToArray(), Enumerable.Range(0, logitRows.Count).ToArray(), [], CacheOperationsPlan.None);
+            everyToken ? Enumerable.Range(0, tokens.Count).ToArray() : logitRows.ToArray(), Enumerable.Range(0, logitRows.Count).ToArray(), [], CacheOperationsPlan.None)
+        {
+            SequenceLengths = [.. running.Select(s => s.Tokens.Count)],
+        };
         return new StepPlan(step, running, fed, sampled);
     }
 

@@ -97,18 +97,20 @@ public sealed class RotaryEmbedding : IDisposable
         (_cos.index_select(0, positions).unsqueeze(1), _sin.index_select(0, positions).unsqueeze(1));
 
     /// <summary>
-    /// cos and sin for a batch's tokens. With longrope, a sequence whose context after this step
-    /// exceeds the original context uses the long factors at every position, as transformers does
-    /// (it picks the factors by the longest position of the forward pass). Keys cached while the
-    /// sequence was shorter were rotated with the short factors; the scheduler recomputes such a
-    /// sequence when it crosses (see <see cref="ModelConfig.RecomputeAfter"/>).
+    /// cos and sin for a batch's tokens. With longrope, a sequence that has more tokens than the
+    /// original context (<see cref="AttentionBatch.SequenceLengths"/>: a long prompt's first chunk
+    /// counts the whole prompt) uses the long factors at every position, as transformers does (it
+    /// picks the factors by the longest position of a forward pass over the whole sequence). Keys
+    /// cached while the sequence was shorter were rotated with the short factors; the scheduler
+    /// recomputes such a sequence when it crosses (see <see cref="ModelConfig.RecomputeAfter"/>).
     /// </summary>
     public (Tensor Cos, Tensor Sin) For(Tensor positions, AttentionBatch batch)
     {
         if (_longAfter == 0) return For(positions);
         var offsets = new long[batch.NumTokens];
+        var lengths = batch.SequenceLengths!;
         for (int s = 0; s < batch.NumSequences; s++)
-            if (batch.ContextLengths[s] > _longAfter)
+            if (Math.Max(lengths[s], batch.ContextLengths[s]) > _longAfter)
                 Array.Fill(offsets, _maxPositions, batch.QueryStarts[s], batch.QueryLength(s));
         using var shift = tensor(offsets, dtype: int64, device: positions.device);
         using var shifted = positions.add(shift);
