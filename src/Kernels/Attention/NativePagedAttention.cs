@@ -37,7 +37,7 @@ public sealed class NativePagedAttention : IAttentionBackend
     public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, AttentionScores scores, AttentionBatch batch)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Attention);
-        CacheOperations.WriteKv(_cache, layer, key, value, batch);
+        CacheOperations.WriteKv(_cache, layer, key, value, batch.SlotMappingTensor(_cache.Device));
         var output = empty(query.shape, dtype: query.dtype, device: query.device);
         Attend(layer, query, scores, batch, output);
         return output;

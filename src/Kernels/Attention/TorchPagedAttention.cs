@@ -21,7 +21,7 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
     {
         using var timed = ForwardProfile.Time(ProfileSection.Attention);
         using var scope = NewDisposeScope();
-        WriteCache(cache, layer, key, value, batch);
+        CacheOperations.WriteKvWithTorch(cache, layer, key, value, batch.SlotMappingTensor(cache.Device));
         var output = empty_like(query);
         var decodes = new List<int>();
         for (int s = 0; s < batch.NumSequences; s++)
@@ -33,14 +33,6 @@ public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
         }
         if (decodes.Count > 0) AttendDecodes(layer, query, scores, batch, decodes, output);
         return output.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Stores each new token's key and value at its slot.</summary>
-    public static void WriteCache(PagedKvCache cache, int layer, Tensor key, Tensor value, AttentionBatch batch)
-    {
-        var slots = batch.SlotMappingTensor(cache.Device);
-        cache.Keys[layer].view(-1, cache.KvHeads, cache.HeadSize).index_copy_(0, slots, key.to(cache.DType));
-        cache.Values[layer].view(-1, cache.KvHeads, cache.HeadSize).index_copy_(0, slots, value.to(cache.DType));
     }
 
     private (Tensor Keys, Tensor Values) Gather(int layer, int[] blockTable, int context)

@@ -1,4 +1,3 @@
-using LlmEngine.Kernels.Runtime;
 using LlmEngine.Scheduling;
 
 namespace LlmEngine.Kernels.Cache;

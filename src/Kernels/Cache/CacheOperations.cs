@@ -1,4 +1,3 @@
-using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,13 +12,22 @@ namespace LlmEngine.Kernels.Cache;
 /// </summary>
 public static class CacheOperations
 {
-    /// <summary>Stores the step's key and value [tokens, kvHeads, headSize] of one layer at the batch's slots.</summary>
-    public static void WriteKv(PagedKvCache cache, int layer, Tensor key, Tensor value, AttentionBatch batch)
+    /// <summary>Stores the step's key and value [tokens, kvHeads, headSize] of one layer at their
+    /// slots (int64 on the cache's device; a negative slot is a token whose K/V is not kept).</summary>
+    public static void WriteKv(PagedKvCache cache, int layer, Tensor key, Tensor value, Tensor slots)
     {
         if (NativeKernels.Supports(cache.Device))
-            NativeKernels.WriteKv(key, value, cache.Keys[layer], cache.Values[layer], batch.SlotMappingTensor(cache.Device));
+            NativeKernels.WriteKv(key, value, cache.Keys[layer], cache.Values[layer], slots);
         else
-            TorchPagedAttention.WriteCache(cache, layer, key, value, batch);
+            WriteKvWithTorch(cache, layer, key, value, slots);
+    }
+
+    /// <summary><see cref="WriteKv"/> with TorchSharp indexing alone: the reference the native
+    /// operator is tested against, and the path of devices it does not support.</summary>
+    public static void WriteKvWithTorch(PagedKvCache cache, int layer, Tensor key, Tensor value, Tensor slots)
+    {
+        cache.Keys[layer].view(-1, cache.KvHeads, cache.HeadSize).index_copy_(0, slots, key.to(cache.DType));
+        cache.Values[layer].view(-1, cache.KvHeads, cache.HeadSize).index_copy_(0, slots, value.to(cache.DType));
     }
 
     /// <summary>Copies blocks (every layer, keys and values) source -> destination within the cache.

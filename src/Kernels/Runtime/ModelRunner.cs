@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling;
@@ -91,10 +92,4 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
         }
         return new StepOutput(samples, failures);
     }
-}
-
-/// <summary>Block moves on a paged cache (swap, copy-on-write); implemented by the paged backends.</summary>
-public interface ICacheOperations
-{
-    void Apply(CacheOperationsPlan plan);
 }

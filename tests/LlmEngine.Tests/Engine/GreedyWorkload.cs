@@ -1,6 +1,7 @@
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Models;
 using TorchSharp;
 
 namespace LlmEngine.Tests.Engine;

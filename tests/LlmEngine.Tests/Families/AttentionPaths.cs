@@ -2,6 +2,7 @@ using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

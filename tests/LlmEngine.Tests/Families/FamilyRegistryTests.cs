@@ -5,6 +5,7 @@ using LlmEngine.Kernels.Models.Opt;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Tests.Loading;
+using LlmEngine.Tests.Models;
 using TorchSharp;
 
 namespace LlmEngine.Tests.Families;

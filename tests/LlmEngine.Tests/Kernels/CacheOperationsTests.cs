@@ -1,4 +1,3 @@
-using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Native;
 using TorchSharp;
@@ -37,8 +36,8 @@ public class CacheOperationsTests
         using var expected = new PagedKvCache(1, c.Cache.NumBlocks, 16, 4, 64, cacheType, CPU);
         expected.Keys[0].copy_(c.Cache.Keys[0]);
         expected.Values[0].copy_(c.Cache.Values[0]);
-        TorchPagedAttention.WriteCache(expected, 0, c.Key, c.Value, c.Batch);
-        CacheOperations.WriteKv(c.Cache, 0, c.Key, c.Value, c.Batch);
+        CacheOperations.WriteKvWithTorch(expected, 0, c.Key, c.Value, c.Batch.SlotMappingTensor(CPU));
+        CacheOperations.WriteKv(c.Cache, 0, c.Key, c.Value, c.Batch.SlotMappingTensor(CPU));
         Assert.True(Same(c.Cache.Keys[0], expected.Keys[0]));
         Assert.True(Same(c.Cache.Values[0], expected.Values[0]));
     }

@@ -68,7 +68,7 @@ internal sealed class PagedCase : IDisposable
     }
 
     /// <summary>Writes the step's keys and values with the TorchSharp reference path.</summary>
-    public void WriteWithTorch() => TorchPagedAttention.WriteCache(Cache, 0, Key, Value, Batch);
+    public void WriteWithTorch() => CacheOperations.WriteKvWithTorch(Cache, 0, Key, Value, Batch.SlotMappingTensor(Cache.Device));
 
     /// <summary>Float32 attention of every query token over its sequence's cached context.</summary>
     public Tensor Reference(Tensor? query = null)

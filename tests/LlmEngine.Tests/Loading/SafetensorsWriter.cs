@@ -1,10 +1,11 @@
+using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Native;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using TorchSharp;
 
-namespace LlmEngine.Kernels.Loading;
+namespace LlmEngine.Tests.Loading;
 
 /// <summary>Writes tensors (F32, F16, BF16, F64, each in its own dtype) to one safetensors file,
 /// for tests and for making tiny models. Tensors are laid out in name order.</summary>

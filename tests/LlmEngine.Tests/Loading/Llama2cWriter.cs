@@ -1,7 +1,8 @@
+using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Native;
 using TorchSharp;
 
-namespace LlmEngine.Kernels.Loading;
+namespace LlmEngine.Tests.Loading;
 
 /// <summary>Writes a legacy llama2.c checkpoint from weights under their Hugging Face LLaMA names
 /// (the names <see cref="Llama2cCheckpoint"/> presents), so tests can write one model in both

@@ -1,9 +1,10 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
+using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling;
 
-namespace LlmEngine.Kernels.Runtime;
+namespace LlmEngine.Tests.Models;
 
 /// <summary>A generated continuation on the dense reference path.</summary>
 public sealed record DenseGeneration(int[] TokenIds, SampledToken[] Samples, string FinishReason);
