@@ -15,6 +15,7 @@ public static class Sampler
     public static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows)
     {
         using var scope = NewDisposeScope();
+        if (TryPlainGreedy(logits, rows) is { } plain) return plain;
         var processed = logits.to(float32).clone();
         for (int i = 0; i < rows.Count; i++) ApplyPenaltiesAndBans(processed[i], rows[i]);
         ApplyAllowed(processed, rows);
@@ -33,6 +34,39 @@ public static class Sampler
             for (int j = 0; j < random.Length; j++) chosen[random[j]] = picks[j];
         }
         return Logprobs(processed, rows, chosen);
+    }
+
+    // Greedy with nothing to apply first (no penalty, bias, ban or mask) and no alternatives to
+    // report: argmax and the chosen token's log-probability read on the CPU (RowMath), without the
+    // general path's libtorch calls.
+    private static bool IsPlainGreedy(SamplingRow r) =>
+        r.Parameters.IsGreedy && r.Parameters.RepetitionPenalty == 1.0 && r.Parameters.LogitBias.Count == 0 && r.BannedTokens.Count == 0 && r.AllowedTokens is null
+        && r.TopLogprobs == 0 && (r.OutputTokens.Count == 0 || (r.Parameters.PresencePenalty == 0 && r.Parameters.FrequencyPenalty == 0));
+
+    /// <summary>Every row's token when all rows are plain greedy and every row's logits are numbers
+    /// with a finite maximum (so none would fail); otherwise null, and the general path decides.</summary>
+    internal static SampledToken[]? TryPlainGreedy(Tensor logits, IReadOnlyList<SamplingRow> rows)
+    {
+        if (!rows.All(IsPlainGreedy)) return null;
+        using var scope = NewDisposeScope();
+        return PlainGreedy(logits, rows);
+    }
+
+    private static SampledToken[]? PlainGreedy(Tensor logits, IReadOnlyList<SamplingRow> rows)
+    {
+        if (logits.dim() != 2 || logits.device_type != DeviceType.CPU) return null;
+        var source = logits.dtype == float32 && logits.is_contiguous() ? logits : logits.to(float32).contiguous();
+        var values = RowMath.Values(source);
+        int vocab = (int)source.shape[1];
+        var result = new SampledToken[rows.Count];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var row = values.Slice(i * vocab, vocab);
+            int id = RowMath.ArgMax(row);
+            if (id < 0) return null;
+            result[i] = new SampledToken(id, row[id], row[id] - RowMath.LogSumExp(row, row[id]), []);
+        }
+        return result;
     }
 
     private static long[] Indices(IReadOnlyList<SamplingRow> rows, Func<SamplingRow, bool> keep) =>
