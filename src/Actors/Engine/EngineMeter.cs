@@ -19,6 +19,8 @@ public sealed class EngineMeter
     private int _running, _waiting, _swapped;
     private long _rejected;
     private readonly Dictionary<string, long> _aborts = new();
+    private readonly long[] _iterationCounts = new long[IterationTokens.VllmBounds.Length + 1];
+    private long _iterationSum;
 
     public void OnArrival(int promptTokens)
     {
@@ -73,6 +75,9 @@ public sealed class EngineMeter
         lock (_lock)
         {
             _steps++;
+            int bucket = Array.FindIndex(IterationTokens.VllmBounds, b => tokensComputed <= b);
+            _iterationCounts[bucket < 0 ? IterationTokens.VllmBounds.Length : bucket]++;
+            _iterationSum += tokensComputed;
             _generationTokens += tokensGenerated;
             _computeSeconds += computeSeconds;
             _stepSeconds += stepSeconds;
@@ -115,5 +120,5 @@ public sealed class EngineMeter
         _stepSeconds == 0 ? 0 : Math.Max(0, 1 - _computeSeconds / _stepSeconds),
         _prefixQueries, _prefixHits, _peakShared, _usageSamples == 0 ? 0 : _sharedSum / _usageSamples,
         _shareSeconds == 0 ? 0 : _tokenShareTime / _shareSeconds, _shareSeconds == 0 ? 0 : _unusedShareTime / _shareSeconds,
-        _rejected, new Dictionary<string, long>(_aborts));
+        _rejected, new Dictionary<string, long>(_aborts), new IterationTokens(IterationTokens.VllmBounds, [.. _iterationCounts], _iterationSum));
 }

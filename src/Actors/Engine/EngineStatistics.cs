@@ -30,4 +30,13 @@ public sealed record EngineStatistics(
     double KvTokenShare = 0,
     double KvUnusedShare = 0,
     long RequestsRejected = 0,
-    IReadOnlyDictionary<string, long>? Aborts = null);
+    IReadOnlyDictionary<string, long>? Aborts = null,
+    IterationTokens? IterationTokens = null);
+
+/// <summary>Tokens computed per engine step (vLLM's iteration_tokens_total): how many steps fell at or
+/// under each of <see cref="Bounds"/> and above the last (<see cref="Counts"/>, one longer, not
+/// cumulative), and the tokens' sum.</summary>
+public sealed record IterationTokens(IReadOnlyList<int> Bounds, IReadOnlyList<long> Counts, long Sum)
+{
+    public static readonly int[] VllmBounds = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
+}

@@ -44,7 +44,7 @@ public sealed class ChatCompletionsEndpoint(
     {
         RequestChecks.Model(body, servedModel);
         RequestChecks.Serving(engine);
-        var tokens = Tokenize(engine, chat, body, ct: ct);
+        var tokens = RequestChecks.Truncate(Tokenize(engine, chat, body, ct: ct), RequestChecks.TruncateTo(engine, body));
         // Without a budget the completion may fill the context, as vLLM does.
         var maxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens") ?? engine.MaxModelLength - tokens.Length;
         if (tokens.Length >= engine.MaxModelLength) throw ApiException.PromptTooLong(engine.MaxModelLength, tokens.Length);

@@ -22,7 +22,7 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         RequestChecks.Model(body, servedModel);
         RequestChecks.Serving(engine);
 
-        var prompts = Prompts(body, context.RequestAborted);
+        var prompts = Prompts(body, RequestChecks.TruncateTo(engine, body), context.RequestAborted);
         // As vLLM: refused rather than silently ignored.
         if (Get(body, "suffix") is not null) throw ApiException.BadRequest("suffix is not currently supported", "suffix");
         var maxTokens = Int(body, "max_tokens") ?? DefaultMaxTokens;
@@ -143,25 +143,25 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
     private List<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs(Completion c, IReadOnlyList<PromptLogprob?>? scores) =>
         c.ScoresPrompt ? _logprobs.PromptLogprobs(scores) : null;
 
-    private IReadOnlyList<PromptInput> Prompts(JsonElement body, CancellationToken ct)
+    private IReadOnlyList<PromptInput> Prompts(JsonElement body, int? truncateTo, CancellationToken ct)
     {
         if (Get(body, "prompt") is not { } prompt) throw ApiException.BadRequest("'prompt' is required.", "prompt");
         const string Expected = "a string, a list of strings, a list of token ids, or a list of lists of token ids";
         switch (prompt.ValueKind)
         {
             case JsonValueKind.String:
-                return [FromText(prompt.GetString()!, ct)];
+                return [FromText(prompt.GetString()!, truncateTo, ct)];
             case JsonValueKind.Array when prompt.GetArrayLength() == 0:
                 throw ApiException.BadRequest("The prompt cannot be empty.", "prompt");
             case JsonValueKind.Array:
                 var first = prompt[0].ValueKind;
                 return first switch
                 {
-                    JsonValueKind.Number => [FromIds([.. prompt.EnumerateArray().Select(e => TokenId(e, "prompt"))])],
+                    JsonValueKind.Number => [FromIds(RequestChecks.Truncate([.. prompt.EnumerateArray().Select(e => TokenId(e, "prompt"))], truncateTo))],
                     JsonValueKind.String => [.. prompt.EnumerateArray().Select(e =>
-                        e.ValueKind == JsonValueKind.String ? FromText(e.GetString()!, ct) : throw WrongType("prompt", Expected, prompt))],
+                        e.ValueKind == JsonValueKind.String ? FromText(e.GetString()!, truncateTo, ct) : throw WrongType("prompt", Expected, prompt))],
                     JsonValueKind.Array => [.. prompt.EnumerateArray().Select(e =>
-                        e.ValueKind == JsonValueKind.Array ? FromIds([.. e.EnumerateArray().Select(x => TokenId(x, "prompt"))])
+                        e.ValueKind == JsonValueKind.Array ? FromIds(RequestChecks.Truncate([.. e.EnumerateArray().Select(x => TokenId(x, "prompt"))], truncateTo))
                             : throw WrongType("prompt", Expected, prompt))],
                     _ => throw WrongType("prompt", Expected, prompt),
                 };
@@ -170,12 +170,14 @@ public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics
         }
     }
 
-    private PromptInput FromText(string text, CancellationToken ct)
+    // A prompt that may have been truncated (as many tokens as are kept) echoes the text of the tokens kept.
+    private PromptInput FromText(string text, int? truncateTo, CancellationToken ct)
     {
         if (text.Length == 0) throw ApiException.BadRequest("The prompt cannot be empty.", "prompt");
         var tokenizer = engine.Tokenizer
             ?? throw ApiException.BadRequest("This model has no tokenizer; send the prompt as token ids.", "prompt");
-        return new PromptInput(RequestChecks.Tokenize(engine, tokenizer, text, addSpecialTokens: true, "prompt", ct), text);
+        var ids = RequestChecks.Tokenize(engine, tokenizer, text, addSpecialTokens: true, "prompt", ct, truncateTo);
+        return truncateTo is { } k && ids.Length == k ? FromIds(ids) : new PromptInput(ids, text);
     }
 
     private PromptInput FromIds(int[] ids) =>

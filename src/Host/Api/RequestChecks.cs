@@ -37,17 +37,35 @@ public static class RequestChecks
     /// <summary>A prompt's text as token ids, refused with a 400 naming <paramref name="param"/> before
     /// any tokenizing when it is longer than the context could hold (<see cref="RequestValidation.PromptText"/>);
     /// the tokenizing stops when the client leaves.</summary>
-    public static int[] Tokenize(ILlmEngine engine, ITokenizer tokenizer, string text, bool addSpecialTokens, string param, CancellationToken ct)
+    /// <param name="truncateTo">Keep only the last this many tokens (<see cref="TruncateTo"/>): a text longer than
+    /// they could span is cut to its tail before tokenizing, so a long text is not refused.</param>
+    public static int[] Tokenize(ILlmEngine engine, ITokenizer tokenizer, string text, bool addSpecialTokens, string param, CancellationToken ct, int? truncateTo = null)
     {
         try
         {
-            return RequestValidation.Tokenize(text, addSpecialTokens, tokenizer, engine.MaxModelLength, param, ct);
+            if (truncateTo is { } k && text.Length > (long)k * TokenizerBounds.MaxCharsPerToken(tokenizer))
+                text = text[(int)(text.Length - (long)k * TokenizerBounds.MaxCharsPerToken(tokenizer))..];
+            return Truncate(RequestValidation.Tokenize(text, addSpecialTokens, tokenizer, engine.MaxModelLength, param, ct), truncateTo);
         }
         catch (ArgumentException e)
         {
             throw ApiException.BadRequest(SamplingFields.StripParamSuffix(e), e.ParamName);
         }
     }
+
+    /// <summary>vLLM's truncate_prompt_tokens: only the last k prompt tokens are kept (-1: the model's
+    /// maximum length), null when absent.</summary>
+    public static int? TruncateTo(ILlmEngine engine, JsonElement body)
+    {
+        if (Int(body, "truncate_prompt_tokens") is not { } k) return null;
+        if (k == -1) return engine.MaxModelLength;
+        if (k < 1 || k > engine.MaxModelLength)
+            throw ApiException.BadRequest($"truncate_prompt_tokens must be -1 or in [1, {engine.MaxModelLength}] (the model's maximum length), got {k}.", "truncate_prompt_tokens");
+        return k;
+    }
+
+    /// <summary>The last <paramref name="truncateTo"/> of the tokens (all of them when null or fewer).</summary>
+    public static int[] Truncate(int[] tokens, int? truncateTo) => truncateTo is { } k && tokens.Length > k ? tokens[^k..] : tokens;
 
     /// <summary>Longest "timeout" accepted: a day.</summary>
     public const double MaxTimeoutSeconds = 86_400;

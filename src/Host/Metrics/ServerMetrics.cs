@@ -166,7 +166,25 @@ public sealed class ServerMetrics
             if (line.Length == 0) continue;
             sb.Append(Rename(line)).Append('\n');
         }
+        if (_engine.Statistics.IterationTokens is { } iterations) IterationTokensHistogram(sb, iterations);
         await destination.WriteAsync(Encoding.UTF8.GetBytes(sb.ToString()), ct);
+    }
+
+    // The engine counts steps per bucket itself (a step is not seen here), so this histogram is
+    // written as text rather than observed through prometheus-net.
+    private void IterationTokensHistogram(StringBuilder sb, IterationTokens t)
+    {
+        const string Name = "vllm:iteration_tokens_total";
+        var model = $"model_name=\"{_model.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+        sb.Append($"# HELP {Name} Histogram of number of tokens per engine_step.\n# TYPE {Name} histogram\n");
+        long cumulative = 0;
+        for (int i = 0; i <= t.Bounds.Count; i++)
+        {
+            cumulative += t.Counts[i];
+            var le = i < t.Bounds.Count ? t.Bounds[i].ToString(System.Globalization.CultureInfo.InvariantCulture) : "+Inf";
+            sb.Append($"{Name}_bucket{{{model},le=\"{le}\"}} {cumulative}\n");
+        }
+        sb.Append($"{Name}_sum{{{model}}} {t.Sum}\n{Name}_count{{{model}}} {cumulative}\n");
     }
 
     private static string Rename(string line)

@@ -42,6 +42,7 @@ public sealed class FakeEngine : ILlmEngine
     public Dictionary<string, long> Aborts { get; } = new();
     public double KvCacheUsage { get; set; }
     public long Preemptions { get; set; }
+    public IterationTokens? IterationTokens { get; set; }
 
     public ConcurrentQueue<GenerationRequest> Requests { get; } = new();
     public TaskCompletionSource<string> Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -52,7 +53,7 @@ public sealed class FakeEngine : ILlmEngine
         NumSwappedOut: 0, PromptTokens: Interlocked.Read(ref _promptTokens), GenerationTokens: Interlocked.Read(ref _generationTokens),
         RequestsSucceeded: Interlocked.Read(ref _succeeded), PeakRunning: 0, PeakBlocksUsed: 0, BlocksTotal: 0, BlocksFree: 0,
         KvWasteFraction: 0, EngineOverheadFraction: 0, PrefixCacheQueries: 0, PrefixCacheHits: 0,
-        PeakBlocksSavedBySharing: 0, MeanBlocksSavedBySharing: 0, RequestsRejected: Rejected, Aborts: new Dictionary<string, long>(Aborts));
+        PeakBlocksSavedBySharing: 0, MeanBlocksSavedBySharing: 0, RequestsRejected: Rejected, Aborts: new Dictionary<string, long>(Aborts), IterationTokens: IterationTokens);
 
     public Source<RequestOutput, NotUsed> Generate(GenerationRequest request) => Source.From(() => GenerateAsync(request));
 

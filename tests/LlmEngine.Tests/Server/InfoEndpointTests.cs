@@ -204,6 +204,22 @@ public sealed class MetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TokensPerStepAreAHistogramWithVllmsBuckets()
+    {
+        long[] counts = new long[LlmEngine.Actors.Engine.IterationTokens.VllmBounds.Length + 1];
+        (counts[1], counts[2], counts[^1]) = (2, 1, 1);
+        _server.Engine.IterationTokens = new(LlmEngine.Actors.Engine.IterationTokens.VllmBounds, counts, 20_020);
+
+        var text = await Scrape();
+
+        Assert.Contains("# TYPE vllm:iteration_tokens_total histogram", text);
+        foreach (var (le, n) in new[] { ("1", 0), ("8", 2), ("16", 3), ("16384", 3), ("+Inf", 4) })
+            Assert.Contains($"vllm:iteration_tokens_total_bucket{{model_name=\"fake-model\",le=\"{le}\"}} {n}\n", text);
+        Assert.Contains("vllm:iteration_tokens_total_sum{model_name=\"fake-model\"} 20020\n", text);
+        Assert.Contains("vllm:iteration_tokens_total_count{model_name=\"fake-model\"} 4\n", text);
+    }
+
+    [Fact]
     public void LengthBucketsAreOneTwoFiveUpToTheModelLength() =>
         Assert.Equal([1, 2, 5, 10, 20, 50, 100], LlmEngine.Host.Metrics.ServerMetrics.OneTwoFive(128));
 
