@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 
@@ -16,6 +17,8 @@ public sealed class LinearWeight : IDisposable
     private LinearWeight(torch.Tensor? dense, IReadOnlyList<QuantizedLinearPart>? parts, bool owned, bool halfInputs = false)
     {
         Dense = dense;
+        // Streamed once per decode step: on huge pages where the OS allows.
+        if (dense is not null) NativeKernels.AdviseHugePages(dense);
         QuantizedParts = parts;
         _owned = owned;
         HalfInputs = halfInputs;
