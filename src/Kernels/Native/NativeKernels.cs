@@ -152,20 +152,6 @@ public static unsafe class NativeKernels
         if (rc != 0) throw new ArgumentException($"llm_small_linear: {TakeLastError()}");
     }
 
-    /// <summary>
-    /// Asks Linux to back a weight's memory with 2 MiB pages (the whole huge pages inside it, collapsed
-    /// now where the kernel allows): a decode step streams every weight once, and on 4 KiB pages the
-    /// stream stalls on a TLB miss every 4 KiB. Best effort; returns the bytes advised (0 off CPU or
-    /// where the kernels are unavailable).
-    /// </summary>
-    public static long AdviseHugePages(Tensor weight)
-    {
-        if (weight.device_type != DeviceType.CPU || !weight.is_contiguous() || !IsAvailable) return 0;
-        long advised = ((delegate* unmanaged<IntPtr, long, long>)Export("llm_advise_huge_pages"))(TensorMemory.DataPointer(weight), weight.numel() * weight.ElementSize);
-        GC.KeepAlive(weight);
-        return advised;
-    }
-
     /// <summary>The ggml block types <see cref="QuantizedLinear"/> takes.</summary>
     public static bool QuantizedLinearSupports(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 

@@ -188,9 +188,35 @@ public class HugePageAdviceTests
         using var generator = new Generator(3);
         using var weight = randn(new long[] { 3, 1 << 20 }, generator: generator);  // 12 MiB
         using var copy = weight.clone();
-        long advised = NativeKernels.AdviseHugePages(weight);
+        long advised = HugePages.Advise(weight);
         // 0 where the OS has no transparent huge pages (or LLM_HUGE_PAGES=0); else every whole 2 MiB page inside.
         if (advised != 0) Assert.InRange(advised, 8L << 20, 12L << 20);
         Assert.True(weight.eq(copy).all().item<bool>());
+    }
+}
+
+/// <summary>A weight moved onto huge pages is an equal copy that starts on a 2 MiB boundary.</summary>
+public class HugePagePlacementTests
+{
+    [Theory]
+    [InlineData(768, 2304, false)]
+    [InlineData(768, 768, true)]
+    public void APlacedWeightEqualsTheOriginalAndStartsOnAHugePage(int columns, int rows, bool bf16)
+    {
+        using var generator = new Generator(9);
+        using var weight = randn(new long[] { rows, columns }, generator: generator).to(bf16 ? bfloat16 : float32);
+        using var placed = HugePages.Place(weight);
+        Assert.False(ReferenceEquals(placed, weight));
+        Assert.Equal(weight.shape, placed.shape);
+        Assert.Equal(weight.dtype, placed.dtype);
+        Assert.True(placed.eq(weight).all().item<bool>());
+        Assert.Equal(0, TensorMemory.DataPointer(placed) % (2L << 20));
+    }
+
+    [Fact]
+    public void AWeightUnderAHugePageStaysWhereItIs()
+    {
+        using var small = ones(16, 16);
+        Assert.True(ReferenceEquals(small, HugePages.Place(small)));
     }
 }

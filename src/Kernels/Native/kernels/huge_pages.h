@@ -12,6 +12,9 @@ namespace llm {
 
 constexpr size_t kHugePage = size_t(2) << 20;
 
+// False when LLM_HUGE_PAGES=0.
+bool huge_pages_enabled();
+
 // Memory for weights: 2 MiB-aligned, advised for huge pages before it is first touched (so the
 // first writes fault in huge pages). Free with std::free.
 void* alloc_weights(size_t bytes);
