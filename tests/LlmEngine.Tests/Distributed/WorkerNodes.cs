@@ -17,7 +17,7 @@ public static class WorkerNodes
     /// <summary><paramref name="options"/> with the stages after the first on worker nodes that join a free loopback port.</summary>
     public static EngineOptions OnCluster(EngineOptions options) => options with
     {
-        DistributedExecutorBackend = "cluster", ClusterPort = ClusterNode.FreePort(), WorkerTimeoutSeconds = 120, ShutdownGraceSeconds = 0,
+        DistributedExecutorBackend = "cluster", ClusterPort = LoopbackPort.Free(), WorkerTimeoutSeconds = 120, ShutdownGraceSeconds = 0,
     };
 
     /// <summary>Runs <paramref name="body"/> on a head whose workers are ActorSystems of this process, then stops them all.</summary>
