@@ -43,9 +43,9 @@ public static class MoeCommand
             foreach (int t in BatchCommand.ParseSizes(result.GetValue(tokens)!))
             {
                 using var x = randn(new long[] { t, d }, generator: new Generator(7)).to(type);
-                double composed = Median(n, () => moe.Forward(x, allowGrouped: false).Dispose());
+                double composed = Median(n, () => moe.Forward(x, MoePath.Composition).Dispose());
                 double alone = Median(n, ExpertsAlone(moe, x));
-                double native = Median(n, () => moe.Forward(x, allowGrouped: true).Dispose());
+                double native = Median(n, () => moe.Forward(x, MoePath.Grouped).Dispose());
                 double same = Median(n, () => dense.Forward(x).Dispose());
                 table.AddRow($"{t}", $"{composed:F3}", $"{alone:F3}", $"{composed - alone:F3}", $"{native:F3}", $"{composed / native:F2}x", $"{same:F3}");
                 rows.Add(new() { ["tokens"] = t, ["composition_ms"] = composed, ["experts_alone_ms"] = alone, ["native_ms"] = native, ["dense_same_active_ms"] = same });
@@ -55,7 +55,7 @@ public static class MoeCommand
             await BenchConsole.WriteJsonAsync(result.GetValue(output), new Dictionary<string, object>
             {
                 ["hidden"] = d, ["intermediate"] = inter, ["experts"] = count, ["top_k"] = k, ["dtype"] = type.ToString(), ["rows"] = rows,
-                ["native_grouped_max_tokens"] = GroupedExperts.MaxTokens,
+                ["native_grouped_max_rows_per_expert"] = GroupedExperts.MaxRowsPerExpert,
             });
             return 0;
         });

@@ -23,8 +23,8 @@ public class MoeExpertsTests
         using var moe = Layer(hidden, intermediate, experts, k, renormalize, activation, float32, shared: !renormalize);
         using var x = randn(new long[] { tokens, hidden }, generator: new Generator(5));
         Assert.True(moe.IsGrouped);
-        using var expected = moe.Forward(x, allowGrouped: false);
-        using var actual = moe.Forward(x, allowGrouped: true);
+        using var expected = moe.Forward(x, MoePath.Composition);
+        using var actual = moe.Forward(x, MoePath.Grouped);
         Assert.True(actual.allclose(expected, rtol: 1e-5, atol: 1e-5), $"max difference {(actual - expected).abs().max().item<float>()}");
     }
 
@@ -36,8 +36,8 @@ public class MoeExpertsTests
     {
         using var moe = Layer(128, 64, 8, 2, true, "silu", bfloat16, shared: false);
         using var x = randn(new long[] { tokens, 128 }, generator: new Generator(9)).to(bfloat16);
-        using var expected = moe.Forward(x, allowGrouped: false).to(float32);
-        using var actual = moe.Forward(x, allowGrouped: true).to(float32);
+        using var expected = moe.Forward(x, MoePath.Composition).to(float32);
+        using var actual = moe.Forward(x, MoePath.Grouped).to(float32);
         // The composition rounds each expert's intermediate and output to bfloat16, the kernel sums in
         // float32: a few bfloat16 roundings (2^-8 each) of the output's scale apart.
         float error = (actual - expected).abs().max().item<float>(), scale = expected.abs().max().item<float>();

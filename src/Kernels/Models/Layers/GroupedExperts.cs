@@ -11,20 +11,23 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// TorchSharp composition issues about a dozen operators per expert and syncs for the counts. The
 /// experts' own <see cref="GatedMlp"/>s become views of the stacks, so the weights are held once and
 /// the composition still runs on them (prompt chunks, other devices, the tests' reference).
-/// Decode-sized batches only: past <see cref="MaxTokens"/> tokens each expert has enough rows for
-/// libtorch's GEMM to win (measured in docs/models.md).
+/// Decode-sized batches and short prompts only: past <see cref="Handles"/>'s bound each expert has
+/// enough rows for libtorch's GEMM to win (measured in docs/models.md).
 /// </summary>
 public sealed class GroupedExperts : IDisposable
 {
-    public const int MaxTokens = 64;
+    public const int MaxRowsPerExpert = Linear.NativeMaxRowsFloat32;
+    public const int MaxRowsPerExpertBFloat16 = Linear.NativeMaxRowsBFloat16;
 
     private static readonly Dictionary<string, int> ActivationCodes = new()
     {
         ["silu"] = 0, ["gelu_pytorch_tanh"] = 1, ["gelu_new"] = 1, ["gelu"] = 2, ["relu"] = 3,
     };
 
-    /// <summary>LLM_NATIVE_MOE=off keeps every mixture on the composition (to compare the two end to end).</summary>
-    private static readonly bool Disabled = Environment.GetEnvironmentVariable("LLM_NATIVE_MOE") == "off";
+    /// <summary>Whether <see cref="SparseMoe"/> takes the kernel on its own (LLM_NATIVE_MOE=on). Off by
+    /// default: in the engine on the shared 2-core machine its decode steps were slower than the
+    /// composition's (docs/models.md), which needs a measurement on a quiet machine to explain.</summary>
+    public static bool Enabled { get; } = Environment.GetEnvironmentVariable("LLM_NATIVE_MOE") == "on";
 
     private readonly Tensor _gateUp;
     private readonly Tensor _down;
@@ -41,7 +44,7 @@ public sealed class GroupedExperts : IDisposable
     /// when they are not all dense float32 or bfloat16 CPU weights with one activation the kernel knows.</summary>
     public static GroupedExperts? Stack(GatedMlp[] experts)
     {
-        if (Disabled || experts.Length == 0 || !ActivationCodes.TryGetValue(experts[0].Activation, out int code)) return null;
+        if (experts.Length == 0 || !ActivationCodes.TryGetValue(experts[0].Activation, out int code)) return null;
         var first = experts[0].GateUp.Dense;
         bool eligible = experts.All(e => e.Activation == experts[0].Activation && Plain(e.GateUp) && Plain(e.Down)
             && e.GateUp.Dense!.dtype == first!.dtype && e.Down.Dense!.dtype == first.dtype)
@@ -58,8 +61,12 @@ public sealed class GroupedExperts : IDisposable
         return new GroupedExperts(gateUp, down, code);
     }
 
-    /// <summary>Whether the kernel takes this batch.</summary>
-    public bool Handles(Tensor x) => x.shape[0] <= MaxTokens && x.dtype == _gateUp.dtype && x.device_type == DeviceType.CPU && NativeKernels.IsAvailable;
+    /// <summary>Whether the kernel takes this batch (when <see cref="Enabled"/>): up to <see cref="MaxRowsPerExpert"/> routed tokens
+    /// per expert on average in float32, <see cref="MaxRowsPerExpertBFloat16"/> in bfloat16 (where
+    /// libtorch's bfloat16 GEMM wins sooner), as <see cref="Linear"/> divides the dense products.</summary>
+    public bool Handles(Tensor x, MixtureOfExperts shape) =>
+        x.shape[0] * shape.PerToken <= (x.dtype == ScalarType.BFloat16 ? MaxRowsPerExpertBFloat16 : MaxRowsPerExpert) * shape.Count
+        && x.dtype == _gateUp.dtype && x.device_type == DeviceType.CPU && NativeKernels.IsAvailable;
 
     /// <param name="routes">[tokens, k] the chosen experts</param>
     /// <param name="weights">[tokens, k] their weights</param>

@@ -3,14 +3,18 @@ using static TorchSharp.torch;
 
 namespace LlmEngine.Kernels.Models.Layers;
 
+/// <summary>How <see cref="SparseMoe"/> computes its experts: Auto takes the native grouped kernel
+/// where it is enabled and takes the batch (<see cref="GroupedExperts.Handles"/>), else the composition.</summary>
+public enum MoePath { Auto, Composition, Grouped }
+
 /// <summary>
 /// A sparse mixture of experts (Mixtral, Qwen2-MoE). The router's softmax over all experts, in
 /// float32, picks each token's top k; their probabilities are renormalised to sum to one when the
 /// config says so. Then each expert runs once, on all the tokens routed to it gathered into one
 /// batch (one grouped pass per expert, no per-token loop), and its weighted output is scattered
 /// back. A shared expert, scaled by sigmoid(shared_gate · x), adds to every token (Qwen2-MoE).
-/// Decode-sized batches of dense CPU weights go to the native grouped kernel instead
-/// (<see cref="GroupedExperts"/>): the same sums in one call.
+/// The native grouped kernel (<see cref="GroupedExperts"/>) computes the same sums in one call;
+/// it is opt-in for now (LLM_NATIVE_MOE=on).
 /// <code>
 ///  routes [tokens, k] -> sorted by expert -> expert e gets rows r_e -> y[r_e] += w * e(x[r_e])
 /// </code>
@@ -38,14 +42,16 @@ public sealed class SparseMoe : IFeedForward
     /// <summary>Whether the experts are stacked for the native grouped kernel.</summary>
     public bool IsGrouped => _grouped is not null;
 
-    public Tensor Forward(Tensor x) => Forward(x, allowGrouped: true);
+    public Tensor Forward(Tensor x) => Forward(x, MoePath.Auto);
 
-    /// <param name="allowGrouped">false: the TorchSharp composition even where the native kernel would run</param>
-    public Tensor Forward(Tensor x, bool allowGrouped)
+    /// <param name="path">Auto: the native kernel where it takes the batch, else the composition</param>
+    public Tensor Forward(Tensor x, MoePath path)
     {
+        if (path == MoePath.Grouped && _grouped is null) throw new InvalidOperationException("these experts are not stacked for the native grouped kernel");
         using var scope = NewDisposeScope();
         var (weights, chosen) = Choose(x);
-        var output = allowGrouped && _grouped is not null && _grouped.Handles(x) ? _grouped.Forward(x, chosen, weights) : Composed(x, chosen, weights);
+        bool grouped = path == MoePath.Grouped || path == MoePath.Auto && GroupedExperts.Enabled && _grouped is not null && _grouped.Handles(x, _shape);
+        var output = grouped ? _grouped!.Forward(x, chosen, weights) : Composed(x, chosen, weights);
         if (_shared is not null)
             output.add_(_shared.Forward(x).mul_(Linear.Apply(x, _sharedGate!).sigmoid_()));
         return output.MoveToOuterDisposeScope();
