@@ -20,7 +20,7 @@ namespace LlmEngine.Actors;
 ///  Scheduler.Schedule -> Worker.ExecuteStep(changes) -> Scheduler.UpdateFromOutput -> Sequence actors
 /// </code>
 /// </summary>
-public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
+public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
     /// <summary>Ends a request early; <see cref="Reason"/> labels the abort count (<see cref="AbortReasons"/>).</summary>
@@ -44,21 +44,27 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
     private bool _inFlight;
     private IReadOnlyList<(SequenceGroup Group, ScheduledSequence Work)> _committed = [];
     private readonly Stopwatch _stepClock = new();
+    private readonly StepHold? _hold;
 
     public IStash Stash { get; set; } = null!;
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Checks the block pool's invariants (for tests), answered with <see cref="InvariantsChecked"/>.</summary>
     public sealed record CheckInvariants;
-    /// <summary>Forget the cached prefixes (a pipeline stage's cache was reloaded empty); applied between steps.</summary>
-    public sealed record ResetPrefixCache;
+    /// <summary>The step gate may have opened (a pipeline stage is back), or a held request's wait may be over: look again.</summary>
+    public sealed record Recheck;
     public sealed record InvariantsChecked(string? Violation);
 
-    public static Props Props(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, worker, tokenizer, meter, observer, health));
+    /// <param name="hold">holds the queues while a part of the model is missing (null: it never is)</param>
+    public static Props Props(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health,
+        StepHold? hold = null) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, worker, tokenizer, meter, observer, health, hold));
 
-    public SchedulerActor(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health)
+    public SchedulerActor(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health,
+        StepHold? hold)
     {
         _scheduler = scheduler;
+        _hold = hold;
         _tokenizer = tokenizer;
         _meter = meter;
         _health = health;
@@ -116,11 +122,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
             if (_inFlight) Stash.Stash();
             else Sender.Tell(new InvariantsChecked(Violation()));
         });
-        Receive<ResetPrefixCache>(_ =>
-        {
-            if (_inFlight) Stash.Stash();
-            else _scheduler.Cache.ResetPrefixCache();
-        });
+        Receive<Recheck>(_ => Changed());
         Receive<GetStatistics>(_ =>
         {
             if (_inFlight) Stash.Stash();
@@ -196,7 +198,7 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
 
     private void TryStartStep()
     {
-        if (_inFlight || !_scheduler.HasWork || _health.DeadReason is not null) return;
+        if (_inFlight || !_scheduler.HasWork || _health.DeadReason is not null || Held()) return;
         _inFlight = true;
         _stepClock.Restart();
         _recorder.Proposed();
@@ -218,6 +220,25 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash
         _worker.Tell(new WorkerActor.ExecuteStep(output));
         // The worker computes; the pool and the queues hold still until its samples come back.
         if (_snapshotWanted) Snapshot();
+    }
+
+    // While a part of the model is missing no step runs (it could only fail): the queues hold,
+    // ended requests still free their blocks, and a request whose wait is over fails (503 naming
+    // the missing part). When the part comes back empty, nothing cached on it is trusted.
+    private bool Held()
+    {
+        if (_hold is null) return false;
+        var now = DateTime.UtcNow;
+        if (_hold.Check(now, out bool reloaded) is not { } reason)
+        {
+            if (reloaded) _scheduler.ForgetComputed();
+            return false;
+        }
+        Fail([.. _hold.Expired(_scheduler.Groups, now)], new EngineUnavailableException(reason));
+        _scheduler.Settle();
+        _meter.Snapshot(_scheduler);
+        if (_scheduler.HasWork && !Timers.IsTimerActive(nameof(Recheck))) Timers.StartSingleTimer(nameof(Recheck), new Recheck(), _hold.Recheck);
+        return true;
     }
 
     // Taken between this step's scheduling and the next one's, so the block map matches the requests.

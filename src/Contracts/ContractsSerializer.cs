@@ -26,6 +26,7 @@ public sealed class ContractsSerializer(ExtendedActorSystem system) : Serializer
         [typeof(StageAssignment)] = "A",
         [typeof(StageReady)] = "Y",
         [typeof(StageLoadFailed)] = "F",
+        [typeof(StageRefused)] = "X",
         [typeof(StageStep)] = "T",
         [typeof(StageStepDone)] = "O",
         [typeof(StageStepFailed)] = "E",

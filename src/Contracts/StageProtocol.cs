@@ -9,7 +9,10 @@ namespace LlmEngine.Contracts;
 //   head (role head)                              worker node (role worker)
 //     sees MemberUp ------ StageAssignment ------>  StageWorkerActor (/user/llm-stage-worker):
 //                                                   loads its stage from its own model copy
-//                  <------ StageReady (or StageLoadFailed)
+//                  <------ StageReady (or StageLoadFailed), with the
+//                          fingerprint of the worker's model copy
+//     a copy unlike the head's --- StageRefused ->  the worker leaves the cluster (exit 1),
+//                                                   as it does when its load failed
 //   each step:
 //     stage 0 runs, then --- StageStep ---------->  applies the cache operations to its layers,
 //       (the step record and the hidden states)     runs its layers on the hidden states
@@ -51,11 +54,19 @@ public sealed record StageAssignment(
     [property: Key(1)] int Stages,
     [property: Key(2)] StageSettings Settings) : IRemoteContract;
 
+/// <summary>The stage is loaded. <paramref name="Fingerprint"/>: the worker's model copy's
+/// (<c>ModelFingerprint</c>), which the head compares with its own.</summary>
 [MessagePackObject]
-public sealed record StageReady([property: Key(0)] int Stage, [property: Key(1)] string Description) : IRemoteContract;
+public sealed record StageReady([property: Key(0)] int Stage, [property: Key(1)] string Description, [property: Key(2)] string Fingerprint) : IRemoteContract;
 
+/// <summary>The stage could not be loaded; the worker leaves the cluster (a supervisor may start it again).
+/// <paramref name="Fingerprint"/>: its model copy's, when it could be read.</summary>
 [MessagePackObject]
-public sealed record StageLoadFailed([property: Key(0)] int Stage, [property: Key(1)] string Error) : IRemoteContract;
+public sealed record StageLoadFailed([property: Key(0)] int Stage, [property: Key(1)] string Error, [property: Key(2)] string? Fingerprint) : IRemoteContract;
+
+/// <summary>The head refuses this worker (its model copy differs from the head's): it unloads and leaves the cluster.</summary>
+[MessagePackObject]
+public sealed record StageRefused([property: Key(0)] string Reason) : IRemoteContract;
 
 /// <summary>One step for a worker's stage: the step record (cache operations as flattened pairs)
 /// and the previous stage's hidden states.</summary>

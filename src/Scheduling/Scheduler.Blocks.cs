@@ -54,6 +54,27 @@ public sealed partial class Scheduler
         }
     }
 
+    /// <summary>
+    /// The model's KV cache was lost in part (a pipeline stage reloaded empty on a new worker node):
+    /// no cached prefix may be reused, and every request holding blocks, on the device or swapped
+    /// out, frees them and waits to recompute its tokens, as a recompute preemption would (not
+    /// counted as one).
+    /// </summary>
+    public void ForgetComputed()
+    {
+        Settle();
+        foreach (var group in _running.Concat(_swapped).ToList())
+        {
+            foreach (var s in group.Unfinished)
+            {
+                cache.Free(s.Id);
+                s.NumComputed = 0;
+            }
+            Move(group, SequenceStatus.Waiting, _waiting);
+        }
+        cache.ResetPrefixCache();
+    }
+
     private bool TryAllocate(SequenceGroup group, List<(Sequence Sequence, int NumNew)> work, StepState step)
     {
         var done = new List<(Sequence, SequenceGroup, int, int)>();

@@ -75,15 +75,13 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
     public void DiscardLastStep() => _lastStepWritten = false;
 
     /// <summary>
-    /// Decides one step: what each sequence computes, which blocks it writes, who is admitted,
-    /// preempted or swapped back in, and the block moves that come first. The queues and the
-    /// sequences' computed counts are updated as decided; the step's samples come back through
-    /// <see cref="UpdateFromOutput"/>.
+    /// Applies the last step's leftovers without scheduling another: its full blocks become
+    /// cacheable only if it wrote them; forks before frees, as a parent may have finished in the
+    /// very step that forked it. <see cref="Schedule"/> starts with it; a scheduler held without
+    /// steps (a pipeline stage without its worker) calls it so that ended requests free their blocks.
     /// </summary>
-    public SchedulerOutput Schedule(DateTime now)
+    public void Settle()
     {
-        // The last step's leftovers: its full blocks become cacheable only if it wrote them;
-        // forks before frees, as a parent may have finished in the very step that forked it.
         if (_lastStepWritten) cache.PublishWritten();
         else cache.DiscardUnwritten();
         _lastStepWritten = true;
@@ -97,7 +95,17 @@ public sealed partial class Scheduler(SchedulerOptions options, KvCacheManager c
         _unsentFinished.AddRange(_freed);
         _forks.Clear();
         _freed.Clear();
+    }
 
+    /// <summary>
+    /// Decides one step: what each sequence computes, which blocks it writes, who is admitted,
+    /// preempted or swapped back in, and the block moves that come first. The queues and the
+    /// sequences' computed counts are updated as decided; the step's samples come back through
+    /// <see cref="UpdateFromOutput"/>.
+    /// </summary>
+    public SchedulerOutput Schedule(DateTime now)
+    {
+        Settle();
         var step = new StepState(options.MaxNumBatchedTokens, options.MaxNumSeqs);
         RecomputeStale();
         int inFlight = _running.Count + _swapped.Count;

@@ -147,6 +147,30 @@ public class SchedulerTests
     }
 
     [Fact]
+    public void AfterPartOfTheCacheIsLostRunningAndSwappedRequestsRecomputeWithoutPrefixHits()
+    {
+        var run = new SchedulerRun(blocks: 4, swapBlocks: 4, preemption: PreemptionMode.Swap, prefixCaching: true);
+        var a = run.Add("a", 8);
+        var b = run.Add("b", 8);
+        run.Schedule();
+        run.Sample();
+        Assert.Equal(["b"], run.Schedule().SwappedOut);
+        run.Sample();
+
+        // A pipeline stage came back on a new worker with an empty cache.
+        run.Scheduler.ForgetComputed();
+        Assert.Equal(["a", "b"], Ids(run.Scheduler.Waiting));
+        Assert.Equal((0, 0), (a.Sequences[0].NumComputed, b.Sequences[0].NumComputed));
+        Assert.Equal((4, 4), (run.Cache.NumFreeBlocks, run.Cache.NumFreeSwapBlocks));
+
+        // a's full blocks were cached before; now its prompt and both generated tokens are computed again.
+        run.Schedule();
+        var work = Assert.Single(run.Of("a"));
+        Assert.Equal((0, 10), (work.NumComputed, work.NumNew));
+        Assert.Equal(0, b.NumPreemptions);
+    }
+
+    [Fact]
     public void APromptWhoseFullBlocksAreCachedComputesOnlyItsNewTokensOnSharedBlocks()
     {
         var run = new SchedulerRun(prefixCaching: true);

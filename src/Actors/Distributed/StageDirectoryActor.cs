@@ -8,10 +8,10 @@ namespace LlmEngine.Actors.Distributed;
 /// The head's keeper of worker nodes (at /user/<see cref="Name"/>): each worker node that comes Up
 /// (role <see cref="WorkerRole"/>) is given the lowest pipeline stage without a worker (nodes Up
 /// at once in the order of their addresses, later ones as they come); a node that becomes
-/// unreachable (the failure detector: about 4 s of silence) or leaves loses its stage at once, the
-/// step waiting on it fails, and the head downs it so a new node can take its place. When a stage
-/// is loaded again after a loss, <see cref="ClusterStages"/> says so (the engine forgets its cached
-/// prefixes: the new stage's cache is empty).
+/// unreachable (the failure detector: about 4 s of silence), leaves, or does not answer a step in
+/// time loses its stage at once, the step waiting on it fails, and the head downs it so a new node
+/// can take its place. A worker whose model copy's fingerprint differs from the head's is refused
+/// (it leaves the cluster), as is one whose load failed (it leaves by itself).
 /// </summary>
 public sealed class StageDirectoryActor : ReceiveActor
 {
@@ -19,24 +19,30 @@ public sealed class StageDirectoryActor : ReceiveActor
     public const string WorkerRole = "worker";
     public const string HeadRole = "head";
 
+    /// <summary><see cref="ClusterStages.Unresponsive"/>, handed to this actor.</summary>
+    public sealed record Unresponsive(Address Node, IReadOnlyList<int> Stages, string Why);
+
     private readonly ClusterStages _stages;
     private readonly Func<int, StageAssignment> _assignment;
+    private readonly string _fingerprint;
     private readonly Action<string> _log;
-    private readonly Action _reloaded;
     private readonly List<Address> _idle = [];
     private readonly Dictionary<Address, int> _assigned = [];
-    private readonly HashSet<int> _everLoaded = [];
 
-    public static Props Props(ClusterStages stages, Func<int, StageAssignment> assignment, Action<string> log, Action reloaded) =>
-        Akka.Actor.Props.Create(() => new StageDirectoryActor(stages, assignment, log, reloaded));
+    /// <param name="fingerprint">the head's model copy's (<c>ModelFingerprint</c>): every worker's must equal it</param>
+    public static Props Props(ClusterStages stages, Func<int, StageAssignment> assignment, string fingerprint, Action<string> log) =>
+        Akka.Actor.Props.Create(() => new StageDirectoryActor(stages, assignment, fingerprint, log));
 
-    public StageDirectoryActor(ClusterStages stages, Func<int, StageAssignment> assignment, Action<string> log, Action reloaded)
+    public StageDirectoryActor(ClusterStages stages, Func<int, StageAssignment> assignment, string fingerprint, Action<string> log)
     {
-        (_stages, _assignment, _log, _reloaded) = (stages, assignment, log, reloaded);
+        (_stages, _assignment, _fingerprint, _log) = (stages, assignment, fingerprint, log);
         Receive<ClusterEvent.MemberUp>(up =>
         {
-            if (!up.Member.HasRole(WorkerRole) || _idle.Contains(up.Member.Address) || _assigned.ContainsKey(up.Member.Address)) return;
-            _idle.Add(up.Member.Address);
+            var node = up.Member.Address;
+            if (!up.Member.HasRole(WorkerRole) || _idle.Contains(node) || _assigned.ContainsKey(node)) return;
+            // After a restart of this actor, a node may hold its stage already.
+            if (_stages.StageOf(node) is { } held) _assigned[node] = held;
+            else _idle.Add(node);
             AssignIdle();
         });
         Receive<ClusterEvent.UnreachableMember>(unreachable =>
@@ -49,21 +55,40 @@ public sealed class StageDirectoryActor : ReceiveActor
         {
             if (removed.Member.HasRole(WorkerRole)) Lose(removed.Member.Address, "left the cluster");
         });
+        Receive<Unresponsive>(silent =>
+        {
+            _idle.Remove(silent.Node);
+            _assigned.Remove(silent.Node);
+            foreach (int stage in silent.Stages) _log($"error: pipeline stage {stage} of {_stages.Count} lost: worker {silent.Node} {silent.Why}");
+            Akka.Cluster.Cluster.Get(Context.System).Down(silent.Node);
+            AssignIdle();
+        });
         Receive<StageReady>(ready =>
         {
             var node = Sender.Path.Address;
             if (!_assigned.TryGetValue(node, out int stage) || stage != ready.Stage) return;
+            if (ready.Fingerprint != _fingerprint)
+            {
+                Refuse(node, stage, $"its model copy differs from the head's (fingerprint {ready.Fingerprint}, the head's {_fingerprint}): " +
+                    "give it the head's model files with --model");
+                return;
+            }
             _stages.Ready(stage, Sender, node);
             _log($"worker {node} loaded {ready.Description}");
-            if (!_everLoaded.Add(stage)) _reloaded();
         });
         Receive<StageLoadFailed>(failed =>
         {
             var node = Sender.Path.Address;
-            _log($"error: worker {node} could not load pipeline stage {failed.Stage}: {failed.Error}");
-            _assigned.Remove(node);
+            string differs = failed.Fingerprint is { } f && f != _fingerprint ? $" (its model copy differs from the head's: fingerprint {f}, the head's {_fingerprint})" : "";
+            _log($"error: worker {node} could not load pipeline stage {failed.Stage}: {failed.Error}{differs}; it leaves the cluster");
+            if (_assigned.Remove(node)) AssignIdle();
         });
     }
+
+    // No children; stated because every actor says how it supervises. Its own state lives in the
+    // cluster's membership and in ClusterStages, so a restart (the guardian's default) rebuilds it
+    // from the member events replayed on subscription.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     protected override void PreStart() =>
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
@@ -83,6 +108,14 @@ public sealed class StageDirectoryActor : ReceiveActor
             _log($"assigning pipeline stage {stage} of {_stages.Count} to worker {node}");
             Context.ActorSelection(new RootActorPath(node) / "user" / StageWorkerActor.Name).Tell(_assignment(stage));
         }
+    }
+
+    private void Refuse(Address node, int stage, string why)
+    {
+        _log($"error: refusing worker {node} for pipeline stage {stage} of {_stages.Count}: {why}");
+        Sender.Tell(new StageRefused($"the head refused this worker: {why}"));
+        _assigned.Remove(node);
+        AssignIdle();
     }
 
     private void Lose(Address node, string why)

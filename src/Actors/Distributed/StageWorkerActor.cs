@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
+using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Sharding;
 using LlmEngine.Scheduling;
 
@@ -12,11 +13,23 @@ namespace LlmEngine.Actors.Distributed;
 /// loads the stage the head assigns from this node's own copy of the model (or the head's path),
 /// then runs each <see cref="StageStep"/> on it: the step's cache operations on its layers' blocks,
 /// its layers on the hidden states that came with the step, and the result back to the head.
-/// Runs on the pinned worker dispatcher (loading and computing block its thread).
+/// Runs on the pinned worker dispatcher (loading and computing block its thread). A worker that
+/// cannot serve its stage (its load failed, the head refused its model copy, or a bug escaped a
+/// handler) leaves the cluster, so the process exits 1 and a supervisor can start it afresh,
+/// instead of staying joined and useless.
 /// </summary>
 public sealed class StageWorkerActor : ReceiveActor
 {
     public const string Name = "llm-stage-worker";
+
+    /// <summary>Why this worker node left the cluster by itself (<see cref="CoordinatedShutdown.ShutdownReason"/>).</summary>
+    public sealed class Left(string why) : CoordinatedShutdown.Reason
+    {
+        public string Why { get; } = why;
+        public override int ExitCode => 1;
+    }
+
+    private readonly Action<string> _log;
 
     private DataPlane.BuiltStage? _stage;
 
@@ -25,24 +38,33 @@ public sealed class StageWorkerActor : ReceiveActor
 
     public StageWorkerActor(string? model, string device, Action<string> log)
     {
+        _log = log;
         Receive<StageAssignment>(assignment =>
         {
-            _stage?.Resources.Dispose();
-            _stage = null;
+            Unload();
             var stage = PipelineStage.Of(assignment.Stage, assignment.Stages);
+            string? fingerprint = null;
             try
             {
-                _stage = DataPlane.Stage(Options(assignment.Settings, model, device), stage, null);
+                var options = Options(assignment.Settings, model, device);
+                fingerprint = ModelFingerprint.Of(options.Model, options.LoadFormat);
+                _stage = DataPlane.Stage(options, stage, null);
                 var (first, count) = stage.LayersOf(_stage.Model.Config.NumLayers);
                 string description = $"stage {stage.Index} of {stage.Size} (layers {first}-{first + count - 1}) of {_stage.Model.Description}";
                 log($"loaded {description}; KV cache: {_stage.Blocks.Device} blocks, swap {_stage.Blocks.Swap}");
-                Sender.Tell(new StageReady(assignment.Stage, description));
+                Sender.Tell(new StageReady(assignment.Stage, description, fingerprint));
             }
             catch (Exception error)
             {
-                log($"error: cannot load stage {assignment.Stage} of {assignment.Stages}: {error.Message}");
-                Sender.Tell(new StageLoadFailed(assignment.Stage, error.Message));
+                Unload();
+                Sender.Tell(new StageLoadFailed(assignment.Stage, error.Message, fingerprint));
+                Leave($"cannot load stage {assignment.Stage} of {assignment.Stages}: {error.Message}");
             }
+        });
+        Receive<StageRefused>(refused =>
+        {
+            Unload();
+            Leave(refused.Reason);
         });
         Receive<StageStep>(wire =>
         {
@@ -84,5 +106,28 @@ public sealed class StageWorkerActor : ReceiveActor
         PreemptionMode = Enum.Parse<PreemptionMode>(settings.PreemptionMode),
     };
 
-    protected override void PostStop() => _stage?.Resources.Dispose();
+    private void Unload()
+    {
+        _stage?.Resources.Dispose();
+        _stage = null;
+    }
+
+    private void Leave(string why)
+    {
+        _log($"error: {why}; leaving the cluster");
+        CoordinatedShutdown.Get(Context.System).Run(new Left(why));
+    }
+
+    // No children; stated because every actor says how it supervises.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    // Both handlers catch their errors; one that escapes is a bug, after which the stage is not to be
+    // trusted: the node leaves (the head reassigns the stage) rather than restart without it.
+    protected override void PreRestart(Exception reason, object message)
+    {
+        Unload();
+        Leave($"the stage worker failed: {reason.Message}");
+    }
+
+    protected override void PostStop() => Unload();
 }

@@ -3,6 +3,7 @@ using LlmEngine.Actors.Distributed;
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Runtime;
@@ -78,11 +79,21 @@ internal sealed class DataPlane : IDisposable
             var (first, count) = PipelineStage.Of(s, size).LayersOf(layers);
             return $"pipeline stage {s} of {size} (layers {first}-{first + count - 1})";
         }
-        var stages = new ClusterStages(size, Describe);
+        var stages = new ClusterStages(size, Describe, TimeSpan.FromSeconds(options.StageStepTimeoutSeconds));
         var settings = new StageSettings(options.Model, options.LoadFormat, options.DType, options.Quantization, options.BlockSize, options.Seed,
             options.TensorParallelSize, options.AttentionBackend, options.MaxModelLength, head.Blocks.Device, options.SwapSpaceGiB, options.PreemptionMode.ToString());
-        var directory = system.ActorOf(StageDirectoryActor.Props(stages, s => new StageAssignment(s, size, settings), log, stages.OnReloaded),
-            StageDirectoryActor.Name);
+        IActorRef directory;
+        try
+        {
+            directory = system.ActorOf(StageDirectoryActor.Props(stages, s => new StageAssignment(s, size, settings),
+                ModelFingerprint.Of(options.Model, options.LoadFormat), log), StageDirectoryActor.Name);
+        }
+        catch
+        {
+            head.Resources.Dispose();
+            throw;
+        }
+        stages.Unresponsive += (node, lost, why) => directory.Tell(new StageDirectoryActor.Unresponsive(node, lost, why));
         var resources = new Owned(head.Resources, new Stopping(directory));
         try
         {

@@ -53,6 +53,11 @@ public sealed record EngineOptions
     public string ClusterHost { get; set; } = "127.0.0.1";
     /// <summary>Seconds the head waits at start for worker nodes to load every stage.</summary>
     public double WorkerTimeoutSeconds { get; set; } = 120;
+    /// <summary>Seconds a request waits for a pipeline stage without its worker node before it fails
+    /// (HTTP 503 naming the stage), counted from its arrival or the loss, whichever came later; 0: refused at once.</summary>
+    public double StageWaitSeconds { get; set; } = 30;
+    /// <summary>Seconds the head waits for a worker node's answer to one step before it counts the node as lost.</summary>
+    public double StageStepTimeoutSeconds { get; set; } = 300;
     /// <summary>Most requests that may wait for admission; one more is refused (HTTP 503 with
     /// Retry-After) instead of making every wait longer. 0: <c>serve</c> takes
     /// <see cref="DefaultWaitingPerSeat"/> x max-num-seqs, in-process callers no bound; -1: no bound.</summary>
@@ -104,6 +109,10 @@ public sealed record EngineOptions
         new EngineSetting<string>("cluster-host", "Address other nodes reach this one at", o => o.ClusterHost, (o, v) => o.ClusterHost = v),
         new EngineSetting<double>("worker-timeout", "Seconds the head waits for worker nodes to load every pipeline stage",
             o => o.WorkerTimeoutSeconds, (o, v) => o.WorkerTimeoutSeconds = v, NotNegative),
+        new EngineSetting<double>("stage-wait-timeout", "Seconds a request waits for a pipeline stage without its worker node (it fails with 503 after; 0: refused at once)",
+            o => o.StageWaitSeconds, (o, v) => o.StageWaitSeconds = v, NotNegative),
+        new EngineSetting<double>("stage-step-timeout", "Seconds the head waits for a worker node to answer one step before it counts the node as lost",
+            o => o.StageStepTimeoutSeconds, (o, v) => o.StageStepTimeoutSeconds = v, Positive),
         new EngineSetting<int>("max-waiting-requests", $"Most requests waiting for admission; more get 503 with Retry-After (0: {DefaultWaitingPerSeat} x max-num-seqs when serving, no bound in generate and bench; -1: no bound)",
             o => o.MaxWaitingRequests, (o, v) => o.MaxWaitingRequests = v, AtLeast(-1)),
         new EngineSetting<double>("shutdown-grace-seconds", "Seconds a shutdown waits for in-flight requests before aborting them",

@@ -40,6 +40,7 @@ internal static class SettingRules
     public static Func<int, string?> Between(int low, int high) => v => v < low || v > high ? $"must be between {low} and {high}" : null;
     public static Func<int, string?> AtLeast(int low) => v => v < low ? $"must be at least {low}" : null;
     public static Func<double, string?> NotNegative => v => v < 0 || double.IsNaN(v) ? "must not be negative" : null;
+    public static Func<double, string?> Positive => v => !(v > 0) ? "must be greater than 0" : null;
     public static Func<string?, string?> OneOf(params string[] allowed) =>
         v => v is null || allowed.Contains(v, StringComparer.OrdinalIgnoreCase) ? null : $"must be one of {string.Join(", ", allowed)}";
 }

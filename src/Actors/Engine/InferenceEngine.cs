@@ -86,7 +86,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         _ownsSystem = ownsSystem;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds)), model.Tokenizer, _meter, Observer, _health)
+            SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds)), model.Tokenizer, _meter, Observer, _health,
+                data.RemoteStages is { } gate ? new StepHold(gate, TimeSpan.FromSeconds(options.StageWaitSeconds)) : null)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
@@ -94,8 +95,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
             $"swap {swapBlocks} blocks{(_blocks.SlidingWindowSize > 0 ? $", blocks behind the {_blocks.SlidingWindowSize}-token window freed" : "")}; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : config.RecomputeAfter > 0 && options.EnablePrefixCaching ? "off (longrope)" : "off")}" +
             (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : "") +
             (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));
-        // A stage reloaded after a loss has an empty cache: no cached prefix may be reused.
-        if (data.RemoteStages is { } remote) remote.Reloaded += () => _scheduler.Tell(new SchedulerActor.ResetPrefixCache());
+        // Steps held for a missing stage resume as soon as it is back.
+        if (data.RemoteStages is { } remote) remote.Readied += () => _scheduler.Tell(new SchedulerActor.Recheck());
     }
 
     public EngineOptions Options { get; }
@@ -151,7 +152,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     {
         if (_health.DeadReason is { } dead) throw new EngineDeadException(dead);
         if (!_serving) throw new EngineStoppingException();
-        if (UnavailableReason is { } missing) throw new EngineUnavailableException(missing);
+        // A missing stage holds requests (up to --stage-wait-timeout) unless they are not to wait at all.
+        if (UnavailableReason is { } missing && Options.StageWaitSeconds == 0) throw new EngineUnavailableException(missing);
         Validate(request);
         var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         Interlocked.Increment(ref _inFlight);

@@ -15,10 +15,11 @@ public static class RequestChecks
         if (model is not null && model != servedModel) throw ApiException.ModelNotFound(model);
     }
 
+    /// <summary>Refuses a request an engine that cannot serve; one that is only missing a part for now
+    /// (<see cref="ILlmEngine.UnavailableReason"/>) decides itself whether the request waits for it.</summary>
     public static void Serving(ILlmEngine engine)
     {
-        if (engine.UnavailableReason is { } missing) throw ApiException.From(new EngineUnavailableException(missing));
-        if (!engine.IsServing) throw ApiException.NotServing();
+        if (!engine.IsServing && engine.UnavailableReason is null) throw ApiException.NotServing();
     }
 
     /// <summary>The engine's prompt checks (<see cref="RequestValidation"/>), as a 400 naming the field.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using LlmEngine.Actors.Distributed;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Runtime;
@@ -29,19 +30,43 @@ public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, 
 }
 
 /// <summary>
-/// Runs one batch size on a fresh engine (so nothing cached from an earlier row helps): a short
-/// warm-up request first (libtorch's first calls are slow), then all sequences of random prompt
-/// tokens submitted at once, greedy, EOS ignored. Unless the KV cache size is given, it is sized
-/// to hold exactly the batch, so nothing is preempted and no memory is wasted on a huge cache.
+/// Runs each batch size in turn: a short warm-up request first (libtorch's first calls are slow),
+/// then all sequences of random prompt tokens submitted at once, greedy, EOS ignored. Each row runs
+/// on a fresh engine (so nothing cached from an earlier row helps), whose KV cache, unless its size
+/// is given, holds exactly the batch, so nothing is preempted and no memory is wasted on a huge
+/// cache. With the cluster backend the rows share one engine instead, its cache sized for the
+/// largest batch: the worker nodes belong to their head and leave the cluster when it stops. The
+/// rows' random prompts share no block, so the shared cache gives a later row no prefix hit.
 /// </summary>
 public static class BatchBench
 {
-    public static async Task<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RunAsync(EngineOptions options, int batchSize, int inputLength, int outputLength, int seed, Action onToken, CancellationToken cancel = default)
+    public static async IAsyncEnumerable<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RunAsync(EngineOptions options,
+        IReadOnlyList<int> batchSizes, int inputLength, int outputLength, int seed, Action onToken, [EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        if (options.DistributedExecutorBackend == "cluster")
+        {
+            await using var shared = InferenceEngine.Start(Sized(options, batchSizes.Max(), inputLength, outputLength), log: Console.Error.WriteLine);
+            foreach (int b in batchSizes) yield return await RowAsync(shared, b, inputLength, outputLength, seed, onToken, cancel);
+            yield break;
+        }
+        foreach (int b in batchSizes)
+        {
+            await using var engine = InferenceEngine.Start(Sized(options, b, inputLength, outputLength), log: Console.Error.WriteLine);
+            yield return await RowAsync(engine, b, inputLength, outputLength, seed, onToken, cancel);
+        }
+    }
+
+    private static EngineOptions Sized(EngineOptions options, int batchSize, int inputLength, int outputLength)
     {
         var sized = options with { };
         if (sized.NumBlocks == 0 && sized.KvCacheSpaceGiB == 0)
             sized.NumBlocks = batchSize * ((inputLength + outputLength + sized.BlockSize - 1) / sized.BlockSize);
-        await using var engine = InferenceEngine.Start(sized, log: Console.Error.WriteLine);
+        return sized;
+    }
+
+    private static async Task<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RowAsync(InferenceEngine engine, int batchSize, int inputLength, int outputLength,
+        int seed, Action onToken, CancellationToken cancel)
+    {
         var random = new Random(seed + batchSize);
         var warmup = BenchDataset.Generate(new DatasetSpec(DatasetKind.Random, 1, Math.Min(16, inputLength), Math.Min(4, outputLength), Seed: random.Next()),
             engine.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(engine));
@@ -65,7 +90,7 @@ public static class BatchBench
         {
             Profile = ForwardProfile.Enabled ? (ForwardProfile.Snapshot(ProfilePhase.Prompt), ForwardProfile.Snapshot(ProfilePhase.Decode)) : null,
             Ranks = engine.TensorParallelRanks.Zip(ranksBefore, (now, then) => now.Since(then)).ToArray(),
-            Boundaries = sized.PipelineParallelSize > 1 ? engine.PipelineBoundaries.Since(boundariesBefore) : null,
+            Boundaries = engine.Options.PipelineParallelSize > 1 ? engine.PipelineBoundaries.Since(boundariesBefore) : null,
         }, engine.ModelConfig);
     }
 

@@ -38,9 +38,10 @@ public static class BatchCommand
             var rows = new List<BatchRow>();
             await BenchConsole.WithProgress("generated tokens", sizes.Sum(b => (long)b * output), !result.GetValue(noProgress), async tick =>
             {
-                foreach (int b in sizes)
+                await foreach (var (row, rowConfig) in BatchBench.RunAsync(options, sizes, input, output, result.GetValue(seed), tick, cancel))
                 {
-                    (var row, config) = await BatchBench.RunAsync(options, b, input, output, result.GetValue(seed), tick, cancel);
+                    config = rowConfig;
+                    int b = row.BatchSize;
                     rows.Add(row);
                     Console.Error.WriteLine($"batch {b}: prompt {row.PromptTokensPerSecond:F1} tokens/s, generation {row.GenerationTokensPerSecond:F1} tokens/s");
                     foreach (var rank in row.Ranks)

@@ -69,9 +69,9 @@ public static class GuidedCommand
             ModelConfig config = null!;
             await BenchConsole.WithProgress("generated tokens", sizes.Sum(b => (long)b * output), !result.GetValue(noProgress), async tick =>
             {
-                foreach (int b in sizes)
+                await foreach (var (row, rowConfig) in BatchBench.RunAsync(options, sizes, input, output, seedValue, tick, cancel))
                 {
-                    (var row, config) = await BatchBench.RunAsync(options, b, input, output, seedValue, tick, cancel);
+                    config = rowConfig;
                     stepTimes.Add(row.StepMilliseconds);
                 }
                 return 0;

@@ -8,8 +8,9 @@ namespace LlmEngine.Host.Cli;
 /// <c>worker --join HOST:PORT</c>: a worker node for a head started with
 /// <c>--distributed-executor-backend cluster</c>. It joins the head's Akka.Cluster (role worker),
 /// loads the pipeline stage the head assigns from its own copy of the model (<c>--model</c>; else
-/// the head's path), and runs that stage every step until stopped (SIGTERM: it leaves the cluster)
-/// or removed from the cluster (exit code 1).
+/// the head's path), and runs that stage every step until stopped (SIGTERM: it leaves the cluster),
+/// removed from the cluster, or unable to serve its stage (its load failed, or the head refused its
+/// model copy): then it exits 1, for a supervisor to start it again.
 /// </summary>
 public static class WorkerCommand
 {
@@ -38,7 +39,9 @@ public static class WorkerCommand
             Console.Error.WriteLine($"Worker node {((ExtendedActorSystem)system).Provider.DefaultAddress} joining {head} (device {deviceName})");
             var stopped = Task.Delay(Timeout.Infinite, cancel);
             if (await Task.WhenAny(stopped, system.WhenTerminated) == system.WhenTerminated)
-                return CliErrors.Fail("this worker node was removed from the cluster");
+                return CliErrors.Fail(CoordinatedShutdown.Get(system).ShutdownReason is StageWorkerActor.Left left
+                    ? $"this worker node left the cluster: {left.Why}"
+                    : "this worker node was removed from the cluster");
             await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
             return 0;
         });

@@ -31,6 +31,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<void> _clearError;
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int> _packedLinear;
+    private static delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int> _smallLinear;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -131,10 +132,24 @@ public static unsafe class NativeKernels
         fixed (byte* op = "llm::swap_blocks\0"u8) Call(op, [source, destination, blockMapping], []);
     }
 
-    /// <summary>out [M, N] = x [M, K] · weight [N, K]ᵀ for M up to 8, float32 or bfloat16, contiguous.</summary>
+    /// <summary>out [M, N] = x [M, K] · weight [N, K]ᵀ for M up to 64, float32 or bfloat16, contiguous CPU
+    /// tensors. A plain export on the tensors' memory: at one row the dispatcher's boxing would cost
+    /// a good part of the product.</summary>
     public static void SmallLinear(Tensor output, Tensor x, Tensor weight)
     {
-        fixed (byte* op = "llm::small_linear\0"u8) Call(op, [output, x, weight], []);
+        EnsureAvailable();
+        long m = x.shape[0], k = x.shape[1], n = weight.shape[0];
+        if (x.dim() != 2 || weight.dim() != 2 || output.dim() != 2 || weight.shape[1] != k || output.shape[0] != m || output.shape[1] != n)
+            throw new ArgumentException($"llm_small_linear: x [{string.Join(", ", x.shape)}], weight [{string.Join(", ", weight.shape)}] and out [{string.Join(", ", output.shape)}] do not fit");
+        if (x.dtype != weight.dtype || output.dtype != x.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)
+            || x.device_type != DeviceType.CPU || !x.is_contiguous() || !weight.is_contiguous() || !output.is_contiguous())
+            throw new ArgumentException("llm_small_linear: x, weight and out must be contiguous CPU tensors, all float32 or all bfloat16");
+        int rc = _smallLinear(TensorMemory.DataPointer(output), TensorMemory.DataPointer(x), TensorMemory.DataPointer(weight),
+            x.dtype == ScalarType.BFloat16 ? 1 : 0, m, k, n);
+        GC.KeepAlive(output);
+        GC.KeepAlive(x);
+        GC.KeepAlive(weight);
+        if (rc != 0) throw new ArgumentException($"llm_small_linear: {TakeLastError()}");
     }
 
     /// <summary>A sparse mixture of experts' feed-forward in one call (kernels/moe_experts.h): out [T, d] =
@@ -249,6 +264,7 @@ public static unsafe class NativeKernels
         _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
         _quantizedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
         _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int>)Export("llm_packed_linear");
+        _smallLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int>)Export("llm_small_linear");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
@@ -35,7 +33,7 @@ public sealed class ClusterNode : IAsyncDisposable
 
     public static async Task<ClusterNode> Start(int? join, int maxNumSeqs = 256)
     {
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var options = RemoteSystems.Stories260K();
         options.MaxNumSeqs = maxNumSeqs;
@@ -101,13 +99,6 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         Assert.Equal(stats.BlocksTotal, stats.BlocksFree);
         Assert.Null(await engine.CheckBlockInvariantsAsync());
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -39,7 +39,7 @@ public sealed class ClusterServer : IAsyncDisposable
 
     private static async Task<ClusterServer> Start(int? join, Action<IServiceCollection, ClusterNodeOptions> add)
     {
-        int port = ClusterNode.FreePort();
+        int port = LoopbackPort.Free();
         var node = new ClusterNodeOptions("127.0.0.1", port, join is { } j ? $"127.0.0.1:{j}" : null, RoutingMode.KvAware);
         var app = OpenAiServer.Build(new ServerOptions { Host = "127.0.0.1", Port = 0 }, b =>
         {

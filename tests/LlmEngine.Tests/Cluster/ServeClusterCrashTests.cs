@@ -21,9 +21,9 @@ public sealed class ServeClusterCrashTests
     [Fact]
     public async Task AnEngineProcessKilledMidRunLosesNoRequestAndTheClusterRecovers()
     {
-        int seedPort = ClusterNode.FreePort();
+        int seedPort = LoopbackPort.Free();
         using var router = await ServeProcess.Start("--cluster-port", seedPort.ToString(), "--no-engine", "--routing", "round-robin");
-        string[] Engine() => ["--cluster-port", ClusterNode.FreePort().ToString(), "--join", $"127.0.0.1:{seedPort}", "--max-num-seqs", "2", "--max-waiting-requests", "-1"];
+        string[] Engine() => ["--cluster-port", LoopbackPort.Free().ToString(), "--join", $"127.0.0.1:{seedPort}", "--max-num-seqs", "2", "--max-waiting-requests", "-1"];
         using var survivor = await ServeProcess.Start(Engine());
         using var victim = await ServeProcess.Start(Engine());
         using var joiner = new Joiner();

@@ -22,9 +22,9 @@ public sealed class ServeClusterEndToEndTests : IDisposable
     {
         var template = Path.Combine(_dir, "template.jinja");
         File.WriteAllText(template, "{% for m in messages %}{{ m['content'] }}{% endfor %}");
-        int seedPort = ClusterNode.FreePort();
+        int seedPort = LoopbackPort.Free();
         using var seed = await ServeProcess.Start("--cluster-port", seedPort.ToString(), "--routing", "round-robin", "--chat-template", template);
-        using var joiner = await ServeProcess.Start("--cluster-port", ClusterNode.FreePort().ToString(), "--join", $"127.0.0.1:{seedPort}",
+        using var joiner = await ServeProcess.Start("--cluster-port", LoopbackPort.Free().ToString(), "--join", $"127.0.0.1:{seedPort}",
             "--routing", "round-robin", "--chat-template", template);
 
         using var http = new HttpClient { BaseAddress = seed.Address };

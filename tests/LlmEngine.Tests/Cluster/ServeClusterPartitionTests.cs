@@ -22,7 +22,7 @@ public sealed class ServeClusterPartitionTests
     [Fact]
     public async Task ThePartitionedYoungerEngineDownsItselfAndExitsWhileTheOldestLosesNoRequest()
     {
-        int oldestPort = ClusterNode.FreePort(), youngerPort = ClusterNode.FreePort();
+        int oldestPort = LoopbackPort.Free(), youngerPort = LoopbackPort.Free();
         using var toOldest = new LoopbackLink(oldestPort);
         using var toYounger = new LoopbackLink(youngerPort);
         static string[] Engine(int port, LoopbackLink link) => ["--cluster-port", port.ToString(), "--cluster-public-address", $"127.0.0.1:{link.Port}",

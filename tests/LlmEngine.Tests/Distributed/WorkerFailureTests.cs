@@ -15,8 +15,9 @@ namespace LlmEngine.Tests.Distributed;
 /// <summary>
 /// The head serves HTTP over stories260K in two pipeline stages; stage 1 runs in an
 /// <c>llm-engine worker --join</c> process. Killed mid-stream (SIGKILL to its process group), the
-/// stream ends with an error within the failure detector's bound, /health and new requests get 503
-/// naming the missing stage, no block leaks; a new worker process joins, loads the stage, and the
+/// stream ends with an error within the failure detector's bound, /health answers 503 naming the
+/// missing stage, a new request waits for it up to --stage-wait-timeout (1 s here) and then gets 503
+/// naming it, no block leaks; a new worker process joins, loads the stage, and the
 /// head serves run.c's tokens again.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -28,7 +29,7 @@ public class WorkerFailureTests
     [Fact]
     public async Task AKilledWorkerFailsTheStreamClearlyAnswers503AndANewWorkerRestoresService()
     {
-        var options = WorkerNodes.Head(SharedModels.Stories260K, 2);
+        var options = WorkerNodes.Head(SharedModels.Stories260K, 2) with { StageWaitSeconds = 1 };
         var (head, first) = await WorkerNodes.Start(options, WorkerProcess.Start);
         using var firstWorker = first[0];
         await using var engine = head;
@@ -63,9 +64,11 @@ public class WorkerFailureTests
         var health = await http.GetAsync("/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
         Assert.Contains("pipeline stage 1 of 2 (layers 3-4) was lost", await health.Content.ReadAsStringAsync());
+        var waited = Stopwatch.StartNew();
         var refused = await http.PostAsync("/v1/completions", new StringContent(
             JsonSerializer.Serialize(new { model = engine.ModelName, prompt = "Once upon a time", max_tokens = 4 }), System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.True(waited.Elapsed > TimeSpan.FromSeconds(0.9), $"the request waited {waited.Elapsed.TotalSeconds:0.00} s for the stage");
         var body = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("stage_unavailable", body.GetProperty("code").GetString());
         Assert.Contains("pipeline stage 1 of 2", body.GetProperty("message").GetString());

@@ -17,7 +17,7 @@ public static class WorkerNodes
     /// <summary><paramref name="options"/> with the stages after the first on worker nodes that join a free loopback port.</summary>
     public static EngineOptions OnCluster(EngineOptions options) => options with
     {
-        DistributedExecutorBackend = "cluster", ClusterPort = ClusterNode.FreePort(), WorkerTimeoutSeconds = 120, ShutdownGraceSeconds = 0,
+        DistributedExecutorBackend = "cluster", ClusterPort = LoopbackPort.Free(), WorkerTimeoutSeconds = 120, ShutdownGraceSeconds = 0,
     };
 
     /// <summary>Runs <paramref name="body"/> on a head whose workers are ActorSystems of this process, then stops them all.</summary>
@@ -36,10 +36,13 @@ public static class WorkerNodes
     }
 
     /// <summary>A worker node as its own ActorSystem in this process.</summary>
-    public static ActorSystem InProcess(int headPort)
+    public static ActorSystem InProcess(int headPort) => InProcess(headPort, StageWorkerActor.Props(null, "cpu", _ => { }));
+
+    /// <summary>A worker node of this process whose stage actor (at the worker's path) is made by <paramref name="stage"/>.</summary>
+    public static ActorSystem InProcess(int headPort, Props stage)
     {
         var system = ActorSystem.Create(StageHocon.SystemName, StageHocon.Node("127.0.0.1", 0, StageDirectoryActor.WorkerRole, $"127.0.0.1:{headPort}"));
-        system.ActorOf(StageWorkerActor.Props(null, "cpu", _ => { }), StageWorkerActor.Name);
+        system.ActorOf(stage, StageWorkerActor.Name);
         return system;
     }
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using LlmEngine.Tests.Chat;
 using LlmEngine.Tests.Cli;
@@ -25,7 +23,7 @@ public sealed partial class ReadmeCommandTests
         using var root = new LinkedRoot(Repository);
         var blocks = ShellBlocks(File.ReadAllText(Path.Combine(Repository, "README.md")));
         Assert.Contains(blocks, b => b.Contains(" serve "));
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         Process? server = null;
         try
         {
@@ -73,13 +71,6 @@ public sealed partial class ReadmeCommandTests
         while (await server.StandardError.ReadLineAsync(timeout.Token) is { } line)
             if (line.StartsWith("Serving ")) return;
         throw new InvalidOperationException("the server ended before it was serving");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [GeneratedRegex(@"```sh\n(.*?)```", RegexOptions.Singleline)]

@@ -16,7 +16,7 @@ namespace LlmEngine.Tests.Scheduling;
 /// one answer back per step whatever the batch, and a failed step fails only its requests.</summary>
 public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
 {
-    private sealed class Forward(IActorRef to) : UntypedActor
+    internal sealed class Forward(IActorRef to) : UntypedActor
     {
         protected override void OnReceive(object message) => to.Forward(message);
     }

@@ -4,7 +4,12 @@ const $ = (id) => document.getElementById(id);
 const colours = ["#3d7be0", "#e08a1e", "#8e44ad"];
 let frame = null;
 
+const drawnMaps = new Map();
 function drawMap(element, cells, perCell) {
+  // cells is one character per cell; many frames change no block, and then the map costs one compare.
+  const key = perCell + ":" + cells;
+  if (drawnMaps.get(element) === key) return;
+  drawnMaps.set(element, key);
   element.classList.toggle("dense", cells.length > 2048);
   element.dataset.perCell = perCell;
   while (element.children.length < cells.length) {
@@ -76,12 +81,22 @@ function draw(f) {
   drawMap($("device-map"), f.cells.device, f.cells.blocksPerCell);
   drawMap($("swap-map"), f.cells.host, f.cells.blocksPerCell);
   drawRequests(f.requests);
-  const c = f.charts;
-  chart("chart-tokens", [c.promptTokens, c.generationTokens]);
-  chart("chart-kv", [c.kvUsagePercent]);
-  chart("chart-queues", [c.running, c.waiting, c.swapped]);
-  chart("chart-preemptions", [c.preemptions]);
-  chart("chart-steps", [c.scheduleMs, c.modelMs, c.sampleMs], true);
+  drawCharts(f.charts);
+}
+
+// Charts show whole seconds only: the server's current second is still filling, so drawing it would
+// show a dip and redraw five canvases every frame. They are redrawn once per second, when one ends.
+let chartsSecond = -1;
+function drawCharts(c) {
+  const second = Math.floor(performance.now() / 1000);
+  if (second === chartsSecond) return;
+  chartsSecond = second;
+  const done = (values) => values.slice(0, -1);
+  chart("chart-tokens", [done(c.promptTokens), done(c.generationTokens)]);
+  chart("chart-kv", [done(c.kvUsagePercent)]);
+  chart("chart-queues", [done(c.running), done(c.waiting), done(c.swapped)]);
+  chart("chart-preemptions", [done(c.preemptions)]);
+  chart("chart-steps", [done(c.scheduleMs), done(c.modelMs), done(c.sampleMs)], true);
 }
 
 async function detail(event) {

@@ -30,8 +30,8 @@ internal sealed class DecoderLayer(ResidualLayout layout, SelfAttention attentio
         switch (layout)
         {
             case ResidualLayout.PreNorm:
-                x.add_(attention.Forward(norms[0].Apply(x), rotary, cos, sin, batch, backend));
-                x.add_(mlp.Forward(norms[1].Apply(x)));
+                var attentionOut = attention.Forward(norms[0].Apply(x), rotary, cos, sin, batch, backend);
+                x.add_(mlp.Forward(norms[1].AddThenApply(x, attentionOut)));
                 break;
             case ResidualLayout.Sandwich:
                 x.add_(norms[1].Apply(attention.Forward(norms[0].Apply(x), rotary, cos, sin, batch, backend)));

@@ -58,10 +58,20 @@ internal sealed class SelfAttention(ModelConfig config, int layer, LinearWeight 
         if (_clip is { } c) projected = projected.clamp(-c, c);
         var queries = projected[.., ..(int)q];
         var keys = projected[.., (int)q..(int)(q + kv)];
-        if (_queryNorm is not null) queries = _queryNorm.Apply(queries);
-        if (_keyNorm is not null) keys = _keyNorm.Apply(keys);
-        var query = rotary.Apply(queries.reshape(n, config.NumHeads, headSize), cos, sin);
-        var key = rotary.Apply(keys.reshape(n, config.KvHeads, headSize), cos, sin);
+        Tensor query, key;
+        if (_queryNorm is null && _keyNorm is null && rotary.TryRotateInPlace(projected, config.NumHeads + config.KvHeads, config.HeadSize, cos, sin))
+        {
+            // Rotated where they lie: q and k are strided views of the projection.
+            query = queries.view(n, config.NumHeads, headSize);
+            key = keys.view(n, config.KvHeads, headSize);
+        }
+        else
+        {
+            if (_queryNorm is not null) queries = _queryNorm.Apply(queries);
+            if (_keyNorm is not null) keys = _keyNorm.Apply(keys);
+            query = rotary.Apply(queries.reshape(n, config.NumHeads, headSize), cos, sin);
+            key = rotary.Apply(keys.reshape(n, config.KvHeads, headSize), cos, sin);
+        }
         var value = projected[.., (int)(q + kv)..].reshape(n, config.KvHeads, headSize);
         var attended = attention.Forward(layer, query, key, value, _scores, batch);
         return Linear.Apply(attended.view(n, q), output, outputBias).MoveToOuterDisposeScope();

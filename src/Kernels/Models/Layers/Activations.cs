@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -16,6 +17,15 @@ public static class Activations
     public static string Check(string name, string source) => Supported.Contains(name)
         ? name
         : throw new ModelLoadException($"{source}: activation_function '{name}' is not supported (supported: {string.Join(", ", Supported)})");
+
+    /// <summary>act(gate) · up for a fused projection [tokens, 2h] whose columns are [gate | up]: SiLU of
+    /// a few rows in one native call (<see cref="FusedOps"/>), otherwise libtorch's activation and product.</summary>
+    public static Tensor Gated(string name, Tensor gateUp)
+    {
+        if (name == "silu" && FusedOps.Takes(gateUp)) return FusedOps.SiluMul(gateUp);
+        var halves = gateUp.chunk(2, -1);
+        return Apply(name, halves[0]).mul_(halves[1]);
+    }
 
     public static Tensor Apply(string name, Tensor x) => name switch
     {

@@ -26,8 +26,7 @@ public sealed class GatedMlp(LinearWeight gateUp, LinearWeight down, string acti
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var halves = Linear.Apply(x, gateUp).chunk(2, -1);
-        return Linear.Apply(Activations.Apply(activation, halves[0]).mul_(halves[1]), down).MoveToOuterDisposeScope();
+        return Linear.Apply(Activations.Gated(activation, Linear.Apply(x, gateUp)), down).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 
@@ -34,10 +35,25 @@ public sealed class LinearWeight : IDisposable
 
     /// <summary>A dense weight; <paramref name="owned"/>: disposed with this one (not so for a head
     /// tied to the embedding, which the model disposes).</summary>
-    public static LinearWeight Of(torch.Tensor dense, bool owned = true) => new(dense, null, owned);
+    public static LinearWeight Of(torch.Tensor dense, bool owned = true) => new(owned ? Placed(dense) : Advised(dense), null, owned);
 
     /// <summary>A dense weight decoded from F16 blocks, whose inputs are rounded to float16 as llama.cpp's are.</summary>
-    public static LinearWeight OfHalf(torch.Tensor dense) => new(dense, null, true, halfInputs: true);
+    public static LinearWeight OfHalf(torch.Tensor dense) => new(Placed(dense), null, true, halfInputs: true);
+
+    // A decode step streams every weight once: on huge pages where the OS allows (HugePages). An
+    // owned weight moves into memory that huge pages cover whole; a borrowed one is advised in place.
+    private static torch.Tensor Placed(torch.Tensor dense)
+    {
+        var placed = HugePages.Place(dense);
+        if (!ReferenceEquals(placed, dense)) dense.Dispose();
+        return placed;
+    }
+
+    private static torch.Tensor Advised(torch.Tensor dense)
+    {
+        HugePages.Advise(dense);
+        return dense;
+    }
 
     /// <summary>Blocks, owned; every part has the same row length.</summary>
     public static LinearWeight Of(params QuantizedTensor[] parts)

@@ -47,6 +47,15 @@ public sealed class Norm : IDisposable
         _ => Norms.Layer(x, _weight, _bias, _epsilon),
     };
 
+    /// <summary>x += residual in place, then the norm of x: one native call for an RMSNorm of a few rows.</summary>
+    public torch.Tensor AddThenApply(torch.Tensor x, torch.Tensor residual)
+    {
+        if (_kind is NormKind.Rms or NormKind.RmsUnitOffset)
+            return Norms.Rms(x, residual, _weight!, _epsilon, _kind == NormKind.RmsUnitOffset);
+        x.add_(residual);
+        return Apply(x);
+    }
+
     public void Dispose()
     {
         _weight?.Dispose();

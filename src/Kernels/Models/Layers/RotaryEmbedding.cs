@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -115,6 +116,20 @@ public sealed class RotaryEmbedding : IDisposable
         using var shift = tensor(offsets, dtype: int64, device: positions.device);
         using var shifted = positions.add(shift);
         return For(shifted);
+    }
+
+    /// <summary>
+    /// Rotates in place the first <paramref name="heads"/> heads of each row of <paramref name="rows"/>
+    /// [tokens, width] (a fused projection whose rows start with the query and key heads), in one native
+    /// call, when the rows are few enough for <see cref="FusedOps"/>; false (nothing done) otherwise.
+    /// The same float32 arithmetic as <see cref="Apply"/>, each product and sum rounded on its own.
+    /// </summary>
+    public bool TryRotateInPlace(Tensor rows, int heads, int headSize, Tensor cos, Tensor sin)
+    {
+        if (!FusedOps.Takes(rows) || headSize < 2 * _half || !cos.is_contiguous() || !sin.is_contiguous()) return false;
+        using var timed = ForwardProfile.Time(ProfileSection.Rotary);
+        FusedOps.Rotary(rows, heads, headSize, _half, cos, sin, _style == RotaryStyle.Interleaved);
+        return true;
     }
 
     /// <summary>Rotates x [tokens, heads, headSize] (any float dtype) by the given tables.</summary>

@@ -67,15 +67,17 @@ internal sealed class LlamaDecoderLayer : IDisposable
         long n = x.shape[0], headSize = _config.HeadSize;
         long q = _heads.Query * headSize, kv = _heads.Kv * headSize;
         var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
-        var query = rotary.Apply(qkv[.., ..(int)q].view(n, _heads.Query, headSize), cos, sin);
-        var key = rotary.Apply(qkv[.., (int)q..(int)(q + kv)].view(n, _heads.Kv, headSize), cos, sin);
+        var query = qkv[.., ..(int)q].view(n, _heads.Query, headSize);
+        var key = qkv[.., (int)q..(int)(q + kv)].view(n, _heads.Kv, headSize);
+        // A few rows are rotated in place (q and k stay views of the projection), more by libtorch.
+        if (!rotary.TryRotateInPlace(qkv, _heads.Query + _heads.Kv, _config.HeadSize, cos, sin))
+            (query, key) = (rotary.Apply(query, cos, sin), rotary.Apply(key, cos, sin));
         var value = qkv[.., (int)(q + kv)..].reshape(n, _heads.Kv, headSize);
         var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
-        x.add_(_shard.RowParallel(attended.view(n, q), _output, _outputBias));
+        var attentionOut = _shard.RowParallel(attended.view(n, q), _output, _outputBias);
 
-        var gateUp = Linear.Apply(Norms.Rms(x, _postNorm, _config.NormEpsilon), _gateUp, _gateUpBias);
-        var halves = gateUp.chunk(2, -1);
-        x.add_(_shard.RowParallel(Activations.Apply(_config.Activation, halves[0]).mul_(halves[1]), _down, _downBias));
+        var gateUp = Linear.Apply(Norms.Rms(x, attentionOut, _postNorm, _config.NormEpsilon, unitOffset: false), _gateUp, _gateUpBias);
+        x.add_(_shard.RowParallel(Activations.Gated(_config.Activation, gateUp), _down, _downBias));
     }
 
     public void Dispose()

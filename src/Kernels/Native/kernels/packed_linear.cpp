@@ -6,6 +6,7 @@
 
 #include "bf16.h"
 #include "errors.h"
+#include "huge_pages.h"
 #include "thread_pool.h"
 
 namespace llm {
@@ -33,7 +34,7 @@ PackedWeight* pack_weight(const uint8_t* weight, QuantType type, int64_t n, int6
     auto* packed = new PackedWeight{type, n, k, (n + kPackRows - 1) / kPackRows, k / kQuantBlock, 0, 0, nullptr};
     packed->quants_offset = (packed->blocks * 32 + 63) / 64 * 64;
     packed->group_bytes = packed->quants_offset + packed->blocks * (type == QuantType::Q8_0 ? 512 : 256);
-    packed->data = static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>(packed->groups * packed->group_bytes)));
+    packed->data = static_cast<uint8_t*>(alloc_weights(static_cast<size_t>(packed->groups * packed->group_bytes)));
     if (!packed->data) {
         delete packed;
         fail("pack_weight: out of memory");

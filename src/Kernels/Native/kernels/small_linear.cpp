@@ -1,6 +1,7 @@
 #include "small_linear.h"
 
 #include <algorithm>
+#include <exception>
 #include <vector>
 
 #include "bf16.h"
@@ -30,19 +31,23 @@ void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg&
     check(!out.cuda, "small_linear: CPU kernel reached with CUDA tensors");
     check(x.dim == 2 && weight.dim == 2 && out.dim == 2, "small_linear: expected 2-dimensional x, weight and out");
     const int64_t m = x.size(0), k = x.size(1), n = weight.size(0);
-    check(m >= 1 && m <= kSmallLinearMaxRows, "small_linear: x must have 1 to ", kSmallLinearMaxRows, " rows, got ", m);
     check(weight.size(1) == k && out.size(0) == m && out.size(1) == n, "small_linear: shapes x ", x.shape(), ", weight ",
           weight.shape(), ", out ", out.shape(), " do not fit");
     check(x.dtype == weight.dtype && out.dtype == weight.dtype && (x.dtype == DType::F32 || x.dtype == DType::BF16),
           "small_linear: x, weight and out must all be float32 or all bfloat16");
     check(x.contiguous() && weight.contiguous() && out.contiguous(), "small_linear: tensors must be contiguous");
-    const bool bf16 = x.dtype == DType::BF16;
+    small_linear(out.data, x.data, weight.data, x.dtype == DType::BF16, m, k, n);
+}
+
+void small_linear(void* out, const void* x, const void* weight, bool bf16, int64_t m, int64_t k, int64_t n) {
+    check(m >= 1 && m <= kSmallLinearMaxRows, "small_linear: x must have 1 to ", kSmallLinearMaxRows, " rows, got ", m);
+    check(k >= 1 && n >= 1, "small_linear: empty weight [", n, ", ", k, "]");
 
     // Buffers of the calling thread, kept between calls: a decode step must not allocate.
     thread_local std::vector<float> x32, y32;
     x32.resize(static_cast<size_t>(m * k));
-    for (int64_t i = 0; i < m * k; ++i) x32[i] = weight_at(x.data, bf16, i);
-    float* y = bf16 ? (y32.resize(static_cast<size_t>(m * n)), y32.data()) : out.as<float>();
+    for (int64_t i = 0; i < m * k; ++i) x32[i] = weight_at(x, bf16, i);
+    float* y = bf16 ? (y32.resize(static_cast<size_t>(m * n)), y32.data()) : static_cast<float*>(out);
     const float* xs = x32.data();
 
     const bool vector = selected_isa() == Isa::Avx512 && k % 16 == 0;
@@ -51,12 +56,24 @@ void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg&
     const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
     auto body = [&](int c) {
         int64_t n0 = c * kChunk, n1 = std::min(n, n0 + kChunk);
-        if (vector) avx512::small_linear_rows(xs, static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
-        else scalar_rows(xs, static_cast<int>(m), k, weight.data, bf16, y, n, n0, n1);
+        if (vector) avx512::small_linear_rows(xs, static_cast<int>(m), k, weight, bf16, y, n, n0, n1);
+        else scalar_rows(xs, static_cast<int>(m), k, weight, bf16, y, n, n0, n1);
     };
     ThreadPool::instance().for_each(chunks, body);
     if (bf16)
-        for (int64_t i = 0; i < m * n; ++i) out.as<uint16_t>()[i] = float_to_bf16(y[i]);
+        for (int64_t i = 0; i < m * n; ++i) static_cast<uint16_t*>(out)[i] = float_to_bf16(y[i]);
 }
 
 }  // namespace llm
+
+// C ABI for C# (no dispatcher on the way): out [m, n] = x [m, k] · weight [n, k]ᵀ, contiguous CPU
+// memory, all float32 (bf16 = 0) or all bfloat16. Returns 0, or -1 with llm_native_last_error().
+LLM_EXPORT int llm_small_linear(void* out, const void* x, const void* weight, int bf16, int64_t m, int64_t k, int64_t n) {
+    llm_native_clear_error();
+    try {
+        llm::small_linear(out, x, weight, bf16 != 0, m, k, n);
+        return 0;
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
