@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Loading;
@@ -27,6 +28,12 @@ public sealed class StageWorkerActor : ReceiveActor
     {
         public string Why { get; } = why;
         public override int ExitCode => 1;
+    }
+
+    /// <summary>The head left the cluster: this node's ActorSystem stops, and <see cref="WorkerNode"/> joins the next head.</summary>
+    public sealed class HeadGone : CoordinatedShutdown.Reason
+    {
+        public override int ExitCode => 0;
     }
 
     private readonly Action<string> _log;
@@ -60,6 +67,15 @@ public sealed class StageWorkerActor : ReceiveActor
                 Sender.Tell(new StageLoadFailed(assignment.Stage, error.Message, fingerprint));
                 Leave($"cannot load stage {assignment.Stage} of {assignment.Stages}: {error.Message}");
             }
+        });
+        // A head that left (stopped) does not come back in this cluster; a new head starts a new one.
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            if (!removed.Member.HasRole(StageDirectoryActor.HeadRole)) return;
+            Unload();
+            log($"the head {removed.Member.Address} left the cluster");
+            CoordinatedShutdown.Get(Context.System).Run(new HeadGone());
         });
         Receive<StageRefused>(refused =>
         {
@@ -129,5 +145,11 @@ public sealed class StageWorkerActor : ReceiveActor
         Leave($"the stage worker failed: {reason.Message}");
     }
 
-    protected override void PostStop() => Unload();
+    protected override void PreStart() => Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        Unload();
+    }
 }

@@ -16,6 +16,7 @@ public static class BenchCommand
         command.Subcommands.Add(SweepCommand.Create());
         command.Subcommands.Add(KernelCommand.Create());
         command.Subcommands.Add(MoeCommand.Create());
+        command.Subcommands.Add(FusedCommand.Create());
         command.Subcommands.Add(GuidedCommand.Create());
         command.Subcommands.Add(PlotTraceCommand.Create());
         command.Subcommands.Add(DashboardCostCommand.Create());

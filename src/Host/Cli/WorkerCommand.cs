@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Akka.Actor;
 using LlmEngine.Actors.Distributed;
 
 namespace LlmEngine.Host.Cli;
@@ -8,9 +7,10 @@ namespace LlmEngine.Host.Cli;
 /// <c>worker --join HOST:PORT</c>: a worker node for a head started with
 /// <c>--distributed-executor-backend cluster</c>. It joins the head's Akka.Cluster (role worker),
 /// loads the pipeline stage the head assigns from its own copy of the model (<c>--model</c>; else
-/// the head's path), and runs that stage every step until stopped (SIGTERM: it leaves the cluster),
-/// removed from the cluster, or unable to serve its stage (its load failed, or the head refused its
-/// model copy): then it exits 1, for a supervisor to start it again.
+/// the head's path), and runs that stage every step until stopped (SIGTERM: it leaves the cluster,
+/// exit 0) or unable to serve its stage (its load failed, or the head refused its model copy: exit 1,
+/// for a supervisor to start it again). Removed from the cluster (its head stopped), it joins again
+/// and waits for the next head (<see cref="WorkerNode"/>).
 /// </summary>
 public static class WorkerCommand
 {
@@ -33,17 +33,9 @@ public static class WorkerCommand
             if (deviceName != "cpu" && !System.Text.RegularExpressions.Regex.IsMatch(deviceName, @"^cuda(:\d+)?$"))
                 return CliErrors.Fail($"--device must be cpu or cuda:N, got '{deviceName}'", CliErrors.Usage);
             if (result.GetValue(port) is < 0 or > 65535) return CliErrors.Fail("--port must be between 0 and 65535", CliErrors.Usage);
-            using var system = ActorSystem.Create(StageHocon.SystemName,
-                StageHocon.Node(result.GetValue(host)!, result.GetValue(port), StageDirectoryActor.WorkerRole, head));
-            system.ActorOf(StageWorkerActor.Props(result.GetValue(model), deviceName, Console.Error.WriteLine), StageWorkerActor.Name);
-            Console.Error.WriteLine($"Worker node {((ExtendedActorSystem)system).Provider.DefaultAddress} joining {head} (device {deviceName})");
-            var stopped = Task.Delay(Timeout.Infinite, cancel);
-            if (await Task.WhenAny(stopped, system.WhenTerminated) == system.WhenTerminated)
-                return CliErrors.Fail(CoordinatedShutdown.Get(system).ShutdownReason is StageWorkerActor.Left left
-                    ? $"this worker node left the cluster: {left.Why}"
-                    : "this worker node was removed from the cluster");
-            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
-            return 0;
+            string? left = await WorkerNode.RunAsync(result.GetValue(host)!, result.GetValue(port), head, result.GetValue(model), deviceName,
+                Console.Error.WriteLine, cancel);
+            return left is null ? 0 : CliErrors.Fail($"this worker node left the cluster: {left}");
         });
         return command;
     }

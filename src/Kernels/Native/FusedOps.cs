@@ -22,9 +22,10 @@ public static unsafe class FusedOps
     private static delegate* unmanaged<IntPtr, int, long, long, long, long, long, IntPtr, IntPtr, int, int> _rotary;
     private static volatile bool _bound;
 
-    /// <summary>False when the environment sets LLM_FUSED_OPS=0: libtorch's chains everywhere, to
-    /// compare the two on one build (as LLM_NATIVE_ISA lowers the kernels' instruction set).</summary>
-    public static bool Enabled { get; } = Environment.GetEnvironmentVariable("LLM_FUSED_OPS") != "0";
+    /// <summary>False: libtorch's chains everywhere, to compare the two on one build (process-wide, as
+    /// <see cref="NativeKernels.SelectIsa"/>; <c>bench fused</c> alternates it). Starts false when the
+    /// environment sets LLM_FUSED_OPS=0.</summary>
+    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("LLM_FUSED_OPS") != "0";
 
     /// <summary>Whether <paramref name="x"/> [rows, width] can go through the fused calls.</summary>
     public static bool Takes(Tensor x) =>

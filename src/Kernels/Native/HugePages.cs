@@ -12,14 +12,15 @@ namespace LlmEngine.Kernels.Native;
 /// </summary>
 public static unsafe class HugePages
 {
-    private const long Size = 2L << 20;
+    /// <summary>The size of a huge page (x86-64's 2 MiB).</summary>
+    public const long Bytes = 2L << 20;
 
     /// <summary>Advises the whole huge pages inside a CPU tensor's memory and collapses those already
     /// in memory now (Linux 6.1+). Returns the bytes advised (0 where nothing was).</summary>
     public static long Advise(Tensor tensor)
     {
         if (tensor.device_type != DeviceType.CPU || !tensor.is_contiguous() || !NativeKernels.IsAvailable) return 0;
-        long advised = Advise(TensorMemory.DataPointer(tensor), tensor.numel() * tensor.ElementSize);
+        long advised = Call(TensorMemory.DataPointer(tensor), tensor.numel() * tensor.ElementSize);
         GC.KeepAlive(tensor);
         return Math.Max(0, advised);
     }
@@ -35,28 +36,32 @@ public static unsafe class HugePages
     public static Tensor Place(Tensor weight)
     {
         long bytes = weight.numel() * weight.ElementSize;
-        if (bytes < Size / 2 || weight.device_type != DeviceType.CPU || !weight.is_contiguous() || !NativeKernels.IsAvailable
-            || Advise(IntPtr.Zero, 0) < 0)
+        if (bytes < Bytes / 2 || weight.device_type != DeviceType.CPU || !weight.is_contiguous() || !NativeKernels.IsAvailable
+            || Call(IntPtr.Zero, 0) < 0)
         {
             Advise(weight);
             return weight;
         }
-        long covered = (bytes + Size - 1) / Size * Size;
-        using var slab = empty(new[] { (covered + Size) / weight.ElementSize }, dtype: weight.dtype);
+        long covered = (bytes + Bytes - 1) / Bytes * Bytes;
+        using var slab = empty(new[] { (covered + Bytes) / weight.ElementSize }, dtype: weight.dtype);
         long start = TensorMemory.DataPointer(slab);
-        long skip = (Size - start % Size) % Size;
+        long skip = (Bytes - start % Bytes) % Bytes;
         // Untouched yet: advised first, the copy faults in huge pages; collapsed again after, for
         // memory the allocator had recycled.
-        Advise((IntPtr)(start + skip), covered);
+        Call((IntPtr)(start + skip), covered);
         using var flat = slab.narrow(0, skip / weight.ElementSize, weight.numel());
         // The weight outlives any dispose scope of its loader.
         var placed = flat.view(weight.shape).DetachFromDisposeScope();
         placed.copy_(weight);
-        Advise((IntPtr)(start + skip), covered);
+        Call((IntPtr)(start + skip), covered);
         return placed;
     }
 
+    /// <summary>Advises the whole huge pages inside native memory [start, start + bytes) (see
+    /// <see cref="Advise(Tensor)"/>); returns the bytes advised, 0 where nothing was.</summary>
+    public static long Advise(IntPtr start, long bytes) => NativeKernels.IsAvailable ? Math.Max(0, Call(start, bytes)) : 0;
+
     // -1 when the advice is off (LLM_HUGE_PAGES=0); a null range asks only that.
-    private static long Advise(IntPtr start, long bytes) =>
+    private static long Call(IntPtr start, long bytes) =>
         ((delegate* unmanaged<IntPtr, long, long>)NativeKernels.Export("llm_advise_huge_pages"))(start, bytes);
 }

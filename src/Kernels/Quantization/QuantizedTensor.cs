@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using LlmEngine.Kernels.Native;
 
 namespace LlmEngine.Kernels.Quantization;
 
@@ -133,7 +134,13 @@ public sealed unsafe class QuantizedTensor : IDisposable
         CheckShape(shape);
         long rows = shape[..^1].Aggregate(1L, (a, b) => a * b);
         long bytes = rows * info.RowBytes(shape[^1]);
-        // 64-byte alignment: a cache line, and what AVX-512 loads like.
-        return new QuantizedTensor(type, shape, (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64), null);
+        // 64-byte alignment: a cache line, and what AVX-512 loads like. A weight a decode step streams
+        // (1 MiB or more) starts on a huge page and is advised for huge pages before it is written.
+        if (bytes < HugePages.Bytes / 2)
+            return new QuantizedTensor(type, shape, (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64), null);
+        long covered = (bytes + HugePages.Bytes - 1) / HugePages.Bytes * HugePages.Bytes;
+        var data = (byte*)NativeMemory.AlignedAlloc((nuint)covered, (nuint)HugePages.Bytes);
+        HugePages.Advise((IntPtr)data, covered);
+        return new QuantizedTensor(type, shape, data, null);
     }
 }

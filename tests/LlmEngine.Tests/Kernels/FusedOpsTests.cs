@@ -1,6 +1,7 @@
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Models.Layers;
 using LlmEngine.Kernels.Native;
+using LlmEngine.Kernels.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -211,6 +212,18 @@ public class HugePagePlacementTests
         Assert.Equal(weight.dtype, placed.dtype);
         Assert.True(placed.eq(weight).all().item<bool>());
         Assert.Equal(0, TensorMemory.DataPointer(placed) % (2L << 20));
+    }
+
+    [Fact]
+    public void LargeQuantizedWeightsStartOnAHugePage()
+    {
+        var values = Enumerable.Range(0, 1024 * 1024).Select(i => (i % 17 - 8) / 8f).ToArray();
+        using var blocks = QuantizedTensor.Quantize(GgmlType.Q8_0, [1024, 1024], values);  // 1.06 MiB of blocks
+        Assert.Equal(0, blocks.Data % (2L << 20));
+        var decoded = new float[values.Length];
+        blocks.Dequantize(decoded);
+        // Q8_0 keeps each value to half a step of max|x| / 127.
+        Assert.All(Enumerable.Range(0, 4096), i => Assert.InRange(decoded[i] - values[i], -0.005f, 0.005f));
     }
 
     [Fact]

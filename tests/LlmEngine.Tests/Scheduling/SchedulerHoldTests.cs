@@ -4,6 +4,8 @@ using Akka.TestKit;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Actors;
+using LlmEngine.Actors.Worker;
+using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling.Blocks;
 using LlmEngine.Scheduling;
@@ -20,8 +22,9 @@ public class SchedulerHoldTests : Akka.TestKit.Xunit2.TestKit
     private sealed class Gate : IStepGate
     {
         public volatile string? Reason = Lost;
+        public long Count;
         public string? Closed => Reason;
-        public long Reloads => 0;
+        public long Reloads => Interlocked.Read(ref Count);
     }
 
     private readonly Gate _gate = new();
@@ -67,5 +70,30 @@ public class SchedulerHoldTests : Akka.TestKit.Xunit2.TestKit
         _worker.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         var statistics = await scheduler.Ask<EngineStatistics>(new SchedulerActor.GetStatistics(), TimeSpan.FromSeconds(5));
         Assert.Equal((16, 0), (statistics.BlocksFree, statistics.Waiting));
+    }
+
+    [Fact]
+    public async Task AStageBackWithAnEmptyCacheMakesARunningRequestComputeItsTokensAgain()
+    {
+        _gate.Reason = null;
+        var scheduler = Start(TimeSpan.FromSeconds(30));
+        var a = Add(scheduler, "a");
+        var batch = new InputBatch(4, [2]);
+        var first = _worker.ExpectMsg<WorkerActor.ExecuteStep>().Step;
+        var worker = _worker.LastSender;
+        Assert.Equal(3, first.NumScheduledTokens);
+        // The stage goes while the step runs: it completes, and the next one waits.
+        _gate.Reason = Lost;
+        var rows = batch.Apply(first).Rows;
+        worker.Tell(new WorkerActor.StepExecuted(new StepOutput([.. rows.Select(_ => (SampledToken?)new SampledToken(7, 0, -1, []))],
+            new Dictionary<int, Exception>()), rows, 0.01), _worker.Ref);
+        Assert.Equal([7], (await a.ReadAsync()).Deltas[0].TokenIds);
+        _worker.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // It comes back on a new worker whose cache is empty: the prompt and the token are computed again.
+        Interlocked.Increment(ref _gate.Count);
+        _gate.Reason = null;
+        scheduler.Tell(new SchedulerActor.Recheck());
+        Assert.Equal(4, _worker.ExpectMsg<WorkerActor.ExecuteStep>().Step.NumScheduledTokens);
     }
 }

@@ -1,0 +1,40 @@
+using LlmEngine.Actors.Distributed;
+using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Loading;
+using LlmEngine.Tests.Models;
+using static LlmEngine.Tests.Sharding.TensorParallelEngineTests;
+
+namespace LlmEngine.Tests.Distributed;
+
+/// <summary>A worker node outlives its head: removed from the cluster when the head stops, it joins
+/// again and serves the next head started at the same address (a restarted head, or the next engine
+/// of a benchmark sweep), until it is stopped.</summary>
+[Trait("Category", "Slow")]
+public class HeadRestartTests
+{
+    [Fact]
+    public async Task AWorkerNodeServesTheNextHeadAtTheSameAddress()
+    {
+        var options = WorkerNodes.Head(SharedModels.Stories260K, 2) with { WorkerTimeoutSeconds = 60 };
+        var row = Stories260KReferenceTests.Rows[0];
+        var sampling = new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length };
+        var log = new List<string>();
+        using var stop = new CancellationTokenSource();
+        var worker = Task.Run(() => WorkerNode.RunAsync("127.0.0.1", 0, $"127.0.0.1:{options.ClusterPort}", null, "cpu", line => { lock (log) log.Add(line); }, stop.Token));
+        try
+        {
+            for (int head = 0; head < 2; head++)
+            {
+                await using var engine = await Task.Run(() => InferenceEngine.Start(options));
+                Assert.Equal(row.Generated, await Tokens(engine, $"head{head}", row.PromptIds, sampling));
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+        }
+        Assert.Null(await worker.WaitAsync(TimeSpan.FromSeconds(30)));
+        lock (log) Assert.Contains(log, line => line.Contains("joining again"));
+    }
+}
