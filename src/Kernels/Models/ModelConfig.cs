@@ -89,16 +89,17 @@ public sealed record ModelConfig
     /// <summary>The widest window when every layer has one; 0 when any layer attends globally.</summary>
     public int WindowOfEveryLayer => SlidingWindows.Count == NumLayers && SlidingWindows.All(w => w > 0) ? SlidingWindows.Max() : 0;
     public int KvHeads => NumKvHeads == 0 ? NumHeads : NumKvHeads;
+    /// <summary>Whether the MLP is gated (gate, up and down matrices) rather than plain (up and down).</summary>
+    public bool HasGatedMlp => Architecture is not (ModelArchitecture.Gpt2 or ModelArchitecture.Opt or ModelArchitecture.GptNeoX or ModelArchitecture.Starcoder2);
 
     /// <summary>Parameters, counted from the shape (embeddings included, tied head once).</summary>
     public long ParameterCount()
     {
         long d = HiddenSize, q = (long)NumHeads * HeadSize, kv = (long)KvHeads * HeadSize;
         long attention = d * q * 2 + d * kv * 2;
-        bool gated = Architecture is not (ModelArchitecture.Gpt2 or ModelArchitecture.Opt or ModelArchitecture.GptNeoX or ModelArchitecture.Starcoder2);
         long mlp = Experts is { } e
             ? e.Count * (3L * d * e.IntermediateSize + d) + 3L * d * e.SharedIntermediateSize
-            : (gated ? 3L : 2L) * d * IntermediateSize;
+            : (HasGatedMlp ? 3L : 2L) * d * IntermediateSize;
         long head = TieWordEmbeddings ? 0 : (long)VocabSize * d;
         return (long)VocabSize * d + NumLayers * (attention + mlp) + head;
     }

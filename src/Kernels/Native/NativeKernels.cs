@@ -152,6 +152,15 @@ public static unsafe class NativeKernels
         if (rc != 0) throw new ArgumentException($"llm_small_linear: {TakeLastError()}");
     }
 
+    /// <summary>A sparse mixture of experts' feed-forward in one call (kernels/moe_experts.h): out [T, d] =
+    /// Σ_j weights[t, j] · expert_routes[t, j](x[t]), expert_e(x) = down[e] · (act(gate · x) * (up · x)) with
+    /// gate_up[e] = [gate | up] by rows. x, out [T, d], gateUp [E, 2I, d], down [E, d, I] all float32 or all
+    /// bfloat16, contiguous; routes int64 and weights float32 [T, k].</summary>
+    public static void MoeExperts(Tensor output, Tensor x, Tensor routes, Tensor weights, Tensor gateUp, Tensor down, int activation)
+    {
+        fixed (byte* op = "llm::moe_experts\0"u8) Call(op, [output, x, routes, weights, gateUp, down], [(ulong)(long)activation]);
+    }
+
     /// <summary>The ggml block types <see cref="QuantizedLinear"/> takes.</summary>
     public static bool QuantizedLinearSupports(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 

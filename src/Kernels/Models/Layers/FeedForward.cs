@@ -19,6 +19,10 @@ public sealed class GatedMlp(LinearWeight gateUp, LinearWeight down, string acti
         new(weights.ReadLinear(hidden, ($"{prefix}.{gate}.weight", intermediate), ($"{prefix}.{up}.weight", intermediate)),
             weights.ReadLinear($"{prefix}.{down}.weight", hidden, intermediate), activation);
 
+    public LinearWeight GateUp => gateUp;
+    public LinearWeight Down => down;
+    public string Activation => activation;
+
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();

