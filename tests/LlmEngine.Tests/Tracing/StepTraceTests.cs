@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Host.Bench;
