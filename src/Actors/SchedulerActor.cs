@@ -263,6 +263,9 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash, IWithTim
                 scoredActor.Tell(new SequenceActor.PromptScored([.. scored.Select(p => (p.Position, p.Logprob))]));
         var kept = Enumerable.Range(0, samples.Count).Where(i => result.Output.Samples[i] is not null && samples[i] is { Group.IsFinished: false }).ToList();
         var events = _scheduler.UpdateFromOutput([.. kept.Select(i => samples[i]!.Value)], [.. kept.Select(i => result.Output.Samples[i]!)], DateTime.UtcNow);
+        // Recorded before the outputs leave, so that a request's end in the trace never follows
+        // the moment its caller sees it end, and a trace stopped then still holds it.
+        _recorder.Executed(_committed, result.ComputeSeconds, result.SampleSeconds, events, _scheduler, executedAt);
         foreach (var byRequest in events.GroupBy(e => e.Group))
         {
             var group = byRequest.Key;
@@ -278,7 +281,6 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash, IWithTim
             }
         }
         _meter.OnStep(_committed.Sum(c => c.Work.NumNew), events.Count, result.ComputeSeconds, _stepClock.Elapsed.TotalSeconds, _scheduler);
-        _recorder.Executed(_committed, result.ComputeSeconds, result.SampleSeconds, events, _scheduler, executedAt);
         EndStep();
     }
 
