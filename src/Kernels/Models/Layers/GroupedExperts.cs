@@ -31,13 +31,27 @@ public sealed class GroupedExperts : IDisposable
 
     private readonly Tensor _gateUp;
     private readonly Tensor _down;
+    private readonly IReadOnlyList<Tensor> _views;
     private readonly int _activation;
 
-    private GroupedExperts(Tensor gateUp, Tensor down, int activation)
+    private GroupedExperts(Tensor gateUp, Tensor down, IReadOnlyList<Tensor> views, int activation)
     {
         _gateUp = gateUp;
         _down = down;
+        _views = views;
         _activation = activation;
+    }
+
+    // The stack on huge pages, as LinearWeight places every other weight (a step streams it whole);
+    // the experts view it, not owned, so LinearWeight does not place them again. Before, each
+    // expert's view was copied onto huge pages of its own while the kernel read the unadvised
+    // stack: the experts' weights were held twice.
+    private static Tensor Placed(Tensor[] weights)
+    {
+        var stacked = stack(weights);
+        var placed = HugePages.Place(stacked);
+        if (!ReferenceEquals(placed, stacked)) stacked.Dispose();
+        return placed.DetachFromDisposeScope();
     }
 
     /// <summary>Stacks the experts and replaces each by views of the stacks; null (experts untouched)
@@ -50,15 +64,19 @@ public sealed class GroupedExperts : IDisposable
             && e.GateUp.Dense!.dtype == first!.dtype && e.Down.Dense!.dtype == first.dtype)
             && first!.device_type == DeviceType.CPU && first.dtype is ScalarType.Float32 or ScalarType.BFloat16;
         if (!eligible) return null;
-        var gateUp = stack(experts.Select(e => e.GateUp.Dense!).ToArray()).contiguous();
-        var down = stack(experts.Select(e => e.Down.Dense!).ToArray()).contiguous();
+        var gateUp = Placed(experts.Select(e => e.GateUp.Dense!).ToArray());
+        var down = Placed(experts.Select(e => e.Down.Dense!).ToArray());
+        var views = new List<Tensor>();
         for (int i = 0; i < experts.Length; i++)
         {
             string activation = experts[i].Activation;
             experts[i].Dispose();
-            experts[i] = new GatedMlp(LinearWeight.Of(gateUp[i]), LinearWeight.Of(down[i]), activation);
+            Tensor g = gateUp[i].DetachFromDisposeScope(), d = down[i].DetachFromDisposeScope();
+            views.Add(g);
+            views.Add(d);
+            experts[i] = new GatedMlp(LinearWeight.Of(g, owned: false), LinearWeight.Of(d, owned: false), activation);
         }
-        return new GroupedExperts(gateUp, down, code);
+        return new GroupedExperts(gateUp, down, views, code);
     }
 
     /// <summary>Whether the kernel takes this batch (when <see cref="Enabled"/>): up to <see cref="MaxRowsPerExpert"/> routed tokens
@@ -83,6 +101,7 @@ public sealed class GroupedExperts : IDisposable
 
     public void Dispose()
     {
+        foreach (var view in _views) view.Dispose();
         _gateUp.Dispose();
         _down.Dispose();
     }
