@@ -56,11 +56,11 @@ public sealed class SchedulerActor : ReceiveActor, IWithUnboundedStash, IWithTim
     public sealed record InvariantsChecked(string? Violation);
 
     /// <param name="hold">holds the queues while a part of the model is missing (null: it never is)</param>
-    public static Props Props(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health,
+    internal static Props Props(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health,
         StepHold? hold = null) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(scheduler, worker, tokenizer, meter, observer, health, hold));
+        ActorProps.Of(() => new SchedulerActor(scheduler, worker, tokenizer, meter, observer, health, hold));
 
-    public SchedulerActor(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health,
+    private SchedulerActor(Scheduler scheduler, Props worker, ITokenizer? tokenizer, EngineMeter meter, EngineObserver observer, EngineHealth health,
         StepHold? hold)
     {
         _scheduler = scheduler;

@@ -19,7 +19,7 @@ namespace LlmEngine.Actors.Distributed;
 /// handler) leaves the cluster, so the process exits 1 and a supervisor can start it afresh,
 /// instead of staying joined and useless.
 /// </summary>
-public sealed class StageWorkerActor : ReceiveActor
+internal sealed class StageWorkerActor : ReceiveActor
 {
     public const string Name = "llm-stage-worker";
 
@@ -72,7 +72,7 @@ public sealed class StageWorkerActor : ReceiveActor
         Receive<ClusterEvent.CurrentClusterState>(_ => { });
         Receive<ClusterEvent.MemberRemoved>(removed =>
         {
-            if (!removed.Member.HasRole(StageDirectoryActor.HeadRole)) return;
+            if (!removed.Member.HasRole(StageHocon.HeadRole)) return;
             Unload();
             log($"the head {removed.Member.Address} left the cluster");
             CoordinatedShutdown.Get(Context.System).Run(new HeadGone());

@@ -18,9 +18,9 @@ using TorchSharp;
 namespace LlmEngine.Actors.Engine;
 
 /// <summary>
-/// The engine facade: loads the model, allocates the paged KV cache once, starts the Scheduler
-/// actor (which owns the scheduler, with its KV cache manager, and the Worker actor) and turns each request into a stream of
-/// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
+/// The engine facade: builds the data plane once (a <see cref="Worker"/>: the model and its paged KV
+/// cache), starts the Scheduler actor (which owns the scheduler, with its KV cache manager, and the
+/// Worker actor that runs the data plane's steps) and turns each request into a stream of outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
 /// then aborts the rest.
 /// </summary>
 public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposable
@@ -45,8 +45,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         log ??= _ => { };
         bool owned = system is null;
         if (options.DistributedExecutorBackend == "cluster")
-            system ??= ActorSystem.Create(StageHocon.SystemName,
-                StageHocon.Node(options.ClusterHost, options.ClusterPort, StageDirectoryActor.HeadRole, $"{options.ClusterHost}:{options.ClusterPort}"));
+            system ??= ActorSystem.Create(StageHocon.SystemName, StageHocon.Head(options.ClusterHost, options.ClusterPort));
         try
         {
             var (worker, stages) = options.DistributedExecutorBackend == "cluster"
