@@ -13,8 +13,18 @@ namespace LlmEngine.Actors.Distributed;
 public static class StageHocon
 {
     public const string SystemName = "llm-engine";
+    /// <summary>The role of the node that runs the engine (and pipeline stage 0).</summary>
+    public const string HeadRole = "head";
+    /// <summary>The role of a worker node (<c>llm-engine worker --join</c>), which gets one of the other stages.</summary>
+    public const string WorkerRole = "worker";
 
-    public static Config Node(string host, int port, string role, string seed) => ConfigurationFactory.ParseString($$"""
+    /// <summary>The head's settings: it listens on <paramref name="host"/>:<paramref name="port"/> and is its cluster's seed.</summary>
+    public static Config Head(string host, int port) => Node(host, port, HeadRole, $"{host}:{port}");
+
+    /// <summary>A worker node's settings: it joins the head at <paramref name="head"/> (host:port).</summary>
+    public static Config Worker(string host, int port, string head) => Node(host, port, WorkerRole, head);
+
+    private static Config Node(string host, int port, string role, string seed) => ConfigurationFactory.ParseString($$"""
         akka.actor.provider = cluster
         akka.remote.dot-netty.tcp {
           hostname = "{{host}}"

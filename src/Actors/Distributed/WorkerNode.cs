@@ -19,7 +19,7 @@ public static class WorkerNode
         var stopped = Task.Delay(Timeout.Infinite, stop);
         while (true)
         {
-            using var system = ActorSystem.Create(StageHocon.SystemName, StageHocon.Node(host, port, StageDirectoryActor.WorkerRole, head));
+            using var system = ActorSystem.Create(StageHocon.SystemName, StageHocon.Worker(host, port, head));
             system.ActorOf(StageWorkerActor.Props(model, device, log), StageWorkerActor.Name);
             log($"Worker node {((ExtendedActorSystem)system).Provider.DefaultAddress} joining {head} (device {device})");
             await Task.WhenAny(stopped, system.WhenTerminated);

@@ -1,6 +1,6 @@
-using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Sharding;
+using LlmEngine.Kernels.Workers;
 using static LlmEngine.Tests.Sharding.TensorParallelLogitsTests;
 
 namespace LlmEngine.Tests.Sharding;
@@ -25,8 +25,8 @@ public class PipelineParallelLogitsTests
     [MemberData(nameof(Stages))]
     public void StagedLogitsEqualTheWholeModelBitForBit(string model, int stages)
     {
-        using var whole = DataPlane.Create(Options(model, 1));
-        using var staged = DataPlane.Create(Options(model, 1, stages));
+        using var whole = Worker.Create(Options(model, 1));
+        using var staged = Worker.Create(Options(model, 1, stages));
         var pipeline = Assert.IsType<PipelineRunner>(staged.Runner);
         foreach (var step in Steps(Prompts))
         {
@@ -47,8 +47,8 @@ public class PipelineParallelLogitsTests
     [InlineData("llama")]
     public void TwoStagesOfTwoRanksMatchTheWholeModel(string model)
     {
-        using var whole = DataPlane.Create(Options(model, 1));
-        using var split = DataPlane.Create(Options(model, 2, 2));
+        using var whole = Worker.Create(Options(model, 1));
+        using var split = Worker.Create(Options(model, 2, 2));
         AssertLogitsClose(whole, split, $"{model} T=2 x P=2");
     }
 
@@ -56,14 +56,14 @@ public class PipelineParallelLogitsTests
     public void MoreStagesThanLayersAreRefusedWithTheReason()
     {
         // The tiny GPT-2 has two layers.
-        var error = Assert.Throws<ModelLoadException>(() => DataPlane.Create(Options("gpt2", 1, 3)));
+        var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("gpt2", 1, 3)));
         Assert.Contains("--pipeline-parallel-size 3: 2 layers cannot be split into 3 stages", error.Message);
     }
 
     [Fact]
     public void AFamilyThatIsNotStagedYetIsRefusedByName()
     {
-        var error = Assert.Throws<ModelLoadException>(() => DataPlane.Create(Options("qwen2", 1, 2)));
+        var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("qwen2", 1, 2)));
         Assert.Contains("pipeline parallelism splits the LLaMA, GPT-2 and OPT families; Qwen2 is not split yet", error.Message);
     }
 
