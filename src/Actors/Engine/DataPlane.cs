@@ -68,11 +68,14 @@ internal sealed class DataPlane : IDisposable
         return new DataPlane(first.Model, runner, first.Blocks.Device, first.Blocks.Swap, first.Attention, runner);
     }
 
-    // Stage 0 here; stages 1 to P-1 on worker nodes, which the head waits for.
+    // Stage 0 here; stages 1 to P-1 on worker nodes, which the head waits for. Stage 0 also holds the final
+    // norm and the LM head (HeadOnFirst): the head samples, so the last stage sends back the hidden states of
+    // the sample rows (hidden values each) rather than their logits (vocabulary values each: 42x more for
+    // llama-110m, 8x for LLaMA-7B), and the head computes the logits from them.
     private static DataPlane Clustered(EngineOptions options, ActorSystem system, Action<string> log)
     {
         int size = options.PipelineParallelSize;
-        var head = Stage(options, PipelineStage.Of(0, size), null);
+        var head = Stage(options, PipelineStage.Of(0, size) with { HeadOnFirst = true }, null);
         int layers = head.Model.Config.NumLayers;
         string Describe(int s)
         {
@@ -104,7 +107,8 @@ internal sealed class DataPlane : IDisposable
             resources.Dispose();
             throw;
         }
-        var runner = new PipelineRunner([head.Runner, .. Enumerable.Range(1, size - 1).Select(s => new RemoteStageRunner(stages, s))], resources);
+        var runner = new PipelineRunner([head.Runner, .. Enumerable.Range(1, size - 1).Select(s => new RemoteStageRunner(stages, s)),
+            new HeadStageRunner((IHeadRunner)head.Runner)], resources);
         return new DataPlane(head.Model, runner, head.Blocks.Device, head.Blocks.Swap, head.Attention, runner) { RemoteStages = stages };
     }
 
