@@ -1,5 +1,4 @@
 using Akka.Actor;
-using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Scheduling;
 

@@ -66,7 +66,7 @@ public class ClusterEngine : ILlmEngine
     /// <summary>A router's front door (<c>serve --no-engine</c>): it tokenizes and checks requests for
     /// <paramref name="model"/> (no weights loaded) and runs every one on a replica of it.</summary>
     public static ClusterEngine StartRouter(ActorSystem system, ModelHeader model, EngineOptions options, RoutingMode routing) =>
-        new(null, model, options.ServedModelName ?? model.Name, DataPlane.MaxModelLength(options, model.Config), system,
+        new(null, model, options.ServedModelName ?? model.Name, options.ForWorker().MaxModelLengthOf(model.Config), system,
             StartDirectory(system, routing), null);
 
     private static ReplicaDirectory StartDirectory(ActorSystem system, RoutingMode routing)

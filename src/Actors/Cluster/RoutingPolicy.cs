@@ -3,7 +3,7 @@ namespace LlmEngine.Actors.Cluster;
 /// <summary>What the policy knows of one candidate replica for one request.</summary>
 /// <param name="MatchedBlocks">Leading prompt blocks the replica holds (or was just sent).</param>
 /// <param name="Load">Requests per seat: max(running + waiting reported, in flight from this node) / max_num_seqs.</param>
-public readonly record struct Candidate(string Node, int MatchedBlocks, double Load);
+internal readonly record struct Candidate(string Node, int MatchedBlocks, double Load);
 
 /// <summary>
 /// The one routing decision of a cluster's front door, a plain class (no actor, no clock).
@@ -26,7 +26,7 @@ public sealed class RoutingPolicy(RoutingMode mode)
 
     /// <summary>The chosen candidate's index in <paramref name="candidates"/> (ordered by node, the same
     /// order every call), or -1 when there is none.</summary>
-    public int Pick(IReadOnlyList<Candidate> candidates, int promptBlocks)
+    internal int Pick(IReadOnlyList<Candidate> candidates, int promptBlocks)
     {
         if (candidates.Count == 0) return -1;
         long turn = _turn++;
@@ -45,7 +45,7 @@ public sealed class RoutingPolicy(RoutingMode mode)
         return best;
     }
 
-    public double Score(Candidate c, int promptBlocks) => Mode switch
+    internal double Score(Candidate c, int promptBlocks) => Mode switch
     {
         RoutingMode.KvAware => (double)c.MatchedBlocks / Math.Max(promptBlocks, 1) - c.Load,
         _ => -c.Load,

@@ -12,7 +12,7 @@ namespace LlmEngine.Actors.Distributed;
 /// Losing a worker cancels the step waiting on it at once; a worker that does not answer a step
 /// within the step timeout is counted as lost too.
 /// </summary>
-public sealed class ClusterStages : IStepGate
+internal sealed class ClusterStages : IStepGate
 {
     private readonly object _gate = new();
     private readonly Slot[] _slots;

@@ -6,18 +6,16 @@ namespace LlmEngine.Actors.Distributed;
 
 /// <summary>
 /// The head's keeper of worker nodes (at /user/<see cref="Name"/>): each worker node that comes Up
-/// (role <see cref="WorkerRole"/>) is given the lowest pipeline stage without a worker (nodes Up
+/// (role <see cref="StageHocon.WorkerRole"/>) is given the lowest pipeline stage without a worker (nodes Up
 /// at once in the order of their addresses, later ones as they come); a node that becomes
 /// unreachable (the failure detector: about 4 s of silence), leaves, or does not answer a step in
 /// time loses its stage at once, the step waiting on it fails, and the head downs it so a new node
 /// can take its place. A worker whose model copy's fingerprint differs from the head's is refused
 /// (it leaves the cluster), as is one whose load failed (it leaves by itself).
 /// </summary>
-public sealed class StageDirectoryActor : ReceiveActor
+internal sealed class StageDirectoryActor : ReceiveActor
 {
     public const string Name = "llm-stage-directory";
-    public const string WorkerRole = "worker";
-    public const string HeadRole = "head";
 
     /// <summary><see cref="ClusterStages.Unresponsive"/>, handed to this actor.</summary>
     public sealed record Unresponsive(Address Node, IReadOnlyList<int> Stages, string Why);
@@ -39,7 +37,7 @@ public sealed class StageDirectoryActor : ReceiveActor
         Receive<ClusterEvent.MemberUp>(up =>
         {
             var node = up.Member.Address;
-            if (!up.Member.HasRole(WorkerRole) || _idle.Contains(node) || _assigned.ContainsKey(node)) return;
+            if (!up.Member.HasRole(StageHocon.WorkerRole) || _idle.Contains(node) || _assigned.ContainsKey(node)) return;
             // After a restart of this actor, a node may hold its stage already.
             if (_stages.StageOf(node) is { } held) _assigned[node] = held;
             else _idle.Add(node);
@@ -47,13 +45,13 @@ public sealed class StageDirectoryActor : ReceiveActor
         });
         Receive<ClusterEvent.UnreachableMember>(unreachable =>
         {
-            if (!unreachable.Member.HasRole(WorkerRole)) return;
+            if (!unreachable.Member.HasRole(StageHocon.WorkerRole)) return;
             Lose(unreachable.Member.Address, "is unreachable");
             Akka.Cluster.Cluster.Get(Context.System).Down(unreachable.Member.Address);
         });
         Receive<ClusterEvent.MemberRemoved>(removed =>
         {
-            if (removed.Member.HasRole(WorkerRole)) Lose(removed.Member.Address, "left the cluster");
+            if (removed.Member.HasRole(StageHocon.WorkerRole)) Lose(removed.Member.Address, "left the cluster");
         });
         Receive<Unresponsive>(silent =>
         {

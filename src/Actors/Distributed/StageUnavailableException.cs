@@ -2,4 +2,4 @@ namespace LlmEngine.Actors.Distributed;
 
 /// <summary>A pipeline stage has no worker node (not joined yet, or lost): the step cannot run,
 /// and the engine refuses new requests until a worker takes the stage again.</summary>
-public sealed class StageUnavailableException(string message) : Exception(message);
+internal sealed class StageUnavailableException(string message) : Exception(message);

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
-using LlmEngine.Actors.Engine;
 using LlmEngine.Contracts;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Sharding;
+using LlmEngine.Kernels.Workers;
 using LlmEngine.Scheduling;
 
 namespace LlmEngine.Actors.Distributed;
@@ -19,7 +19,7 @@ namespace LlmEngine.Actors.Distributed;
 /// handler) leaves the cluster, so the process exits 1 and a supervisor can start it afresh,
 /// instead of staying joined and useless.
 /// </summary>
-public sealed class StageWorkerActor : ReceiveActor
+internal sealed class StageWorkerActor : ReceiveActor
 {
     public const string Name = "llm-stage-worker";
 
@@ -38,7 +38,7 @@ public sealed class StageWorkerActor : ReceiveActor
 
     private readonly Action<string> _log;
 
-    private DataPlane.BuiltStage? _stage;
+    private WorkerStage? _stage;
 
     public static Props Props(string? model, string device, Action<string> log) =>
         Akka.Actor.Props.Create(() => new StageWorkerActor(model, device, log)).WithDispatcher(WorkerActor.Dispatcher);
@@ -56,7 +56,7 @@ public sealed class StageWorkerActor : ReceiveActor
             {
                 var options = Options(assignment.Settings, model, device);
                 fingerprint = ModelFingerprint.Of(options.Model, options.LoadFormat);
-                _stage = DataPlane.Stage(options, stage, null);
+                _stage = Worker.Stage(options, stage);
                 var (first, count) = stage.LayersOf(_stage.Model.Config.NumLayers);
                 string description = $"stage {stage.Index} of {stage.Size} (layers {first}-{first + count - 1}) of {_stage.Model.Description}";
                 log($"loaded {description}; KV cache: {_stage.Blocks.Device} blocks, swap {_stage.Blocks.Swap}");
@@ -73,7 +73,7 @@ public sealed class StageWorkerActor : ReceiveActor
         Receive<ClusterEvent.CurrentClusterState>(_ => { });
         Receive<ClusterEvent.MemberRemoved>(removed =>
         {
-            if (!removed.Member.HasRole(StageDirectoryActor.HeadRole)) return;
+            if (!removed.Member.HasRole(StageHocon.HeadRole)) return;
             Unload();
             log($"the head {removed.Member.Address} left the cluster");
             CoordinatedShutdown.Get(Context.System).Run(new HeadGone());
@@ -106,7 +106,7 @@ public sealed class StageWorkerActor : ReceiveActor
     }
 
     /// <summary>The head's settings, with this node's own model copy and device when it has them.</summary>
-    private static EngineOptions Options(StageSettings settings, string? model, string device) => new()
+    private static WorkerOptions Options(StageSettings settings, string? model, string device) => new()
     {
         Model = model ?? settings.Model,
         LoadFormat = settings.LoadFormat,

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Configuration;
 
 namespace LlmEngine.Actors.Distributed;
 
@@ -14,18 +13,13 @@ namespace LlmEngine.Actors.Distributed;
 /// </summary>
 public static class WorkerNode
 {
-    // The node stops when its caller says so (the command's SIGTERM), not by Akka's own SIGTERM hook: with
-    // both, a SIGTERM that came just as the head left was lost (seen in two of four benchmark runs: the
-    // node joined again with a fresh system and the process ran on until a second SIGTERM).
-    private static readonly Config OwnShutdown = ConfigurationFactory.ParseString("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off");
-
     /// <returns>null once stopped by <paramref name="stop"/>; else why the node left the cluster by itself</returns>
     public static async Task<string?> RunAsync(string host, int port, string head, string? model, string device, Action<string> log, CancellationToken stop)
     {
         var stopped = Task.Delay(Timeout.Infinite, stop);
         while (true)
         {
-            using var system = ActorSystem.Create(StageHocon.SystemName, OwnShutdown.WithFallback(StageHocon.Node(host, port, StageDirectoryActor.WorkerRole, head)));
+            using var system = ActorSystem.Create(StageHocon.SystemName, StageHocon.Worker(host, port, head));
             system.ActorOf(StageWorkerActor.Props(model, device, log), StageWorkerActor.Name);
             log($"Worker node {((ExtendedActorSystem)system).Provider.DefaultAddress} joining {head} (device {device})");
             await Task.WhenAny(stopped, system.WhenTerminated);

@@ -2,7 +2,7 @@ namespace LlmEngine.Actors.Engine;
 
 /// <summary>Whether the engine can still serve: once the worker is broken it stays dead, with the
 /// reason that /health reports. Written by the scheduler actor, read from any thread.</summary>
-public sealed class EngineHealth
+internal sealed class EngineHealth
 {
     private readonly CancellationTokenSource _died = new();
     private volatile string? _deadReason;

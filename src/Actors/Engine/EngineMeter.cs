@@ -7,7 +7,7 @@ namespace LlmEngine.Actors.Engine;
 /// read as snapshots. Engine overhead is the share of each step's wall time (proposal to
 /// samples back) not spent in the model's forward pass and sampling.
 /// </summary>
-public sealed class EngineMeter
+internal sealed class EngineMeter
 {
     private readonly object _lock = new();
     private long _steps, _preemptions, _swappedOut, _promptTokens, _generationTokens, _succeeded, _prefixQueries, _prefixHits;

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Workers;
 using LlmEngine.Scheduling;
 using static LlmEngine.Actors.Engine.SettingRules;
 
@@ -82,7 +83,7 @@ public sealed record EngineOptions
         new EngineSetting<int>("block-size", "Tokens per KV block (1 to 32)", o => o.BlockSize, (o, v) => o.BlockSize = v, Between(1, 32)),
         new EngineSetting<int>("num-blocks", "KV blocks to allocate (overrides --kv-cache-space; 0: from --kv-cache-space)",
             o => o.NumBlocks, (o, v) => o.NumBlocks = v, AtLeast(0)),
-        new EngineSetting<double>("kv-cache-space", $"GiB for the KV cache (0: {KvCacheSizing.DefaultShareOfMemory:P0} of available memory, capped at what max-num-seqs full-length sequences use)",
+        new EngineSetting<double>("kv-cache-space", $"GiB for the KV cache (0: {WorkerOptions.DefaultKvCacheShare:P0} of available memory, capped at what max-num-seqs full-length sequences use)",
             o => o.KvCacheSpaceGiB, (o, v) => o.KvCacheSpaceGiB = v, NotNegative),
         new EngineSetting<double>("swap-space", "GiB of host memory for swapped-out blocks", o => o.SwapSpaceGiB, (o, v) => o.SwapSpaceGiB = v, NotNegative),
         new EngineSetting<int>("max-num-seqs", "Most sequences in one step", o => o.MaxNumSeqs, (o, v) => o.MaxNumSeqs = v, AtLeast(1)),
@@ -118,6 +119,15 @@ public sealed record EngineOptions
         new EngineSetting<double>("shutdown-grace-seconds", "Seconds a shutdown waits for in-flight requests before aborting them",
             o => o.ShutdownGraceSeconds, (o, v) => o.ShutdownGraceSeconds = v, NotNegative),
     ];
+
+    /// <summary>The settings the data plane (<see cref="Worker"/>) is built from.</summary>
+    public WorkerOptions ForWorker() => new()
+    {
+        Model = Model, LoadFormat = LoadFormat, DType = DType, Quantization = Quantization, Device = Device, Seed = Seed,
+        MaxModelLength = MaxModelLength, BlockSize = BlockSize, AttentionBackend = AttentionBackend,
+        TensorParallelSize = TensorParallelSize, PipelineParallelSize = PipelineParallelSize, NumBlocks = NumBlocks,
+        KvCacheSpaceGiB = KvCacheSpaceGiB, MaxNumSeqs = MaxNumSeqs, SwapSpaceGiB = SwapSpaceGiB, PreemptionMode = PreemptionMode,
+    };
 
     /// <summary>These options, or an <see cref="EngineOptionsException"/> naming the first setting out of its range.</summary>
     public EngineOptions Validate()

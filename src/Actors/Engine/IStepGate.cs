@@ -6,7 +6,7 @@ namespace LlmEngine.Actors.Engine;
 /// asks before every step; while the gate is closed it holds its queues instead of scheduling steps
 /// that could only fail.
 /// </summary>
-public interface IStepGate
+internal interface IStepGate
 {
     /// <summary>Why no step can run now, or null.</summary>
     string? Closed { get; }

@@ -5,12 +5,12 @@ using Akka.Streams.Dsl;
 using Akka;
 using LlmEngine.Actors.Distributed;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Tokenizers;
+using LlmEngine.Kernels.Workers;
 using LlmEngine.Scheduling.Blocks;
 using LlmEngine.Scheduling;
 using TorchSharp;
@@ -18,15 +18,16 @@ using TorchSharp;
 namespace LlmEngine.Actors.Engine;
 
 /// <summary>
-/// The engine facade: loads the model, allocates the paged KV cache once, starts the Scheduler
-/// actor (which owns the scheduler, with its KV cache manager, and the Worker actor) and turns each request into a stream of
-/// outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
+/// The engine facade: builds the data plane once (a <see cref="Worker"/>: the model and its paged KV
+/// cache), starts the Scheduler actor (which owns the scheduler, with its KV cache manager, and the
+/// Worker actor that runs the data plane's steps) and turns each request into a stream of outputs. Shutdown stops admitting, lets in-flight requests finish within a grace period,
 /// then aborts the rest.
 /// </summary>
 public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposable
 {
     private readonly LoadedModel _model;
-    private readonly DataPlane _data;
+    private readonly Worker _worker;
+    private readonly ClusterStages? _stages;
     private readonly ActorSystem _system;
     private readonly bool _ownsSystem;
     private readonly IActorRef _scheduler;
@@ -44,11 +45,13 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         log ??= _ => { };
         bool owned = system is null;
         if (options.DistributedExecutorBackend == "cluster")
-            system ??= ActorSystem.Create(StageHocon.SystemName,
-                StageHocon.Node(options.ClusterHost, options.ClusterPort, StageDirectoryActor.HeadRole, $"{options.ClusterHost}:{options.ClusterPort}"));
+            system ??= ActorSystem.Create(StageHocon.SystemName, StageHocon.Head(options.ClusterHost, options.ClusterPort));
         try
         {
-            return new InferenceEngine(DataPlane.Create(options, null, system, log), options, system, owned, log);
+            var (worker, stages) = options.DistributedExecutorBackend == "cluster"
+                ? ClusteredWorker.Start(options, system!, log)
+                : (Worker.Create(options.ForWorker()), (ClusterStages?)null);
+            return new InferenceEngine(worker, stages, options, system, owned, log);
         }
         catch
         {
@@ -59,20 +62,21 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
 
     /// <summary>An engine over the loaded model as <paramref name="wrap"/> returns it: the fault-injection tests' seam.</summary>
     internal static InferenceEngine Start(EngineOptions options, Func<ICausalLanguageModel, ICausalLanguageModel> wrap) =>
-        new(DataPlane.Create(options, wrap), options, null, true, _ => { });
+        new(Worker.Create(options.ForWorker(), wrap), null, options, null, true, _ => { });
 
-    private InferenceEngine(DataPlane data, EngineOptions options, ActorSystem? system, bool ownsSystem, Action<string> log)
+    /// <param name="stages">the worker nodes' pipeline stages (--distributed-executor-backend cluster), or null when every stage is here</param>
+    private InferenceEngine(Worker worker, ClusterStages? stages, EngineOptions options, ActorSystem? system, bool ownsSystem, Action<string> log)
     {
-        _data = data;
-        var model = _model = data.Model;
+        (_worker, _stages) = (worker, stages);
+        var model = _model = worker.Model;
         Options = options;
         var config = model.Config;
-        MaxModelLength = DataPlane.MaxModelLength(options, config);
+        MaxModelLength = options.ForWorker().MaxModelLengthOf(config);
         var dtype = model.Model.DType;
-        var (deviceBlocks, swapBlocks) = (data.DeviceBlocks, data.SwapBlocks);
+        var (deviceBlocks, swapBlocks) = (worker.DeviceBlocks, worker.SwapBlocks);
         NumBlocks = deviceBlocks;
-        AttentionBackendName = data.AttentionBackendName;
-        var runner = data.Runner;
+        AttentionBackendName = worker.AttentionBackendName;
+        var runner = worker.Runner;
         // A longrope model's cached block does not say which factors rotated it: no prefix caching.
         _blocks = new KvCacheManager(deviceBlocks, options.BlockSize,
             options.EnablePrefixCaching && options.KvLayout == KvLayout.Paged && config.RecomputeAfter == 0, swapBlocks,
@@ -87,7 +91,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
         _scheduler = _system.ActorOf(
             SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds)), model.Tokenizer, _meter, Observer, _health,
-                data.RemoteStages is { } gate ? new StepHold(gate, TimeSpan.FromSeconds(options.StageWaitSeconds)) : null)
+                stages is { } gate ? new StepHold(gate, TimeSpan.FromSeconds(options.StageWaitSeconds)) : null)
                 .WithDispatcher("akka.actor.scheduler-dispatcher"),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
@@ -96,7 +100,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
             (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : "") +
             (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));
         // Steps held for a missing stage resume as soon as it is back.
-        if (data.RemoteStages is { } remote) remote.Readied += () => _scheduler.Tell(new SchedulerActor.Recheck());
+        if (stages is { } remote) remote.Readied += () => _scheduler.Tell(new SchedulerActor.Recheck());
     }
 
     public EngineOptions Options { get; }
@@ -106,7 +110,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public int MaxModelLength { get; }
     public bool IsServing => _serving && _health.DeadReason is null && UnavailableReason is null;
     /// <summary>Why the engine cannot serve for now (a pipeline stage without its worker node), or null.</summary>
-    public string? UnavailableReason => _data.RemoteStages?.MissingReason;
+    public string? UnavailableReason => _stages?.MissingReason;
     /// <summary>Why the engine died (its worker broke), or null while it is healthy.</summary>
     public string? DeadReason => _health.DeadReason;
     /// <summary>Cancelled when the engine dies: a host stops then, with a non-zero exit code.</summary>
@@ -119,7 +123,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
 
     /// <summary>Each tensor-parallel rank's seconds of compute and of all-reduce so far (empty when the model is whole);
     /// with pipeline stages, the ranks of every stage in stage order.</summary>
-    public IReadOnlyList<RankTimes> TensorParallelRanks => _data.Runner switch
+    public IReadOnlyList<RankTimes> TensorParallelRanks => _worker.Runner switch
     {
         TensorParallelRunner ranks => ranks.Ranks,
         PipelineRunner pipeline => [.. pipeline.Stages.OfType<TensorParallelRunner>().SelectMany(stage => stage.Ranks)],
@@ -127,7 +131,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     };
 
     /// <summary>Hidden states handed between pipeline stages so far (zeros without stages).</summary>
-    public PipelineBoundaryTimes PipelineBoundaries => _data.Runner is PipelineRunner pipeline
+    public PipelineBoundaryTimes PipelineBoundaries => _worker.Runner is PipelineRunner pipeline
         ? new(pipeline.BoundaryBytes, pipeline.Boundaries,
             pipeline.Stages.OfType<RemoteStageRunner>().Sum(r => r.RoundTripSeconds - r.WorkerSeconds))
         : new(0, 0, 0);
@@ -227,6 +231,6 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public async ValueTask DisposeAsync()
     {
         if (_serving || !_system.WhenTerminated.IsCompleted) await StopAsync(TimeSpan.FromSeconds(Options.ShutdownGraceSeconds));
-        _data.Dispose();
+        _worker.Dispose();
     }
 }

@@ -5,7 +5,7 @@ namespace LlmEngine.Actors.Engine;
 
 /// <summary>Akka's log on standard error: standard output belongs to the commands' results
 /// (generate writes JSON lines there).</summary>
-public sealed class StandardErrorLogger : ReceiveActor
+internal sealed class StandardErrorLogger : ReceiveActor
 {
     public StandardErrorLogger()
     {

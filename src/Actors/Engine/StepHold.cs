@@ -14,7 +14,7 @@ namespace LlmEngine.Actors.Engine;
 ///                                 └ wait >= Wait: the request fails (503)
 /// </code>
 /// </summary>
-public sealed class StepHold(IStepGate gate, TimeSpan wait)
+internal sealed class StepHold(IStepGate gate, TimeSpan wait)
 {
     private DateTime? _closedSince;
     private long _reloadsSeen;

@@ -98,7 +98,7 @@ public static class ServeCommand
                 if (node is not null && router) builder.Services.AddLlmClusterRouter(options, node);
                 else if (node is not null) builder.Services.AddLlmCluster(options, node);
                 else if (head) builder.Services.AddLlmEngine(options, (akka, _) => akka.AddHocon(
-                    StageHocon.Node(options.ClusterHost, options.ClusterPort, StageDirectoryActor.HeadRole, $"{options.ClusterHost}:{options.ClusterPort}"), HoconAddMode.Prepend));
+                    StageHocon.Head(options.ClusterHost, options.ClusterPort), HoconAddMode.Prepend));
                 else builder.Services.AddLlmEngine(options, remote is { } p ? (akka, _) => akka.WithRemoting(bind, p) : null);
             });
             var replica = app.Services.GetService<InferenceEngine>();

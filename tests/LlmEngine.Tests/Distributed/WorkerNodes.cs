@@ -41,7 +41,7 @@ public static class WorkerNodes
     /// <summary>A worker node of this process whose stage actor (at the worker's path) is made by <paramref name="stage"/>.</summary>
     public static ActorSystem InProcess(int headPort, Props stage)
     {
-        var system = ActorSystem.Create(StageHocon.SystemName, StageHocon.Node("127.0.0.1", 0, StageDirectoryActor.WorkerRole, $"127.0.0.1:{headPort}"));
+        var system = ActorSystem.Create(StageHocon.SystemName, StageHocon.Worker("127.0.0.1", 0, $"127.0.0.1:{headPort}"));
         system.ActorOf(stage, StageWorkerActor.Name);
         return system;
     }

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace LlmEngine.Tests.Kernels;
 
 /// <summary>
-/// Q8_0 / Q4_0 weights repacked for the AVX-512 VNNI kernels compute the same integer dot products
-/// as the blocks they came from (activations quantized to Q8_0 the same way), so they agree with
+/// Q8_0 / Q4_0 / Q4_K weights repacked for the AVX-512 VNNI kernels compute the same integer dot products
+/// as the blocks they came from (activations quantized to Q8_0, or Q8_K for Q4_K, the same way), so they agree with
 /// the unpacked kernel to the float rounding of another summation order, and with the float64
 /// product of the dequantized weights wherever the activations are exact Q8_0 blocks. Shapes cover
 /// one block, an odd number of blocks, rows that are not whole groups of 16, and many rows.
@@ -31,6 +31,10 @@ public class PackedQuantizedLinearTests
     [InlineData(GgmlType.Q4_0, 6, 160, 33, ScalarType.Float32)]
     [InlineData(GgmlType.Q4_0, 70, 64, 31, ScalarType.Float32)]
     [InlineData(GgmlType.Q4_0, 2, 96, 40, ScalarType.BFloat16)]
+    [InlineData(GgmlType.Q4_K, 1, 768, 64, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_K, 6, 512, 33, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_K, 70, 256, 31, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_K, 2, 256, 40, ScalarType.BFloat16)]
     public void PackedWeightsGiveTheUnpackedKernelsProduct(GgmlType type, long m, long k, long n, ScalarType dtype)
     {
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, n, k, (int)(m + k + n));
@@ -90,13 +94,15 @@ public class PackedQuantizedLinearTests
         Assert.True(fused[.., ..2].isnan().all().item<bool>() && fused[.., 21..].isnan().all().item<bool>());
     }
 
-    [Fact]
-    public void OnlyQ8_0AndQ4_0ArePacked()
+    [Theory]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void OtherKQuantsAreNotPacked(GgmlType type)
     {
-        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_K, 4, 256, 1);
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 4, 256, 1);
         using var _ = dequantized;
         using var __ = weight;
-        Assert.False(PackedQuantizedWeight.CanPack(GgmlType.Q4_K));
+        Assert.False(PackedQuantizedWeight.CanPack(type));
         Assert.Null(PackedQuantizedWeight.TryPack(weight));
     }
 

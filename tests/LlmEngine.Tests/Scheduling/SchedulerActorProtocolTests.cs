@@ -3,7 +3,6 @@ using Akka.Actor;
 using Akka.TestKit;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
-using LlmEngine.Actors.Worker;
 using LlmEngine.Actors;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;

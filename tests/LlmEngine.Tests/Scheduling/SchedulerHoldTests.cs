@@ -4,7 +4,6 @@ using Akka.TestKit;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Actors.Observing;
 using LlmEngine.Actors;
-using LlmEngine.Actors.Worker;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling.Blocks;

@@ -1,7 +1,7 @@
-using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sharding;
+using LlmEngine.Kernels.Workers;
 using static LlmEngine.Tests.Sharding.TensorParallelLogitsTests;
 
 namespace LlmEngine.Tests.Sharding;
@@ -26,8 +26,8 @@ public class PipelineParallelLogitsTests
     [MemberData(nameof(Stages))]
     public void StagedLogitsEqualTheWholeModelBitForBit(string model, int stages)
     {
-        using var whole = DataPlane.Create(Options(model, 1));
-        using var staged = DataPlane.Create(Options(model, 1, stages));
+        using var whole = Worker.Create(Options(model, 1));
+        using var staged = Worker.Create(Options(model, 1, stages));
         var pipeline = Assert.IsType<PipelineRunner>(staged.Runner);
         foreach (var step in Steps(Prompts))
         {
@@ -53,11 +53,12 @@ public class PipelineParallelLogitsTests
     [InlineData("llama", 2)]
     public void WithTheHeadOnTheFirstStageTheLastSendsBackHiddenRowsAndTheLogitsStayTheSame(string model, int ranks)
     {
-        using var whole = DataPlane.Create(Options(model, 1));
+        using var whole = Worker.Create(Options(model, 1));
         var options = Options(model, ranks, 2);
-        var stages = Enumerable.Range(0, 2).Select(s => DataPlane.Stage(options, PipelineStage.Of(s, 2) with { HeadOnFirst = true }, null)).ToArray();
-        using var pipeline = new PipelineRunner([stages[0].Runner, stages[1].Runner, new HeadStageRunner((IHeadRunner)stages[0].Runner)],
-            new Owned([.. stages.Select(s => s.Resources)]));
+        var first = Worker.Stage(options, PipelineStage.Of(0, 2) with { HeadOnFirst = true });
+        var last = Worker.Stage(options, PipelineStage.Of(1, 2) with { HeadOnFirst = true });
+        using var split = Worker.Over(first, [last.Runner, new HeadStageRunner((IHeadRunner)first.Runner)], last.Resources);
+        var pipeline = Assert.IsType<PipelineRunner>(split.Runner);
         foreach (var step in Steps(Prompts))
         {
             using var expected = whole.Runner.Forward(step)!;
@@ -72,14 +73,6 @@ public class PipelineParallelLogitsTests
         Assert.Equal(2 * (Prompts.Sum(p => p.Length) + 2) * whole.Model.Config.HiddenSize * 4L, pipeline.BoundaryBytes);
     }
 
-    private sealed class Owned(IDisposable[] parts) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var part in parts) part.Dispose();
-        }
-    }
-
     [Theory]
     [InlineData("stories260K")]
     [InlineData("gpt2")]
@@ -87,8 +80,8 @@ public class PipelineParallelLogitsTests
     [InlineData("llama")]
     public void TwoStagesOfTwoRanksMatchTheWholeModel(string model)
     {
-        using var whole = DataPlane.Create(Options(model, 1));
-        using var split = DataPlane.Create(Options(model, 2, 2));
+        using var whole = Worker.Create(Options(model, 1));
+        using var split = Worker.Create(Options(model, 2, 2));
         AssertLogitsClose(whole, split, $"{model} T=2 x P=2");
     }
 
@@ -96,14 +89,14 @@ public class PipelineParallelLogitsTests
     public void MoreStagesThanLayersAreRefusedWithTheReason()
     {
         // The tiny GPT-2 has two layers.
-        var error = Assert.Throws<ModelLoadException>(() => DataPlane.Create(Options("gpt2", 1, 3)));
+        var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("gpt2", 1, 3)));
         Assert.Contains("--pipeline-parallel-size 3: 2 layers cannot be split into 3 stages", error.Message);
     }
 
     [Fact]
     public void AFamilyThatIsNotStagedYetIsRefusedByName()
     {
-        var error = Assert.Throws<ModelLoadException>(() => DataPlane.Create(Options("qwen2", 1, 2)));
+        var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("qwen2", 1, 2)));
         Assert.Contains("pipeline parallelism splits the LLaMA, GPT-2 and OPT families; Qwen2 is not split yet", error.Message);
     }
 

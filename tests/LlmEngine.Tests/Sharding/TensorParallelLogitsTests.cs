@@ -1,7 +1,7 @@
-using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Loading;
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Kernels.Workers;
 using LlmEngine.Scheduling;
 using LlmEngine.Tests.Loading;
 using TorchSharp;
@@ -26,20 +26,23 @@ public class TensorParallelLogitsTests
 
     internal static string PathOf(string model) => model == "stories260K" ? SharedModels.Stories260K : SharedModels.TinyHf(model);
 
-    internal static EngineOptions Options(string model, int size, int stages = 1) =>
-        new() { Model = PathOf(model), NumBlocks = 16, BlockSize = 16, TensorParallelSize = size, PipelineParallelSize = stages, SwapSpaceGiB = 0 };
+    internal static WorkerOptions Options(string model, int size, int stages = 1) => new()
+    {
+        Model = PathOf(model), LoadFormat = "auto", DType = "float32", Device = "cpu", NumBlocks = 16, BlockSize = 16,
+        TensorParallelSize = size, PipelineParallelSize = stages,
+    };
 
     [Theory]
     [MemberData(nameof(Splits))]
     public void SplitLogitsMatchTheWholeModel(string model, int size)
     {
-        using var whole = DataPlane.Create(Options(model, 1));
-        using var split = DataPlane.Create(Options(model, size));
+        using var whole = Worker.Create(Options(model, 1));
+        using var split = Worker.Create(Options(model, size));
         AssertLogitsClose(whole, split, $"{model} over {size} ranks");
     }
 
-    /// <summary>Both data planes' logits of <see cref="Steps"/> agree within 1e-5 of the largest logit.</summary>
-    internal static void AssertLogitsClose(DataPlane whole, DataPlane split, string label)
+    /// <summary>Both workers' logits of <see cref="Steps"/> agree within 1e-5 of the largest logit.</summary>
+    internal static void AssertLogitsClose(Worker whole, Worker split, string label)
     {
         foreach (var step in Steps(Prompts))
         {
@@ -56,14 +59,14 @@ public class TensorParallelLogitsTests
     public void AModelThatDoesNotSplitEvenlyIsRefusedWithTheReason()
     {
         // stories260K has 8 query heads and 4 key/value heads.
-        var error = Assert.Throws<ModelLoadException>(() => DataPlane.Create(Options("stories260K", 3)));
+        var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("stories260K", 3)));
         Assert.Contains("--tensor-parallel-size 3: 8 attention heads do not split evenly over 3 ranks", error.Message);
     }
 
     [Fact]
     public void AFamilyThatIsNotSplitYetIsRefusedByName()
     {
-        var error = Assert.Throws<ModelLoadException>(() => DataPlane.Create(Options("qwen2", 2) with { Model = SharedModels.TinyHf("qwen2") }));
+        var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("qwen2", 2) with { Model = SharedModels.TinyHf("qwen2") }));
         Assert.Contains("tensor parallelism splits the LLaMA, GPT-2 and OPT families; Qwen2 is not split yet", error.Message);
     }
 

@@ -39,8 +39,9 @@ function drawRequests(rows) {
     const history = r.changes.map((c) => `${c.state}@${Math.round(c.atMs)}`).join(" → ");
     const values = [r.id, r.status, r.promptTokens, r.outputTokens, r.completions, r.blocks,
       r.ttftMs === null ? "" : r.ttftMs.toFixed(1), r.cachedTokens ? `${r.cachedTokens} tok` : "", r.preemptions || "", history];
-    values.forEach((v, c) => { if (tr.children[c].textContent !== String(v)) tr.children[c].textContent = v; });
-    tr.children[1].className = "state-" + r.status;
+    values.forEach((v, c) => setText(tr.children[c], v));
+    const state = "state-" + r.status;
+    if (tr.children[1].className !== state) tr.children[1].className = state;
   });
 }
 
@@ -68,16 +69,23 @@ function chart(id, series, stacked) {
   });
 }
 
+// Writing an element's text invalidates the page's layout even when the text is the same: most
+// values do not change from one frame to the next, so only changed ones are written.
+function setText(element, value) {
+  const text = String(value);
+  if (element.textContent !== text) element.textContent = text;
+}
+
 function draw(f) {
   frame = f;
-  $("frame-step").textContent = f.step;
-  $("stat-blocks").textContent = f.counts.deviceBlocks;
-  $("stat-block-size").textContent = f.counts.blockSize;
-  $("stat-free").textContent = f.counts.free;
-  $("stat-shared").textContent = f.counts.shared;
-  $("stat-swapped").textContent = f.counts.swapped;
-  $("stat-swap-blocks").textContent = f.counts.swapBlocks;
-  $("aggregation").textContent = f.cells.blocksPerCell > 1 ? `one cell per ${f.cells.blocksPerCell} blocks (most common state)` : "";
+  setText($("frame-step"), f.step);
+  setText($("stat-blocks"), f.counts.deviceBlocks);
+  setText($("stat-block-size"), f.counts.blockSize);
+  setText($("stat-free"), f.counts.free);
+  setText($("stat-shared"), f.counts.shared);
+  setText($("stat-swapped"), f.counts.swapped);
+  setText($("stat-swap-blocks"), f.counts.swapBlocks);
+  setText($("aggregation"), f.cells.blocksPerCell > 1 ? `one cell per ${f.cells.blocksPerCell} blocks (most common state)` : "");
   drawMap($("device-map"), f.cells.device, f.cells.blocksPerCell);
   drawMap($("swap-map"), f.cells.host, f.cells.blocksPerCell);
   drawRequests(f.requests);

@@ -88,6 +88,11 @@ void unpack_scales(const uint8_t* packed, KBlock& out) {
     }
 }
 
+void quantize_rows_q8k(const float* x, int64_t k, int64_t r0, int64_t r1, int8_t* q, float* d, int32_t* bsums) {
+    const int64_t blocks = k / kSuperBlock;
+    for (int64_t r = r0; r < r1; ++r) quantize_q8k(x + r * k, blocks, q + r * k, d + r * blocks, bsums + r * blocks * 16);
+}
+
 bool is_kquant(int type) { return type == Q4_K || type == Q5_K || type == Q6_K; }
 
 int64_t kquant_block_bytes(int type) { return type == Q4_K ? 144 : type == Q5_K ? 176 : 210; }
@@ -147,7 +152,7 @@ void kquant_linear(const float* x, int64_t m, int64_t k, const uint8_t* weight, 
     int8_t* q = scratch.q.data();
     float* d = scratch.d.data();
     int32_t* bsums = scratch.bsums.data();
-    auto quantize = [&](int r) { quantize_q8k(x + r * k, blocks, q + r * k, d + r * blocks, bsums + r * blocks * 16); };
+    auto quantize = [&](int r) { quantize_rows_q8k(x, k, r, r + 1, q, d, bsums); };
     ThreadPool::instance().for_each(static_cast<int>(m), quantize);
     const Q8KActivations a{q, d, bsums, blocks};
     const Isa isa = selected_isa();

@@ -34,6 +34,10 @@ struct KBlock {
 bool is_kquant(int type);
 int64_t kquant_block_bytes(int type);
 
+// Rows [r0, r1) of x [m, k] quantized to Q8_K as ggml's quantize_row_q8_K_ref: quants (row stride k),
+// d (row stride k / 256) and sums of 16 (row stride k / 16).
+void quantize_rows_q8k(const float* x, int64_t k, int64_t r0, int64_t r1, int8_t* q, float* d, int32_t* bsums);
+
 // out [m, n] (row stride ldo, float32) from float32 activations.
 void kquant_linear(const float* x, int64_t m, int64_t k, const uint8_t* weight, int type, int64_t n, float* out, int64_t ldo);
 

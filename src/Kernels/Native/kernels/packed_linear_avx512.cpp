@@ -124,6 +124,7 @@ void quantize_rows_q8(const void* x, bool bf16, int64_t k, int64_t r0, int64_t r
 void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,
                   float* out, int64_t ldo) {
     if (w.type == QuantType::Q8_0) tiles<QuantType::Q8_0>(w, q, d, bias, m, g0, g1, out, ldo);
+    else if (w.type == QuantType::Q4_K) q4k_tiles(w, q, d, bias, m, g0, g1, out, ldo);
     else tiles<QuantType::Q4_0>(w, q, d, bias, m, g0, g1, out, ldo);
 }
 

@@ -4,7 +4,7 @@ using LlmEngine.Kernels.Sampling;
 using LlmEngine.Kernels.Structured;
 using LlmEngine.Scheduling;
 
-namespace LlmEngine.Actors.Worker;
+namespace LlmEngine.Actors;
 
 /// <summary>
 /// The worker's own copy of the sequences it runs (vLLM's cached request states): each one's
