@@ -7,7 +7,7 @@ namespace LlmEngine.Kernels.Attention;
 /// Plain causal attention of one sequence's query tokens over its contiguous keys and values,
 /// in float32. The reference that every other attention path is compared against.
 /// </summary>
-public static class CausalAttention
+internal static class CausalAttention
 {
     /// <param name="query">[queries, queryHeads, headSize]; query j sits at position firstQueryPosition + j</param>
     /// <param name="keys">[context, kvHeads, headSize]</param>

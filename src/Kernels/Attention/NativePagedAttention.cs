@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Attention;
 /// metadata tensors (no gathering, no padding). Prompt chunks and decode tokens of any mix go
 /// in the same call.
 /// </summary>
-public sealed class NativePagedAttention : IAttentionBackend
+internal sealed class NativePagedAttention : IAttentionBackend
 {
     private readonly PagedKvCache _cache;
 

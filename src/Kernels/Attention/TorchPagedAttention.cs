@@ -11,7 +11,7 @@ namespace LlmEngine.Kernels.Attention;
 /// Decode tokens (one query per sequence) are attended in one padded batch; prompt chunks one
 /// sequence at a time. The native kernel replaces this; this stays as its reference.
 /// </summary>
-public sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
+internal sealed class TorchPagedAttention(PagedKvCache cache) : IAttentionBackend
 {
     public string Name => "torch";
 

@@ -4,7 +4,7 @@ namespace LlmEngine.Kernels.Cache;
 
 /// <summary>A step's block moves on the paged cache: swap out to the host pool, swap in, then
 /// copy-on-write copies, through the cache operations (native kernels where they load).</summary>
-public sealed class BlockMoves(PagedKvCache device, PagedKvCache? host) : ICacheOperations
+internal sealed class BlockMoves(PagedKvCache device, PagedKvCache? host) : ICacheOperations
 {
     public void Apply(CacheOperationsPlan plan)
     {

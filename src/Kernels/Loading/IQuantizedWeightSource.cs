@@ -4,7 +4,7 @@ namespace LlmEngine.Kernels.Loading;
 
 /// <summary>A weight source whose tensors may be stored as ggml blocks (a GGUF file), which it can
 /// hand out as they are for the native quantized kernels instead of decoding them.</summary>
-public interface IQuantizedWeightSource : IWeightSource
+internal interface IQuantizedWeightSource : IWeightSource
 {
     GgmlType StoredType(string name);
 

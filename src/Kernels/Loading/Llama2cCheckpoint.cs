@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Loading;
 /// memory-mapped and presented under Hugging Face LLaMA names (see <see cref="Llama2cLayout"/>).
 /// Weights are as stored: llama2.c's interleaved-pair rotary is the model's concern, so no
 /// rotary permutation is applied here.</summary>
-public sealed class Llama2cCheckpoint : IWeightSource
+internal sealed class Llama2cCheckpoint : IWeightSource
 {
     private readonly MappedFile _file;
     private readonly Dictionary<string, Llama2cLayout.Entry> _entries = new(StringComparer.Ordinal);

@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Loading;
 /// <summary>The 7 int32 header of a legacy llama2.c checkpoint. <see cref="VocabSize"/> is the
 /// absolute value of the stored field, whose sign says whether the classifier is the embedding
 /// table (positive, <see cref="SharedClassifier"/>) or a separate matrix at the end (negative).</summary>
-public sealed record Llama2cHeader(int Dim, int HiddenDim, int NumLayers, int NumHeads, int NumKvHeads, int VocabSize, int SeqLen, bool SharedClassifier)
+internal sealed record Llama2cHeader(int Dim, int HiddenDim, int NumLayers, int NumHeads, int NumKvHeads, int VocabSize, int SeqLen, bool SharedClassifier)
 {
     public const int Bytes = 7 * sizeof(int);
 

@@ -1,6 +1,6 @@
 namespace LlmEngine.Kernels.Loading;
 
-public enum ModelKind
+internal enum ModelKind
 {
     /// <summary>config.json with model.safetensors or model.safetensors.index.json.</summary>
     HuggingFace,
@@ -16,4 +16,4 @@ public enum ModelKind
 /// <param name="WeightsPath">model.safetensors, model.safetensors.index.json, the .bin checkpoint, or the .gguf file.</param>
 /// <param name="ConfigPath">config.json; null for llama2.c, whose header is the config.</param>
 /// <param name="TokenizerPath">tokenizer.json (Hugging Face) or tokenizer.bin / tok*.bin (llama2.c), when present.</param>
-public sealed record ModelFiles(ModelKind Kind, string Directory, string WeightsPath, string? ConfigPath, string? TokenizerPath);
+internal sealed record ModelFiles(ModelKind Kind, string Directory, string WeightsPath, string? ConfigPath, string? TokenizerPath);

@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Loading;
 /// <item>a GGUF file, or a directory holding exactly one <c>*.gguf</c> and no config.json or checkpoint.</item>
 /// </list>
 /// </summary>
-public static partial class ModelLocator
+internal static partial class ModelLocator
 {
     public const string SafetensorsName = "model.safetensors";
     public const string SafetensorsIndexName = "model.safetensors.index.json";

@@ -4,7 +4,7 @@ namespace LlmEngine.Kernels.Loading;
 
 /// <summary>One <c>.safetensors</c> file, memory-mapped; the header is checked when opened and a
 /// tensor's bytes are read only when it is loaded.</summary>
-public sealed class SafetensorsFile : IWeightSource
+internal sealed class SafetensorsFile : IWeightSource
 {
     private readonly MappedFile _file;
     private readonly SafetensorsHeader _header;

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Loading;
 /// <summary>A checkpoint split over several safetensors files, described by
 /// <c>model.safetensors.index.json</c> (<c>weight_map</c>: tensor name -> shard file beside it).
 /// Each shard is opened (mapped) once.</summary>
-public sealed class ShardedSafetensors : IWeightSource
+internal sealed class ShardedSafetensors : IWeightSource
 {
     private readonly Dictionary<string, SafetensorsFile> _shardOf = new(StringComparer.Ordinal);
     private readonly List<SafetensorsFile> _shards = [];

@@ -1,7 +1,7 @@
 namespace LlmEngine.Kernels.Loading;
 
 /// <summary>Opens the weight source that matches what <see cref="ModelLocator"/> found.</summary>
-public static class WeightSources
+internal static class WeightSources
 {
     public static IWeightSource Open(ModelFiles files) => files.Kind switch
     {

@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Models;
 /// rotary) with deterministic random weights and the byte tokenizer, small enough to start in
 /// a second. Its output is gibberish by design; it exists so every command always runs.
 /// </summary>
-public static class DefaultModel
+internal static class DefaultModel
 {
     public const string Name = "default";
 

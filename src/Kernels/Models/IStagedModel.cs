@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models;
 
 /// <summary>A model that can be one pipeline stage: it holds only its <see cref="Stage"/>'s layers
 /// and runs them on the hidden states the stage before it produced.</summary>
-public interface IStagedModel : ICausalLanguageModel
+internal interface IStagedModel : ICausalLanguageModel
 {
     PipelineStage Stage { get; }
 

@@ -10,7 +10,7 @@ namespace LlmEngine.Kernels.Native;
 /// memory advised with MADV_HUGEPAGE by huge pages when transparent huge pages are "madvise" or
 /// "always"; elsewhere this does nothing. LLM_HUGE_PAGES=0 turns it off.
 /// </summary>
-public static unsafe class HugePages
+internal static unsafe class HugePages
 {
     /// <summary>The size of a huge page (x86-64's 2 MiB).</summary>
     public const long Bytes = 2L << 20;

@@ -13,7 +13,7 @@ namespace LlmEngine.Kernels.Native;
 /// load. Installed when this assembly loads, before TorchSharp binds its first P/Invoke; a no-op
 /// where the guard was not built (its absence only brings the race back).
 /// </summary>
-public static class TorchSharpScalarGuard
+internal static class TorchSharpScalarGuard
 {
     private const string GuardFile = "libtorchsharp_scalar_guard.so";
     private static int _installed;

@@ -8,7 +8,7 @@ namespace LlmEngine.Kernels.Quantization;
 
 /// <summary>32 elements: x[i] = d * qs[i].</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public struct BlockQ8_0
+internal struct BlockQ8_0
 {
     public const int Bytes = 34;
     public Half D;
@@ -20,7 +20,7 @@ public struct BlockQ8_0
 
 /// <summary>32 elements: x[i] = d * ((qs[i] &amp; 15) - 8) and x[i + 16] = d * ((qs[i] &gt;&gt; 4) - 8), i &lt; 16.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public struct BlockQ4_0
+internal struct BlockQ4_0
 {
     public const int Bytes = 18;
     public Half D;
@@ -34,7 +34,7 @@ public struct BlockQ4_0
 /// <c>Scales</c> (see <see cref="KQuantScales"/>): x = d * scale * q - dmin * min, q a 4-bit value.
 /// Each 32-byte run of <c>Qs</c> holds two sub-blocks: low nibbles the first, high nibbles the second.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public struct BlockQ4_K
+internal struct BlockQ4_K
 {
     public const int Bytes = 144;
     public Half D;
@@ -46,7 +46,7 @@ public struct BlockQ4_K
 /// <summary>Q4_K plus a fifth bit per element in <c>Qh</c>: bit 2j (first) and 2j + 1 (second
 /// sub-block) of byte l belong to element l of the j-th pair of sub-blocks.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public struct BlockQ5_K
+internal struct BlockQ5_K
 {
     public const int Bytes = 176;
     public Half D;
@@ -59,7 +59,7 @@ public struct BlockQ5_K
 /// <summary>256 elements in 16 sub-blocks of 16 with signed 8-bit scales: x = d * scale * (q - 32), q a
 /// 6-bit value whose low 4 bits are in <c>Ql</c> and high 2 bits in <c>Qh</c>.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
-public struct BlockQ6_K
+internal struct BlockQ6_K
 {
     public const int Bytes = 210;
     public Q128 Ql;
@@ -75,10 +75,10 @@ public struct BlockQ6_K
 }
 
 [InlineArray(12)]
-public struct Scales12 { private byte _e; }
+internal struct Scales12 { private byte _e; }
 
 [InlineArray(32)]
-public struct Q32Bytes { private byte _e; }
+internal struct Q32Bytes { private byte _e; }
 
 [InlineArray(128)]
-public struct Q128 { private byte _e; }
+internal struct Q128 { private byte _e; }

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Quantization;
 /// same order, as ggml's <c>dequantize_row_*</c>, so a tensor decodes to the bits llama.cpp's own
 /// dequantizer gives. Scalar code: the definition kernels are checked against, and the loader's
 /// path to float weights; not the fast path.</summary>
-public static class GgmlDequantizer
+internal static class GgmlDequantizer
 {
     /// <summary>Decodes <paramref name="data"/> (whole blocks of <paramref name="type"/>) into
     /// <paramref name="output"/>, which holds exactly as many elements as the blocks do.</summary>

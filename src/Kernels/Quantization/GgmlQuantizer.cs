@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Quantization;
 /// has no importance matrix): the same float operations in the same order, so quantizing the weights of
 /// an F32 GGUF file gives the blocks of llama.cpp's quantized file. Lets a safetensors model be quantized
 /// at load time. Scalar code, run once per weight.</summary>
-public static class GgmlQuantizer
+internal static class GgmlQuantizer
 {
     /// <summary>The types <see cref="Quantize"/> writes.</summary>
     public static bool CanQuantize(GgmlType type) => GgmlTypeInfo.IsSupported(type);

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Quantization;
 /// bytes 4-7:  min j   (low 6 bits) | min j+4 bits 4-5   (top 2 bits)
 /// bytes 8-11: scale j+4 bits 0-3 (low nibble) | min j+4 bits 0-3 (high nibble)
 /// </code></summary>
-public static class KQuantScales
+internal static class KQuantScales
 {
     /// <summary>Scale and min of sub-block <paramref name="j"/> (0-7); ggml's get_scale_min_k4.</summary>
     public static (byte Scale, byte Min) Get(int j, ReadOnlySpan<byte> scales) => j < 4

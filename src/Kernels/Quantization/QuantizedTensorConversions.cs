@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Quantization;
 
 /// <summary>Between <see cref="QuantizedTensor"/> and TorchSharp tensors: what a loader needs to quantize
 /// float weights at load time, or to compute with exactly dequantized weights.</summary>
-public static unsafe class QuantizedTensorConversions
+internal static unsafe class QuantizedTensorConversions
 {
     /// <summary>A new CPU tensor of <paramref name="dtype"/> holding the exactly dequantized values.</summary>
     public static torch.Tensor ToTensor(this QuantizedTensor tensor, torch.ScalarType dtype)

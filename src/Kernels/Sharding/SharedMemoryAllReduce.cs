@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Sharding;
 
 /// <summary>Thrown by a rank's all-reduce when another rank of its group failed in the same step.</summary>
-public sealed class AllReduceAbortedException() : Exception("the all-reduce was aborted: another tensor-parallel rank failed in this step");
+internal sealed class AllReduceAbortedException() : Exception("the all-reduce was aborted: another tensor-parallel rank failed in this step");
 
 /// <summary>
 /// The all-reduce of the tensor-parallel ranks of one process, in the native library over shared

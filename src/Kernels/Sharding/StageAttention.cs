@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Sharding;
 
 /// <summary>A pipeline stage's attention: its KV cache holds only its own layers, so the model's
 /// layer numbers are counted from the stage's first layer.</summary>
-public sealed class StageAttention(IAttentionBackend inner, int firstLayer) : IAttentionBackend
+internal sealed class StageAttention(IAttentionBackend inner, int firstLayer) : IAttentionBackend
 {
     public string Name => inner.Name;
 

@@ -3,7 +3,7 @@ namespace LlmEngine.Kernels.Structured;
 /// <summary>A set of byte values (256 bits): the one kind of terminal the automata match.
 /// Constraints speak characters; they are compiled to UTF-8 bytes so that a token's bytes can
 /// be matched whatever the tokenizer split them into (a token may end inside a character).</summary>
-public readonly record struct ByteClass(ulong A, ulong B, ulong C, ulong D)
+internal readonly record struct ByteClass(ulong A, ulong B, ulong C, ulong D)
 {
     public static ByteClass Of(byte b) => Range(b, b);
 

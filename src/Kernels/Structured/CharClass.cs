@@ -8,7 +8,7 @@ namespace LlmEngine.Kernels.Structured;
 /// sequences. A negated class admits every well-formed non-ASCII character (it cannot exclude
 /// particular ones), which is what JSON strings and "any character" need.
 /// </summary>
-public sealed class CharClass
+internal sealed class CharClass
 {
     private const int MaxEnumerated = 2048;
     private readonly List<(int Lo, int Hi)> _ranges = new();

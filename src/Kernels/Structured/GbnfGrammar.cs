@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Structured;
 /// The start rule is <c>root</c>. A rule runs until the next <c>name ::=</c>, so alternatives
 /// may continue over lines. Left recursion is refused when compiled.
 /// </summary>
-public static class GbnfGrammar
+internal static class GbnfGrammar
 {
     public static Grammar Parse(string source)
     {

@@ -24,17 +24,17 @@ public abstract record GrammarExpr
 }
 
 /// <summary>One byte of the class.</summary>
-public sealed record ByteExpr(ByteClass Class) : GrammarExpr;
+internal sealed record ByteExpr(ByteClass Class) : GrammarExpr;
 
-public sealed record SeqExpr(GrammarExpr[] Items) : GrammarExpr;
+internal sealed record SeqExpr(GrammarExpr[] Items) : GrammarExpr;
 
-public sealed record AltExpr(GrammarExpr[] Items) : GrammarExpr;
+internal sealed record AltExpr(GrammarExpr[] Items) : GrammarExpr;
 
 /// <summary><paramref name="Min"/> to <paramref name="Max"/> repetitions (null: unbounded).</summary>
-public sealed record RepeatExpr(GrammarExpr Item, int Min, int? Max) : GrammarExpr;
+internal sealed record RepeatExpr(GrammarExpr Item, int Min, int? Max) : GrammarExpr;
 
 /// <summary>A use of another rule of the grammar (the only way to recurse).</summary>
-public sealed record RuleRef(string Name) : GrammarExpr;
+internal sealed record RuleRef(string Name) : GrammarExpr;
 
 /// <summary>Named rules and the one to start from.</summary>
 public sealed record Grammar(IReadOnlyDictionary<string, GrammarExpr> Rules, string Root);

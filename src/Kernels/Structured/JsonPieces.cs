@@ -8,7 +8,7 @@ namespace LlmEngine.Kernels.Structured;
 /// (<see cref="MaxWhitespace"/> characters) so that a model cannot stall in it forever; numbers
 /// are bounded to what a double holds exactly enough to round-trip (16 digits, 2-digit exponents).
 /// </summary>
-public static class JsonPieces
+internal static class JsonPieces
 {
     public const int MaxWhitespace = 12;
 

@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Structured;
 /// (minLength, maxLength, pattern), numbers, integers, booleans, null. Numeric bounds, format
 /// and uniqueItems are not enforced; keywords that cannot be honoured otherwise are refused.
 /// </summary>
-public sealed class JsonSchemaGrammar
+internal sealed class JsonSchemaGrammar
 {
     private readonly JsonElement _root;
     private readonly Dictionary<string, GrammarExpr> _rules = new();

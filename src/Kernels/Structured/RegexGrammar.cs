@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Structured;
 /// possessive markers ignored) as a grammar expression matching the whole output. Anchors ^ and
 /// $ are accepted at the ends only; lookaround, backreferences and \b are refused.
 /// </summary>
-public static class RegexGrammar
+internal static class RegexGrammar
 {
     public static Grammar Parse(string pattern) => new(new Dictionary<string, GrammarExpr> { ["root"] = Expression(pattern) }, "root");
 

@@ -7,7 +7,7 @@ namespace LlmEngine.Kernels.Tokenizers;
 /// 0 = unknown, 1 = BOS, 2 = EOS, the layout of llama2.c's byte-fallback pieces. It needs no
 /// files, so the default model always runs.
 /// </summary>
-public sealed class ByteTokenizer : ITokenizer
+internal sealed class ByteTokenizer : ITokenizer
 {
     private const int ByteOffset = 3;
 

@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Tokenizers;
 /// </code>
 /// Microsoft.ML.Tokenizers has no tokenizer.json loader and covers only the BPE merge step of
 /// this (see <see cref="BpeModel"/>); the other stages are small files beside this one.</summary>
-public sealed class HuggingFaceTokenizer : ITokenizer
+internal sealed class HuggingFaceTokenizer : ITokenizer
 {
     private readonly BpeModel _model;
     private readonly Func<string, string>? _normalizer;

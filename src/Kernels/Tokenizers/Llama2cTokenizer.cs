@@ -9,7 +9,7 @@ namespace LlmEngine.Kernels.Tokenizers;
 /// rank-driven merges of Hugging Face BPE, which is why Microsoft.ML.Tokenizers (whose SentencePiece
 /// support also wants a protobuf model file) is not used here. Built from a llama2.c tokenizer file
 /// (<see cref="Load"/>) or from a GGUF vocabulary (<see cref="SentencePieceVocabulary"/>).</summary>
-public sealed class Llama2cTokenizer : ITokenizer
+internal sealed class Llama2cTokenizer : ITokenizer
 {
     // run.c starts its best-score search here, so a piece scored at or below it never merges.
     private const float NoScore = -1e10f;

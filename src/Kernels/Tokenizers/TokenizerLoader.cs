@@ -2,7 +2,7 @@ namespace LlmEngine.Kernels.Tokenizers;
 
 /// <summary>Finds the tokenizer that belongs to a model: Hugging Face's tokenizer.json in the
 /// model directory, else a llama2.c tokenizer beside the checkpoint.</summary>
-public static class TokenizerLoader
+internal static class TokenizerLoader
 {
     /// <summary>The tokenizer for the model at <paramref name="modelPath"/> (a directory or a
     /// checkpoint file), or null when there is none: such models are driven by token ids.

@@ -7,7 +7,7 @@ namespace LlmEngine.Tests.Loading;
 /// <summary>Writes a legacy llama2.c checkpoint from weights under their Hugging Face LLaMA names
 /// (the names <see cref="Llama2cCheckpoint"/> presents), so tests can write one model in both
 /// formats. The unused RoPE tables are written as zeros.</summary>
-public static class Llama2cWriter
+internal static class Llama2cWriter
 {
     public static void Write(string path, Llama2cHeader header, IReadOnlyDictionary<string, torch.Tensor> hfNamedWeights)
     {

@@ -1,7 +1,7 @@
 namespace LlmEngine.Kernels.Loading.Gguf;
 
 /// <summary>The GGUF architectures this engine runs, by <c>general.architecture</c>.</summary>
-public static class GgufArchitectures
+internal static class GgufArchitectures
 {
     public static IReadOnlyList<IGgufArchitecture> All { get; } = [new GgufLlamaArchitecture()];
 

@@ -13,7 +13,7 @@ namespace LlmEngine.Kernels.Loading.Gguf;
 /// <c>general.alignment</c> (default 32) after the header. Tensors are views of the mapping, so a file
 /// larger than memory loads only what is read.
 /// </summary>
-public sealed unsafe class GgufFile : IDisposable
+internal sealed unsafe class GgufFile : IDisposable
 {
     private const uint Magic = 0x46554747; // "GGUF" little-endian
     private const long DefaultAlignment = 32;

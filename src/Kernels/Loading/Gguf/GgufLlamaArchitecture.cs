@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Loading.Gguf;
 
 /// <summary>GGUF's <c>llama</c> architecture (LLaMA 1-3, Mistral, SmolLM, llama2.c conversions): the
 /// engine's LLaMA model with half-split rotary, Q and K rows un-permuted back to Hugging Face's order.</summary>
-public sealed class GgufLlamaArchitecture : IGgufArchitecture
+internal sealed class GgufLlamaArchitecture : IGgufArchitecture
 {
     public string Name => "llama";
 

@@ -3,7 +3,7 @@ namespace LlmEngine.Kernels.Loading.Gguf;
 /// <summary>A GGUF file's key-value metadata with typed reads. Integers of any stored width read as
 /// any integer type (files differ: context_length is uint32 in one, uint64 in another); a missing or
 /// mistyped required key is a <see cref="ModelLoadException"/> naming the file and key.</summary>
-public sealed class GgufMetadata(string path, IReadOnlyDictionary<string, object> values)
+internal sealed class GgufMetadata(string path, IReadOnlyDictionary<string, object> values)
 {
     public IReadOnlyDictionary<string, object> Values => values;
 

@@ -5,7 +5,7 @@ using TorchSharp;
 namespace LlmEngine.Kernels.Loading.Gguf;
 
 /// <summary>Builds a model, its tokenizer and its chat template from one GGUF file.</summary>
-public static class GgufModels
+internal static class GgufModels
 {
     /// <param name="maxModelLength">When positive, the context to build for, instead of the file's
     /// <c>context_length</c> (llama.cpp's converter writes 128 for llama2.c models trained on 512).</param>

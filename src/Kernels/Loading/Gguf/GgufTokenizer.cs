@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Loading.Gguf;
 /// </list>
 /// A file without a vocabulary (<c>no_vocab</c> or no keys) has no tokenizer: it is driven by token ids.
 /// </summary>
-public static class GgufTokenizer
+internal static class GgufTokenizer
 {
     public static ITokenizer? Load(GgufFile file)
     {

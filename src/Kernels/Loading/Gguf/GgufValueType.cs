@@ -1,7 +1,7 @@
 namespace LlmEngine.Kernels.Loading.Gguf;
 
 /// <summary>Types of GGUF metadata values, with the numbers the file stores.</summary>
-public enum GgufValueType : uint
+internal enum GgufValueType : uint
 {
     UInt8 = 0,
     Int8 = 1,

@@ -7,7 +7,7 @@ namespace LlmEngine.Kernels.Loading.Gguf;
 /// dequantized exactly into float32 before conversion to the model's dtype. Q and K rows come back in
 /// Hugging Face's order: llama.cpp's converter grouped each head's rows as (pair, half) for ggml's
 /// interleaved rotary; <see cref="RotaryRows"/> undoes that.</summary>
-public sealed class GgufWeightSource : IQuantizedWeightSource
+internal sealed class GgufWeightSource : IQuantizedWeightSource
 {
     private readonly GgufFile _file;
     private readonly IReadOnlyDictionary<string, GgufTensorRef> _tensors;

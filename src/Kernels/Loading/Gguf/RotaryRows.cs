@@ -12,7 +12,7 @@ namespace LlmEngine.Kernels.Loading.Gguf;
 /// Undoing it is a pure row gather, exact for any block type since a row's blocks never straddle rows.
 /// A bias (one-dimensional) is the same gather over its elements.
 /// </summary>
-public static unsafe class RotaryRows
+internal static unsafe class RotaryRows
 {
     /// <summary>For each Hugging Face row, the GGUF row it comes from.</summary>
     public static int[] SourceRows(int rows, int heads)

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Decoder;
 
 /// <summary>The config.json fields that LLaMA-like families share, read once; a family file
 /// adds its own with <c>with { ... }</c>.</summary>
-public static class DecoderConfig
+internal static class DecoderConfig
 {
     public static ModelConfig Read(HuggingFaceConfig c, ModelArchitecture architecture, string activationField = "hidden_act", string defaultActivation = "silu") => new()
     {

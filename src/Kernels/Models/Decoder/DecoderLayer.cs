@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Models.Decoder;
 
 /// <summary>Where a decoder layer's norms sit around its two blocks.</summary>
-public enum ResidualLayout
+internal enum ResidualLayout
 {
     /// <summary>x += attn(n1 x); x += mlp(n2 x) (LLaMA and most).</summary>
     PreNorm,

@@ -9,7 +9,7 @@ namespace LlmEngine.Kernels.Models.Families;
 /// common layer is LLaMA's (pre-RMSNorm, q/k/v/o projections, gated MLP); a family overrides
 /// only what it changes.
 /// </summary>
-public abstract class DecoderFamily : IModelFamily
+internal abstract class DecoderFamily : IModelFamily
 {
     public abstract IReadOnlyList<string> Architectures { get; }
     public abstract IReadOnlyList<string> ModelTypes { get; }

@@ -7,7 +7,7 @@ namespace LlmEngine.Kernels.Models.Families;
 /// <summary>Gemma 2: Gemma with norms before and after each block, attention scaled by
 /// query_pre_attn_scalar^-1/2, attention and final-logit soft-capping, and a sliding window on
 /// even layers (odd layers global).</summary>
-public sealed class Gemma2Family : DecoderFamily
+internal sealed class Gemma2Family : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["Gemma2ForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["gemma2"];

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>Gemma: LLaMA with the embedding times sqrt(hidden), RMSNorm x(1 + w), GeGLU (tanh
 /// GeLU), head_dim independent of the width, tied head (the unscaled embedding).</summary>
-public sealed class GemmaFamily : DecoderFamily
+internal sealed class GemmaFamily : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["GemmaForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["gemma"];

@@ -8,7 +8,7 @@ namespace LlmEngine.Kernels.Models.Families;
 /// <summary>GPT-NeoX (Pythia): LayerNorms and biases, query_key_value fused per head (each head's
 /// rows are its q | k | v; regrouped at load into [q | k | v]), rotary on the first rotary_pct of
 /// each head, erf GeLU MLP, parallel residual unless use_parallel_residual is false, embed_out head.</summary>
-public sealed class GptNeoXFamily : DecoderFamily
+internal sealed class GptNeoXFamily : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["GPTNeoXForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["gpt_neox"];

@@ -4,7 +4,7 @@ using LlmEngine.Kernels.Models.Decoder;
 namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>Mistral: LLaMA with sliding_window on every layer.</summary>
-public sealed class MistralFamily : DecoderFamily
+internal sealed class MistralFamily : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["MistralForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["mistral"];

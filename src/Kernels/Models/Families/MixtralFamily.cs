@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>Mixtral: Mistral with a sparse mixture of experts (w1 = gate, w3 = up, w2 = down),
 /// top-k renormalised.</summary>
-public sealed class MixtralFamily : DecoderFamily
+internal sealed class MixtralFamily : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["MixtralForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["mixtral"];

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>OLMo 2: RMSNorms on each block's output instead of its input, and q_norm / k_norm
 /// (RMSNorms over the whole q and k projections, before rotary).</summary>
-public sealed class Olmo2Family : DecoderFamily
+internal sealed class Olmo2Family : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["Olmo2ForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["olmo2"];

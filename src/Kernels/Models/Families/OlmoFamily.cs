@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>OLMo: LLaMA with LayerNorms without parameters (epsilon 1e-5) and q, k, v clamped to
 /// ±clip_qkv right after the projection.</summary>
-public sealed class OlmoFamily : DecoderFamily
+internal sealed class OlmoFamily : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["OlmoForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["olmo"];

@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>Phi-3 / Phi-4-mini: LLaMA with fused qkv_proj ([q | k | v] rows) and gate_up_proj
 /// ([gate | up] rows), longrope scaling, sliding_window on every layer when set.</summary>
-public sealed class Phi3Family : DecoderFamily
+internal sealed class Phi3Family : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["Phi3ForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["phi3"];

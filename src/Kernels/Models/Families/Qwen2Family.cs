@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>Qwen2 / Qwen2.5: LLaMA with q/k/v biases (no o bias); with use_sliding_window, the
 /// layers from max_window_layers on are windowed.</summary>
-public sealed class Qwen2Family : DecoderFamily
+internal sealed class Qwen2Family : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["Qwen2ForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["qwen2"];

@@ -7,7 +7,7 @@ namespace LlmEngine.Kernels.Models.Families;
 /// <summary>Qwen2-MoE: Qwen2 with a sparse mixture of experts (renormalised as norm_topk_prob
 /// says) plus a sigmoid-gated shared expert, on every decoder_sparse_step-th layer not in
 /// mlp_only_layers; the other layers keep a dense MLP.</summary>
-public sealed class Qwen2MoeFamily : DecoderFamily
+internal sealed class Qwen2MoeFamily : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["Qwen2MoeForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["qwen2_moe"];

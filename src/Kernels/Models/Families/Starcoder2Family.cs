@@ -6,7 +6,7 @@ namespace LlmEngine.Kernels.Models.Families;
 
 /// <summary>Starcoder2: LayerNorms, biases on every projection (use_bias), a plain tanh-GeLU MLP
 /// (c_fc, c_proj), sliding_window on every layer, tied head unless said otherwise.</summary>
-public sealed class Starcoder2Family : DecoderFamily
+internal sealed class Starcoder2Family : DecoderFamily
 {
     public override IReadOnlyList<string> Architectures { get; } = ["Starcoder2ForCausalLM"];
     public override IReadOnlyList<string> ModelTypes { get; } = ["starcoder2"];

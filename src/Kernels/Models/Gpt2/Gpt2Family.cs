@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Models.Gpt2;
 
 /// <summary>GPT-2 from Hugging Face directories (GPT2LMHeadModel): learned absolute positions,
 /// pre-LayerNorm blocks with Conv1D projections, tied head.</summary>
-public sealed class Gpt2Family : IModelFamily
+internal sealed class Gpt2Family : IModelFamily
 {
     public IReadOnlyList<string> Architectures { get; } = ["GPT2LMHeadModel"];
     public IReadOnlyList<string> ModelTypes { get; } = ["gpt2"];

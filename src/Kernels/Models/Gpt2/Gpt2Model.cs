@@ -9,7 +9,7 @@ namespace LlmEngine.Kernels.Models.Gpt2;
 /// <summary>GPT-2: token plus learned position embeddings, pre-LayerNorm blocks, final
 /// LayerNorm (ln_f), head tied to the token embedding unless the config unties it. A pipeline
 /// stage keeps its blocks, the embeddings when first and ln_f and the head when last.</summary>
-public sealed class Gpt2Model : IStagedModel
+internal sealed class Gpt2Model : IStagedModel
 {
     private readonly Tensor? _tokenEmbedding, _positionEmbedding, _finalNorm, _finalNormBias;
     private readonly LinearWeight? _head;

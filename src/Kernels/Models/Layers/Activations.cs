@@ -9,7 +9,7 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// <summary>The MLP activations that configs name in <c>activation_function</c>, <c>hidden_act</c>
 /// or <c>hidden_activation</c> (keys of transformers' ACT2FN), computed in the model's dtype as
 /// transformers does.</summary>
-public static class Activations
+internal static class Activations
 {
     public static IReadOnlyList<string> Supported { get; } = ["gelu_new", "gelu_pytorch_tanh", "gelu", "relu", "silu"];
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Models.Layers;
 
 /// <summary>The MLP of a decoder layer: [tokens, hidden] to [tokens, hidden].</summary>
-public interface IFeedForward : IDisposable
+internal interface IFeedForward : IDisposable
 {
     Tensor Forward(Tensor x);
 }
@@ -37,7 +37,7 @@ public sealed class GatedMlp(LinearWeight gateUp, LinearWeight down, string acti
 }
 
 /// <summary>down(act(up · x + b) ) + b, with or without biases (GPT-NeoX, Starcoder2).</summary>
-public sealed class PlainMlp(LinearWeight up, Tensor? upBias, LinearWeight down, Tensor? downBias, string activation) : IFeedForward
+internal sealed class PlainMlp(LinearWeight up, Tensor? upBias, LinearWeight down, Tensor? downBias, string activation) : IFeedForward
 {
     public static PlainMlp Read(WeightReader weights, string prefix, string up, string down, long hidden, long intermediate, string activation, bool bias) =>
         new(weights.ReadLinear($"{prefix}.{up}.weight", intermediate, hidden), bias ? weights.ReadBias($"{prefix}.{up}.bias", intermediate) : null,
@@ -59,7 +59,7 @@ public sealed class PlainMlp(LinearWeight up, Tensor? upBias, LinearWeight down,
 
 /// <summary>Fused projections: several weights (or biases) stacked by rows into one matrix, so one
 /// matrix product computes them all.</summary>
-public static class Fused
+internal static class Fused
 {
     public static Tensor Rows(params Tensor[] parts)
     {

@@ -8,7 +8,7 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// <summary>Normalisations computed in float32 whatever the model's dtype, as Hugging Face does.
 /// RMSNorms of a few rows are one native call (<see cref="FusedOps"/>), which can also add the
 /// residual first.</summary>
-public static class Norms
+internal static class Norms
 {
     public static Tensor Rms(Tensor x, Tensor weight, double epsilon) => Rms(x, null, weight, epsilon, unitOffset: false);
 

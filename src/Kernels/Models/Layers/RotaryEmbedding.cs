@@ -18,7 +18,7 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// Phi-3's longrope has two tables, short and long factors, stacked: positions of a sequence
 /// longer than the original context read the second (see <see cref="For(Tensor, AttentionBatch)"/>).
 /// </summary>
-public sealed class RotaryEmbedding : IDisposable
+internal sealed class RotaryEmbedding : IDisposable
 {
     private readonly Tensor _cos, _sin;   // [positions (x2 with longrope), rotaryDim / 2] float32
     private readonly RotaryStyle _style;

@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Models.Llama;
 
 /// <summary>LLaMA from Hugging Face directories (half-split rotary) and from llama2.c
 /// checkpoints (interleaved rotary, shapes from the 7-int header).</summary>
-public sealed class LlamaFamily : IModelFamily
+internal sealed class LlamaFamily : IModelFamily
 {
     public IReadOnlyList<string> Architectures { get; } = ["LlamaForCausalLM"];
     public IReadOnlyList<string> ModelTypes { get; } = ["llama"];

@@ -10,7 +10,7 @@ namespace LlmEngine.Kernels.Models.Llama;
 /// embedding, decoder layers, final RMSNorm, tied or separate output head. A tensor-parallel
 /// rank's model returns the logits of its slice of the vocabulary; a pipeline stage's model holds
 /// its layers, the embedding when first and the final norm and head when last.</summary>
-public sealed class LlamaModel : IStagedModel
+internal sealed class LlamaModel : IStagedModel
 {
     private readonly Tensor? _embedding, _finalNorm;
     private readonly LinearWeight? _head;

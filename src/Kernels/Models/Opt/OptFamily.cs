@@ -5,7 +5,7 @@ namespace LlmEngine.Kernels.Models.Opt;
 
 /// <summary>OPT from Hugging Face directories (OPTForCausalLM): learned positions offset by 2,
 /// pre- or post-LayerNorm blocks, optional projection between embedding and hidden width, tied head.</summary>
-public sealed class OptFamily : IModelFamily
+internal sealed class OptFamily : IModelFamily
 {
     public IReadOnlyList<string> Architectures { get; } = ["OPTForCausalLM"];
     public IReadOnlyList<string> ModelTypes { get; } = ["opt"];

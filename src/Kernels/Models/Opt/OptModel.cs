@@ -15,7 +15,7 @@ namespace LlmEngine.Kernels.Models.Opt;
 /// </code>
 /// A pipeline stage keeps its layers, the embeddings (and project_in) when first and the rest when last.
 /// </summary>
-public sealed class OptModel : IStagedModel
+internal sealed class OptModel : IStagedModel
 {
     // OPTLearnedPositionalEmbedding keeps two extra rows in front (fairseq's padding offset).
     private const int PositionOffset = 2;

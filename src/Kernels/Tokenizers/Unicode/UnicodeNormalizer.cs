@@ -15,7 +15,7 @@ namespace LlmEngine.Kernels.Tokenizers.Unicode;
 /// </code>
 /// Unpaired surrogates pass through as they are.
 /// </summary>
-public static class UnicodeNormalizer
+internal static class UnicodeNormalizer
 {
     public static string Normalize(string text, NormalizationForm form)
     {
