@@ -7,7 +7,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>An error the client is told about, as OpenAI shapes it:
 /// <c>{"error": {"message", "type", "param", "code"}}</c> with an HTTP status.</summary>
-public sealed class ApiException(int status, string message, string type = ApiException.InvalidRequest, string? param = null, string? code = null)
+internal sealed class ApiException(int status, string message, string type = ApiException.InvalidRequest, string? param = null, string? code = null)
     : Exception(message)
 {
     public const string InvalidRequest = "invalid_request_error";
@@ -66,7 +66,7 @@ public sealed class ApiException(int status, string message, string type = ApiEx
 }
 
 /// <summary>Writes error objects; one shape for every status the server sends.</summary>
-public static class ApiErrors
+internal static class ApiErrors
 {
     /// <summary>The error object as a JSON document (also what a stream sends when it fails midway).</summary>
     public static byte[] Body(int status, string message, string type, string? param, string? code)

@@ -14,7 +14,7 @@ namespace LlmEngine.Host.Api;
 /// <summary>POST /v1/chat/completions: messages through the chat template, then the engine; with
 /// tools, the output read into tool calls (<paramref name="autoToolParser"/>: the server's
 /// <c>--tool-call-parser</c> when <c>--enable-auto-tool-choice</c> is on).</summary>
-public sealed class ChatCompletionsEndpoint(
+internal sealed class ChatCompletionsEndpoint(
     ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, StructuredOutputs structured, string servedModel, IToolCallParser? autoToolParser = null)
 {
     private static readonly Dictionary<string, string> Renamed = new() { ["logprobs"] = "top_logprobs" };

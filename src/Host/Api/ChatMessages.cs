@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Api;
 /// an assistant's tool_calls reach the template with their arguments as objects (as vLLM passes
 /// them, for templates that write <c>arguments | tojson</c>); other fields (name, tool_call_id,
 /// ...) pass through as plain values.</summary>
-public static class ChatMessages
+internal static class ChatMessages
 {
     public static IReadOnlyList<IReadOnlyDictionary<string, object?>> Read(JsonElement body)
     {

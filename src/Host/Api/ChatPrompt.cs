@@ -5,7 +5,7 @@ using LlmEngine.Kernels.Loading.Gguf;
 namespace LlmEngine.Host.Api;
 
 /// <summary>A compiled Jinja chat template: messages in, prompt text out.</summary>
-public delegate string ChatRenderer(
+internal delegate string ChatRenderer(
     IReadOnlyList<IReadOnlyDictionary<string, object?>> messages, bool addGenerationPrompt, IReadOnlyDictionary<string, object?>? variables);
 
 /// <summary>
@@ -17,7 +17,7 @@ public delegate string ChatRenderer(
 /// The rendered prompt already holds BOS where the template puts it, so callers tokenise it
 /// without adding special tokens.
 /// </summary>
-public sealed class ChatPrompt
+internal sealed class ChatPrompt
 {
     private readonly ChatRenderer? _render;
     private readonly Dictionary<string, object?> _variables = [];

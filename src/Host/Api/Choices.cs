@@ -8,7 +8,7 @@ namespace LlmEngine.Host.Api;
 /// search settles its text only there). Choices are indexed as OpenAI does with several prompts:
 /// prompt p's choice i is choice p * n + i.
 /// </summary>
-public sealed class ChoiceAccumulator(int prompts, int n)
+internal sealed class ChoiceAccumulator(int prompts, int n)
 {
     private readonly CompletionOutput[] _choices = [.. Enumerable.Range(0, prompts * n).Select(i => new CompletionOutput(i % n, [], "", 0, [], "abort"))];
 
@@ -29,7 +29,7 @@ public sealed class ChoiceAccumulator(int prompts, int n)
 /// <see cref="RequestOutput.Outputs"/> settle more than its deltas did (a finish reason carried
 /// only there, beam search's text settled at the end) still reaches the client.
 /// </summary>
-public sealed class StreamTracker(int prompts, int n)
+internal sealed class StreamTracker(int prompts, int n)
 {
     private readonly int[] _textSent = new int[prompts * n];
     private readonly int[] _tokens = new int[prompts * n];

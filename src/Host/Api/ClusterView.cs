@@ -4,7 +4,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>GET /cluster on a cluster node: Akka.Cluster's members, the replicas this node routes
 /// to (their last reported load and cached blocks), and its routing counters.</summary>
-public sealed record ClusterView(
+internal sealed record ClusterView(
     string Self,
     string Routing,
     IReadOnlyList<ClusterMemberView> Members,
@@ -25,4 +25,4 @@ public sealed record ClusterView(
 
 /// <summary>One Akka.Cluster member: address, status (Up, Leaving, ...), roles, and whether this
 /// node's failure detector hears it (false between a crash or partition and the member's downing).</summary>
-public sealed record ClusterMemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);
+internal sealed record ClusterMemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);

@@ -10,7 +10,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>POST /v1/completions: OpenAI's legacy completions with vLLM's extra sampling fields.
 /// The prompt is a string, a list of strings, a list of token ids, or a list of such lists.</summary>
-public sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, StructuredOutputs structured, string servedModel)
+internal sealed class CompletionsEndpoint(ILlmEngine engine, ServerMetrics metrics, StructuredOutputs structured, string servedModel)
 {
     private const int DefaultMaxTokens = 16;
     private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);

@@ -6,15 +6,15 @@ namespace LlmEngine.Host.Api;
 // Response bodies as OpenAI names them (snake_case through ApiJson.Options). Nulls are written
 // ("logprobs": null, "finish_reason": null) as OpenAI does, except where marked.
 
-public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens)
+internal sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens)
 {
     public static Usage Of(int prompt, int completion) => new(prompt, completion, prompt + completion);
 }
 
-public sealed record CompletionLogprobs(
+internal sealed record CompletionLogprobs(
     List<string> Tokens, List<double?> TokenLogprobs, List<Dictionary<string, double>?> TopLogprobs, List<int> TextOffset);
 
-public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs? Logprobs, string? FinishReason)
+internal sealed record CompletionChoice(int Index, string Text, CompletionLogprobs? Logprobs, string? FinishReason)
 {
     /// <summary>vLLM's prompt_logprobs: per prompt token (null for the first) its own and its top
     /// alternatives' log-probabilities, by token id; written only when asked for.</summary>
@@ -24,59 +24,59 @@ public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs
 
 /// <summary>One entry of vLLM's prompt_logprobs: the log-probability, the rank among all tokens
 /// (1: most likely) and the token's text.</summary>
-public sealed record PromptTokenLogprob(double Logprob, int Rank, string DecodedToken);
+internal sealed record PromptTokenLogprob(double Logprob, int Rank, string DecodedToken);
 
-public sealed record CompletionResponse(
+internal sealed record CompletionResponse(
     string Id, string Object, long Created, string Model, IReadOnlyList<CompletionChoice> Choices,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage);
 
-public sealed record ChatTopLogprob(string Token, double Logprob, int[] Bytes);
+internal sealed record ChatTopLogprob(string Token, double Logprob, int[] Bytes);
 
-public sealed record ChatTokenLogprob(string Token, double Logprob, int[] Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
+internal sealed record ChatTokenLogprob(string Token, double Logprob, int[] Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
 
-public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
+internal sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
 
-public sealed record ChatResponseMessage(
+internal sealed record ChatResponseMessage(
     string Role, string? Content,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCall>? ToolCalls = null);
 
 /// <summary>A function call: whole in a message; in a stream, the name comes once and arguments in pieces.</summary>
-public sealed record ToolCallFunction(
+internal sealed record ToolCallFunction(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name, string Arguments);
 
-public sealed record ToolCall(string Id, string Type, ToolCallFunction Function);
+internal sealed record ToolCall(string Id, string Type, ToolCallFunction Function);
 
-public sealed record ToolCallDelta(
+internal sealed record ToolCallDelta(
     int Index,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
     ToolCallFunction Function);
 
-public sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string? FinishReason);
+internal sealed record ChatChoice(int Index, ChatResponseMessage Message, ChatLogprobs? Logprobs, string? FinishReason);
 
-public sealed record ChatResponse(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage)
+internal sealed record ChatResponse(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage)
 {
     /// <summary>vLLM's prompt_logprobs of the templated prompt, as on <see cref="CompletionChoice"/>.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs { get; init; }
 }
 
-public sealed record ChatDelta(
+internal sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallDelta>? ToolCalls = null);
 
-public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
+internal sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
 
-public sealed record ChatChunk(
+internal sealed record ChatChunk(
     string Id, string Object, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage);
 
-public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, int MaxModelLen);
+internal sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, int MaxModelLen);
 
-public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
+internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 
-public static class ApiJson
+internal static class ApiJson
 {
     public static readonly JsonSerializerOptions Options = new()
     {

@@ -7,7 +7,7 @@ using LlmEngine.Kernels.Sampling;
 namespace LlmEngine.Host.Api;
 
 /// <summary>One prompt of a request: its token ids and, where known, its text (for echo).</summary>
-public sealed record PromptInput(IReadOnlyList<int> TokenIds, string? Text);
+internal sealed record PromptInput(IReadOnlyList<int> TokenIds, string? Text);
 
 /// <summary>
 /// The engine requests behind one HTTP request: one per prompt, each with n choices. Starting it
@@ -15,7 +15,7 @@ public sealed record PromptInput(IReadOnlyList<int> TokenIds, string? Text);
 /// (an <see cref="ArgumentException"/>) becomes a 400 before any response header is sent.
 /// Disposing it cancels whatever is still running (a client that went away, an error midway).
 /// </summary>
-public sealed class EngineRun : IAsyncDisposable
+internal sealed class EngineRun : IAsyncDisposable
 {
     private readonly CancellationTokenSource _cts;
     private readonly IAsyncEnumerator<RequestOutput>[] _streams;

@@ -8,7 +8,7 @@ namespace LlmEngine.Host.Api;
 /// (<see cref="ApiException"/>), Kestrel's own (413 oversized body, ...), bodiless statuses from
 /// routing (404 unknown route, 405 wrong method) and unexpected exceptions (500, logged) alike.
 /// </summary>
-public sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddleware> logger)
+internal sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -56,7 +56,7 @@ public sealed class ErrorMiddleware(RequestDelegate next, ILogger<ErrorMiddlewar
 
 /// <summary>When an API key is set, /v1/*, /dashboard* and /trace/* requests must carry
 /// "Authorization: Bearer KEY" (as vLLM checks it); the dashboard also takes it from ?key= or its cookie.</summary>
-public sealed class ApiKeyMiddleware(RequestDelegate next, string apiKey)
+internal sealed class ApiKeyMiddleware(RequestDelegate next, string apiKey)
 {
     public Task InvokeAsync(HttpContext context)
     {

@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>The endpoints around generation: /v1/models (and one model by id), /health and
 /// /ping, /version, /tokenize, /detokenize and /metrics.</summary>
-public sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, string servedModel)
+internal sealed class InfoEndpoints(ILlmEngine engine, ServerMetrics metrics, ChatPrompt chat, string servedModel)
 {
     private readonly long _started = ApiJson.Now();
 

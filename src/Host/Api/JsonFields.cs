@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Api;
 /// <summary>Reads a request body as a JSON object and its fields by name, so that a field of the
 /// wrong type is reported by its API name (a 400 that says "'max_tokens' must be an integer")
 /// rather than as a deserialiser's path.</summary>
-public static class JsonFields
+internal static class JsonFields
 {
     /// <summary>Parses the body; malformed JSON, a non-object body, a non-JSON content type and an
     /// oversized body become <see cref="ApiException"/>s with fitting statuses.</summary>

@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>Sampled tokens' log-probabilities in the two formats OpenAI has: the legacy
 /// completions one (parallel lists plus text offsets) and the chat one (a list of entries).</summary>
-public sealed class LogprobFormatter(ITokenizer? tokenizer)
+internal sealed class LogprobFormatter(ITokenizer? tokenizer)
 {
     /// <summary>A token's own text, special tokens included; "token_id:N" without a tokenizer (as vLLM).</summary>
     public string TokenText(int id) => tokenizer?.Decode([id], skipSpecialTokens: false) ?? $"token_id:{id}";

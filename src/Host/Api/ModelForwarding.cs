@@ -14,7 +14,7 @@ namespace LlmEngine.Host.Api;
 /// serves the model does the request reach the endpoint, which answers 404 model_not_found. A
 /// forwarded request (<see cref="ForwardedHeader"/>) is never forwarded again.
 /// </summary>
-public sealed class ModelForwarding(RequestDelegate next, ClusterEngine cluster, string servedModel)
+internal sealed class ModelForwarding(RequestDelegate next, ClusterEngine cluster, string servedModel)
 {
     /// <summary>Set on a forwarded request: the forwarding node's cluster address.</summary>
     public const string ForwardedHeader = "X-Llm-Forwarded-By";

@@ -23,7 +23,7 @@ namespace LlmEngine.Host.Api;
 ///   await OpenAiServer.RunAsync(app, Console.Out, ct);   // prints the bound URL, runs until shutdown
 /// </code>
 /// </summary>
-public static class OpenAiServer
+internal static class OpenAiServer
 {
     /// <summary>A configured server over this engine instance. <paramref name="configure"/> may add
     /// services, logging or Kestrel settings before the app is built.</summary>

@@ -6,7 +6,7 @@ using static LlmEngine.Host.Api.JsonFields;
 namespace LlmEngine.Host.Api;
 
 /// <summary>Checks every generation request goes through, before anything reaches the engine.</summary>
-public static class RequestChecks
+internal static class RequestChecks
 {
     /// <summary>"model" may be omitted (the served model is meant); another name is a 404.</summary>
     public static void Model(JsonElement body, string servedModel)

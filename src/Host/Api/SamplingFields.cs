@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>The sampling fields that /v1/completions and /v1/chat/completions share (OpenAI's and
 /// vLLM's extra ones), read into <see cref="SamplingParameters"/>. Absent fields keep vLLM's defaults.</summary>
-public static class SamplingFields
+internal static class SamplingFields
 {
     /// <param name="maxTokens">The completion budget the endpoint settled on.</param>
     /// <param name="logprobs">Top alternatives per token, or null for none.</param>

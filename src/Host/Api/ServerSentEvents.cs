@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Api;
 
 /// <summary>Server-sent events as OpenAI streams them: <c>data: {json}\n\n</c> per chunk, each
 /// flushed at once, and <c>data: [DONE]\n\n</c> to end.</summary>
-public sealed class ServerSentEvents
+internal sealed class ServerSentEvents
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();

@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Api;
 /// A stream of typed events (the Responses API) sends its failure as its own error event
 /// (<paramref name="sendError"/>) and ends without <c>[DONE]</c>.
 /// </summary>
-public static class StreamGuard
+internal static class StreamGuard
 {
     public static async Task Run(HttpContext context, ServerSentEvents sse, Func<Task> body, Func<ApiException, Task>? sendError = null)
     {

@@ -13,7 +13,7 @@ namespace LlmEngine.Host.Api;
 /// <c>guided_grammar</c>. More than one constraint, an unknown type or a constraint that does
 /// not compile is a 400 naming the field.
 /// </summary>
-public sealed class StructuredOutputs(ILlmEngine engine)
+internal sealed class StructuredOutputs(ILlmEngine engine)
 {
     private static readonly string[] Guided = ["guided_json", "guided_regex", "guided_choice", "guided_grammar"];
     private readonly Lazy<GuideCompiler?> _compiler = new(() => engine.Tokenizer is { } tokenizer

@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Bench;
 /// burstiness; burstiness 1 is a Poisson process (exponential gaps), lower is burstier, higher
 /// more regular. An infinite rate sends everything at once.
 /// </summary>
-public sealed class ArrivalProcess(double rate, double burstiness, Random random)
+internal sealed class ArrivalProcess(double rate, double burstiness, Random random)
 {
     public double Rate => rate;
 

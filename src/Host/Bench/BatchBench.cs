@@ -12,7 +12,7 @@ namespace LlmEngine.Host.Bench;
 /// sequence's first, over the rest of the time), as llama.cpp's batched-bench reports them.
 /// <see cref="EngineOverhead"/> is the share of step time outside the forward pass and sampling
 /// (the engine's figure, warm-up included).</summary>
-public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions, double EngineOverhead)
+internal sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, double PromptSeconds, double GenerationSeconds, long NumSteps, long Preemptions, double EngineOverhead)
 {
     /// <summary>Where the steps' time went (with <c>--profile</c>): steps with prompt tokens, steps that only decode.</summary>
     public (ProfileSnapshot Prompt, ProfileSnapshot Decode)? Profile { get; init; }
@@ -38,7 +38,7 @@ public sealed record BatchRow(int BatchSize, int InputLength, int OutputLength, 
 /// largest batch: the worker nodes belong to their head and leave the cluster when it stops. The
 /// rows' random prompts share no block, so the shared cache gives a later row no prefix hit.
 /// </summary>
-public static class BatchBench
+internal static class BatchBench
 {
     public static async IAsyncEnumerable<(BatchRow Row, LlmEngine.Kernels.Models.ModelConfig Config)> RunAsync(EngineOptions options,
         IReadOnlyList<int> batchSizes, int inputLength, int outputLength, int seed, Action onToken, [EnumeratorCancellation] CancellationToken cancel = default)

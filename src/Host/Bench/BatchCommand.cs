@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Bench;
 /// that many sequences started together; prompt and generation throughput reported apart, as
 /// shares of this machine's bounds (a roofline: one weight pass per step, or the compute ceiling)
 /// and against llama.cpp's row.</summary>
-public static class BatchCommand
+internal static class BatchCommand
 {
     public static Command Create()
     {

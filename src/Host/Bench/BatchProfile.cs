@@ -12,7 +12,7 @@ namespace LlmEngine.Host.Bench;
 /// (libtorch dispatch, allocation, embedding, activations, residual adds); "control plane" is the
 /// phase's wall time per step outside the forward pass and sampling (scheduler, actors, messages).
 /// </summary>
-public static class BatchProfile
+internal static class BatchProfile
 {
     private static readonly (string Name, Func<ProfileSnapshot, double> Seconds)[] Parts =
     [

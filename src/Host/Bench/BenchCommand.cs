@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary><c>bench</c>: throughput (offline), batch (llama.cpp's batched-bench), serve (online,
 /// over HTTP), sweep (serve over rates and engine configurations), kernel, moe (a mixture-of-experts layer), guided (a JSON Schema
 /// constraint's cost per step), soak (sustained overload) and fuzz (hostile requests).</summary>
-public static class BenchCommand
+internal static class BenchCommand
 {
     public static Command Create()
     {

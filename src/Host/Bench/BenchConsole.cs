@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary>Where benchmarks write: summaries to standard output, progress bars to standard
 /// error (only when it is a terminal, so logs and tests stay clean), JSON files.</summary>
-public static class BenchConsole
+internal static class BenchConsole
 {
     public static IAnsiConsole Out { get; } = Create(Console.Out, Console.IsOutputRedirected);
     public static IAnsiConsole Error { get; } = Create(Console.Error, Console.IsErrorRedirected);

@@ -3,7 +3,7 @@ namespace LlmEngine.Host.Bench;
 public enum DatasetKind { Random, SharegptLike, AlpacaLike, SharedPrefix, MultiTenant }
 
 /// <summary>One benchmark request: prompt token ids and how many tokens to generate (EOS ignored).</summary>
-public sealed record BenchRequest(int[] PromptTokenIds, int OutputLength)
+internal sealed record BenchRequest(int[] PromptTokenIds, int OutputLength)
 {
     public int PromptLength => PromptTokenIds.Length;
 }
@@ -11,7 +11,7 @@ public sealed record BenchRequest(int[] PromptTokenIds, int OutputLength)
 /// <summary>What to draw: the dataset, lengths for random, shared-prefix and multi-tenant, and the seed.
 /// <see cref="PrefixLength"/> null means the default (all but a 16-token suffix); <see cref="Tenants"/>
 /// is the number of distinct shared prefixes (system prompts) of multi-tenant.</summary>
-public sealed record DatasetSpec(DatasetKind Kind, int NumPrompts, int InputLength, int OutputLength, double RangeRatio = 0, int? PrefixLength = null, int Seed = 0, int Tenants = 8);
+internal sealed record DatasetSpec(DatasetKind Kind, int NumPrompts, int InputLength, int OutputLength, double RangeRatio = 0, int? PrefixLength = null, int Seed = 0, int Tenants = 8);
 
 /// <summary>
 /// Synthetic request sets. Token ids are uniform over the vocabulary without the ids below 3
@@ -24,7 +24,7 @@ public sealed record DatasetSpec(DatasetKind Kind, int NumPrompts, int InputLeng
 /// 1.0 for ShareGPT (coefficient of variation 1.31, a long tail, as its histograms show) and
 /// 0.6 for Alpaca (0.66), consistent with the paper's "higher variance" for ShareGPT.</para>
 /// </summary>
-public static class BenchDataset
+internal static class BenchDataset
 {
     public const int FirstTokenId = 3;
     public const int DefaultSuffixLength = 16;

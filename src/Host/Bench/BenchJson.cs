@@ -3,7 +3,7 @@ using LlmEngine.Actors.Engine;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>JSON pieces shared by the benchmarks.</summary>
-public static class BenchJson
+internal static class BenchJson
 {
     /// <summary>The engine options as the command-line flags name them (snake case).</summary>
     public static Dictionary<string, object?> Engine(EngineOptions o) =>

@@ -15,7 +15,7 @@ namespace LlmEngine.Host.Bench;
 /// engine's part, made while the worker runs a step) and the server's frame (cells, request rows,
 /// JSON), with the share of one core they take at the dashboard's frame rate.
 /// </summary>
-public static class DashboardCostCommand
+internal static class DashboardCostCommand
 {
     /// <summary>Core shares are at <see cref="FramesPerSecond"/>: the asked rate, or fewer where the
     /// hub paces a costly frame (<see cref="DashboardHub.CostFactor"/>).</summary>

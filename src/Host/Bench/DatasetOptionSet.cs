@@ -4,7 +4,7 @@ using LlmEngine.Actors.Engine;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>The request-set options of throughput, serve and sweep, and their binding.</summary>
-public sealed class DatasetOptionSet(int defaultPrompts, string defaultDataset = "random")
+internal sealed class DatasetOptionSet(int defaultPrompts, string defaultDataset = "random")
 {
     public Option<string> Dataset { get; } = new("--dataset")
     {

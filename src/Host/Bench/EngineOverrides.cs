@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary>A named engine configuration of a sweep: the sweep's own engine options with the
 /// flags written for this configuration laid over them.</summary>
-public sealed record SweepConfig(string Name, string Flags, EngineOptions Options)
+internal sealed record SweepConfig(string Name, string Flags, EngineOptions Options)
 {
     /// <summary>Parses <c>name:--flag value --flag value;name:...</c>.</summary>
     public static IReadOnlyList<SweepConfig> ParseAll(string text, EngineOptions baseOptions)
@@ -26,7 +26,7 @@ public sealed record SweepConfig(string Name, string Flags, EngineOptions Option
 }
 
 /// <summary>Engine flags over a base: only the flags actually written change the options.</summary>
-public static class EngineOverrides
+internal static class EngineOverrides
 {
     public static EngineOptions Apply(string flags, EngineOptions baseOptions)
     {

@@ -18,7 +18,7 @@ namespace LlmEngine.Host.Bench;
 /// LLM_NATIVE_THREADS=1 the CPU time counts all of a step's work and none of the waiting, the
 /// steadiest figure on a loaded machine.
 /// </summary>
-public static partial class FusedCommand
+internal static partial class FusedCommand
 {
     private const int Context = 128;
 

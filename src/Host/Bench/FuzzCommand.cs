@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary><c>bench fuzz</c>: <see cref="RequestFuzzer"/>'s seeded hostile requests against
 /// <c>--base-url</c> or an in-process server; prints the count of each status, the 5xx and the
 /// requests left unanswered, and whether a fixed greedy completion answered the same afterwards.</summary>
-public static class FuzzCommand
+internal static class FuzzCommand
 {
     public static Command Create()
     {

@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary>What a fuzz run saw: the count of each status, the requests answered with a 5xx (or a
 /// stream that ended with a server error event), those that got no answer in time, and whether a
 /// fixed greedy request answered the same before and after.</summary>
-public sealed record FuzzOutcome(
+internal sealed record FuzzOutcome(
     int Requests, IReadOnlyDictionary<int, int> Statuses, IReadOnlyList<string> ServerErrors, IReadOnlyList<string> Hangs,
     string GreedyBefore, string GreedyAfter, double Seconds)
 {
@@ -33,7 +33,7 @@ public sealed record FuzzOutcome(
 /// <summary>Sends <see cref="RequestFuzzer"/>'s requests to a server, a few at a time, and checks
 /// every answer: no 5xx (nor a stream's server error event), none later than <c>timeout</c>, and the
 /// same greedy completion before and after.</summary>
-public static class FuzzRun
+internal static class FuzzRun
 {
     private static readonly byte[] Greedy = Encoding.UTF8.GetBytes("""{"prompt":"Once upon a time","max_tokens":24,"temperature":0}""");
 

@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary>One batch size of <c>bench guided</c>: per decode step, the milliseconds spent on the
 /// constraint (finding each sequence's mask and advancing its automaton; then what applying the
 /// masks adds to the sampler) beside the model's own step time at that batch size.</summary>
-public sealed record GuidedRow(int BatchSize, int Steps, double MaskMilliseconds, double MaxMaskMilliseconds, double SamplerMilliseconds, double StepMilliseconds)
+internal sealed record GuidedRow(int BatchSize, int Steps, double MaskMilliseconds, double MaxMaskMilliseconds, double SamplerMilliseconds, double StepMilliseconds)
 {
     public double GuidedMilliseconds => MaskMilliseconds + SamplerMilliseconds;
     /// <summary>The constraint's time as a share of a step (forward pass and sampling) without it.</summary>
@@ -24,7 +24,7 @@ public sealed record GuidedRow(int BatchSize, int Steps, double MaskMilliseconds
 /// and each sequence advanced by the token the masked sampler chose; a sequence that ends starts
 /// over, as a new request with the same schema would.
 /// </summary>
-public static class GuidedBench
+internal static class GuidedBench
 {
     public static GuidedRow Measure(TokenGuide guide, int batchSize, int steps, double stepMilliseconds, int seed)
     {

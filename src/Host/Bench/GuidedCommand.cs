@@ -14,7 +14,7 @@ namespace LlmEngine.Host.Bench;
 /// the schema's compile time. The vocabulary is synthetic with the model's logit count
 /// (<see cref="SyntheticVocabulary"/>), so models without a tokenizer (llama-110m) can be measured.
 /// </summary>
-public static class GuidedCommand
+internal static class GuidedCommand
 {
     /// <summary>Nested objects, an enum, arrays of objects, anyOf and a $ref, as OpenAI's strict mode allows.</summary>
     public const string DefaultSchema = """

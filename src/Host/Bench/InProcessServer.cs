@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>The engine and the OpenAI-compatible server in this process, on a free loopback port.</summary>
-public sealed class InProcessServer : IAsyncDisposable
+internal sealed class InProcessServer : IAsyncDisposable
 {
     private InProcessServer(InferenceEngine engine, WebApplication app) => (Engine, App, BaseAddress) = (engine, app, OpenAiServer.BoundAddress(app));
 

@@ -10,7 +10,7 @@ namespace LlmEngine.Host.Bench;
 /// context: time per call, K/V bytes read per second as a share of the memory bandwidth measured
 /// beside each case, and the speed-up over the TorchSharp composition.
 /// </summary>
-public static class KernelCommand
+internal static class KernelCommand
 {
     public static Command Create()
     {

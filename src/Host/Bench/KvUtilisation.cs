@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Bench;
 /// averaged over the engine's busy time. Also the waste as a share of allocated slots, the peak
 /// of blocks in use, preemptions and the prefix-cache hit rate.
 /// </summary>
-public sealed record KvUtilisation(
+internal sealed record KvUtilisation(
     string Layout, double TokenShare, double UnusedShare, double WasteOfAllocated,
     int PeakBlocksUsed, int BlocksTotal, long Preemptions, long PrefixQueries, long PrefixHits, double EngineOverhead)
 {

@@ -3,7 +3,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary>Summary statistics as numpy computes them (vLLM's benchmarks use numpy):
 /// percentiles by linear interpolation between order statistics, population standard deviation,
 /// and 0 for an empty list.</summary>
-public static class LatencyStats
+internal static class LatencyStats
 {
     /// <summary>numpy.percentile's default ("linear"): rank p/100 * (n - 1), interpolated.</summary>
     public static double Percentile(IReadOnlyList<double> values, double p)
@@ -33,7 +33,7 @@ public static class LatencyStats
 /// What the client saw of one streamed request (seconds from when it was sent):
 /// time to the first chunk with tokens, the gaps between later chunks, and the total.
 /// </summary>
-public sealed record RequestRecord(bool Success, int PromptLength, int OutputTokens, double Ttft, IReadOnlyList<double> Itl, double Latency, string? Error = null)
+internal sealed record RequestRecord(bool Success, int PromptLength, int OutputTokens, double Ttft, IReadOnlyList<double> Itl, double Latency, string? Error = null)
 {
     public static RequestRecord Failed(int promptLength, string error, double latency = 0) => new(false, promptLength, 0, 0, [], latency, error);
 
@@ -51,7 +51,7 @@ public sealed record RequestRecord(bool Success, int PromptLength, int OutputTok
 /// requests. Throughputs divide by the whole run's duration. Milliseconds for latencies, except the
 /// normalized latency, in seconds per token as the paper plots it.
 /// </summary>
-public sealed record ServeSummary(
+internal sealed record ServeSummary(
     int Completed, int Failed, double Duration, long TotalInputTokens, long TotalOutputTokens,
     double RequestThroughput, double OutputThroughput, double TotalTokenThroughput,
     Distribution TtftMs, Distribution TpotMs, Distribution ItlMs, Distribution E2elMs, double MeanNormalizedLatency)
@@ -96,7 +96,7 @@ public sealed record ServeSummary(
     }
 }
 
-public sealed record Distribution(int Count, double Mean, double Median, double Std, double P99)
+internal sealed record Distribution(int Count, double Mean, double Median, double Std, double P99)
 {
     public static Distribution Of(IReadOnlyList<double> values) =>
         new(values.Count, LatencyStats.Mean(values), LatencyStats.Median(values), LatencyStats.Std(values), LatencyStats.Percentile(values, 99));

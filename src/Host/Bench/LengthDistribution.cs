@@ -1,7 +1,7 @@
 namespace LlmEngine.Host.Bench;
 
 /// <summary>A distribution of token counts (prompt or output lengths), always at least 1.</summary>
-public abstract record LengthDistribution
+internal abstract record LengthDistribution
 {
     /// <summary>The mean before rounding and clipping.</summary>
     public abstract double Mean { get; }
@@ -17,7 +17,7 @@ public abstract record LengthDistribution
     public static LengthDistribution LogNormal(double mean, double sigma) => new LogNormalLength(mean, sigma);
 }
 
-public sealed record UniformLength(int Length, double RangeRatio) : LengthDistribution
+internal sealed record UniformLength(int Length, double RangeRatio) : LengthDistribution
 {
     public override double Mean => Length;
 
@@ -30,7 +30,7 @@ public sealed record UniformLength(int Length, double RangeRatio) : LengthDistri
     }
 }
 
-public sealed record LogNormalLength(double MeanLength, double Sigma) : LengthDistribution
+internal sealed record LogNormalLength(double MeanLength, double Sigma) : LengthDistribution
 {
     public override double Mean => MeanLength;
 

@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Bench;
 /// node-llama-cpp 3.22.1), CPU build with AVX-512 BF16/VNNI, 2 threads, flash attention,
 /// <c>llama-batched-bench -npp 128 -ntg 128 -npl 1,8,32,64</c> on a random LLaMA of the llama-110m
 /// shape; medians of 5 rounds. Prompt throughput was recorded at 1, 32 and 64 sequences.</summary>
-public static class LlamaCppReference
+internal static class LlamaCppReference
 {
     public const string Version = "llama.cpp de3ff815 (2026-09-28)";
 

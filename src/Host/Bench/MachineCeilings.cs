@@ -17,7 +17,7 @@ namespace LlmEngine.Host.Bench;
 /// quantized formats use the bfloat16 rate (their kernels' work per weight is of that order).
 /// Rough figures: the GEMM rate depends on the shape, so a share a little above 100% is possible.
 /// </summary>
-public static class MachineCeilings
+internal static class MachineCeilings
 {
     public const double Float32FlopsPerSecond = 185e9;
     public const double BFloat16FlopsPerSecond = 810e9;

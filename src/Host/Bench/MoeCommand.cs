@@ -16,7 +16,7 @@ namespace LlmEngine.Host.Bench;
 /// grouped kernel, and a dense gated MLP with the same active parameters (intermediate k x I).
 /// The composition minus the experts alone is what routing, gathering and scattering cost.
 /// </summary>
-public static class MoeCommand
+internal static class MoeCommand
 {
     public static Command Create()
     {

@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench plot-trace TRACE.json</c>: batch size and KV cache usage over time, from a
 /// step trace, as a PNG.</summary>
-public static class PlotTraceCommand
+internal static class PlotTraceCommand
 {
     public static Command Create()
     {

@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary>The prefix-cache counters of one or more servers (their /metrics), summed: prompt
 /// tokens looked up and found. Read before and after a run, their difference is the run's hit
 /// rate across a cluster's engines (each engine counts only what it ran).</summary>
-public sealed record PrefixCacheCounters(double Queries, double Hits)
+internal sealed record PrefixCacheCounters(double Queries, double Hits)
 {
     public double HitRate => Queries == 0 ? 0 : Hits / Queries;
 

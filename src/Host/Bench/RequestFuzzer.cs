@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>One fuzzed HTTP request: its method, path and body (null for none).</summary>
-public sealed record FuzzRequest(HttpMethod Method, string Path, byte[]? Body)
+internal sealed record FuzzRequest(HttpMethod Method, string Path, byte[]? Body)
 {
     /// <summary>A short description for a report: method, path and the body's first 200 characters.</summary>
     public string Describe() =>
@@ -25,7 +25,7 @@ public sealed record FuzzRequest(HttpMethod Method, string Path, byte[]? Body)
 /// always given, mostly small), so a few thousand requests take seconds on a small model.
 /// The same seed gives the same requests.
 /// </summary>
-public sealed class RequestFuzzer(int seed)
+internal sealed class RequestFuzzer(int seed)
 {
     private static readonly string[] CompletionFields =
     [

@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary>How requests are sent: arrival rate (requests/s, infinity: all at once), burstiness
 /// of the Gamma arrivals, the most requests in flight (null: no limit), seed of the arrivals,
 /// and whether to ask for logprobs (which makes every token arrive in its own chunk).</summary>
-public sealed record ServeSettings(double RequestRate, double Burstiness = 1, int? MaxConcurrency = null, int Seed = 0, bool Logprobs = true);
+internal sealed record ServeSettings(double RequestRate, double Burstiness = 1, int? MaxConcurrency = null, int Seed = 0, bool Logprobs = true);
 
 /// <summary>
 /// The online benchmark's loop, as vLLM's <c>benchmark_serving</c>: one warm-up request, then the
@@ -13,7 +13,7 @@ public sealed record ServeSettings(double RequestRate, double Burstiness = 1, in
 /// concurrency limit: a request over the limit waits for a free seat and its latency counts from
 /// when it is sent). Duration is from the first send to the last response's end.
 /// </summary>
-public static class ServeBench
+internal static class ServeBench
 {
     public static async Task<(IReadOnlyList<RequestRecord> Records, double Duration)> RunAsync(
         HttpClient http, string? model, IReadOnlyList<BenchRequest> requests, ServeSettings settings, Action onDone, CancellationToken cancel = default)

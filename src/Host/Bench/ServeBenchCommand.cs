@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench serve</c>: the online benchmark over HTTP, against <c>--base-url</c> or an
 /// in-process server (<c>--start-server</c> with the engine options).</summary>
-public static class ServeBenchCommand
+internal static class ServeBenchCommand
 {
     public static Command Create()
     {
@@ -68,7 +68,7 @@ public static class ServeBenchCommand
 }
 
 /// <summary>The arrival options of serve and sweep.</summary>
-public sealed class ServeOptionSet
+internal sealed class ServeOptionSet
 {
     public Option<double> RequestRate { get; } = new("--request-rate")
     {

@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Bench;
 /// for <c>logprobs: 0</c> (the sampled token's own) makes every token arrive in a chunk and
 /// tells how many tokens each chunk carries.
 /// </summary>
-public sealed class ServeClient(HttpClient http, string? model, bool logprobs)
+internal sealed class ServeClient(HttpClient http, string? model, bool logprobs)
 {
     public static HttpClient CreateHttp(Uri baseAddress) => new(new SocketsHttpHandler
     {

@@ -5,11 +5,11 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary>The outcome of one serving run: vLLM's figures, and, for an in-process server, the KV
 /// cache's utilisation over the run.</summary>
-public sealed record ServeOutcome(ServeSummary Summary, KvUtilisation? Kv, IReadOnlyList<RequestRecord> Records, PrefixCacheCounters PrefixCache);
+internal sealed record ServeOutcome(ServeSummary Summary, KvUtilisation? Kv, IReadOnlyList<RequestRecord> Records, PrefixCacheCounters PrefixCache);
 
 /// <summary>One serving run against a server: draws the requests (clipped to the context the
 /// server reports, or the in-process engine's), sends them, summarises.</summary>
-public static class ServeRun
+internal static class ServeRun
 {
     /// <summary>Token ids drawn for an external server whose vocabulary is not given: 3..258,
     /// which every model here has (the byte tokenizer's 259 ids are the smallest vocabulary).</summary>

@@ -7,7 +7,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary><c>bench soak</c>: sustained overload against <c>--base-url</c> or an in-process server
 /// (<c>--start-server</c>, whose waiting queue is bounded as <c>serve</c> bounds it): completions,
 /// 503s, clients that gave up and lost requests per interval, and the blocks leaked at the end.</summary>
-public static class SoakCommand
+internal static class SoakCommand
 {
     public static Command Create()
     {

@@ -7,15 +7,15 @@ namespace LlmEngine.Host.Bench;
 /// <summary>The settings of a soak: closed-loop clients, each sending one streamed completion after
 /// another for <see cref="Duration"/> and giving up on one after <see cref="Patience"/>; a 503 makes
 /// a client wait its Retry-After before the next request.</summary>
-public sealed record SoakSettings(int Clients, TimeSpan Duration, TimeSpan Patience, TimeSpan Interval, int MinTokens, int MaxTokens, int Seed);
+internal sealed record SoakSettings(int Clients, TimeSpan Duration, TimeSpan Patience, TimeSpan Interval, int MinTokens, int MaxTokens, int Seed);
 
 /// <summary>One reporting interval of a soak: its requests by outcome.</summary>
-public sealed record SoakInterval(double EndSeconds, int Completed, int Refused, int GaveUp, int Lost);
+internal sealed record SoakInterval(double EndSeconds, int Completed, int Refused, int GaveUp, int Lost);
 
 /// <summary>What a soak saw: per interval and in all; "lost" is a request that got neither its answer
 /// nor a clean error (a 5xx, a dropped connection, a stream without <c>[DONE]</c>); leaked blocks are
 /// those still held once every client has stopped and the engine is idle (null when not known).</summary>
-public sealed record SoakOutcome(IReadOnlyList<SoakInterval> Intervals, int? LeakedBlocks, IReadOnlyList<string> LostExamples)
+internal sealed record SoakOutcome(IReadOnlyList<SoakInterval> Intervals, int? LeakedBlocks, IReadOnlyList<string> LostExamples)
 {
     public int Completed => Intervals.Sum(i => i.Completed);
     public int Refused => Intervals.Sum(i => i.Refused);
@@ -38,7 +38,7 @@ public sealed record SoakOutcome(IReadOnlyList<SoakInterval> Intervals, int? Lea
 }
 
 /// <summary>Runs a soak against a server (<see cref="SoakSettings"/>).</summary>
-public static class SoakRun
+internal static class SoakRun
 {
     private enum Outcome { Completed, Refused, GaveUp, Lost }
 

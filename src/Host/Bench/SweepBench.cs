@@ -4,7 +4,7 @@ using System.Text;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>One point of a sweep: a configuration at a request rate.</summary>
-public sealed record SweepPoint(string Config, double Rate, ServeSummary Summary, KvUtilisation? Kv);
+internal sealed record SweepPoint(string Config, double Rate, ServeSummary Summary, KvUtilisation? Kv);
 
 /// <summary>
 /// The sweep's reading: at a normalized-latency target, the highest swept rate each configuration
@@ -12,7 +12,7 @@ public sealed record SweepPoint(string Config, double Rate, ServeSummary Summary
 /// default target is 3x the lowest mean normalized latency of the sweep (roughly the unloaded
 /// latency per token), so it follows the model and machine.
 /// </summary>
-public sealed record SweepReading(double Target, bool AutoTarget, IReadOnlyDictionary<string, double> Sustained, string? Baseline)
+internal sealed record SweepReading(double Target, bool AutoTarget, IReadOnlyDictionary<string, double> Sustained, string? Baseline)
 {
     public const double AutoTargetFactor = 3;
 

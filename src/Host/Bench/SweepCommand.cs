@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench sweep</c>: <c>bench serve</c> against a fresh in-process server per
 /// configuration and rate, then the figure (PNG), its table (CSV, JSON) and the sustained rates.</summary>
-public static class SweepCommand
+internal static class SweepCommand
 {
     public const string DefaultConfigs =
         "paged:--kv-layout paged --batching continuous;orca:--kv-layout reserved --batching continuous;static:--kv-layout reserved --batching static";

@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Bench;
 /// <summary>The PagedAttention paper's figure 12 for this engine: mean normalized latency
 /// (s/token) against request rate, one line per configuration, with the target as a dashed line.
 /// Latencies far above the target are cut off, as in the paper, so the knees stay readable.</summary>
-public static class SweepPlot
+internal static class SweepPlot
 {
     public static void Save(string path, IReadOnlyList<SweepPoint> points, SweepReading reading, string title)
     {

@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Bench;
 /// English letter frequencies. What a mask costs depends on how many tokens can start in a
 /// state, which this shape reproduces; exact figures for a real tokenizer need that tokenizer.
 /// </summary>
-public static class SyntheticVocabulary
+internal static class SyntheticVocabulary
 {
     public const int Eos = 2;
     private const string Letters = "eeeeeeeeeeeetttttttttaaaaaaaaooooooooiiiiiiinnnnnnnsssssshhhhhhrrrrrrddddllllcccuuummwwffggyyppbbvkjxqz";

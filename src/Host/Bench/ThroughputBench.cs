@@ -5,7 +5,7 @@ using LlmEngine.Kernels.Sampling;
 namespace LlmEngine.Host.Bench;
 
 /// <summary>The offline throughput result: vLLM's <c>benchmark_throughput</c> keys.</summary>
-public sealed record ThroughputResult(double ElapsedTime, int NumRequests, long TotalNumTokens, long TotalOutputTokens, long TotalPromptTokens)
+internal sealed record ThroughputResult(double ElapsedTime, int NumRequests, long TotalNumTokens, long TotalOutputTokens, long TotalPromptTokens)
 {
     public double RequestsPerSecond => NumRequests / ElapsedTime;
     public double TokensPerSecond => TotalNumTokens / ElapsedTime;
@@ -29,7 +29,7 @@ public sealed record ThroughputResult(double ElapsedTime, int NumRequests, long 
 /// EOS ignored so each generates exactly its drawn output length; the clock runs from the first
 /// submission to the last request's end.
 /// </summary>
-public static class ThroughputBench
+internal static class ThroughputBench
 {
     /// <param name="onToken">called for every generated token (progress)</param>
     public static async Task<ThroughputResult> RunAsync(InferenceEngine engine, IReadOnlyList<BenchRequest> requests, Action onToken, CancellationToken cancel = default)

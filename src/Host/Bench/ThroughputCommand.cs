@@ -7,7 +7,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary><c>bench throughput</c>: offline throughput of the in-process engine over a request
 /// set, then the KV-cache utilisation of the run.</summary>
-public static class ThroughputCommand
+internal static class ThroughputCommand
 {
     public static Command Create()
     {

@@ -4,7 +4,7 @@ namespace LlmEngine.Host.Bench;
 
 /// <summary>The counters of a step trace (<see cref="Tracing.ChromeTraceWriter"/>) over time:
 /// sequences per step and KV blocks in use, shared and swapped, with seconds since the first step.</summary>
-public sealed record TraceSeries(double[] BatchSeconds, double[] Batch, double[] KvSeconds, double[] KvUsedPercent, double[] KvShared, double[] KvSwapped, int Preemptions)
+internal sealed record TraceSeries(double[] BatchSeconds, double[] Batch, double[] KvSeconds, double[] KvUsedPercent, double[] KvShared, double[] KvSwapped, int Preemptions)
 {
     public static TraceSeries Read(string path)
     {

@@ -15,7 +15,7 @@ namespace LlmEngine.Host.Chat;
 ///     new Dictionary&lt;string, object?&gt; { ["bos_token"] = "&lt;s&gt;", ["eos_token"] = "&lt;/s&gt;", ["tools"] = null });
 /// </code>
 /// </example>
-public sealed class ChatTemplate
+internal sealed class ChatTemplate
 {
     private readonly IReadOnlyList<Node> _body;
 

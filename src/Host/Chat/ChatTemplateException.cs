@@ -4,7 +4,7 @@ namespace LlmEngine.Host.Chat;
 /// A chat template failed to parse or to render. For <c>raise_exception(msg)</c> the message is
 /// exactly the template's text, so callers can surface it to clients unchanged.
 /// </summary>
-public sealed class ChatTemplateException : Exception
+internal sealed class ChatTemplateException : Exception
 {
     public ChatTemplateException(string message, int? line = null) : base(message) => Line = line;
 

@@ -2,7 +2,7 @@ namespace LlmEngine.Host.Cli;
 
 /// <summary>How the command line reports a problem: one line on standard error and a non-zero
 /// exit code: <see cref="Usage"/> (2) for flags the user wrote wrong, 1 for anything else.</summary>
-public static class CliErrors
+internal static class CliErrors
 {
     public const int Usage = 2;
 

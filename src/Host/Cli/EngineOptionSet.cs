@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Cli;
 
 /// <summary>The command-line flags of <see cref="EngineOptions.Settings"/>: one option per
 /// setting (a boolean one also as <c>--no-NAME</c>), defaults from <see cref="EngineOptions"/>.</summary>
-public sealed class EngineOptionSet
+internal sealed class EngineOptionSet
 {
     private readonly List<Flag> _flags = EngineOptions.Settings.Select(s => s.Accept(new FlagMaker())).ToList();
 

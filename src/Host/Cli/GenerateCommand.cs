@@ -10,7 +10,7 @@ namespace LlmEngine.Host.Cli;
 /// engine, all submitted together and batched, and writes one JSON line per input in input order.
 /// A bad line is reported with its number and skipped; the others still run; the exit code is then 1.
 /// </summary>
-public static class GenerateCommand
+internal static class GenerateCommand
 {
     public static Command Create()
     {

@@ -9,7 +9,7 @@ namespace LlmEngine.Host.Cli;
 /// <summary>One input line of <c>generate</c>: a JSON object with <c>prompt</c> (text) or
 /// <c>prompt_token_ids</c>, and optional per-request sampling fields over the command's defaults.
 /// The fields are read as the HTTP API reads them (same names, types and checks).</summary>
-public sealed record GenerateLine(string? Prompt, int[] PromptTokenIds, SamplingParameters Sampling)
+internal sealed record GenerateLine(string? Prompt, int[] PromptTokenIds, SamplingParameters Sampling)
 {
     public static GenerateLine Parse(string json, SamplingParameters defaults, ITokenizer? tokenizer)
     {

@@ -7,7 +7,7 @@ namespace LlmEngine.Host.Cli;
 /// <summary>Runs one request to completion and renders its output line: prompt, prompt_token_ids,
 /// token_ids and text of the best completion, finish_reason, and with n &gt; 1 or beam search an
 /// <c>outputs</c> list (best first). No timings, so identical runs give identical files.</summary>
-public static class GenerateOutput
+internal static class GenerateOutput
 {
     public static async Task<string> RunAsync(InferenceEngine engine, GenerationRequest request, CancellationToken cancel)
     {

@@ -17,7 +17,7 @@ namespace LlmEngine.Host.Cli;
 /// <summary><c>serve</c>: the OpenAI-compatible HTTP server over the engine that
 /// <c>AddLlmEngine</c> hosts, so HTTP, the remote gateway (<c>--remote-port</c>) and in-process
 /// callers share one engine and one shutdown (the hosted engine's drain, then abort).</summary>
-public static class ServeCommand
+internal static class ServeCommand
 {
     public static Command Create()
     {

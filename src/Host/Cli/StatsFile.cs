@@ -5,7 +5,7 @@ using LlmEngine.Scheduling;
 namespace LlmEngine.Host.Cli;
 
 /// <summary>The <c>--stats</c> file: engine figures of a run as one JSON object.</summary>
-public static class StatsFile
+internal static class StatsFile
 {
     public static Task WriteAsync(string path, EngineStatistics s, InferenceEngine engine) =>
         File.WriteAllTextAsync(path, JsonSerializer.Serialize(new Dictionary<string, object>

@@ -12,7 +12,7 @@ namespace LlmEngine.Host.Cli;
 /// for a supervisor to start it again). Removed from the cluster (its head stopped), it joins again
 /// and waits for the next head (<see cref="WorkerNode"/>).
 /// </summary>
-public static class WorkerCommand
+internal static class WorkerCommand
 {
     public static Command Create()
     {

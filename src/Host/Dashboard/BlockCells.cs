@@ -10,7 +10,7 @@ namespace LlmEngine.Host.Dashboard;
 /// <see cref="MaxCells"/> blocks a cell stands for N consecutive blocks and shows the state most
 /// of them are in (hovering a cell asks for the exact mix).
 /// </summary>
-public sealed record BlockCells(int BlocksPerCell, string Device, string Host)
+internal sealed record BlockCells(int BlocksPerCell, string Device, string Host)
 {
     public const int MaxCells = 8192;
 
@@ -52,10 +52,10 @@ public sealed record BlockCells(int BlocksPerCell, string Device, string Host)
 }
 
 /// <summary>Who points at a block: which request's completion, at which logical index.</summary>
-public sealed record BlockOwner(string RequestId, int Completion, int LogicalIndex);
+internal sealed record BlockOwner(string RequestId, int Completion, int LogicalIndex);
 
 /// <summary>What the page shows on hover: a range of blocks of one pool, their states and owners.</summary>
-public sealed record BlockDetail(string Pool, int From, int To, Dictionary<char, int> States, IReadOnlyList<int> RefCounts, IReadOnlyList<BlockOwner> Owners)
+internal sealed record BlockDetail(string Pool, int From, int To, Dictionary<char, int> States, IReadOnlyList<int> RefCounts, IReadOnlyList<BlockOwner> Owners)
 {
     private const int MaxOwners = 64;
 

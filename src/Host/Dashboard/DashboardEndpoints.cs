@@ -13,7 +13,7 @@ namespace LlmEngine.Host.Dashboard;
 /// once as <c>/dashboard?key=KEY</c>, which sets a cookie for the rest (a browser's EventSource
 /// cannot send an Authorization header); see <see cref="ApiKeyMiddleware"/>.
 /// </summary>
-public static class DashboardEndpoints
+internal static class DashboardEndpoints
 {
     public const string CookieName = "llm_engine_dashboard_key";
 

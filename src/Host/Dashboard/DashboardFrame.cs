@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Dashboard;
 
 /// <summary>What the page receives a few times a second: the block map, the pool's own counters,
 /// the requests in the engine and the charts, all as of one engine snapshot.</summary>
-public sealed record DashboardFrame(long Step, BlockCells Cells, BlockCounts Counts, IReadOnlyList<RequestRow> Requests, ChartSeries Charts)
+internal sealed record DashboardFrame(long Step, BlockCells Cells, BlockCounts Counts, IReadOnlyList<RequestRow> Requests, ChartSeries Charts)
 {
     public static DashboardFrame Of(EngineSnapshot snapshot, RequestLog log, ChartSeries charts)
     {
@@ -37,12 +37,12 @@ public sealed record DashboardFrame(long Step, BlockCells Cells, BlockCounts Cou
 }
 
 /// <summary>The pool's sizes and its own counters (kept by the block pools as references change).</summary>
-public sealed record BlockCounts(int DeviceBlocks, int SwapBlocks, int BlockSize, int Free, int Shared, int Swapped);
+internal sealed record BlockCounts(int DeviceBlocks, int SwapBlocks, int BlockSize, int Free, int Shared, int Swapped);
 
 /// <summary>A request's row: blocks held counts distinct physical blocks of all its completions;
 /// <see cref="CachedTokens"/> is its prompt's prefix-cache hit; <see cref="Preemptions"/> counts
 /// recompute preemptions and swap-outs; changes are ms since arrival.</summary>
-public sealed record RequestRow(string Id, string Status, int PromptTokens, int OutputTokens, int Completions, int Blocks,
+internal sealed record RequestRow(string Id, string Status, int PromptTokens, int OutputTokens, int Completions, int Blocks,
     double? TtftMs, int CachedTokens, int Preemptions, IReadOnlyList<StateChange> Changes);
 
-public sealed record StateChange(double AtMs, string State);
+internal sealed record StateChange(double AtMs, string State);

@@ -12,7 +12,7 @@ namespace LlmEngine.Host.Dashboard;
 /// less often: at most one per <see cref="CostFactor"/> times the least of the last frames' costs, so the
 /// dashboard's own work stays near 1% of a core whatever the cache size.
 /// </summary>
-public sealed class DashboardHub : IAsyncDisposable
+internal sealed class DashboardHub : IAsyncDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     public const int CostFactor = 100;

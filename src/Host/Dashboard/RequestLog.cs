@@ -8,7 +8,7 @@ namespace LlmEngine.Host.Dashboard;
 /// prefix-cache hit), preempted, swapped out, resumed. A request leaves the
 /// log when it finishes. Not thread-safe: the hub's loop owns it.
 /// </summary>
-public sealed class RequestLog
+internal sealed class RequestLog
 {
     private const int MaxChanges = 32;
     private readonly Dictionary<string, Entry> _entries = new();

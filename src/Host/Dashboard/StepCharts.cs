@@ -8,7 +8,7 @@ namespace LlmEngine.Host.Dashboard;
 /// (prompt and generated), KV usage, queue lengths, preemptions, and where step time went
 /// (scheduling, model, sampling). Not thread-safe: the hub's loop owns it.
 /// </summary>
-public sealed class StepCharts
+internal sealed class StepCharts
 {
     public const int Seconds = 300;
     private readonly Queue<Bucket> _buckets = new();
@@ -66,5 +66,5 @@ public sealed class StepCharts
 
 /// <summary>Per-second series; <see cref="T"/> is seconds relative to now (0 = this second).
 /// Tokens are per second, times are milliseconds per second of wall time spent in each part.</summary>
-public sealed record ChartSeries(long[] T, double[] PromptTokens, double[] GenerationTokens, double[] KvUsagePercent,
+internal sealed record ChartSeries(long[] T, double[] PromptTokens, double[] GenerationTokens, double[] KvUsagePercent,
     double[] Running, double[] Waiting, double[] Swapped, double[] Preemptions, double[] ScheduleMs, double[] ModelMs, double[] SampleMs);

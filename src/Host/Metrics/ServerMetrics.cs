@@ -16,7 +16,7 @@ namespace LlmEngine.Host.Metrics;
 /// <remarks>prometheus-net refuses ':' in metric names (it reserves it for recording rules), while
 /// vLLM's names are "vllm:...". The collectors are registered as "vllm_..." and the exposition
 /// rewrites that prefix; see <see cref="Export"/>.</remarks>
-public sealed class ServerMetrics
+internal sealed class ServerMetrics
 {
     private const string Prefix = "vllm_";
     private static readonly string[] ModelLabel = ["model_name"];
@@ -202,7 +202,7 @@ public sealed class ServerMetrics
 /// <summary>The timing of one engine request as its outputs arrive. The engine's own
 /// <see cref="RequestTimings"/> are preferred where the final output carries them; the stream's
 /// arrival times stand in otherwise.</summary>
-public sealed class RequestMetrics
+internal sealed class RequestMetrics
 {
     private readonly ServerMetrics _metrics;
     private readonly Stopwatch _clock = Stopwatch.StartNew();

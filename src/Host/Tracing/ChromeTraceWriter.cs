@@ -18,7 +18,7 @@ namespace LlmEngine.Host.Tracing;
 /// </list>
 /// Timestamps are microseconds since <c>origin</c> (a <see cref="Stopwatch"/> timestamp).
 /// </summary>
-public sealed class ChromeTraceWriter : IDisposable
+internal sealed class ChromeTraceWriter : IDisposable
 {
     private const int EnginePid = 1, RequestsPid = 2, StepTid = 1;
     private readonly Utf8JsonWriter _json;

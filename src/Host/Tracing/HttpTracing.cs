@@ -14,7 +14,7 @@ namespace LlmEngine.Host.Tracing;
 /// balancer can be found in the engine's step trace and logs. An incoming W3C traceparent header
 /// makes the span a child of the caller's.
 /// </summary>
-public static class HttpTracing
+internal static class HttpTracing
 {
     public const string RequestIdAttribute = "gen_ai.request.id";
     public const string ServiceName = "llm-engine";

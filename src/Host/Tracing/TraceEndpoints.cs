@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Tracing;
 /// <c>POST /trace/stop</c> ends it and answers the Chrome trace JSON. The recording goes to a
 /// temporary file, deleted once sent (or when the server stops). Guarded by the API key when one is set.
 /// </summary>
-public sealed class TraceEndpoints(EngineObserver observer) : IAsyncDisposable
+internal sealed class TraceEndpoints(EngineObserver observer) : IAsyncDisposable
 {
     private readonly object _gate = new();
     private (TraceRecording Recording, string Path)? _current;

@@ -8,7 +8,7 @@ namespace LlmEngine.Host.Tracing;
 /// <see cref="StopAsync"/>, on its own task: the engine only drops events into the subscription's
 /// queue. Stopping drains what was published before it, then completes the JSON.
 /// </summary>
-public sealed class TraceRecording : IAsyncDisposable
+internal sealed class TraceRecording : IAsyncDisposable
 {
     private readonly EngineSubscription _subscription;
     private readonly Stream _output;

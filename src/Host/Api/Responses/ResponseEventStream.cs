@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Api.Responses;
 /// chat deltas (<see cref="ChatDelta"/>: content, or a call's start and its arguments), so tool
 /// calls stream as chat reads them.
 /// </summary>
-public sealed class ResponseEventStream(ServerSentEvents sse, ResponseShape shape)
+internal sealed class ResponseEventStream(ServerSentEvents sse, ResponseShape shape)
 {
     private readonly List<object> _output = [];
     private int _sequence;

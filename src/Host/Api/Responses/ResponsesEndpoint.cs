@@ -16,7 +16,7 @@ namespace LlmEngine.Host.Api.Responses;
 /// structured outputs and tools behave as they do there; the output comes back as a response
 /// object (a message item, function_call items) or as its typed event stream.
 /// </summary>
-public sealed class ResponsesEndpoint(ILlmEngine engine, ServerMetrics metrics, ChatCompletionsEndpoint chat, string servedModel)
+internal sealed class ResponsesEndpoint(ILlmEngine engine, ServerMetrics metrics, ChatCompletionsEndpoint chat, string servedModel)
 {
     private readonly LogprobFormatter _logprobs = new(engine.Tokenizer);
 
@@ -100,7 +100,7 @@ public sealed class ResponsesEndpoint(ILlmEngine engine, ServerMetrics metrics, 
 
 /// <summary>What every response object of one request shares: its id, time, model and the
 /// request's settings echoed back.</summary>
-public sealed class ResponseShape(string id, long createdAt, string model, JsonElement body, SamplingParameters sampling)
+internal sealed class ResponseShape(string id, long createdAt, string model, JsonElement body, SamplingParameters sampling)
 {
     private static readonly JsonElement TextFormat = JsonSerializer.SerializeToElement(new { format = new { type = "text" } });
     private static readonly JsonElement Auto = JsonSerializer.SerializeToElement("auto");

@@ -13,7 +13,7 @@ namespace LlmEngine.Host.Api.Responses;
 /// carry over. Nothing is stored (<c>store: false</c> semantics), so <c>previous_response_id</c>,
 /// <c>conversation</c> and item references are refused, as is <c>background</c>.
 /// </summary>
-public static class ResponsesRequest
+internal static class ResponsesRequest
 {
     /// <summary>Fields that mean the same on both endpoints (OpenAI's and vLLM's extras).</summary>
     private static readonly string[] Shared =

@@ -5,7 +5,7 @@ namespace LlmEngine.Host.Api.Tools;
 /// <summary>A tool call as far as the model's text shows it: its name once the name's string is
 /// closed, and the raw text of its arguments so far (the model's own JSON, so a stream's argument
 /// deltas add up to exactly the arguments a non-streamed response gives).</summary>
-public sealed record ParsedCall(string? Name, string Arguments, bool Complete);
+internal sealed record ParsedCall(string? Name, string Arguments, bool Complete);
 
 /// <summary>
 /// Finds the call objects (<c>{"name": ..., "arguments": {...}}</c>) in a model's text, complete or
@@ -13,7 +13,7 @@ public sealed record ParsedCall(string? Name, string Arguments, bool Complete);
 /// Hermes' tagged objects, Llama 3's <c>;</c>-separated ones, Mistral's list and the list that
 /// <c>tool_choice: "required"</c> constrains. Text between objects (tags, separators) is skipped.
 /// </summary>
-public static class CallObjectScanner
+internal static class CallObjectScanner
 {
     /// <summary>The calls in <paramref name="text"/> from <paramref name="start"/>, and whether the
     /// text is nothing but well-formed calls (each complete, valid JSON, with a string name and

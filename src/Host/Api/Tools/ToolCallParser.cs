@@ -2,7 +2,7 @@ namespace LlmEngine.Host.Api.Tools;
 
 /// <summary>What a model's text says so far: the content to show (growing only by appending) and
 /// the tool calls it makes.</summary>
-public sealed record ToolParse(string? Content, IReadOnlyList<ParsedCall> Calls);
+internal sealed record ToolParse(string? Content, IReadOnlyList<ParsedCall> Calls);
 
 /// <summary>
 /// Reads tool calls out of a model's output. <see cref="Parse"/> is given the whole text so far
@@ -10,13 +10,13 @@ public sealed record ToolParse(string? Content, IReadOnlyList<ParsedCall> Calls)
 /// response read the same calls; while the output is open, text that may still become a tool-call
 /// marker is held back from the content.
 /// </summary>
-public interface IToolCallParser
+internal interface IToolCallParser
 {
     ToolParse Parse(string text, bool final);
 }
 
 /// <summary>The parsers <c>--tool-call-parser</c> names, as vLLM names them.</summary>
-public static class ToolCallParsers
+internal static class ToolCallParsers
 {
     public static readonly IReadOnlyDictionary<string, IToolCallParser> ByName = new Dictionary<string, IToolCallParser>
     {
@@ -45,7 +45,7 @@ public static class ToolCallParsers
 /// Mistral (<c>[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]</c>). As vLLM does, a finished
 /// output whose calls do not parse is returned whole as content.
 /// </summary>
-public sealed class MarkedToolCallParser(string marker, string argumentKey) : IToolCallParser
+internal sealed class MarkedToolCallParser(string marker, string argumentKey) : IToolCallParser
 {
     public ToolParse Parse(string text, bool final)
     {
@@ -62,7 +62,7 @@ public sealed class MarkedToolCallParser(string marker, string argumentKey) : IT
 /// several separated by <c>; </c>), optionally after <c>&lt;|python_tag|&gt;</c>, or it is plain
 /// content; as in vLLM, only an output that starts so is read as calls.
 /// </summary>
-public sealed class Llama3JsonToolParser : IToolCallParser
+internal sealed class Llama3JsonToolParser : IToolCallParser
 {
     private const string PythonTag = "<|python_tag|>";
 
@@ -81,7 +81,7 @@ public sealed class Llama3JsonToolParser : IToolCallParser
 /// <summary><c>tool_choice: "required"</c>: the output is constrained to a JSON list of
 /// <c>{"name": ..., "parameters": {...}}</c>, as vLLM constrains it. A call cut short (max_tokens)
 /// is left out of the finished output.</summary>
-public sealed class RequiredToolCallParser : IToolCallParser
+internal sealed class RequiredToolCallParser : IToolCallParser
 {
     public ToolParse Parse(string text, bool final)
     {
@@ -91,7 +91,7 @@ public sealed class RequiredToolCallParser : IToolCallParser
 }
 
 /// <summary>A named function in <c>tool_choice</c>: the output is constrained to its arguments.</summary>
-public sealed class NamedToolCallParser(string name) : IToolCallParser
+internal sealed class NamedToolCallParser(string name) : IToolCallParser
 {
     public ToolParse Parse(string text, bool final) => new(null, [new ParsedCall(name, text.TrimStart(), final)]);
 }

@@ -6,7 +6,7 @@ namespace LlmEngine.Host.Api.Tools;
 /// arguments in pieces. Each step re-reads the whole text, so the stream sends exactly what the
 /// non-streamed response (<see cref="Message"/>) holds.
 /// </summary>
-public sealed class ToolCallStream(IToolCallParser parser)
+internal sealed class ToolCallStream(IToolCallParser parser)
 {
     private int _contentSent;
     private readonly List<(string Id, int ArgumentsSent)> _sent = [];

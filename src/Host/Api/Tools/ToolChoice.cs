@@ -6,7 +6,7 @@ using static LlmEngine.Host.Api.JsonFields;
 namespace LlmEngine.Host.Api.Tools;
 
 /// <summary>A function the client offers: its name and its parameters' JSON Schema (null: none).</summary>
-public sealed record ToolFunction(string Name, JsonObject? Parameters);
+internal sealed record ToolFunction(string Name, JsonObject? Parameters);
 
 /// <summary>
 /// A chat request's <c>tools</c> and <c>tool_choice</c>, checked as vLLM checks them: tools is a
@@ -16,7 +16,7 @@ public sealed record ToolFunction(string Name, JsonObject? Parameters);
 /// <c>--enable-auto-tool-choice</c> and <c>--tool-call-parser</c>. "required" and a named function
 /// constrain the output (<see cref="Constraint"/>); "auto" reads the model's own format.
 /// </summary>
-public sealed class ToolChoice
+internal sealed class ToolChoice
 {
     private const string NamedUsage = "Correct usage: `{\"type\": \"function\", \"function\": {\"name\": \"my_function\"}}`";
 

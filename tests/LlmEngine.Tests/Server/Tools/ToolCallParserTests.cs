@@ -101,7 +101,7 @@ public sealed class ToolCallParserTests
 
     /// <summary>What a client assembles from streamed deltas, checking OpenAI's order: a call's
     /// first delta has its id, type and name with empty arguments, later ones arguments only.</summary>
-    public sealed record Streamed(string Content, List<(string Name, string Arguments)> Calls)
+    internal sealed record Streamed(string Content, List<(string Name, string Arguments)> Calls)
     {
         public static Streamed Read(IEnumerable<ChatDelta> deltas)
         {
