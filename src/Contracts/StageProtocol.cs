@@ -17,7 +17,9 @@ namespace LlmEngine.Contracts;
 //     stage 0 runs, then --- StageStep ---------->  applies the cache operations to its layers,
 //       (the step record and the hidden states)     runs its layers on the hidden states
 //                  <------ StageStepDone            the next hidden states, or on the last stage
-//                          (or StageStepFailed)     the sample rows' logits; the head samples
+//                          (or StageStepFailed)     the sample rows' hidden states: the head holds
+//                                                   the final norm and LM head, computes their
+//                                                   logits and samples
 //
 // Tensors travel as raw little-endian bytes (StageTensor), so hidden states arrive bit for bit.
 
@@ -88,7 +90,7 @@ public sealed record StageStep(
     [property: Key(13)] StageTensor? Hidden) : IRemoteContract;
 
 /// <summary>The stage's output: hidden states for the next stage, or (last stage) the sample rows'
-/// logits; null when the step had nothing to compute. <paramref name="ComputeSeconds"/>: the worker's
+/// hidden states [samples, hidden], whose logits the head computes; null when the step had nothing to compute. <paramref name="ComputeSeconds"/>: the worker's
 /// time on the step, so the head can tell the boundary's cost from the stage's work.</summary>
 [MessagePackObject]
 public sealed record StageStepDone([property: Key(0)] long Step, [property: Key(1)] StageTensor? Output, [property: Key(2)] double ComputeSeconds) : IRemoteContract;

@@ -21,7 +21,10 @@ internal static class ClusteredWorker
     {
         var worker = options.ForWorker();
         int size = options.PipelineParallelSize;
-        var head = Worker.Stage(worker, PipelineStage.Of(0, size));
+        // Stage 0 also holds the final norm and the LM head (HeadOnFirst): the head samples, so the last stage
+        // sends back the hidden states of the sample rows (hidden values each) rather than their logits
+        // (vocabulary values each: 42x more for llama-110m, 8x for LLaMA-7B), and the head computes the logits.
+        var head = Worker.Stage(worker, PipelineStage.Of(0, size) with { HeadOnFirst = true });
         int layers = head.Model.Config.NumLayers;
         string Describe(int s)
         {
@@ -54,7 +57,7 @@ internal static class ClusteredWorker
             stopping.Dispose();
             throw;
         }
-        IStageRunner[] others = [.. Enumerable.Range(1, size - 1).Select(s => new RemoteStageRunner(stages, s))];
+        IStageRunner[] others = [.. Enumerable.Range(1, size - 1).Select(s => new RemoteStageRunner(stages, s)), new HeadStageRunner((IHeadRunner)head.Runner)];
         return (Worker.Over(head, others, stopping), stages);
     }
 

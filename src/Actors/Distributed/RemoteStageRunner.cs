@@ -6,7 +6,7 @@ namespace LlmEngine.Actors.Distributed;
 
 /// <summary>A pipeline stage on a worker node, as the head's <see cref="Kernels.Sharding.PipelineRunner"/>
 /// sees it: the step and the previous stage's hidden states go out as one <see cref="Contracts.StageStep"/>,
-/// the next hidden states (or the last stage's logits) come back.</summary>
+/// the next hidden states (or the last stage's sample rows' hidden states) come back.</summary>
 internal sealed class RemoteStageRunner(ClusterStages stages, int stage) : IStageRunner
 {
     private long _steps;

@@ -21,8 +21,12 @@ public static class StageHocon
     /// <summary>The head's settings: it listens on <paramref name="host"/>:<paramref name="port"/> and is its cluster's seed.</summary>
     public static Config Head(string host, int port) => Node(host, port, HeadRole, $"{host}:{port}");
 
-    /// <summary>A worker node's settings: it joins the head at <paramref name="head"/> (host:port).</summary>
-    public static Config Worker(string host, int port, string head) => Node(host, port, WorkerRole, head);
+    /// <summary>A worker node's settings: it joins the head at <paramref name="head"/> (host:port). It stops when
+    /// <see cref="WorkerNode"/>'s caller says so (the worker command's SIGTERM), not by Akka's own SIGTERM hook:
+    /// with both, a SIGTERM that came just as the head left was lost (two of four benchmark runs: the node
+    /// joined again with a fresh system and the process ran on until a second SIGTERM).</summary>
+    public static Config Worker(string host, int port, string head) =>
+        ConfigurationFactory.ParseString("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off").WithFallback(Node(host, port, WorkerRole, head));
 
     private static Config Node(string host, int port, string role, string seed) => ConfigurationFactory.ParseString($$"""
         akka.actor.provider = cluster

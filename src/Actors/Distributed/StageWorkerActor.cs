@@ -49,7 +49,8 @@ internal sealed class StageWorkerActor : ReceiveActor
         Receive<StageAssignment>(assignment =>
         {
             Unload();
-            var stage = PipelineStage.Of(assignment.Stage, assignment.Stages);
+            // The head holds the final norm and the LM head: a last stage here returns its sample rows' hidden states.
+            var stage = PipelineStage.Of(assignment.Stage, assignment.Stages) with { HeadOnFirst = true };
             string? fingerprint = null;
             try
             {

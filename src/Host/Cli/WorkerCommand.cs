@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using LlmEngine.Actors.Distributed;
 
 namespace LlmEngine.Host.Cli;
@@ -33,8 +34,12 @@ internal static class WorkerCommand
             if (deviceName != "cpu" && !System.Text.RegularExpressions.Regex.IsMatch(deviceName, @"^cuda(:\d+)?$"))
                 return CliErrors.Fail($"--device must be cpu or cuda:N, got '{deviceName}'", CliErrors.Usage);
             if (result.GetValue(port) is < 0 or > 65535) return CliErrors.Fail("--port must be between 0 and 65535", CliErrors.Usage);
+            // SIGTERM and Ctrl+C stop the node (it leaves the cluster), whatever it is doing: serving, or between two heads.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => { signal.Cancel = true; stop.Cancel(); });
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal => { signal.Cancel = true; stop.Cancel(); });
             string? left = await WorkerNode.RunAsync(result.GetValue(host)!, result.GetValue(port), head, result.GetValue(model), deviceName,
-                Console.Error.WriteLine, cancel);
+                Console.Error.WriteLine, stop.Token);
             return left is null ? 0 : CliErrors.Fail($"this worker node left the cluster: {left}");
         });
         return command;

@@ -12,8 +12,9 @@ namespace LlmEngine.Kernels.Runtime;
 /// flattened batch, then sampling. Only sampled tokens and requested logprobs come back.
 /// A tensor-parallel rank uses only <see cref="Forward(ModelStep)"/> (its model, cache and backend hold the
 /// rank's share), and <see cref="Sharding.TensorParallelRunner"/> samples the gathered logits; a pipeline
-/// stage's runner passes hidden states on (<see cref="Forward(ModelStep, Tensor?)"/>).</summary>
-public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStepRunner, IStageRunner
+/// stage's runner passes hidden states on (<see cref="Forward(ModelStep, Tensor?)"/>), and a first stage holding the
+/// model's head computes the logits of rows a last stage sent back (<see cref="Head"/>).</summary>
+public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend attention, ICacheOperations? cacheOperations = null) : IStepRunner, IStageRunner, IHeadRunner
 {
     public ICausalLanguageModel Model => model;
     public IAttentionBackend Attention => attention;
@@ -56,6 +57,16 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
         if (step.SampleLogitRows.Length == 0) return null;
         var perSample = output.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
         return perSample.cpu().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The final norm and LM head on the sample rows' hidden states of a last stage that left them
+    /// to this (first) stage (<see cref="Sharding.PipelineStage.HeadOnFirst"/>): logits on the CPU [samples, vocab].</summary>
+    public Tensor Head(Tensor rows)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using (ForwardProfile.Time(ProfileSection.Forward))
+            return ((IStagedModel)model).Head(rows.to(model.Device)).cpu().MoveToOuterDisposeScope();
     }
 
     /// <summary>Chooses each sample row's token from its logits [rows, vocab].</summary>

@@ -9,6 +9,9 @@ namespace LlmEngine.Kernels.Sharding;
 /// the LM head, so only it produces logits. Stages in between pass the hidden states [tokens,
 /// hidden] on. Layers are split as evenly as they go; the first stages take the remainder, since
 /// the last one also computes the LM head. <see cref="Whole"/> is the unsplit model.
+/// With <see cref="HeadOnFirst"/> (stages on worker nodes, where the head node samples) the first
+/// stage holds the final norm and the LM head instead, and the last returns the hidden states of
+/// the rows to sample: hidden values per row cross back to the head instead of vocabulary-sized logits.
 /// </summary>
 public sealed record PipelineStage(int Index, int Size)
 {
@@ -17,6 +20,12 @@ public sealed record PipelineStage(int Index, int Size)
     public bool IsWhole => Size == 1;
     public bool IsFirst => Index == 0;
     public bool IsLast => Index == Size - 1;
+
+    /// <summary>The final norm and the LM head belong to the first stage, not the last.</summary>
+    public bool HeadOnFirst { get; init; }
+
+    /// <summary>Whether this stage holds the final norm and the LM head.</summary>
+    public bool HasHead => HeadOnFirst ? IsFirst : IsLast;
 
     /// <summary>Stage <paramref name="index"/> of <paramref name="size"/>.</summary>
     public static PipelineStage Of(int index, int size) =>

@@ -23,7 +23,7 @@ public sealed record RankTimes(int Rank, double ForwardSeconds, double Communica
 /// their vocabulary slices of the logits are joined and sampled once. As a pipeline stage that is not
 /// the last, the ranks' hidden states are equal after the layer's last all-reduce; rank 0's go on.
 /// </summary>
-public sealed class TensorParallelRunner : IStepRunner, IStageRunner, IDisposable
+public sealed class TensorParallelRunner : IStepRunner, IStageRunner, IHeadRunner, IDisposable
 {
     private readonly RankThread[] _threads;
     private readonly RankParts[] _ranks;
@@ -31,13 +31,15 @@ public sealed class TensorParallelRunner : IStepRunner, IStageRunner, IDisposabl
     private readonly double[] _forwardSeconds;
     private readonly SharedMemoryAllReduce _group;
     private readonly StepTimer _timer = new();
-    private readonly bool _isLastStage;
+    private readonly bool _joinsLogits;
 
     private TensorParallelRunner(RankThread[] threads, RankParts[] ranks, TensorShard[] shards, SharedMemoryAllReduce group)
     {
         (_threads, _ranks, _shards, _group) = (threads, ranks, shards, group);
         _forwardSeconds = new double[ranks.Length];
-        _isLastStage = ranks[0].Runner.Model is not Models.IStagedModel { Stage.IsLast: false };
+        // Only a part that ends in the head returns logits (vocabulary slices to join); any other stage,
+        // and a last stage whose head is on the first, returns hidden states, equal on every rank.
+        _joinsLogits = ranks[0].Runner.Model is not Models.IStagedModel staged || (staged.Stage.IsLast && staged.Stage.HasHead);
     }
 
     /// <summary>Starts <paramref name="size"/> rank threads of <paramref name="threadsPerRank"/> threads each and
@@ -93,13 +95,35 @@ public sealed class TensorParallelRunner : IStepRunner, IStageRunner, IDisposabl
         }
         var slices = forwards.Select(f => f.Result).ToArray();
         if (slices[0] is null) return null;
-        if (!_isLastStage)
+        if (!_joinsLogits)
         {
             foreach (var copy in slices.Skip(1)) copy!.Dispose();
             return slices[0];
         }
-        var joined = torch.cat(slices!, 1);
-        foreach (var slice in slices) slice!.Dispose();
+        return Join(slices!);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Each rank computes its vocabulary slice on its own thread; the slices are joined.</remarks>
+    public torch.Tensor Head(torch.Tensor rows)
+    {
+        var heads = Enumerable.Range(0, Size).Select(r => _threads[r].Run(() => _ranks[r].Runner.Head(rows))).ToArray();
+        try
+        {
+            Task.WaitAll(heads);
+        }
+        catch (AggregateException error)
+        {
+            foreach (var done in heads.Where(h => h.IsCompletedSuccessfully)) done.Result.Dispose();
+            throw error.InnerExceptions[0];
+        }
+        return Join([.. heads.Select(h => h.Result)]);
+    }
+
+    private static torch.Tensor Join(torch.Tensor[] slices)
+    {
+        var joined = torch.cat(slices, 1);
+        foreach (var slice in slices) slice.Dispose();
         return joined;
     }
 

@@ -1,6 +1,7 @@
 using LlmEngine.Actors.Distributed;
 using LlmEngine.Actors.Engine;
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Cluster;
 using LlmEngine.Tests.Loading;
 using LlmEngine.Tests.Models;
 using static LlmEngine.Tests.Sharding.TensorParallelEngineTests;
@@ -36,5 +37,21 @@ public class HeadRestartTests
         }
         Assert.Null(await worker.WaitAsync(TimeSpan.FromSeconds(30)));
         lock (log) Assert.Contains(log, line => line.Contains("joining again"));
+    }
+
+    /// <summary>SIGTERM stops an <c>llm-engine worker</c> process (exit 0) whether it comes just as its head
+    /// leaves or while it waits for the next head.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AWorkerProcessStopsOnSigtermAsItsHeadLeavesAndBetweenHeads(bool betweenHeads)
+    {
+        var (head, workers) = await WorkerNodes.Start(WorkerNodes.Head(SharedModels.Stories260K, 2), WorkerProcess.Start);
+        using var worker = workers[0];
+        await head.DisposeAsync();
+        if (betweenHeads) await ClusterNode.Eventually(() => worker.Output.Contains("joining again"), "the worker waits for the next head", seconds: 90);
+        worker.Signal("TERM");
+        Assert.True(worker.WaitForExit(TimeSpan.FromSeconds(60)), $"the worker ran on after SIGTERM:\n{worker.Output}");
+        Assert.Equal(0, worker.ExitCode);
     }
 }

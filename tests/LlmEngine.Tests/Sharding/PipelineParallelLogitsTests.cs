@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Loading;
+using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sharding;
 using LlmEngine.Kernels.Workers;
 using static LlmEngine.Tests.Sharding.TensorParallelLogitsTests;
@@ -38,6 +39,38 @@ public class PipelineParallelLogitsTests
         // Each boundary carries the step's hidden states: (7 + 12 prompt tokens + 2 decode tokens) x hidden x 4 bytes.
         Assert.Equal(2 * (stages - 1), pipeline.Boundaries);
         Assert.Equal((stages - 1) * (Prompts.Sum(p => p.Length) + 2) * whole.Model.Config.HiddenSize * 4L, pipeline.BoundaryBytes);
+    }
+
+    /// <summary>Stages on worker nodes (the cluster backend): the first stage holds the final norm and the LM
+    /// head, since the head node samples, and the last returns its sample rows' hidden states (hidden values
+    /// per row, not vocabulary-sized logits); the logits the first stage computes from them are the whole
+    /// model's to the bit (with two ranks per stage within 1e-5 relative, as tensor parallelism alone).</summary>
+    [Theory]
+    [InlineData("stories260K", 1)]
+    [InlineData("gpt2", 1)]
+    [InlineData("opt", 1)]
+    [InlineData("llama", 1)]
+    [InlineData("llama", 2)]
+    public void WithTheHeadOnTheFirstStageTheLastSendsBackHiddenRowsAndTheLogitsStayTheSame(string model, int ranks)
+    {
+        using var whole = Worker.Create(Options(model, 1));
+        var options = Options(model, ranks, 2);
+        var first = Worker.Stage(options, PipelineStage.Of(0, 2) with { HeadOnFirst = true });
+        var last = Worker.Stage(options, PipelineStage.Of(1, 2) with { HeadOnFirst = true });
+        using var split = Worker.Over(first, [last.Runner, new HeadStageRunner((IHeadRunner)first.Runner)], last.Resources);
+        var pipeline = Assert.IsType<PipelineRunner>(split.Runner);
+        foreach (var step in Steps(Prompts))
+        {
+            using var expected = whole.Runner.Forward(step)!;
+            using var actual = pipeline.Forward(step)!;
+            Assert.Equal(expected.shape, actual.shape);
+            double error = (actual - expected).abs().max().item<float>();
+            double bound = ranks == 1 ? 0 : 1e-5 * expected.abs().max().item<float>();
+            Assert.True(error <= bound, $"{model}, {ranks} rank(s) per stage: max |difference| {error:G3}");
+        }
+        // Hidden states forward, (7 + 12 + 2) tokens, and back the sample rows' (every token samples in these steps).
+        Assert.Equal(4, pipeline.Boundaries);
+        Assert.Equal(2 * (Prompts.Sum(p => p.Length) + 2) * whole.Model.Config.HiddenSize * 4L, pipeline.BoundaryBytes);
     }
 
     [Theory]

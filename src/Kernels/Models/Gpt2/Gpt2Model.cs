@@ -25,10 +25,10 @@ internal sealed class Gpt2Model : IStagedModel
         // GPT2LMHeadModel files name tensors "transformer.*"; GPT2Model files (the original
         // gpt2 upload among them) have no prefix.
         string p = weights.Has("wte.weight") && !weights.Has("transformer.wte.weight") ? "" : "transformer.";
-        if (Stage.IsFirst || (Stage.IsLast && config.TieWordEmbeddings)) _tokenEmbedding = weights.Read(p + "wte.weight", v, d);
+        if (Stage.IsFirst || (Stage.HasHead && config.TieWordEmbeddings)) _tokenEmbedding = weights.Read(p + "wte.weight", v, d);
         if (Stage.IsFirst) _positionEmbedding = weights.Read(p + "wpe.weight", config.MaxPositions, d);
         _blocks = Stage.Layers(config.NumLayers).Select(i => new Gpt2Block(config, i, p, weights)).ToArray();
-        if (!Stage.IsLast) return;
+        if (!Stage.HasHead) return;
         _finalNorm = weights.ReadGain(p + "ln_f.weight", d);
         _finalNormBias = weights.ReadBias(p + "ln_f.bias", d);
         _head = config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _tokenEmbedding!) : weights.Shard.Head(weights, "lm_head.weight", v, d);
@@ -48,9 +48,11 @@ internal sealed class Gpt2Model : IStagedModel
         var x = hidden?.clone() ?? _tokenEmbedding!.index_select(0, tokens).add_(_positionEmbedding!.index_select(0, positions));
         foreach (var block in _blocks) block.Forward(x, batch, attention);
         if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
-        var last = Norms.Layer(x.index_select(0, logitRows), _finalNorm!, _finalNormBias!, Config.NormEpsilon);
-        return Linear.Apply(last, _head!).to(float32).MoveToOuterDisposeScope();
+        var rows = x.index_select(0, logitRows);
+        return (Stage.HasHead ? Head(rows) : rows).MoveToOuterDisposeScope();
     }
+
+    public Tensor Head(Tensor rows) => Linear.Apply(Norms.Layer(rows, _finalNorm!, _finalNormBias!, Config.NormEpsilon), _head!).to(float32);
 
     public void Dispose()
     {

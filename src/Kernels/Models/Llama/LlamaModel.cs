@@ -24,9 +24,9 @@ internal sealed class LlamaModel : IStagedModel
         Device = weights.Device;
         Stage = weights.Stage;
         long v = config.VocabSize, d = config.HiddenSize;
-        if (Stage.IsFirst || (Stage.IsLast && config.TieWordEmbeddings)) _embedding = weights.Read("model.embed_tokens.weight", v, d);
+        if (Stage.IsFirst || (Stage.HasHead && config.TieWordEmbeddings)) _embedding = weights.Read("model.embed_tokens.weight", v, d);
         _layers = Stage.Layers(config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
-        if (Stage.IsLast)
+        if (Stage.HasHead)
         {
             _finalNorm = weights.ReadGain("model.norm.weight", d);
             _head = !weights.Shard.IsWhole ? (config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _embedding!) : weights.Shard.Head(weights, "lm_head.weight", v, d))
@@ -51,9 +51,11 @@ internal sealed class LlamaModel : IStagedModel
         var (cos, sin) = _rotary.For(positions, batch);
         foreach (var layer in _layers) layer.Forward(x, _rotary, cos, sin, batch, attention);
         if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
-        var last = Norms.Rms(x.index_select(0, logitRows), _finalNorm!, Config.NormEpsilon);
-        return Linear.Apply(last, _head!).to(float32).MoveToOuterDisposeScope();
+        var rows = x.index_select(0, logitRows);
+        return (Stage.HasHead ? Head(rows) : rows).MoveToOuterDisposeScope();
     }
+
+    public Tensor Head(Tensor rows) => Linear.Apply(Norms.Rms(rows, _finalNorm!, Config.NormEpsilon), _head!).to(float32);
 
     public void Dispose()
     {

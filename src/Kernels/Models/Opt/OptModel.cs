@@ -36,12 +36,12 @@ internal sealed class OptModel : IStagedModel
         long e = config.WordEmbedProjectionSize == 0 ? d : config.WordEmbedProjectionSize;
         // OPTForCausalLM files name tensors "model.decoder.*"; OPTModel files "decoder.*".
         string p = weights.Has("decoder.embed_tokens.weight") && !weights.Has("model.decoder.embed_tokens.weight") ? "decoder." : "model.decoder.";
-        if (Stage.IsFirst || (Stage.IsLast && config.TieWordEmbeddings)) _tokenEmbedding = weights.Read(p + "embed_tokens.weight", v, e);
+        if (Stage.IsFirst || (Stage.HasHead && config.TieWordEmbeddings)) _tokenEmbedding = weights.Read(p + "embed_tokens.weight", v, e);
         if (Stage.IsFirst) _positionEmbedding = weights.Read(p + "embed_positions.weight", config.MaxPositions + PositionOffset, d);
         if (e != d && Stage.IsFirst) _projectIn = weights.AsLinear(weights.Read(p + "project_in.weight", d, e));
-        if (e != d && Stage.IsLast) _projectOut = weights.AsLinear(weights.Read(p + "project_out.weight", e, d));
+        if (e != d && Stage.HasHead) _projectOut = weights.AsLinear(weights.Read(p + "project_out.weight", e, d));
         _layers = Stage.Layers(config.NumLayers).Select(i => new OptDecoderLayer(config, i, p, weights)).ToArray();
-        if (!Stage.IsLast) return;
+        if (!Stage.HasHead) return;
         if (config.FinalLayerNorm)
         {
             _finalNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
@@ -64,10 +64,15 @@ internal sealed class OptModel : IStagedModel
         var x = hidden?.clone() ?? Embed(tokens, positions);
         foreach (var layer in _layers) layer.Forward(x, batch, attention);
         if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
-        var last = x.index_select(0, logitRows);
-        if (_finalNorm is not null) last = Norms.Layer(last, _finalNorm, _finalNormBias!, Config.NormEpsilon);
-        if (_projectOut is not null) last = Linear.Apply(last, _projectOut);
-        return Linear.Apply(last, _head!).to(float32).MoveToOuterDisposeScope();
+        var rows = x.index_select(0, logitRows);
+        return (Stage.HasHead ? Head(rows) : rows).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Head(Tensor rows)
+    {
+        if (_finalNorm is not null) rows = Norms.Layer(rows, _finalNorm, _finalNormBias!, Config.NormEpsilon);
+        if (_projectOut is not null) rows = Linear.Apply(rows, _projectOut);
+        return Linear.Apply(rows, _head!).to(float32);
     }
 
     private Tensor Embed(Tensor tokens, Tensor positions)
