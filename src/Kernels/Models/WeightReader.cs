@@ -98,8 +98,10 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
     {
         if (source is null) return Dummy(name, shape, kind);
         CheckShape(name, shape);
-        using var loaded = source.Load(name, dtype);
-        return loaded.to(device).contiguous().detach();
+        // The scope holds every intermediate until the result is out: an unreferenced intermediate can
+        // be finalized (its native tensor freed) while the next call in the chain still reads it.
+        using var scope = NewDisposeScope();
+        return source.Load(name, dtype).to(device).contiguous().detach().MoveToOuterDisposeScope();
     }
 
     private void CheckShape(string name, long[] shape)
@@ -116,8 +118,8 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
         if (kind == DummyKind.Ones) return ones(shape, dtype: dtype, device: device);
         if (kind == DummyKind.Zeros) return zeros(shape, dtype: dtype, device: device);
         using var generator = new Generator((ulong)unchecked(seed * 1_000_003 + StableHash(name)));
-        using var values = randn(shape, dtype: float32, generator: generator).mul_(0.02);
-        return values.to(dtype).to(device);
+        using var scope = NewDisposeScope();
+        return randn(shape, dtype: float32, generator: generator).mul_(0.02).to(dtype).to(device).MoveToOuterDisposeScope();
     }
 
     // string.GetHashCode is randomised per process; weights must not be.

@@ -53,8 +53,9 @@ internal sealed record TinyHfReference(
     /// <summary>Largest absolute difference between computed logits [rows, vocab] and expected rows.</summary>
     public static float MaxAbsError(torch.Tensor logits, float[][] expected)
     {
-        using var reference = torch.tensor(expected.SelectMany(r => r).ToArray()).view(expected.Length, -1);
-        using var difference = (logits - reference).abs().max();
-        return difference.item<float>();
+        // A scope holds the intermediates: one finalized while the next call reads it crashes libtorch.
+        using var scope = torch.NewDisposeScope();
+        var reference = torch.tensor(expected.SelectMany(r => r).ToArray()).view(expected.Length, -1);
+        return (logits - reference).abs().max().item<float>();
     }
 }

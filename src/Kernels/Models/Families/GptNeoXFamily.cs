@@ -41,8 +41,9 @@ internal sealed class GptNeoXFamily : DecoderFamily
     // [heads, (q|k|v), headSize, ...] -> [(q|k|v), heads, headSize, ...]
     private static torch.Tensor Regroup(torch.Tensor perHead, ModelConfig c)
     {
-        using var grouped = perHead.view([c.NumHeads, 3, c.HeadSize, .. perHead.shape[1..]]).transpose(0, 1);
-        var regrouped = grouped.reshape(perHead.shape).contiguous();
+        using var scope = torch.NewDisposeScope();
+        var regrouped = perHead.view([c.NumHeads, 3, c.HeadSize, .. perHead.shape[1..]]).transpose(0, 1)
+            .reshape(perHead.shape).contiguous().MoveToOuterDisposeScope();
         perHead.Dispose();
         return regrouped;
     }
