@@ -30,6 +30,7 @@ public sealed class ContractsSerializer(ExtendedActorSystem system) : Serializer
         [typeof(StageStep)] = "T",
         [typeof(StageStepDone)] = "O",
         [typeof(StageStepFailed)] = "E",
+        [typeof(RankGroup)] = "P",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(m => m.Value, m => m.Key);

@@ -14,6 +14,10 @@ namespace LlmEngine.Contracts;
 //     a copy unlike the head's --- StageRefused ->  the worker leaves the cluster (exit 1),
 //                                                   as it does when its load failed
 //   each step:
+//   with --tensor-parallel-across-nodes each worker holds one tensor-parallel rank of a stage (the head
+//   rank 0 of stage 0), reports its all-reduce endpoint in StageReady, and before the first step gets
+//   --- RankGroup (every rank's endpoint) ---->  connects to the ranks below it: the ranks' all-reduces
+//                                                  go over those TCP connections (SocketAllReduce)
 //     stage 0 runs, then --- StageStep ---------->  applies the cache operations to its layers,
 //       (the step record and the hidden states)     runs its layers on the hidden states
 //                  <------ StageStepDone            the next hidden states, or on the last stage
@@ -49,17 +53,29 @@ public sealed record StageSettings(
     [property: Key(10)] double SwapSpaceGiB,
     [property: Key(11)] string PreemptionMode);
 
-/// <summary>Load stage <paramref name="Stage"/> of <paramref name="Stages"/> (replacing any stage loaded before).</summary>
+/// <summary>Load stage <paramref name="Stage"/> of <paramref name="Stages"/> (replacing any stage loaded before): the
+/// whole stage (<paramref name="Ranks"/> 1; its tensor-parallel ranks, if any, threads of the worker's process), or
+/// its tensor-parallel rank <paramref name="Rank"/> of <paramref name="Ranks"/>, the others on other nodes.</summary>
 [MessagePackObject]
 public sealed record StageAssignment(
     [property: Key(0)] int Stage,
     [property: Key(1)] int Stages,
-    [property: Key(2)] StageSettings Settings) : IRemoteContract;
+    [property: Key(2)] StageSettings Settings,
+    [property: Key(3)] int Rank = 0,
+    [property: Key(4)] int Ranks = 1) : IRemoteContract;
 
 /// <summary>The stage is loaded. <paramref name="Fingerprint"/>: the worker's model copy's
-/// (<c>ModelFingerprint</c>), which the head compares with its own.</summary>
+/// (<c>ModelFingerprint</c>), which the head compares with its own. <paramref name="Endpoint"/>: where a
+/// tensor-parallel rank's all-reduce listens (host:port), for the other ranks; null for a whole stage.</summary>
 [MessagePackObject]
-public sealed record StageReady([property: Key(0)] int Stage, [property: Key(1)] string Description, [property: Key(2)] string Fingerprint) : IRemoteContract;
+public sealed record StageReady([property: Key(0)] int Stage, [property: Key(1)] string Description, [property: Key(2)] string Fingerprint,
+    [property: Key(3)] string? Endpoint = null) : IRemoteContract;
+
+/// <summary>The ranks of a stage split across nodes form their all-reduce group <paramref name="Generation"/>:
+/// every rank's endpoint, in rank order (sent before the first step, and again after a rank's node changed or a
+/// step broke the group). <paramref name="TimeoutSeconds"/> bounds forming it and each read from a peer.</summary>
+[MessagePackObject]
+public sealed record RankGroup([property: Key(0)] long Generation, [property: Key(1)] string[] Endpoints, [property: Key(2)] double TimeoutSeconds) : IRemoteContract;
 
 /// <summary>The stage could not be loaded; the worker leaves the cluster (a supervisor may start it again).
 /// <paramref name="Fingerprint"/>: its model copy's, when it could be read.</summary>

@@ -5,8 +5,10 @@ using LlmEngine.Contracts;
 namespace LlmEngine.Actors.Distributed;
 
 /// <summary>
-/// The head's view of the pipeline stages that run on worker nodes (stages 1 to P-1; stage 0 is the
-/// head's own): which worker holds each, and why a stage is missing. Written by
+/// The head's view of the parts of the model that run on worker nodes: pipeline stages 1 to P-1 (stage 0
+/// is the head's own), or with --tensor-parallel-across-nodes each stage's tensor-parallel ranks, part
+/// s x T + r for rank r of stage s (part 0, rank 0 of stage 0, is the head's own): which worker holds
+/// each, and why a part is missing. Written by
 /// <see cref="StageDirectoryActor"/>, read by the stages' runners (on the engine's worker thread)
 /// and by /health; the scheduler holds its steps while a stage is missing (<see cref="IStepGate"/>).
 /// Losing a worker cancels the step waiting on it at once; a worker that does not answer a step
@@ -19,6 +21,7 @@ internal sealed class ClusterStages : IStepGate
     private readonly Func<int, string> _describe;
     private readonly TimeSpan _stepTimeout;
     private long _reloads;
+    private long _version;
 
     private sealed class Slot
     {
@@ -26,19 +29,48 @@ internal sealed class ClusterStages : IStepGate
         public Address? Node;
         public string Missing = "";
         public bool Loaded;
+        public string? Endpoint;
         public CancellationTokenSource Lost = new();
     }
 
-    /// <param name="describe">names stage i for messages ("pipeline stage 1 of 2 (layers 3-4)")</param>
+    /// <param name="parts">stages, or stages x ranks when each rank runs on its own node</param>
+    /// <param name="describe">names part i for messages ("pipeline stage 1 of 2 (layers 3-4)")</param>
     /// <param name="stepTimeout">how long a worker may take to answer one step before it counts as lost</param>
-    public ClusterStages(int stages, Func<int, string> describe, TimeSpan stepTimeout)
+    public ClusterStages(int parts, Func<int, string> describe, TimeSpan stepTimeout)
     {
         (_describe, _stepTimeout) = (describe, stepTimeout);
-        _slots = [.. Enumerable.Range(0, stages).Select(_ => new Slot())];
-        for (int s = 1; s < stages; s++) _slots[s].Missing = $"{describe(s)} has no worker node yet";
+        _slots = [.. Enumerable.Range(0, parts).Select(_ => new Slot())];
+        for (int s = 1; s < parts; s++) _slots[s].Missing = $"{describe(s)} has no worker node yet";
     }
 
+    /// <summary>Parts, the head's included.</summary>
     public int Count => _slots.Length;
+
+    public TimeSpan StepTimeout => _stepTimeout;
+
+    /// <summary>Names part <paramref name="part"/> ("pipeline stage 1 of 2 (layers 3-4)").</summary>
+    public string Describe(int part) => _describe(part);
+
+    /// <summary>Counts every part loaded on a worker so far: it changes whenever a part gets a (new) worker node.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    /// <summary>The all-reduce endpoint of <paramref name="part"/>'s worker, or null while it has none.</summary>
+    public string? EndpointOf(int part)
+    {
+        lock (_gate) return _slots[part].Worker is null ? null : _slots[part].Endpoint;
+    }
+
+    /// <summary>The worker actor holding <paramref name="part"/>, or null.</summary>
+    public IActorRef? WorkerOf(int part)
+    {
+        lock (_gate) return _slots[part].Worker;
+    }
+
+    /// <summary>Cancelled when <paramref name="part"/>'s current worker is lost (already cancelled when it has none).</summary>
+    public CancellationToken LostToken(int part)
+    {
+        lock (_gate) return _slots[part].Worker is null ? new CancellationToken(true) : _slots[part].Lost.Token;
+    }
 
     /// <summary>Raised (on the directory's thread) when a stage gets its worker: the scheduler may run steps again.</summary>
     public event Action? Readied;
@@ -76,15 +108,16 @@ internal sealed class ClusterStages : IStepGate
         return null;
     }
 
-    /// <summary>Stage <paramref name="stage"/> is loaded on <paramref name="node"/>.</summary>
-    internal void Ready(int stage, IActorRef worker, Address node)
+    /// <summary>Part <paramref name="stage"/> is loaded on <paramref name="node"/>; a rank's all-reduce listens at <paramref name="endpoint"/>.</summary>
+    internal void Ready(int stage, IActorRef worker, Address node, string? endpoint = null)
     {
         lock (_gate)
         {
             var slot = _slots[stage];
-            (slot.Worker, slot.Node, slot.Lost) = (worker, node, new CancellationTokenSource());
+            (slot.Worker, slot.Node, slot.Lost, slot.Endpoint) = (worker, node, new CancellationTokenSource(), endpoint);
             if (slot.Loaded) Interlocked.Increment(ref _reloads);
             slot.Loaded = true;
+            Interlocked.Increment(ref _version);
         }
         Readied?.Invoke();
     }
@@ -112,7 +145,10 @@ internal sealed class ClusterStages : IStepGate
     /// <summary>Sends one step to <paramref name="stage"/>'s worker and waits for its answer, for the worker's loss,
     /// or at most the step timeout (then the worker counts as lost).</summary>
     /// <exception cref="StageUnavailableException">the stage has no worker, lost it while waiting, or had no answer in time</exception>
-    public StageStepDone Send(int stage, StageStep step)
+    public StageStepDone Send(int stage, StageStep step) => SendAsync(stage, step).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Send"/>
+    public async Task<StageStepDone> SendAsync(int stage, StageStep step)
     {
         IActorRef worker;
         Address node;
@@ -126,7 +162,7 @@ internal sealed class ClusterStages : IStepGate
         object reply;
         try
         {
-            reply = worker.Ask<object>(step, _stepTimeout, lost).GetAwaiter().GetResult();
+            reply = await worker.Ask<object>(step, _stepTimeout, lost);
         }
         catch (AskTimeoutException)
         {

@@ -6,7 +6,8 @@ namespace LlmEngine.Actors.Distributed;
 
 /// <summary>
 /// The head's keeper of worker nodes (at /user/<see cref="Name"/>): each worker node that comes Up
-/// (role <see cref="StageHocon.WorkerRole"/>) is given the lowest pipeline stage without a worker (nodes Up
+/// (role <see cref="StageHocon.WorkerRole"/>) is given the lowest pipeline stage (or, with
+/// --tensor-parallel-across-nodes, the lowest stage's lowest tensor-parallel rank) without a worker (nodes Up
 /// at once in the order of their addresses, later ones as they come); a node that becomes
 /// unreachable (the failure detector: about 4 s of silence), leaves, or does not answer a step in
 /// time loses its stage at once, the step waiting on it fails, and the head downs it so a new node
@@ -57,21 +58,21 @@ internal sealed class StageDirectoryActor : ReceiveActor
         {
             _idle.Remove(silent.Node);
             _assigned.Remove(silent.Node);
-            foreach (int stage in silent.Stages) _log($"error: pipeline stage {stage} of {_stages.Count} lost: worker {silent.Node} {silent.Why}");
+            foreach (int part in silent.Stages) _log($"error: {_stages.Describe(part)} lost: worker {silent.Node} {silent.Why}");
             Akka.Cluster.Cluster.Get(Context.System).Down(silent.Node);
             AssignIdle();
         });
         Receive<StageReady>(ready =>
         {
             var node = Sender.Path.Address;
-            if (!_assigned.TryGetValue(node, out int stage) || stage != ready.Stage) return;
+            if (!_assigned.TryGetValue(node, out int stage) || _assignment(stage).Stage != ready.Stage) return;
             if (ready.Fingerprint != _fingerprint)
             {
                 Refuse(node, stage, $"its model copy differs from the head's (fingerprint {ready.Fingerprint}, the head's {_fingerprint}): " +
                     "give it the head's model files with --model");
                 return;
             }
-            _stages.Ready(stage, Sender, node);
+            _stages.Ready(stage, Sender, node, ready.Endpoint);
             _log($"worker {node} loaded {ready.Description}");
         });
         Receive<StageLoadFailed>(failed =>
@@ -103,14 +104,14 @@ internal sealed class StageDirectoryActor : ReceiveActor
             var node = _idle.OrderBy(a => a.ToString(), StringComparer.Ordinal).First();
             _idle.Remove(node);
             _assigned[node] = stage;
-            _log($"assigning pipeline stage {stage} of {_stages.Count} to worker {node}");
+            _log($"assigning {_stages.Describe(stage)} to worker {node}");
             Context.ActorSelection(new RootActorPath(node) / "user" / StageWorkerActor.Name).Tell(_assignment(stage));
         }
     }
 
     private void Refuse(Address node, int stage, string why)
     {
-        _log($"error: refusing worker {node} for pipeline stage {stage} of {_stages.Count}: {why}");
+        _log($"error: refusing worker {node} for {_stages.Describe(stage)}: {why}");
         Sender.Tell(new StageRefused($"the head refused this worker: {why}"));
         _assigned.Remove(node);
         AssignIdle();
@@ -120,7 +121,7 @@ internal sealed class StageDirectoryActor : ReceiveActor
     {
         _idle.Remove(node);
         if (!_assigned.Remove(node)) return;
-        foreach (int stage in _stages.Lost(node, why)) _log($"error: pipeline stage {stage} of {_stages.Count} lost: worker {node} {why}");
+        foreach (int part in _stages.Lost(node, why)) _log($"error: {_stages.Describe(part)} lost: worker {node} {why}");
         AssignIdle();
     }
 }

@@ -39,6 +39,9 @@ internal sealed class StageWorkerActor : ReceiveActor
     private readonly Action<string> _log;
 
     private WorkerStage? _stage;
+    // A tensor-parallel rank of a stage split across nodes: its all-reduce and its rank (only rank 0 returns the output).
+    private SocketAllReduce? _group;
+    private int _rank;
 
     public static Props Props(string? model, string device, Action<string> log) =>
         Akka.Actor.Props.Create(() => new StageWorkerActor(model, device, log)).WithDispatcher(WorkerActor.Dispatcher);
@@ -56,11 +59,20 @@ internal sealed class StageWorkerActor : ReceiveActor
             {
                 var options = Options(assignment.Settings, model, device);
                 fingerprint = ModelFingerprint.Of(options.Model, options.LoadFormat);
-                _stage = Worker.Stage(options, stage);
+                string rank = "";
+                if (assignment.Ranks > 1)
+                {
+                    // One rank by itself, on this node's every core; rank 0 (on the head for stage 0) holds the LM head.
+                    (_group, _rank) = (new SocketAllReduce(assignment.Rank, assignment.Ranks, Akka.Cluster.Cluster.Get(Context.System).SelfAddress.Host!), assignment.Rank);
+                    _stage = Worker.Rank(options, stage, new TensorShard(assignment.Rank, assignment.Ranks, _group) { HeadOnRankZero = true });
+                    rank = $"tensor-parallel rank {assignment.Rank} of {assignment.Ranks} of ";
+                }
+                else _stage = Worker.Stage(options, stage);
                 var (first, count) = stage.LayersOf(_stage.Model.Config.NumLayers);
-                string description = $"stage {stage.Index} of {stage.Size} (layers {first}-{first + count - 1}) of {_stage.Model.Description}";
-                log($"loaded {description}; KV cache: {_stage.Blocks.Device} blocks, swap {_stage.Blocks.Swap}");
-                Sender.Tell(new StageReady(assignment.Stage, description, fingerprint));
+                string description = $"{rank}stage {stage.Index} of {stage.Size} (layers {first}-{first + count - 1}) of {_stage.Model.Description}";
+                log($"loaded {description}; KV cache: {_stage.Blocks.Device} blocks, swap {_stage.Blocks.Swap}" +
+                    (_group is null ? "" : $"; all-reduce listening on {_group.Endpoint}"));
+                Sender.Tell(new StageReady(assignment.Stage, description, fingerprint, _group?.Endpoint));
             }
             catch (Exception error)
             {
@@ -78,6 +90,7 @@ internal sealed class StageWorkerActor : ReceiveActor
             log($"the head {removed.Member.Address} left the cluster");
             CoordinatedShutdown.Get(Context.System).Run(new HeadGone());
         });
+        Receive<RankGroup>(group => _group?.Connect(group.Endpoints, group.Generation, TimeSpan.FromSeconds(group.TimeoutSeconds)));
         Receive<StageRefused>(refused =>
         {
             Unload();
@@ -95,11 +108,14 @@ internal sealed class StageWorkerActor : ReceiveActor
                 long started = Stopwatch.GetTimestamp();
                 using var hidden = wire.Hidden is null ? null : StageWire.Tensor(wire.Hidden);
                 using var output = _stage.Runner.Forward(StageWire.Step(wire), hidden);
-                var result = output is null ? null : StageWire.Tensor(output);
+                // The ranks of a split stage hold equal hidden states after its last all-reduce: rank 0's go on.
+                var result = output is null || _rank != 0 ? null : StageWire.Tensor(output);
                 Sender.Tell(new StageStepDone(wire.Step, result, Stopwatch.GetElapsedTime(started).TotalSeconds));
             }
             catch (Exception error)
             {
+                // The other ranks must not wait for this one's partial sums.
+                _group?.Abort($"rank {_rank} failed: {error.Message}");
                 Sender.Tell(new StageStepFailed(wire.Step, error.Message));
             }
         });
@@ -126,7 +142,8 @@ internal sealed class StageWorkerActor : ReceiveActor
     private void Unload()
     {
         _stage?.Resources.Dispose();
-        _stage = null;
+        _group?.Dispose();
+        (_stage, _group, _rank) = (null, null, 0);
     }
 
     private void Leave(string why)

@@ -46,6 +46,9 @@ public sealed record EngineOptions
     public int TensorParallelSize { get; set; } = 1;
     /// <summary>Pipeline stages (contiguous layer ranges) the model is split into; each stage may itself be tensor-parallel.</summary>
     public int PipelineParallelSize { get; set; } = 1;
+    /// <summary>With the cluster backend, each tensor-parallel rank on a node of its own (the head's rank 0 of stage 0, a
+    /// worker node for every other), its all-reduces over TCP between the nodes; else a stage's ranks are threads of one process.</summary>
+    public bool TensorParallelAcrossNodes { get; set; }
     /// <summary>"local": every stage in this process; "cluster": stages 1 to P-1 on worker nodes that join this head's Akka.Cluster.</summary>
     public string DistributedExecutorBackend { get; set; } = "local";
     /// <summary>The head's Akka.Cluster port (the worker nodes join it); 0: none. Also <c>serve</c>'s replica cluster port.</summary>
@@ -103,6 +106,8 @@ public sealed record EngineOptions
             o => o.TensorParallelSize, (o, v) => o.TensorParallelSize = v, Between(1, 64)),
         new EngineSetting<int>("pipeline-parallel-size", "Stages the model's layers are split into (the first also embeds, the last also computes the LM head and samples), run in order with the hidden states passed on; LLaMA, GPT-2 and OPT",
             o => o.PipelineParallelSize, (o, v) => o.PipelineParallelSize = v, Between(1, 64)),
+        new EngineSetting<bool>("tensor-parallel-across-nodes", "With --distributed-executor-backend cluster: each tensor-parallel rank on a node of its own (the head holds rank 0 of stage 0, a worker node each other rank), the all-reduces over TCP between them: slow (2 network round trips per layer per step), for a model whose layers do not fit one machine; docs/distributed.md",
+            o => o.TensorParallelAcrossNodes, (o, v) => o.TensorParallelAcrossNodes = v),
         new EngineSetting<string>("distributed-executor-backend", "local (every stage in this process) or cluster (stages after the first on worker nodes: llm-engine worker --join; docs/distributed.md)",
             o => o.DistributedExecutorBackend, (o, v) => o.DistributedExecutorBackend = v, OneOf("local", "cluster")),
         new EngineSetting<int>("cluster-port", "Akka.Cluster port: of the head that worker nodes join (--distributed-executor-backend cluster), or of serve's replica cluster (docs/cluster.md); 0: none",
@@ -134,8 +139,10 @@ public sealed record EngineOptions
     {
         foreach (var setting in Settings)
             if (setting.Problem(this) is { } problem) throw new EngineOptionsException(problem);
-        if (DistributedExecutorBackend == "cluster" && PipelineParallelSize < 2)
-            throw new EngineOptionsException("--distributed-executor-backend cluster runs pipeline stages on worker nodes: give --pipeline-parallel-size 2 or more");
+        if (TensorParallelAcrossNodes && (DistributedExecutorBackend != "cluster" || TensorParallelSize < 2))
+            throw new EngineOptionsException("--tensor-parallel-across-nodes puts tensor-parallel ranks on worker nodes: give --distributed-executor-backend cluster and --tensor-parallel-size 2 or more");
+        if (DistributedExecutorBackend == "cluster" && PipelineParallelSize < 2 && !TensorParallelAcrossNodes)
+            throw new EngineOptionsException("--distributed-executor-backend cluster runs pipeline stages on worker nodes: give --pipeline-parallel-size 2 or more (or --tensor-parallel-across-nodes with --tensor-parallel-size 2 or more)");
         if (DistributedExecutorBackend == "cluster" && ClusterPort == 0)
             throw new EngineOptionsException("--distributed-executor-backend cluster needs --cluster-port: the port worker nodes join");
         return this;

@@ -97,7 +97,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         log($"model: {model.Description}");
         log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
             $"swap {swapBlocks} blocks{(_blocks.SlidingWindowSize > 0 ? $", blocks behind the {_blocks.SlidingWindowSize}-token window freed" : "")}; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : config.RecomputeAfter > 0 && options.EnablePrefixCaching ? "off (longrope)" : "off")}" +
-            (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks" : "") +
+            (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks{(options.TensorParallelAcrossNodes ? " on as many nodes" : "")}" : "") +
             (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));
         // Steps held for a missing stage resume as soon as it is back.
         if (stages is { } remote) remote.Readied += () => _scheduler.Tell(new SchedulerActor.Recheck());
@@ -126,7 +126,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public IReadOnlyList<RankTimes> TensorParallelRanks => _worker.Runner switch
     {
         TensorParallelRunner ranks => ranks.Ranks,
-        PipelineRunner pipeline => [.. pipeline.Stages.OfType<TensorParallelRunner>().SelectMany(stage => stage.Ranks)],
+        PipelineRunner pipeline => [.. pipeline.Stages.OfType<TensorParallelRunner>().SelectMany(stage => stage.Ranks),
+            .. pipeline.Stages.OfType<RankGroupRunner>().SelectMany(stage => stage.Ranks)],
         _ => [],
     };
 

@@ -4,11 +4,11 @@ using LlmEngine.Kernels.Quantization;
 namespace LlmEngine.Kernels.Native;
 
 /// <summary>
-/// A Q8_0, Q4_0 or Q4_K weight repacked once, at load, for the AVX-512 VNNI kernels: rows in groups of 16
-/// so that one integer dot product advances 16 rows at once and a decode step reads each weight
-/// byte once with no shuffles (layout in kernels/packed_linear.h). Native memory of its own, freed
-/// on dispose; the same bytes as the blocks it came from (float16 scales, 4- or 8-bit quants; Q4_K's
-/// 6-bit sub-block scales and mins as bytes, 3% more).
+/// A Q8_0, Q4_0 or K-quant (Q4_K, Q5_K, Q6_K) weight repacked once, at load, for the AVX-512 VNNI kernels:
+/// rows in groups of 16 so that one integer dot product advances 16 rows at once and a decode step reads
+/// each weight byte once with no shuffles (layout in kernels/packed_linear.h). Native memory of its own,
+/// freed on dispose; the same bytes as the blocks it came from (float16 scales, 4- to 8-bit quants; the
+/// K-quants' 6-bit sub-block scales and mins as bytes, up to 3% more).
 /// </summary>
 public sealed unsafe class PackedQuantizedWeight : SafeHandle
 {

@@ -12,7 +12,7 @@ internal sealed class AllReduceAbortedException() : Exception("the all-reduce wa
 /// memory (as vLLM's CPU backend does): each rank thread hands over its partial sums in place, and
 /// returns once every rank's buffer holds the total, summed in rank order (so all ranks agree to the bit).
 /// </summary>
-public sealed unsafe class SharedMemoryAllReduce : IDisposable
+public sealed unsafe class SharedMemoryAllReduce : IAllReduce, IDisposable
 {
     private IntPtr _group;
 

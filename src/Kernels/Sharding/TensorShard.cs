@@ -29,10 +29,10 @@ public sealed record AttentionHeads(int QueryStart, int Query, int KvStart, int 
 /// </summary>
 public sealed class TensorShard
 {
-    private readonly SharedMemoryAllReduce? _group;
+    private readonly IAllReduce? _group;
     private long _reduceTicks;
 
-    public TensorShard(int rank, int size, SharedMemoryAllReduce? group)
+    public TensorShard(int rank, int size, IAllReduce? group)
     {
         if (size < 1 || rank < 0 || rank >= size) throw new ArgumentOutOfRangeException(nameof(rank), $"rank {rank} of {size}");
         if (size > 1 && group is null) throw new ArgumentNullException(nameof(group), "a split model needs an all-reduce group");
@@ -44,6 +44,17 @@ public sealed class TensorShard
     public int Rank { get; }
     public int Size { get; }
     public bool IsWhole => Size == 1;
+
+    /// <summary>The LM head whole on rank 0 and on no other rank, instead of split by vocabulary: ranks on
+    /// other nodes (<see cref="SocketAllReduce"/>), where rank 0 is on the node that samples and a vocabulary
+    /// slice from each other rank would cross the network (samples x vocabulary / T values each step).</summary>
+    public bool HeadOnRankZero { get; init; }
+
+    /// <summary>Whether this rank holds the final norm and the LM head (of a stage that has them).</summary>
+    public bool HoldsHead => !HeadOnRankZero || Rank == 0;
+
+    /// <summary>Whether this rank's LM head is its slice of the vocabulary.</summary>
+    public bool SplitsHead => !IsWhole && !HeadOnRankZero;
 
     /// <summary>Seconds this rank spent in all-reduces (waiting for the other ranks included).</summary>
     public double CommunicationSeconds => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _reduceTicks)).TotalSeconds;
@@ -105,13 +116,13 @@ public sealed class TensorShard
     }
 
     /// <summary>The LM head of a model whose head is its token embedding: the embedding itself when
-    /// whole, else a view of this rank's vocabulary rows (the embedding keeps the memory).</summary>
+    /// not split, else a view of this rank's vocabulary rows (the embedding keeps the memory).</summary>
     public LinearWeight TiedHead(WeightReader weights, Tensor embedding) =>
-        IsWhole ? weights.AsLinear(embedding, owned: false) : weights.AsLinear(embedding.narrow(0, Vocabulary(embedding.shape[0]).Start, Vocabulary(embedding.shape[0]).Count));
+        !SplitsHead ? weights.AsLinear(embedding, owned: false) : weights.AsLinear(embedding.narrow(0, Vocabulary(embedding.shape[0]).Start, Vocabulary(embedding.shape[0]).Count));
 
-    /// <summary>A separate LM head [vocab, width]: this rank's vocabulary rows.</summary>
+    /// <summary>A separate LM head [vocab, width]: this rank's vocabulary rows (all of them when not split).</summary>
     public LinearWeight Head(WeightReader weights, string name, long vocab, long width) =>
-        weights.AsLinear(Take(weights.Read(name, vocab, width), 0, Vocabulary(vocab)));
+        weights.AsLinear(SplitsHead ? Take(weights.Read(name, vocab, width), 0, Vocabulary(vocab)) : weights.Read(name, vocab, width));
 
     /// <summary>x · Wᵀ + b for a row-parallel projection: the rank's partial product, summed over
     /// the ranks, then the (unsplit) bias once. Whole: one fused product as before.</summary>

@@ -68,11 +68,7 @@ public sealed class Worker : IDisposable
     public static WorkerStage Stage(WorkerOptions options, PipelineStage stage, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap = null)
     {
         int size = options.TensorParallelSize;
-        if (size == 1)
-        {
-            var part = Part(options, TensorShard.Whole, stage, wrap, out var loaded, out var blocks, out var attention);
-            return new WorkerStage(loaded, part.Runner, part.Runner, blocks, attention, part.Resources);
-        }
+        if (size == 1) return Rank(options, stage, TensorShard.Whole, wrap);
         // Each rank computes on its share of the process's cores (stages run one after the other).
         int threads = Math.Max(1, (NativeKernels.IsAvailable ? NativeKernels.Threads : Environment.ProcessorCount) / size);
         LoadedModel? first = null;
@@ -85,6 +81,15 @@ public sealed class Worker : IDisposable
             return parts;
         });
         return new WorkerStage(first!, runner, runner, sized, name, runner);
+    }
+
+    /// <summary>One tensor-parallel rank of one stage by itself, its other ranks on other nodes (met through
+    /// <paramref name="shard"/>'s all-reduce), or the whole stage when <paramref name="shard"/> is whole: it computes
+    /// on the calling thread with all of this process's cores.</summary>
+    public static WorkerStage Rank(WorkerOptions options, PipelineStage stage, TensorShard shard, Func<ICausalLanguageModel, ICausalLanguageModel>? wrap = null)
+    {
+        var part = Part(options, shard, stage, wrap, out var loaded, out var blocks, out var attention);
+        return new WorkerStage(loaded, part.Runner, part.Runner, blocks, attention, part.Resources);
     }
 
     // One rank of one stage: its model part, caches of its key/value heads and layers, attention backend and runner.

@@ -13,8 +13,9 @@ using Microsoft.Extensions.Logging;
 namespace LlmEngine.Tests.Distributed;
 
 /// <summary>
-/// The head serves HTTP over stories260K in two pipeline stages; stage 1 runs in an
-/// <c>llm-engine worker --join</c> process. Killed mid-stream (SIGKILL to its process group), the
+/// The head serves HTTP over stories260K in two pipeline stages, stage 1 in an
+/// <c>llm-engine worker --join</c> process; or over two tensor-parallel ranks on two nodes
+/// (--tensor-parallel-across-nodes), rank 1 in that process, whose all-reduces the kill cuts mid-step. Killed mid-stream (SIGKILL to its process group), the
 /// stream ends with an error within the failure detector's bound, /health answers 503 naming the
 /// missing stage, a new request waits for it up to --stage-wait-timeout (1 s here) and then gets 503
 /// naming it, no block leaks; a new worker process joins, loads the stage, and the
@@ -26,10 +27,14 @@ public class WorkerFailureTests
     /// <summary>Failure detector (about 4 s) plus a loaded machine's margin.</summary>
     private static readonly TimeSpan FailureBound = TimeSpan.FromSeconds(10);
 
-    [Fact]
-    public async Task AKilledWorkerFailsTheStreamClearlyAnswers503AndANewWorkerRestoresService()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AKilledWorkerFailsTheStreamClearlyAnswers503AndANewWorkerRestoresService(bool tensorParallelAcrossNodes)
     {
-        var options = WorkerNodes.Head(SharedModels.Stories260K, 2) with { StageWaitSeconds = 1 };
+        var options = (tensorParallelAcrossNodes ? WorkerNodes.Head(SharedModels.Stories260K, 1, ranks: 2, acrossNodes: true)
+            : WorkerNodes.Head(SharedModels.Stories260K, 2)) with { StageWaitSeconds = 1 };
+        string part = tensorParallelAcrossNodes ? "tensor-parallel rank 1 of 2 (layers 0-4)" : "pipeline stage 1 of 2 (layers 3-4)";
         var (head, first) = await WorkerNodes.Start(options, WorkerProcess.Start);
         using var firstWorker = first[0];
         await using var engine = head;
@@ -63,7 +68,7 @@ public class WorkerFailureTests
 
         var health = await http.GetAsync("/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
-        Assert.Contains("pipeline stage 1 of 2 (layers 3-4) was lost", await health.Content.ReadAsStringAsync());
+        Assert.Contains($"{part} was lost", await health.Content.ReadAsStringAsync());
         var waited = Stopwatch.StartNew();
         var refused = await http.PostAsync("/v1/completions", new StringContent(
             JsonSerializer.Serialize(new { model = engine.ModelName, prompt = "Once upon a time", max_tokens = 4 }), System.Text.Encoding.UTF8, "application/json"));
@@ -71,7 +76,7 @@ public class WorkerFailureTests
         Assert.True(waited.Elapsed > TimeSpan.FromSeconds(0.9), $"the request waited {waited.Elapsed.TotalSeconds:0.00} s for the stage");
         var body = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("stage_unavailable", body.GetProperty("code").GetString());
-        Assert.Contains("pipeline stage 1 of 2", body.GetProperty("message").GetString());
+        Assert.Contains(part, body.GetProperty("message").GetString());
         await ClusterNode.AllBlocksFree(engine);
 
         using var second = WorkerProcess.Start(options.ClusterPort);

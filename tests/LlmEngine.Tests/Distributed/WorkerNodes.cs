@@ -11,8 +11,14 @@ namespace LlmEngine.Tests.Distributed;
 /// group of its own, which the test stops whole.</summary>
 public static class WorkerNodes
 {
-    public static EngineOptions Head(string model, int stages, int ranks = 1) =>
-        OnCluster(new EngineOptions { Model = model, NumBlocks = 64, PipelineParallelSize = stages, TensorParallelSize = ranks });
+    /// <param name="acrossNodes">each tensor-parallel rank on a node of its own (the head's rank 0 of stage 0)</param>
+    public static EngineOptions Head(string model, int stages, int ranks = 1, bool acrossNodes = false) =>
+        OnCluster(new EngineOptions { Model = model, NumBlocks = 64, PipelineParallelSize = stages, TensorParallelSize = ranks, TensorParallelAcrossNodes = acrossNodes });
+
+    /// <summary>The worker nodes <paramref name="options"/> needs: one per stage after the first, or with
+    /// --tensor-parallel-across-nodes one per tensor-parallel rank but the head's.</summary>
+    public static int Needed(EngineOptions options) =>
+        options.PipelineParallelSize * (options.TensorParallelAcrossNodes ? options.TensorParallelSize : 1) - 1;
 
     /// <summary><paramref name="options"/> with the stages after the first on worker nodes that join a free loopback port.</summary>
     public static EngineOptions OnCluster(EngineOptions options) => options with
@@ -50,7 +56,7 @@ public static class WorkerNodes
     public static async Task<(InferenceEngine Head, T[] Workers)> Start<T>(EngineOptions options, Func<int, T> worker)
     {
         var head = Task.Run(() => InferenceEngine.Start(options));
-        var workers = Enumerable.Range(1, options.PipelineParallelSize - 1).Select(_ => worker(options.ClusterPort)).ToArray();
+        var workers = Enumerable.Range(0, Needed(options)).Select(_ => worker(options.ClusterPort)).ToArray();
         return (await head, workers);
     }
 }

@@ -28,7 +28,7 @@ internal sealed class Gpt2Model : IStagedModel
         if (Stage.IsFirst || (Stage.HasHead && config.TieWordEmbeddings)) _tokenEmbedding = weights.Read(p + "wte.weight", v, d);
         if (Stage.IsFirst) _positionEmbedding = weights.Read(p + "wpe.weight", config.MaxPositions, d);
         _blocks = Stage.Layers(config.NumLayers).Select(i => new Gpt2Block(config, i, p, weights)).ToArray();
-        if (!Stage.HasHead) return;
+        if (!Stage.HasHead || !weights.Shard.HoldsHead) return;
         _finalNorm = weights.ReadGain(p + "ln_f.weight", d);
         _finalNormBias = weights.ReadBias(p + "ln_f.bias", d);
         _head = config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _tokenEmbedding!) : weights.Shard.Head(weights, "lm_head.weight", v, d);
@@ -49,7 +49,7 @@ internal sealed class Gpt2Model : IStagedModel
         foreach (var block in _blocks) block.Forward(x, batch, attention);
         if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
         var rows = x.index_select(0, logitRows);
-        return (Stage.HasHead ? Head(rows) : rows).MoveToOuterDisposeScope();
+        return (_head is not null ? Head(rows) : rows).MoveToOuterDisposeScope();
     }
 
     public Tensor Head(Tensor rows) => Linear.Apply(Norms.Layer(rows, _finalNorm!, _finalNormBias!, Config.NormEpsilon), _head!).to(float32);

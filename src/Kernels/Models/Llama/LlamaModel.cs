@@ -26,10 +26,10 @@ internal sealed class LlamaModel : IStagedModel
         long v = config.VocabSize, d = config.HiddenSize;
         if (Stage.IsFirst || (Stage.HasHead && config.TieWordEmbeddings)) _embedding = weights.Read("model.embed_tokens.weight", v, d);
         _layers = Stage.Layers(config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, weights)).ToArray();
-        if (Stage.HasHead)
+        if (Stage.HasHead && weights.Shard.HoldsHead)
         {
             _finalNorm = weights.ReadGain("model.norm.weight", d);
-            _head = !weights.Shard.IsWhole ? (config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _embedding!) : weights.Shard.Head(weights, "lm_head.weight", v, d))
+            _head = weights.Shard.SplitsHead ? (config.TieWordEmbeddings ? weights.Shard.TiedHead(weights, _embedding!) : weights.Shard.Head(weights, "lm_head.weight", v, d))
                 : config.TieWordEmbeddings ? weights.TiedHead(_embedding!, "model.embed_tokens.weight") : weights.ReadLinear("lm_head.weight", v, d);
         }
         _rotary = new RotaryEmbedding(config.HeadSize, config.MaxPositions, config.RopeTheta,
@@ -52,7 +52,7 @@ internal sealed class LlamaModel : IStagedModel
         foreach (var layer in _layers) layer.Forward(x, _rotary, cos, sin, batch, attention);
         if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
         var rows = x.index_select(0, logitRows);
-        return (Stage.HasHead ? Head(rows) : rows).MoveToOuterDisposeScope();
+        return (_head is not null ? Head(rows) : rows).MoveToOuterDisposeScope();
     }
 
     public Tensor Head(Tensor rows) => Linear.Apply(Norms.Rms(rows, _finalNorm!, Config.NormEpsilon), _head!).to(float32);

@@ -39,9 +39,9 @@ internal sealed class OptModel : IStagedModel
         if (Stage.IsFirst || (Stage.HasHead && config.TieWordEmbeddings)) _tokenEmbedding = weights.Read(p + "embed_tokens.weight", v, e);
         if (Stage.IsFirst) _positionEmbedding = weights.Read(p + "embed_positions.weight", config.MaxPositions + PositionOffset, d);
         if (e != d && Stage.IsFirst) _projectIn = weights.AsLinear(weights.Read(p + "project_in.weight", d, e));
-        if (e != d && Stage.HasHead) _projectOut = weights.AsLinear(weights.Read(p + "project_out.weight", e, d));
+        if (e != d && Stage.HasHead && weights.Shard.HoldsHead) _projectOut = weights.AsLinear(weights.Read(p + "project_out.weight", e, d));
         _layers = Stage.Layers(config.NumLayers).Select(i => new OptDecoderLayer(config, i, p, weights)).ToArray();
-        if (!Stage.HasHead) return;
+        if (!Stage.HasHead || !weights.Shard.HoldsHead) return;
         if (config.FinalLayerNorm)
         {
             _finalNorm = weights.ReadGain(p + "final_layer_norm.weight", d);
@@ -65,7 +65,7 @@ internal sealed class OptModel : IStagedModel
         foreach (var layer in _layers) layer.Forward(x, batch, attention);
         if (!Stage.IsLast) return x.MoveToOuterDisposeScope();
         var rows = x.index_select(0, logitRows);
-        return (Stage.HasHead ? Head(rows) : rows).MoveToOuterDisposeScope();
+        return (_head is not null ? Head(rows) : rows).MoveToOuterDisposeScope();
     }
 
     public Tensor Head(Tensor rows)

@@ -26,17 +26,20 @@ struct Scratch {
 bool packable(QuantType type) {
     static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                   __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
-    return supported && (type == QuantType::Q8_0 || type == QuantType::Q4_0 || type == QuantType::Q4_K);
+    return supported && (type == QuantType::Q8_0 || type == QuantType::Q4_0 || is_kquant(static_cast<int>(type)));
 }
 
 PackedWeight* pack_weight(const uint8_t* weight, QuantType type, int64_t n, int64_t k) {
     check(packable(type), "pack_weight: type ", static_cast<int>(type), " cannot be packed on this CPU");
-    const bool q4k = type == QuantType::Q4_K;
-    const int64_t block = q4k ? kSuperBlock : kQuantBlock;
+    const bool kquant = is_kquant(static_cast<int>(type));
+    const int64_t block = kquant ? kSuperBlock : kQuantBlock;
     check(n >= 1 && k >= block && k % block == 0, "pack_weight: shape [", n, ", ", k, "] does not fit (k must be a positive multiple of ", block, ")");
     auto* packed = new PackedWeight{type, n, k, (n + kPackRows - 1) / kPackRows, k / block, 0, 0, nullptr};
-    if (q4k) {
-        packed->group_bytes = packed->blocks * kQ4KPackedBytes;
+    if (kquant) {
+        const int64_t record = type == QuantType::Q4_K   ? KLayout<QuantType::Q4_K>::bytes
+                               : type == QuantType::Q5_K ? KLayout<QuantType::Q5_K>::bytes
+                                                         : KLayout<QuantType::Q6_K>::bytes;
+        packed->group_bytes = packed->blocks * record;
     } else {
         packed->quants_offset = (packed->blocks * 32 + 63) / 64 * 64;
         packed->group_bytes = packed->quants_offset + packed->blocks * (type == QuantType::Q8_0 ? 512 : 256);
@@ -46,7 +49,7 @@ PackedWeight* pack_weight(const uint8_t* weight, QuantType type, int64_t n, int6
         delete packed;
         fail("pack_weight: out of memory");
     }
-    auto body = [&](int g) { q4k ? avx512::pack_group_q4k(weight, *packed, g) : avx512::pack_group(weight, *packed, g); };
+    auto body = [&](int g) { kquant ? avx512::pack_group_kquant(weight, *packed, g) : avx512::pack_group(weight, *packed, g); };
     ThreadPool::instance().for_each(static_cast<int>(packed->groups), body);
     return packed;
 }
@@ -61,24 +64,24 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
     check(m >= 1 && ldo >= w.n, "packed_linear: m ", m, " and output row stride ", ldo, " do not fit n ", w.n);
     thread_local Scratch scratch;
     const int64_t k = w.k, blocks = w.blocks;
-    const bool q4k = w.type == QuantType::Q4_K;
+    const bool kquant = is_kquant(static_cast<int>(w.type));
     scratch.q.resize(static_cast<size_t>(m * k));
     scratch.d.resize(static_cast<size_t>(m * blocks));
-    scratch.bias.resize(static_cast<size_t>(m * blocks * (q4k ? 16 : 1)));
+    scratch.bias.resize(static_cast<size_t>(m * blocks * (kquant ? 16 : 1)));
     // The pool's workers have thread_local scratch of their own: hand them this thread's buffers.
     int8_t* q = scratch.q.data();
     float* d = scratch.d.data();
     int32_t* bias = scratch.bias.data();
     const float* xf = static_cast<const float*>(x);
-    if (q4k && bf16) {
+    if (kquant && bf16) {
         scratch.x.resize(static_cast<size_t>(m * k));
         for (int64_t i = 0; i < m * k; ++i) scratch.x[i] = bf16_to_float(static_cast<const uint16_t*>(x)[i]);
         xf = scratch.x.data();
     }
-    // Q4_K: Q8_K activations (kquant_linear.h); Q8_0 / Q4_0: Q8_0 with the weights' offset term.
+    // K-quants: Q8_K activations (kquant_linear.h); Q8_0 / Q4_0: Q8_0 with the weights' offset term.
     const int32_t offset = w.type == QuantType::Q8_0 ? 128 : 8;
     auto quantize = [&](int r) {
-        if (q4k) quantize_rows_q8k(xf, k, r, r + 1, q, d, bias);
+        if (kquant) quantize_rows_q8k(xf, k, r, r + 1, q, d, bias);
         else avx512::quantize_rows_q8(x, bf16, k, r, r + 1, offset, q, d, bias);
     };
     if (m >= 8) ThreadPool::instance().for_each(static_cast<int>(m), quantize);

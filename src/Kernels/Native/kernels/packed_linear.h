@@ -13,13 +13,16 @@
 // -128 (Q8_0) or -8 (Q4_0) times the sum of its activation quants, which undoes the weights'
 // offset exactly. Rows past n in the last group are zero.
 //
-// Q4_K goes in the same groups of 16 rows, one record of kQ4KPackedBytes per super-block of 256:
-//   d and dmin: 16 float16 each (row order); the 6-bit scale and min of each sub-block of 32,
-//   unpacked to bytes [8 sub-blocks][16 rows] each; then per 64 elements (two sub-blocks: ggml's
-//   32 bytes whose low nibbles are the first 32 elements, high nibbles the next 32) 8 zmm, lane r =
-//   row r's bytes 4t..4t+3 of those 32. The activations are Q8_K as in kquant_linear.h; each
-//   sub-block's integer dot is scaled by its integer scale and the mins go through the sums of the
-//   activation quants, as llama.cpp's Q4_K x Q8_K dot does (the same integers).
+// The K-quants (Q4_K, Q5_K, Q6_K) go in the same groups of 16 rows, one record per super-block of 256
+// (KLayout below): the rows' d (and dmin) as float16; each sub-block's scale (and min) as a byte per
+// row, [sub-block][16 rows] (Q4_K, Q5_K: 6-bit, 8 sub-blocks of 32; Q6_K: signed 8-bit, 16 of 16);
+// then per 64 elements 8 zmm of nibble bytes, lane r = row r's bytes 4t..4t+3 (low nibbles are
+// elements 4t..4t+3, high nibbles 32+4t..32+4t+3: Q4_K's bytes as ggml stores them), followed by
+// 2·bits zmm of the bits above the nibble (Q5_K 1, Q6_K 2): the high bits of the chunk's elements
+// 4t..4t+3 sit in zmm t % (2·bits), field t / (2·bits) of each byte. The activations are Q8_K as in
+// kquant_linear.h; each sub-block's integer dot is scaled by its integer scale and the mins (Q6_K:
+// its offset of 32) go through the sums of the activation quants, as llama.cpp's K-quant x Q8_K dots
+// do: the same integers as the unpacked kernels, and the same float operations per super-block.
 #pragma once
 
 #include <cstdint>
@@ -30,16 +33,26 @@ namespace llm {
 
 struct PackedWeight {
     QuantType type;
-    int64_t n, k, groups, blocks;  // blocks of 32 (Q8_0, Q4_0) or super-blocks of 256 (Q4_K) per row
+    int64_t n, k, groups, blocks;  // blocks of 32 (Q8_0, Q4_0) or super-blocks of 256 (K-quants) per row
     int64_t quants_offset;  // from a group's start to its quants
     int64_t group_bytes;
     uint8_t* data;          // groups back to back, 64-byte aligned
 };
 
 constexpr int kPackRows = 16;
-constexpr int64_t kQ4KPackedBytes = 64 + 2 * 128 + 4 * 512;
 
-// True where the packed kernels can run (AVX-512 VNNI, F16C) and the type is Q8_0, Q4_0 or Q4_K.
+// Byte offsets inside a packed K-quant record (one super-block of a group).
+template <QuantType T>
+struct KLayout {
+    static constexpr int bits = T == QuantType::Q4_K ? 0 : T == QuantType::Q5_K ? 1 : 2;  // above the nibble
+    static constexpr int subs = T == QuantType::Q6_K ? 16 : 8;                            // sub-blocks of 256 / subs
+    static constexpr bool mins = T != QuantType::Q6_K;                                     // Q6_K: 32 · scale, times d
+    static constexpr int64_t scales_at = 64, mins_at = scales_at + 16 * subs, quants_at = mins_at + (mins ? 16 * subs : 0);
+    static constexpr int64_t chunk_bytes = 512 + 128 * bits;  // per 64 elements
+    static constexpr int64_t bytes = quants_at + 4 * chunk_bytes;
+};
+
+// True where the packed kernels can run (AVX-512 VNNI, F16C) and the type is Q8_0, Q4_0 or a K-quant.
 bool packable(QuantType type);
 
 // A packed copy of weight [n, k] in ggml's layout; release with free_packed.
@@ -54,14 +67,14 @@ namespace avx512 {
 void pack_group(const uint8_t* weight, const PackedWeight& packed, int64_t group);
 // Rows [r0, r1) of x quantized per block of 32: quants (row stride k), d, and the offset term.
 void quantize_rows_q8(const void* x, bool bf16, int64_t k, int64_t r0, int64_t r1, int32_t offset, int8_t* q, float* d, int32_t* bias);
-// out rows [0, m) x groups [g0, g1) (float32, row stride ldo). Q4_K: q, d and bias are Q8_K's quants,
-// scales and sums of 16 (kquant_linear.h).
+// out rows [0, m) x groups [g0, g1) (float32, row stride ldo). K-quants: q, d and bias are Q8_K's
+// quants, scales and sums of 16 (kquant_linear.h).
 void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,
                   float* out, int64_t ldo);
-// The same two for Q4_K (packed_kquant_avx512.cpp).
-void pack_group_q4k(const uint8_t* weight, const PackedWeight& packed, int64_t group);
-void q4k_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bsums, int64_t m, int64_t g0, int64_t g1,
-               float* out, int64_t ldo);
+// The same two for the K-quants (packed_kquant_avx512.cpp).
+void pack_group_kquant(const uint8_t* weight, const PackedWeight& packed, int64_t group);
+void kquant_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bsums, int64_t m, int64_t g0, int64_t g1,
+                  float* out, int64_t ldo);
 }  // namespace avx512
 
 }  // namespace llm

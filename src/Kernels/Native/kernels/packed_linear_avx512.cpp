@@ -5,77 +5,57 @@
 #include <algorithm>
 #include <cstring>
 
+#include "packed_avx512.h"
 #include "packed_linear.h"
 
 namespace llm::avx512 {
 
 namespace {
 
-constexpr int MR = 4;
-
 template <QuantType T>
 constexpr int64_t quant_bytes() { return T == QuantType::Q8_0 ? 512 : 256; }
 
-inline __m512i broadcast4(const int8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return _mm512_set1_epi32(v);
-}
-
-// Outputs of rows [m0, m0 + M) of x for one group of 16 weight rows (the first `valid` stored).
-template <QuantType T, int M>
-void group_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, const float* d, const int32_t* bias, int64_t m0,
-                float* out, int64_t ldo, int64_t col, __mmask16 valid) {
-    const int64_t blocks = w.blocks, k = w.k;
-    const uint8_t* quants = group + w.quants_offset;
-    __m512 acc[M];
-    for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
-    const __m512i low = _mm512_set1_epi8(0x0F);
-    for (int64_t b = 0; b < blocks; ++b) {
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(group + 32 * b)));
-        const uint8_t* qb = quants + b * quant_bytes<T>();
-        __m512i wq[8];
-        if constexpr (T == QuantType::Q8_0) {
-            for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
-        } else {
-            for (int t = 0; t < 4; ++t) {
-                const __m512i v = _mm512_load_si512(qb + 64 * t);
-                wq[t] = _mm512_and_si512(v, low);
-                wq[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-            }
-        }
-        for (int i = 0; i < M; ++i) {
-            const int64_t row = m0 + i;
-            const int8_t* xq = q + row * k + b * 32;
-            // Two chains of four: the dot's latency stays off the critical path at one row.
-            __m512i s0 = _mm512_set1_epi32(bias[row * blocks + b]), s1 = _mm512_setzero_si512();
-            for (int t = 0; t < 8; t += 2) {
-                s0 = _mm512_dpbusd_epi32(s0, wq[t], broadcast4(xq + 4 * t));
-                s1 = _mm512_dpbusd_epi32(s1, wq[t + 1], broadcast4(xq + 4 * t + 4));
-            }
-            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[row * blocks + b]));
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), scale, acc[i]);
-        }
-    }
-    for (int i = 0; i < M; ++i) _mm512_mask_storeu_ps(out + (m0 + i) * ldo + col, valid, acc[i]);
-}
-
+// Blocks of 32 (Q8_0, Q4_0): tile<M> gives rows [m0, m0 + M) of x for one group of 16 weight rows (the first
+// `valid` stored).
 template <QuantType T>
-void tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1, float* out, int64_t ldo) {
-    for (int64_t g = g0; g < g1; ++g) {
-        const uint8_t* group = w.data + g * w.group_bytes;
-        const int64_t col = g * kPackRows;
-        const __mmask16 valid = static_cast<__mmask16>((1u << std::min<int64_t>(kPackRows, w.n - col)) - 1);
-        for (int64_t m0 = 0; m0 < m; m0 += MR) {
-            switch (std::min<int64_t>(MR, m - m0)) {
-                case 1: group_tile<T, 1>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
-                case 2: group_tile<T, 2>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
-                case 3: group_tile<T, 3>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
-                default: group_tile<T, MR>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
+struct Blocks {
+    template <int M>
+    static void tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, const float* d, const int32_t* bias, int64_t m0,
+                     float* out, int64_t ldo, int64_t col, __mmask16 valid) {
+        const int64_t blocks = w.blocks, k = w.k;
+        const uint8_t* quants = group + w.quants_offset;
+        __m512 acc[M];
+        for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        for (int64_t b = 0; b < blocks; ++b) {
+            const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(group + 32 * b)));
+            const uint8_t* qb = quants + b * quant_bytes<T>();
+            __m512i wq[8];
+            if constexpr (T == QuantType::Q8_0) {
+                for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
+            } else {
+                for (int t = 0; t < 4; ++t) {
+                    const __m512i v = _mm512_load_si512(qb + 64 * t);
+                    wq[t] = _mm512_and_si512(v, low);
+                    wq[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+                }
+            }
+            for (int i = 0; i < M; ++i) {
+                const int64_t row = m0 + i;
+                const int8_t* xq = q + row * k + b * 32;
+                // Two chains of four: the dot's latency stays off the critical path at one row.
+                __m512i s0 = _mm512_set1_epi32(bias[row * blocks + b]), s1 = _mm512_setzero_si512();
+                for (int t = 0; t < 8; t += 2) {
+                    s0 = _mm512_dpbusd_epi32(s0, wq[t], broadcast4(xq + 4 * t));
+                    s1 = _mm512_dpbusd_epi32(s1, wq[t + 1], broadcast4(xq + 4 * t + 4));
+                }
+                const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[row * blocks + b]));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), scale, acc[i]);
             }
         }
+        for (int i = 0; i < M; ++i) _mm512_mask_storeu_ps(out + (m0 + i) * ldo + col, valid, acc[i]);
     }
-}
+};
 
 inline __m512 load16(const void* x, bool bf16, int64_t i) {
     if (!bf16) return _mm512_loadu_ps(static_cast<const float*>(x) + i);
@@ -123,9 +103,9 @@ void quantize_rows_q8(const void* x, bool bf16, int64_t k, int64_t r0, int64_t r
 
 void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,
                   float* out, int64_t ldo) {
-    if (w.type == QuantType::Q8_0) tiles<QuantType::Q8_0>(w, q, d, bias, m, g0, g1, out, ldo);
-    else if (w.type == QuantType::Q4_K) q4k_tiles(w, q, d, bias, m, g0, g1, out, ldo);
-    else tiles<QuantType::Q4_0>(w, q, d, bias, m, g0, g1, out, ldo);
+    if (w.type == QuantType::Q8_0) for_tiles<Blocks<QuantType::Q8_0>>(w, q, d, bias, m, g0, g1, out, ldo);
+    else if (w.type == QuantType::Q4_0) for_tiles<Blocks<QuantType::Q4_0>>(w, q, d, bias, m, g0, g1, out, ldo);
+    else kquant_tiles(w, q, d, bias, m, g0, g1, out, ldo);
 }
 
 }  // namespace llm::avx512

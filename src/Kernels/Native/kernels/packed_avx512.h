@@ -1,0 +1,45 @@
+// What every packed type's AVX-512 kernel shares (include after the target pragma of an AVX-512 source):
+// the broadcast of 4 activation bytes and the loop over groups of 16 weight rows and tiles of
+// activation rows, which calls the type's tile for each.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "packed_linear.h"
+
+namespace llm::avx512 {
+
+// Activation rows per tile: a group's quants are unpacked once for up to this many rows.
+constexpr int kTileRows = 4;
+
+inline __m512i broadcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+// Groups [g0, g1) of w (into out, float32, row stride ldo) for activation rows [0, m) in tiles of up to
+// kTileRows: Kernel::tile<M>(w, group, q, d, bias, m0, out, ldo, col, valid) computes rows [m0, m0 + M)
+// of one group, given its bytes, its first output column and which of its 16 rows exist.
+template <class Kernel>
+inline void for_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,
+                      float* out, int64_t ldo) {
+    for (int64_t g = g0; g < g1; ++g) {
+        const uint8_t* group = w.data + g * w.group_bytes;
+        const int64_t col = g * kPackRows;
+        const __mmask16 valid = static_cast<__mmask16>((1u << std::min<int64_t>(kPackRows, w.n - col)) - 1);
+        for (int64_t m0 = 0; m0 < m; m0 += kTileRows) {
+            switch (std::min<int64_t>(kTileRows, m - m0)) {
+                case 1: Kernel::template tile<1>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
+                case 2: Kernel::template tile<2>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
+                case 3: Kernel::template tile<3>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
+                default: Kernel::template tile<kTileRows>(w, group, q, d, bias, m0, out, ldo, col, valid); break;
+            }
+        }
+    }
+}
+
+}  // namespace llm::avx512

@@ -1,0 +1,43 @@
+using LlmEngine.Kernels.Sampling;
+using LlmEngine.Tests.Engine;
+using LlmEngine.Tests.Families;
+using LlmEngine.Tests.Loading;
+using LlmEngine.Tests.Models;
+using static LlmEngine.Tests.Sharding.TensorParallelEngineTests;
+
+namespace LlmEngine.Tests.Distributed;
+
+/// <summary>--tensor-parallel-across-nodes: each tensor-parallel rank on a node of its own, the head and worker
+/// nodes as separate ActorSystems joined by Akka.Cluster over loopback, the ranks' all-reduces over TCP between
+/// them. The greedy tokens are the whole model's (the logits' equality is <c>SocketAllReduceTests</c>').</summary>
+[Trait("Category", "Slow")]
+public class TensorParallelClusterTests
+{
+    /// <summary>T=2: the head's rank 0 and one worker node's rank 1; with P=2 also both ranks of stage 1 on two more.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public Task Stories260KOverRankNodesGeneratesRunCTokensOnEveryReferencePrompt(int stages) =>
+        WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.Stories260K, stages, ranks: 2, acrossNodes: true), async head =>
+        {
+            var rows = Stories260KReferenceTests.Rows;
+            var outputs = await Task.WhenAll(rows.Select((row, i) =>
+                Tokens(head, $"r{i}", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length })));
+            for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Generated, outputs[i]);
+            await EngineRuns.AssertAllBlocksFree(engine: head);
+        });
+
+    /// <summary>Grouped-query attention: 8 query heads and 2 key/value heads, 4 and 1 per rank.</summary>
+    [Fact]
+    public Task TinyGqaLlamaOverTwoRankNodesGeneratesTransformersGreedyTokens()
+    {
+        var reference = TinyHfReference.Of("llama");
+        return WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.TinyHf("llama"), 1, ranks: 2, acrossNodes: true), async head =>
+        {
+            var sampling = new SamplingParameters { Temperature = 0, MaxTokens = reference.Greedy[0].Length, IgnoreEos = true };
+            var outputs = await Task.WhenAll(reference.Inputs.Select((input, i) => Tokens(head, $"r{i}", input, sampling)));
+            for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
+            await EngineRuns.AssertAllBlocksFree(engine: head);
+        });
+    }
+}
