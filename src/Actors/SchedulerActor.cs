@@ -23,7 +23,12 @@ namespace LlmEngine.Actors;
 /// </summary>
 public sealed partial class SchedulerActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
-    public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output);
+    /// <summary>A request the engine accepted at <see cref="AcceptedAt"/> (when the message was made, by the caller):
+    /// its arrival, so the time before the scheduler reads its mailbox counts as queueing, in the timings and the trace.</summary>
+    public sealed record AddRequest(GenerationRequest Request, ChannelWriter<RequestOutput> Output)
+    {
+        public RequestAcceptance AcceptedAt { get; init; } = RequestAcceptance.Now();
+    }
     /// <summary>Ends a request early; <see cref="Reason"/> labels the abort count (<see cref="AbortReasons"/>).</summary>
     public sealed record AbortRequest(string RequestId, string Reason = AbortReasons.Client);
     /// <summary>Shutdown: every request ends now, its stream with a final "abort" output.</summary>
@@ -79,11 +84,11 @@ public sealed partial class SchedulerActor : ReceiveActor, IWithUnboundedStash, 
                 message.Output.TryComplete(refusal);
                 return;
             }
-            var group = _scheduler.Add(message.Request, DateTime.UtcNow);
+            var group = _scheduler.Add(message.Request, message.AcceptedAt.Utc);
             _sequences[message.Request.RequestId] = Context.ActorOf(
-                SequenceActor.Props(message.Request, message.Output, Self, _tokenizer), "request-" + group.ArrivalOrder);
+                SequenceActor.Props(message.Request, message.Output, Self, _tokenizer, group.Arrival), "request-" + group.ArrivalOrder);
             _meter.OnArrival(message.Request.PromptTokenIds.Count);
-            _recorder.Arrived(message.Request);
+            _recorder.Arrived(message.Request, message.AcceptedAt.Timestamp);
             Changed();
         });
         Receive<AbortRequest>(message =>

@@ -30,7 +30,7 @@ internal sealed class SequenceActor : ReceiveActor
     private readonly ChannelWriter<RequestOutput> _output;
     private readonly IActorRef _scheduler;
     private readonly ITokenizer? _tokenizer;
-    private readonly DateTime _arrival = DateTime.UtcNow;
+    private readonly DateTime _arrival;
     private readonly Dictionary<int, Completion> _completions = new();
     private readonly PromptLogprob?[]? _promptLogprobs;
     private bool _promptLogprobsSent;
@@ -44,12 +44,16 @@ internal sealed class SequenceActor : ReceiveActor
         public string? FinishReason { get; set; }
     }
 
-    public static Props Props(GenerationRequest request, ChannelWriter<RequestOutput> output, IActorRef scheduler, ITokenizer? tokenizer) =>
-        Akka.Actor.Props.Create(() => new SequenceActor(request, output, scheduler, tokenizer));
+    /// <param name="arrival">when the engine accepted the request, the start of its timings</param>
+    public static Props Props(GenerationRequest request, ChannelWriter<RequestOutput> output, IActorRef scheduler, ITokenizer? tokenizer,
+        DateTime arrival) =>
+        Akka.Actor.Props.Create(() => new SequenceActor(request, output, scheduler, tokenizer, arrival));
 
-    public SequenceActor(GenerationRequest request, ChannelWriter<RequestOutput> output, IActorRef scheduler, ITokenizer? tokenizer)
+    public SequenceActor(GenerationRequest request, ChannelWriter<RequestOutput> output, IActorRef scheduler, ITokenizer? tokenizer,
+        DateTime arrival)
     {
         _request = request;
+        _arrival = arrival;
         _output = output;
         _scheduler = scheduler;
         _tokenizer = tokenizer;

@@ -19,10 +19,10 @@ internal sealed class StepRecorder(EngineObserver observer)
     // Request states captured when a block map was asked for, published with its answer.
     private readonly Queue<(long Step, long Time, IReadOnlyList<RequestState> Requests)> _snapshots = new();
 
-    public void Arrived(GenerationRequest request)
+    public void Arrived(GenerationRequest request, long acceptedAt)
     {
         if (observer.IsObserved)
-            observer.Publish(new RequestArrived(Stopwatch.GetTimestamp(), request.RequestId, request.PromptTokenIds.Count, request.Sampling.N));
+            observer.Publish(new RequestArrived(acceptedAt, request.RequestId, request.PromptTokenIds.Count, request.Sampling.N));
     }
 
     public void Finished(string requestId, string reason) => Finished(requestId, reason, Stopwatch.GetTimestamp());

@@ -53,7 +53,8 @@ internal sealed class ChromeTraceWriter : IDisposable
         switch (e)
         {
             case RequestArrived a:
-                Open(a.RequestId, "queued", a.Timestamp);
+                // Stamped when the engine accepted it, which may be before this trace began.
+                Open(a.RequestId, "queued", Math.Max(a.Timestamp, _origin));
                 break;
             case StepRecord step:
                 Step(step);

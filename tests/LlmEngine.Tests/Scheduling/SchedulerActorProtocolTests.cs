@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.TestKit;
@@ -116,5 +117,21 @@ public class SchedulerActorProtocolTests : Akka.TestKit.Xunit2.TestKit
         _worker.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         var statistics = await _scheduler.Ask<EngineStatistics>(new SchedulerActor.GetStatistics(), TimeSpan.FromSeconds(5));
         Assert.Equal(16, statistics.BlocksFree);
+    }
+
+    [Fact]
+    public async Task ARequestArrivesWhenTheEngineAcceptedItSoTimeBeforeTheSchedulerReadItIsQueueing()
+    {
+        // As if the scheduler's mailbox had held the request for two seconds.
+        var accepted = new RequestAcceptance(DateTime.UtcNow.AddSeconds(-2), Stopwatch.GetTimestamp() - 2 * Stopwatch.Frequency);
+        var channel = Channel.CreateUnbounded<RequestOutput>();
+        _scheduler.Tell(new SchedulerActor.AddRequest(new GenerationRequest("late", [100, 101, 102], new SamplingParameters { MaxTokens = 1 }),
+            channel.Writer) { AcceptedAt = accepted });
+        Answer(ExpectStep(), 7);
+
+        var final = await channel.Reader.ReadAsync();
+        Assert.True(final.Finished);
+        Assert.Equal(accepted.Utc, final.Timings!.Arrival);
+        Assert.InRange(final.Timings.QueueSeconds, 2, 60);
     }
 }

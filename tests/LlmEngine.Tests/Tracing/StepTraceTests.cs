@@ -81,9 +81,10 @@ public sealed class StepTraceTests(ITestOutputHelper output)
                 Assert.Equal(End(spans[^1]), finished.GetProperty("ts").GetDouble(), 0.01);
                 double sum = spans.Sum(s => s.GetProperty("dur").GetDouble());
                 output.WriteLine($"{id}: latency {latency / 1000:F2} ms, spans {sum / 1000:F2} ms, longest step {longestStep / 1000:F2} ms, longest pause {longestPause / 1000:F2} ms");
-                // The spans leave out two message hops between the request's actor and the scheduler
-                // (submission, delivery): far less than a step on a quiet machine, but a loaded one
-                // may hold each thread for a few time slices, as it held the scheduler between steps.
+                // The spans start when the engine accepted the request (the submission hop to the
+                // scheduler counts as queueing) and the latency ends with the engine's timings, so what
+                // is left out is a delivery hop: far less than a step on a quiet machine, but a loaded
+                // one may hold a thread for a few time slices, as it held the scheduler between steps.
                 Assert.InRange(latency - sum, 0, longestStep + Math.Max(HopAllowanceMicros, longestPause));
             }
             var series = TraceSeries.Read(path);
