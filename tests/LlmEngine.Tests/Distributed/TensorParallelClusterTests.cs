@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Sampling;
+using LlmEngine.Scheduling;
 using LlmEngine.Tests.Engine;
 using LlmEngine.Tests.Families;
 using LlmEngine.Tests.Loading;
@@ -39,5 +40,20 @@ public class TensorParallelClusterTests
             for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
             await EngineRuns.AssertAllBlocksFree(engine: head);
         });
+    }
+
+    /// <summary>Recompute and swap with prefix caching on: each rank applies every step's swap-out, swap-in and
+    /// copy-on-write to its own key/value heads' part of each block, with the head's block ids.</summary>
+    [Theory]
+    [InlineData(PreemptionMode.Recompute)]
+    [InlineData(PreemptionMode.Swap)]
+    public Task TinyGqaLlamaOverTwoRankNodesMatchesTheDenseReferenceUnderPreemption(PreemptionMode mode)
+    {
+        var workload = PagedEngineEquivalenceTests.TinyLlama.Value;
+        var options = WorkerNodes.OnCluster(PagedEngineEquivalenceTests.Options(workload, 8, mode, "native", 900, tensorParallelSize: 2) with
+        {
+            TensorParallelAcrossNodes = true,
+        });
+        return WorkerNodes.WithInProcessWorkers(options, head => PagedEngineEquivalenceTests.AssertDenseTokensUnderPreemption(head, workload, options));
     }
 }
