@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Native;
@@ -18,7 +17,7 @@ namespace LlmEngine.Host.Bench;
 /// LLM_NATIVE_THREADS=1 the CPU time counts all of a step's work and none of the waiting, the
 /// steadiest figure on a loaded machine.
 /// </summary>
-internal static partial class FusedCommand
+internal static class FusedCommand
 {
     private const int Context = 128;
 
@@ -66,11 +65,11 @@ internal static partial class FusedCommand
                         FusedOps.Enabled = arm == 1;
                         Step();
                         ForwardProfile.Reset();
-                        double cpu0 = ThreadCpuSeconds();
+                        double cpu0 = Alternation.ThreadCpuSeconds();
                         long t0 = Stopwatch.GetTimestamp();
                         for (int s = 0; s < n; s++) Step();
                         wall[arm].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds / n);
-                        cpu[arm].Add((ThreadCpuSeconds() - cpu0) * 1000 / n);
+                        cpu[arm].Add((Alternation.ThreadCpuSeconds() - cpu0) * 1000 / n);
                         var profile = ForwardProfile.Snapshot(ProfilePhase.Decode);
                         foreach (var (section, seconds) in profile.Seconds)
                             sections[arm][section] = sections[arm].GetValueOrDefault(section) + profile.PerStepMs(seconds);
@@ -86,31 +85,11 @@ internal static partial class FusedCommand
             var shown = Enum.GetValues<ProfileSection>().Where(p => p != ProfileSection.Sampling).ToArray();
             foreach (var h in new[] { "fused calls", "wall ms/step", "thread CPU ms/step" }.Concat(shown.Select(p => $"{p} ms (mean)"))) table.AddColumn(h);
             for (int arm = 0; arm < 2; arm++)
-                table.AddRow([arm == 1 ? "on" : "off", $"{Median(wall[arm]):F3}", $"{Median(cpu[arm]):F3}",
+                table.AddRow([arm == 1 ? "on" : "off", $"{Alternation.Median(wall[arm]):F3}", $"{Alternation.Median(cpu[arm]):F3}",
                     .. shown.Select(p => $"{sections[arm].GetValueOrDefault(p) / wall[arm].Count:F3}")]);
             BenchConsole.Out.Write(table);
             return 0;
         });
         return command;
     }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    private const int ThreadCpuClock = 3;  // CLOCK_THREAD_CPUTIME_ID
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out TimeSpec time);
-
-    private static double ThreadCpuSeconds() => ClockGetTime(ThreadCpuClock, out var t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9 : 0;
 }

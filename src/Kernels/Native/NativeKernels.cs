@@ -32,6 +32,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int> _packedLinear;
     private static delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int> _smallLinear;
+    private static delegate* unmanaged<int> _bf16Dot;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -51,9 +52,14 @@ public static unsafe class NativeKernels
     /// <summary>Threads of the kernels' pool (the calling thread included).</summary>
     public static int Threads => IsAvailable ? ((delegate* unmanaged<int>)Export("llm_native_threads"))() : 0;
 
+    /// <summary>Whether <see cref="SmallLinear"/> computes bfloat16 products of 3 or more rows whose inner
+    /// size is a multiple of 32 with AVX512_BF16 dot products (CPU support, kernels at AVX-512,
+    /// <c>LLM_BF16_DOT</c> not 0), reading x and the weight as they are; otherwise it widens them to float32.</summary>
+    public static bool HasBFloat16Dot => IsAvailable && _bf16Dot() != 0;
+
     /// <summary>One line for startup logs.</summary>
     public static string Description => IsAvailable
-        ? $"native kernels: {Isa} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
+        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
         : $"native kernels unavailable: {UnavailableReason}";
 
     /// <summary>Whether tensors on <paramref name="device"/> can use the native operators.</summary>
@@ -265,6 +271,7 @@ public static unsafe class NativeKernels
         _quantizedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
         _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int>)Export("llm_packed_linear");
         _smallLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int>)Export("llm_small_linear");
+        _bf16Dot = (delegate* unmanaged<int>)Export("llm_native_bf16_dot");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

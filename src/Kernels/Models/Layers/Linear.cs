@@ -11,8 +11,9 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// y = x · Wᵀ + b. Decode steps go to the native small-batch kernel: at a few rows it streams
 /// the weights once at memory speed on every core, where libtorch's matrix-vector path reads
 /// them at well under the machine's bandwidth; up to 64 float32 rows its register tiles also
-/// beat libtorch's GEMM at these shapes. bfloat16 uses it only for a few rows, since libtorch's
-/// bfloat16 GEMM (native bf16 dot products) is faster once arithmetic dominates. Prompt chunks
+/// beat libtorch's GEMM at these shapes. bfloat16 uses it only for a few rows (AVX512_BF16 dot
+/// products from 3 rows where the CPU has them), since libtorch's bfloat16 GEMM (oneDNN) is faster
+/// once arithmetic dominates: `bench linear` measured it ahead from 16 rows. Prompt chunks
 /// (many rows) stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
 /// every row count (activations quantized to Q8_0 on the fly, integer dot products), packed ones
 /// where <see cref="QuantizedLinearPart"/> packed them.

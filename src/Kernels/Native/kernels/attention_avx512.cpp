@@ -11,6 +11,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
 
+#include "hsum_avx512.h"
+
 namespace llm::avx512 {
 
 struct Simd {
@@ -41,20 +43,7 @@ struct Simd {
     static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
     static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
-    // Lane j of the result = the sum of the lanes of a[j]: a transpose-and-add tree.
-    static V hsum(const V* a) {
-        V s2[8], s4[4], s8[2];
-        for (int i = 0; i < 8; ++i)  // per 128-bit lane: [x0+x2, y0+y2, x1+x3, y1+y3]
-            s2[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-        for (int i = 0; i < 4; ++i)  // per 128-bit lane: partial sums of four vectors
-            s4[i] = _mm512_add_ps(_mm512_shuffle_ps(s2[2 * i], s2[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                  _mm512_shuffle_ps(s2[2 * i], s2[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-        for (int i = 0; i < 2; ++i)
-            s8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s4[2 * i], s4[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                  _mm512_shuffle_f32x4(s4[2 * i], s4[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-        return _mm512_add_ps(_mm512_shuffle_f32x4(s8[0], s8[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_f32x4(s8[0], s8[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    }
+    static V hsum(const V* a) { return hsum16(a); }
 
     // e^x for x <= 0 (Cephes' expf polynomial, ~1 ulp); below -87 it returns ~1e-38, and the
     // caller zeroes the lanes that stand for masked keys.

@@ -39,6 +39,11 @@ Isa detected_isa() {
     return isa;
 }
 
+bool has_avx512_bf16() {
+    static const bool has = detected_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512bf16");
+    return has;
+}
+
 Isa selected_isa() { return static_cast<Isa>(selection().load(std::memory_order_relaxed)); }
 
 bool select_isa(Isa isa) {

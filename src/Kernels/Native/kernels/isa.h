@@ -11,5 +11,6 @@ Isa detected_isa();          // the best the CPU and OS support
 Isa selected_isa();          // what the kernels use now (detected, unless lowered)
 bool select_isa(Isa isa);    // lower (or restore) the selection; false if the CPU lacks it
 const char* isa_name(Isa isa);
+bool has_avx512_bf16();      // AVX512_BF16 dot products (vdpbf16ps), apart from the selection
 
 }  // namespace llm

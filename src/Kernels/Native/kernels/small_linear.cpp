@@ -1,6 +1,8 @@
 #include "small_linear.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <vector>
 
@@ -27,6 +29,14 @@ void scalar_rows(const float* x, int m, int64_t k, const void* w, bool bf16, flo
 
 }  // namespace
 
+bool bf16_dot_available() {
+    static const bool allowed = [] {  // LLM_BF16_DOT=0: the widening path, to compare on one build
+        const char* env = std::getenv("LLM_BF16_DOT");
+        return !(env && std::strcmp(env, "0") == 0);
+    }();
+    return allowed && selected_isa() == Isa::Avx512 && has_avx512_bf16();
+}
+
 void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg& weight) {
     check(!out.cuda, "small_linear: CPU kernel reached with CUDA tensors");
     check(x.dim == 2 && weight.dim == 2 && out.dim == 2, "small_linear: expected 2-dimensional x, weight and out");
@@ -43,6 +53,21 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
     check(m >= 1 && m <= kSmallLinearMaxRows, "small_linear: x must have 1 to ", kSmallLinearMaxRows, " rows, got ", m);
     check(k >= 1 && n >= 1, "small_linear: empty weight [", n, ", ", k, "]");
 
+    // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read.
+    constexpr int64_t kChunk = 64;
+    const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
+    // bfloat16 dot products on x and weights as they are; one or two rows stream the weights as
+    // fast widened (memory-bound either way: measured alike, one core, llama-110m's shapes).
+    if (bf16 && m >= 3 && k % 32 == 0 && bf16_dot_available()) {
+        auto body = [&](int c) {
+            int64_t n0 = c * kChunk, n1 = std::min(n, n0 + kChunk);
+            avx512bf16::linear_rows(static_cast<const uint16_t*>(x), static_cast<int>(m), k, static_cast<const uint16_t*>(weight), out,
+                                    false, n, n0, n1);
+        };
+        ThreadPool::instance().for_each(chunks, body);
+        return;
+    }
+
     // Buffers of the calling thread, kept between calls: a decode step must not allocate.
     thread_local std::vector<float> x32, y32;
     x32.resize(static_cast<size_t>(m * k));
@@ -51,9 +76,6 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
     const float* xs = x32.data();
 
     const bool vector = selected_isa() == Isa::Avx512 && k % 16 == 0;
-    // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read.
-    constexpr int64_t kChunk = 64;
-    const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
     auto body = [&](int c) {
         int64_t n0 = c * kChunk, n1 = std::min(n, n0 + kChunk);
         if (vector) avx512::small_linear_rows(xs, static_cast<int>(m), k, weight, bf16, y, n, n0, n1);
@@ -68,6 +90,10 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
 
 // C ABI for C# (no dispatcher on the way): out [m, n] = x [m, k] · weight [n, k]ᵀ, contiguous CPU
 // memory, all float32 (bf16 = 0) or all bfloat16. Returns 0, or -1 with llm_native_last_error().
+// 1 when bfloat16 products of 3 to 64 rows run on AVX512_BF16 dot products (their inner size a
+// multiple of 32), 0 when they widen to float32.
+LLM_EXPORT int llm_native_bf16_dot() { return llm::bf16_dot_available() ? 1 : 0; }
+
 LLM_EXPORT int llm_small_linear(void* out, const void* x, const void* weight, int bf16, int64_t m, int64_t k, int64_t n) {
     llm_native_clear_error();
     try {

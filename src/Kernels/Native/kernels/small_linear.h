@@ -15,6 +15,16 @@ void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg&
 // The same on raw memory: out [m, n], x [m, k], weight [n, k], contiguous, all of one dtype.
 void small_linear(void* out, const void* x, const void* weight, bool bf16, int64_t m, int64_t k, int64_t n);
 
+// Whether bfloat16 products use AVX512_BF16 dot products (the CPU has them, the kernels run at
+// AVX-512, and LLM_BF16_DOT is not 0): then their inner size must be a multiple of 32.
+bool bf16_dot_available();
+
+namespace avx512bf16 {
+// Rows [n0, n1) of out ([m, n], bfloat16, or float32 when out_f32) for bfloat16 x [m, k] and
+// weight [n, k], k a multiple of 32.
+void linear_rows(const uint16_t* x, int m, int64_t k, const uint16_t* weight, void* out, bool out_f32, int64_t n, int64_t n0, int64_t n1);
+}
+
 namespace avx512 {
 // Rows [n0, n1) of out for float32 x (already converted) and weights of either type.
 void small_linear_rows(const float* x, int m, int64_t k, const void* weight, bool bf16, float* out, int64_t n, int64_t n0, int64_t n1);
