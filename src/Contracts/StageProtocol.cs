@@ -107,9 +107,11 @@ public sealed record StageStep(
 
 /// <summary>The stage's output: hidden states for the next stage, or (last stage) the sample rows'
 /// hidden states [samples, hidden], whose logits the head computes; null when the step had nothing to compute. <paramref name="ComputeSeconds"/>: the worker's
-/// time on the step, so the head can tell the boundary's cost from the stage's work.</summary>
+/// time on the step, so the head can tell the boundary's cost from the stage's work; of it, a tensor-parallel rank's
+/// <paramref name="AllReduceSeconds"/> in <paramref name="AllReduces"/> all-reduces of <paramref name="BytesReduced"/> bytes in all.</summary>
 [MessagePackObject]
-public sealed record StageStepDone([property: Key(0)] long Step, [property: Key(1)] StageTensor? Output, [property: Key(2)] double ComputeSeconds) : IRemoteContract;
+public sealed record StageStepDone([property: Key(0)] long Step, [property: Key(1)] StageTensor? Output, [property: Key(2)] double ComputeSeconds,
+    [property: Key(3)] double AllReduceSeconds = 0, [property: Key(4)] long BytesReduced = 0, [property: Key(5)] int AllReduces = 0) : IRemoteContract;
 
 [MessagePackObject]
 public sealed record StageStepFailed([property: Key(0)] long Step, [property: Key(1)] string Error) : IRemoteContract;

@@ -33,6 +33,8 @@ internal sealed class RankGroupRunner : IStageRunner
     private readonly SocketAllReduce? _group;
     private readonly TensorShard? _shard;
     private long _steps, _generation, _formedAt = -1, _localTicks;
+    // Each remote rank's compute and all-reduce time as its worker reported them, by rank.
+    private readonly RankTimes[] _remote;
 
     /// <param name="local">stage 0's rank 0 on the head, whose shard is <paramref name="shard"/>, its all-reduce
     /// <paramref name="group"/>; null for a later stage</param>
@@ -40,11 +42,13 @@ internal sealed class RankGroupRunner : IStageRunner
     {
         if ((local is null) != (group is null) || (local is null) != (shard is null)) throw new ArgumentException("the head's rank needs its shard and all-reduce group", nameof(group));
         (_stages, _stage, _ranks, _local, _shard, _group) = (stages, stage, ranks, local, shard, group);
+        _remote = [.. Enumerable.Range(0, ranks).Select(r => new RankTimes(r, 0, 0, 0, 0))];
     }
 
-    /// <summary>The head's rank's compute and all-reduce time (its wait for the other ranks included), or none for a later stage.</summary>
-    public IReadOnlyList<RankTimes> Ranks => _shard is null ? []
-        : [new RankTimes(0, Stopwatch.GetElapsedTime(0, _localTicks).TotalSeconds, _shard.CommunicationSeconds, _shard.BytesReduced, _shard.AllReduces)];
+    /// <summary>Each rank's compute and all-reduce time (its waits for the other ranks included): the head's own as it
+    /// measured it, the others' as their workers reported them with each step.</summary>
+    public IReadOnlyList<RankTimes> Ranks => _shard is null ? _remote
+        : [new RankTimes(0, Stopwatch.GetElapsedTime(0, _localTicks).TotalSeconds, _shard.CommunicationSeconds, _shard.BytesReduced, _shard.AllReduces), .. _remote.Skip(1)];
 
     private IEnumerable<int> RemoteRanks => Enumerable.Range(_local is null ? 0 : 1, _local is null ? _ranks : _ranks - 1);
 
@@ -93,6 +97,12 @@ internal sealed class RankGroupRunner : IStageRunner
             _formedAt = -1;
             // A lost rank is the cause; the others' broken connections are its consequences.
             throw errors.FirstOrDefault(e => e is StageUnavailableException) ?? errors.FirstOrDefault(e => e is not AllReduceConnectionException) ?? errors[0];
+        }
+        foreach (var (r, done) in RemoteRanks.Zip(remote, (r, t) => (r, t.Result)))
+        {
+            var was = _remote[r];
+            _remote[r] = new RankTimes(r, was.ForwardSeconds + done.ComputeSeconds, was.CommunicationSeconds + done.AllReduceSeconds,
+                was.BytesReduced + done.BytesReduced, was.AllReduces + done.AllReduces);
         }
         if (_local is not null) return output;
         var first = remote[0].Result.Output;

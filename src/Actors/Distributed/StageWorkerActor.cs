@@ -41,6 +41,7 @@ internal sealed class StageWorkerActor : ReceiveActor
     private WorkerStage? _stage;
     // A tensor-parallel rank of a stage split across nodes: its all-reduce and its rank (only rank 0 returns the output).
     private SocketAllReduce? _group;
+    private TensorShard? _shard;
     private int _rank;
 
     public static Props Props(string? model, string device, Action<string> log) =>
@@ -64,7 +65,8 @@ internal sealed class StageWorkerActor : ReceiveActor
                 {
                     // One rank by itself, on this node's every core; rank 0 (on the head for stage 0) holds the LM head.
                     (_group, _rank) = (new SocketAllReduce(assignment.Rank, assignment.Ranks, Akka.Cluster.Cluster.Get(Context.System).SelfAddress.Host!), assignment.Rank);
-                    _stage = Worker.Rank(options, stage, new TensorShard(assignment.Rank, assignment.Ranks, _group) { HeadOnRankZero = true });
+                    _shard = new TensorShard(assignment.Rank, assignment.Ranks, _group) { HeadOnRankZero = true };
+                    _stage = Worker.Rank(options, stage, _shard);
                     rank = $"tensor-parallel rank {assignment.Rank} of {assignment.Ranks} of ";
                 }
                 else _stage = Worker.Stage(options, stage);
@@ -106,11 +108,13 @@ internal sealed class StageWorkerActor : ReceiveActor
             try
             {
                 long started = Stopwatch.GetTimestamp();
+                var before = (_shard?.CommunicationSeconds ?? 0, _shard?.BytesReduced ?? 0, _shard?.AllReduces ?? 0);
                 using var hidden = wire.Hidden is null ? null : StageWire.Tensor(wire.Hidden);
                 using var output = _stage.Runner.Forward(StageWire.Step(wire), hidden);
                 // The ranks of a split stage hold equal hidden states after its last all-reduce: rank 0's go on.
                 var result = output is null || _rank != 0 ? null : StageWire.Tensor(output);
-                Sender.Tell(new StageStepDone(wire.Step, result, Stopwatch.GetElapsedTime(started).TotalSeconds));
+                Sender.Tell(new StageStepDone(wire.Step, result, Stopwatch.GetElapsedTime(started).TotalSeconds,
+                    (_shard?.CommunicationSeconds ?? 0) - before.Item1, (_shard?.BytesReduced ?? 0) - before.Item2, (_shard?.AllReduces ?? 0) - before.Item3));
             }
             catch (Exception error)
             {
@@ -143,7 +147,7 @@ internal sealed class StageWorkerActor : ReceiveActor
     {
         _stage?.Resources.Dispose();
         _group?.Dispose();
-        (_stage, _group, _rank) = (null, null, 0);
+        (_stage, _group, _shard, _rank) = (null, null, null, 0);
     }
 
     private void Leave(string why)

@@ -26,6 +26,9 @@ public class TensorParallelClusterTests
                 Tokens(head, $"r{i}", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length })));
             for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Generated, outputs[i]);
             await EngineRuns.AssertAllBlocksFree(engine: head);
+            // Every rank's compute and all-reduces, the workers' as they reported them (bench batch prints these).
+            Assert.Equal(2 * stages, head.TensorParallelRanks.Count);
+            Assert.All(head.TensorParallelRanks, rank => Assert.True(rank.ForwardSeconds > 0 && rank.AllReduces > 0 && rank.BytesReduced > 0, $"{rank}"));
         });
 
     /// <summary>Grouped-query attention: 8 query heads and 2 key/value heads, 4 and 1 per rank.</summary>
