@@ -22,11 +22,7 @@ public class PipelineClusterTests
     public Task Stories260KOverAWorkerNodeGeneratesRunCTokensOnEveryReferencePrompt(int ranks) =>
         WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.Stories260K, 2, ranks), async head =>
         {
-            var rows = Stories260KReferenceTests.Rows;
-            var outputs = await Task.WhenAll(rows.Select((row, i) =>
-                Tokens(head, $"r{i}", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length })));
-            for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Generated, outputs[i]);
-            await EngineRuns.AssertAllBlocksFree(engine: head);
+            await AssertRunCTokensOnEveryReferencePrompt(head);
             Assert.True(head.PipelineBoundaries.Bytes > 0);
         });
 
@@ -42,9 +38,7 @@ public class PipelineClusterTests
         var reference = TinyHfReference.Of(family);
         return WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.TinyHf(family), 2, ranks), async head =>
         {
-            var sampling = new SamplingParameters { Temperature = 0, MaxTokens = reference.Greedy[0].Length, IgnoreEos = true };
-            var outputs = await Task.WhenAll(reference.Inputs.Select((input, i) => Tokens(head, $"r{i}", input, sampling)));
-            for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
+            await AssertTransformersGreedyTokens(head, reference);
             await EngineRuns.AssertAllBlocksFree(engine: head);
         });
     }

@@ -21,11 +21,7 @@ public class TensorParallelClusterTests
     public Task Stories260KOverRankNodesGeneratesRunCTokensOnEveryReferencePrompt(int stages) =>
         WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.Stories260K, stages, ranks: 2, acrossNodes: true), async head =>
         {
-            var rows = Stories260KReferenceTests.Rows;
-            var outputs = await Task.WhenAll(rows.Select((row, i) =>
-                Tokens(head, $"r{i}", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length })));
-            for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Generated, outputs[i]);
-            await EngineRuns.AssertAllBlocksFree(engine: head);
+            await AssertRunCTokensOnEveryReferencePrompt(head);
             // Every rank's compute and all-reduces, the workers' as they reported them (bench batch prints these).
             Assert.Equal(2 * stages, head.TensorParallelRanks.Count);
             Assert.All(head.TensorParallelRanks, rank => Assert.True(rank.ForwardSeconds > 0 && rank.AllReduces > 0 && rank.BytesReduced > 0, $"{rank}"));
@@ -38,9 +34,7 @@ public class TensorParallelClusterTests
         var reference = TinyHfReference.Of("llama");
         return WorkerNodes.WithInProcessWorkers(WorkerNodes.Head(SharedModels.TinyHf("llama"), 1, ranks: 2, acrossNodes: true), async head =>
         {
-            var sampling = new SamplingParameters { Temperature = 0, MaxTokens = reference.Greedy[0].Length, IgnoreEos = true };
-            var outputs = await Task.WhenAll(reference.Inputs.Select((input, i) => Tokens(head, $"r{i}", input, sampling)));
-            for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
+            await AssertTransformersGreedyTokens(head, reference);
             await EngineRuns.AssertAllBlocksFree(engine: head);
         });
     }

@@ -23,11 +23,7 @@ public class PipelineParallelEngineTests
         {
             Model = SharedModels.Stories260K, NumBlocks = 64, TensorParallelSize = ranks, PipelineParallelSize = stages,
         });
-        var rows = Stories260KReferenceTests.Rows;
-        var outputs = await Task.WhenAll(rows.Select((row, i) =>
-            Tokens(engine, $"r{i}", row.PromptIds, new SamplingParameters { Temperature = 0, MaxTokens = row.Generated.Length })));
-        for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Generated, outputs[i]);
-        await EngineRuns.AssertAllBlocksFree(engine);
+        await AssertRunCTokensOnEveryReferencePrompt(engine);
         Assert.True(engine.PipelineBoundaries.Boundaries > 0, "hidden states were meant to cross the stage boundary");
     }
 
@@ -45,8 +41,6 @@ public class PipelineParallelEngineTests
         {
             Model = SharedModels.TinyHf(family), NumBlocks = 64, TensorParallelSize = ranks, PipelineParallelSize = 2,
         });
-        var sampling = new SamplingParameters { Temperature = 0, MaxTokens = reference.Greedy[0].Length, IgnoreEos = true };
-        var outputs = await Task.WhenAll(reference.Inputs.Select((input, i) => Tokens(engine, $"r{i}", input, sampling)));
-        for (int i = 0; i < outputs.Length; i++) Assert.Equal(reference.Greedy[i], outputs[i]);
+        await AssertTransformersGreedyTokens(engine, reference);
     }
 }
