@@ -14,18 +14,13 @@ out=${2:-pipeline-parallel-bench.txt}
 shift $(( $# < 2 ? $# : 2 ))
 bin=src/Host/bin/Release/net10.0/llm-engine
 work=$(mktemp -d)
-worker=
-stop_worker() { if [[ -n "$worker" ]]; then kill -TERM -- "-$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; worker=; fi; }
+source scripts/lib/worker-process.sh
 trap 'stop_worker; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 run() { # P BATCH ROUND -> "gen prompt boundary_ms_per_step"
-  local flags=() port
+  local flags=()
   if [[ $1 == 2 ]]; then
-    port=$(free_port)
-    setsid "$bin" worker --join "127.0.0.1:$port" >"$work/worker-$2-$3.log" 2>&1 &
-    worker=$!
+    start_worker "$work/worker-$2-$3.log"
     flags=(--pipeline-parallel-size 2 --distributed-executor-backend cluster --cluster-port "$port")
   fi
   "$bin" bench batch --model config/models/llama-110m --load-format dummy --batch-sizes "$2" --input-len 128 --output-len 64 \

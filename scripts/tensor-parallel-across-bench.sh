@@ -17,21 +17,16 @@ out=${2:-tensor-parallel-across-bench.txt}
 shift $(( $# < 2 ? $# : 2 ))
 bin=src/Host/bin/Release/net10.0/llm-engine
 work=$(mktemp -d)
-worker=
-stop_worker() { if [[ -n "$worker" ]]; then kill -TERM -- "-$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; worker=; fi; }
+source scripts/lib/worker-process.sh
 trap 'stop_worker; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 run() { # CONFIG ROUND [extra] -> one line per batch size: "batch gen ms_per_step comm_ms_per_step bytes_per_all_reduce boundary_ms_per_step"
-  local flags=() env=() port
+  local flags=() env=()
   case $1 in
     t2) flags=(--tensor-parallel-size 2) ;;
     tx|p2)
-      port=$(free_port)
       [[ $1 == tx ]] && env=(LLM_NATIVE_THREADS=1 OMP_NUM_THREADS=1)
-      env "${env[@]}" setsid "$bin" worker --join "127.0.0.1:$port" >"$work/worker-$1-$2.log" 2>&1 &
-      worker=$!
+      start_worker "$work/worker-$1-$2.log" "${env[@]}"
       flags=(--distributed-executor-backend cluster --cluster-port "$port")
       if [[ $1 == tx ]]; then flags+=(--tensor-parallel-size 2 --tensor-parallel-across-nodes); else flags+=(--pipeline-parallel-size 2); fi ;;
   esac
