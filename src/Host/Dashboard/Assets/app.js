@@ -88,30 +88,17 @@ function draw(f) {
   setText($("aggregation"), f.cells.blocksPerCell > 1 ? `one cell per ${f.cells.blocksPerCell} blocks (most common state)` : "");
   drawMap($("device-map"), f.cells.device, f.cells.blocksPerCell);
   drawMap($("swap-map"), f.cells.host, f.cells.blocksPerCell);
-  drawOncePerSecond(f);
+  drawRequests(f.requests);
+  drawCharts(f.charts);
 }
 
-// The request table and the charts are drawn at most once a second, always ending on the latest
-// frame; the block map and counters with every frame. The table's token counts change in every frame,
-// and laying it out and painting it was most of the page's cost (DevTools: 29 -> 17 ms of the
-// renderer's main thread per second at 32 sequences). Charts show whole seconds only: the server's
-// current second is still filling, so drawing it would show a dip.
-let slowDrawnAt = -Infinity, slowTimer = null, slowFrame = null;
-function drawOncePerSecond(f) {
-  slowFrame = f;
-  if (slowTimer !== null) return;
-  const drawSlow = () => {
-    slowTimer = null;
-    slowDrawnAt = performance.now();
-    drawRequests(slowFrame.requests);
-    drawCharts(slowFrame.charts);
-  };
-  const wait = slowDrawnAt + 1000 - performance.now();
-  if (wait <= 0) drawSlow();
-  else slowTimer = setTimeout(drawSlow, wait);
-}
-
+// Charts show whole seconds only: the server's current second is still filling, so drawing it would
+// show a dip and redraw five canvases every frame. They are redrawn once per second, when one ends.
+let chartsSecond = -1;
 function drawCharts(c) {
+  const second = Math.floor(performance.now() / 1000);
+  if (second === chartsSecond) return;
+  chartsSecond = second;
   const done = (values) => values.slice(0, -1);
   chart("chart-tokens", [done(c.promptTokens), done(c.generationTokens)]);
   chart("chart-kv", [done(c.kvUsagePercent)]);
