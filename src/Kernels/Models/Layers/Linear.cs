@@ -25,6 +25,7 @@ public static class Linear
 
     public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null)
     {
+        if (weight.PackedBFloat16 is { } packed) return Apply(x, packed, bias);
         if (weight.QuantizedParts is not { } parts)
         {
             if (!weight.HalfInputs) return Apply(x, weight.Dense!, bias);
@@ -42,6 +43,19 @@ public static class Linear
         }
         if (bias is not null) output.add_(bias);
         return output;
+    }
+
+    /// <summary>x · Wᵀ + b on a packed bfloat16 weight, any row count; x of any shape [..., k] (bfloat16: the
+    /// weight's dtype), the output bfloat16 [..., n].</summary>
+    public static Tensor Apply(Tensor x, PackedBFloat16Weight weight, Tensor? bias = null)
+    {
+        using var timed = ForwardProfile.Time(ProfileSection.Linear);
+        using var rows = x.dtype == ScalarType.BFloat16 ? x.reshape(-1, weight.RowLength).contiguous() : x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
+        var output = empty(new[] { rows.shape[0], weight.Rows }, dtype: ScalarType.BFloat16, device: x.device);
+        weight.Apply(output, rows);
+        if (bias is not null) output.add_(bias);
+        if (x.dim() == 2) return output;
+        using (output) return output.view([.. x.shape[..^1], weight.Rows]);
     }
 
     public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null)
