@@ -61,6 +61,15 @@ public sealed unsafe class PackedBFloat16Weight : SafeHandle
         if (rc != 0) throw new ArgumentException($"llm_bf16_gemm: {NativeKernels.TakeLastError()}");
     }
 
+    /// <summary>The dense weight [n, k] back (a new tensor), for code that needs it as a tensor.</summary>
+    public Tensor Unpack()
+    {
+        var dense = empty(new[] { Rows, RowLength }, dtype: ScalarType.BFloat16);
+        ((delegate* unmanaged<IntPtr, IntPtr, void>)NativeKernels.Export("llm_unpack_bf16"))(handle, TensorMemory.DataPointer(dense));
+        GC.KeepAlive(this);
+        return dense;
+    }
+
     protected override bool ReleaseHandle()
     {
         ((delegate* unmanaged<IntPtr, void>)NativeKernels.Export("llm_free_bf16"))(handle);

@@ -71,6 +71,18 @@ public class PackedBFloat16LinearTests
     }
 
     [Fact]
+    public void UnpackingGivesTheWeightBack()
+    {
+        var (x, w) = Inputs(1, 33, 37);
+        using var _ = x;
+        using var __ = w;
+        using var packed = PackedBFloat16Weight.TryPack(w);
+        if (packed is null) return;
+        using var unpacked = packed.Unpack();
+        Assert.True(unpacked.eq(w).all().item<bool>());
+    }
+
+    [Fact]
     public void BorrowedWeightKeepsItsDenseTensor()
     {
         using var w = randn(32, 64).to(bfloat16);

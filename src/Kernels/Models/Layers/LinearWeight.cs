@@ -44,14 +44,17 @@ public sealed class LinearWeight : IDisposable
     /// <summary>The blocks, by rows: the output's columns are the parts' rows in order.</summary>
     public IReadOnlyList<QuantizedLinearPart>? QuantizedParts { get; }
 
+    /// <summary>The weight as a tensor: <see cref="Dense"/>, or a new one unpacked from the packed copy (the caller disposes it).</summary>
+    public torch.Tensor? DenseOrUnpacked() => Dense is null && PackedBFloat16 is { } packed ? packed.Unpack() : Dense;
+
     public long OutFeatures => Dense?.shape[0] ?? PackedBFloat16?.Rows ?? QuantizedParts!.Sum(p => p.Rows);
 
     /// <summary>A dense weight; <paramref name="owned"/>: disposed with this one (not so for a head
     /// tied to the embedding, which the model disposes). A bfloat16 one is packed where <see cref="PacksBFloat16"/>
-    /// and the CPU allow; an owned one is then released.</summary>
-    public static LinearWeight Of(torch.Tensor dense, bool owned = true)
+    /// and the CPU allow (and <paramref name="pack"/>); an owned one is then released.</summary>
+    public static LinearWeight Of(torch.Tensor dense, bool owned = true, bool pack = true)
     {
-        if (PacksBFloat16 && PackedBFloat16Weight.TryPack(dense) is { } packed)
+        if (pack && PacksBFloat16 && PackedBFloat16Weight.TryPack(dense) is { } packed)
         {
             if (!owned) return new(dense, null, owned: false, packed: packed);
             dense.Dispose();

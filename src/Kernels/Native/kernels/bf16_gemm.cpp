@@ -40,6 +40,14 @@ void free_bf16(PackedBf16* packed) {
     delete packed;
 }
 
+void unpack_bf16(const PackedBf16& w, uint16_t* weight) {
+    const int64_t pairs = (w.k + 1) / 2;
+    for (int64_t r = 0; r < w.n; ++r) {
+        const uint16_t* group = w.data + r / 16 * pairs * 32 + 2 * (r % 16);
+        for (int64_t e = 0; e < w.k; ++e) weight[r * w.k + e] = group[e / 2 * 32 + (e & 1)];
+    }
+}
+
 void bf16_gemm(void* out, int64_t ldo, bool out_f32, const uint16_t* x, int64_t ldx, int64_t m, const PackedBf16& w) {
     check(m >= 0 && ldo >= w.n && ldx >= w.k, "bf16_gemm: m ", m, ", row strides ", ldx, " (x) and ", ldo, " (out) do not fit [", w.n, ", ", w.k, "]");
     if (m == 0) return;
@@ -63,7 +71,7 @@ void bf16_gemm(void* out, int64_t ldo, bool out_f32, const uint16_t* x, int64_t 
 
 // C ABI for C#. llm_pack_bf16 returns a packed copy of a bfloat16 weight [n, k], or null where the
 // packed kernels cannot run (llm_bf16_gemm_available() is 0) or on a bad shape (llm_native_last_error()
-// says which). llm_bf16_gemm: out [m, n] (row stride ldo; bfloat16, float32 when out_f32) =
+// says which); llm_unpack_bf16 writes the dense weight back into [n, k]. llm_bf16_gemm: out [m, n] (row stride ldo; bfloat16, float32 when out_f32) =
 // x [m, k] (row stride ldx) · Wᵀ. Returns 0, or -1 with llm_native_last_error().
 LLM_EXPORT int llm_bf16_gemm_available() { return llm::bf16_gemm_available() ? 1 : 0; }
 
@@ -77,6 +85,8 @@ LLM_EXPORT void* llm_pack_bf16(const uint16_t* weight, int64_t n, int64_t k) {
 }
 
 LLM_EXPORT void llm_free_bf16(void* packed) { llm::free_bf16(static_cast<llm::PackedBf16*>(packed)); }
+
+LLM_EXPORT void llm_unpack_bf16(const void* packed, uint16_t* weight) { llm::unpack_bf16(*static_cast<const llm::PackedBf16*>(packed), weight); }
 
 LLM_EXPORT int llm_bf16_gemm(void* out, int64_t ldo, int out_f32, const uint16_t* x, int64_t ldx, int64_t m, int64_t k, const void* packed) {
     llm_native_clear_error();

@@ -32,6 +32,9 @@ bool bf16_gemm_available();
 PackedBf16* pack_bf16(const uint16_t* weight, int64_t n, int64_t k);
 void free_bf16(PackedBf16* packed);
 
+// The dense weight [n, k] back from its packed copy.
+void unpack_bf16(const PackedBf16& packed, uint16_t* weight);
+
 // out [m, n] (row stride ldo) = x [m, k] (row stride ldx) · Wᵀ; out bfloat16, or float32 when out_f32.
 void bf16_gemm(void* out, int64_t ldo, bool out_f32, const uint16_t* x, int64_t ldx, int64_t m, const PackedBf16& weight);
 
