@@ -30,6 +30,8 @@ struct Blocks {
         for (int64_t b = 0; b < blocks; ++b) {
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(group + 32 * b)));
             const uint8_t* qb = quants + b * quant_bytes<T>();
+            // The first tile of a group streams it from memory; the others find it in the cache.
+            if (m0 == 0) prefetch_ahead(qb, quant_bytes<T>());
             __m512i wq[8];
             if constexpr (T == QuantType::Q8_0) {
                 for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
