@@ -33,6 +33,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int> _packedLinear;
     private static delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int> _smallLinear;
     private static delegate* unmanaged<int> _bf16Dot;
+    private static delegate* unmanaged<int> _f32Gemm;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -57,9 +58,13 @@ public static unsafe class NativeKernels
     /// <c>LLM_BF16_DOT</c> not 0), reading x and the weight as they are; otherwise it widens them to float32.</summary>
     public static bool HasBFloat16Dot => IsAvailable && _bf16Dot() != 0;
 
+    /// <summary>Whether <see cref="SmallLinear"/> takes float32 x of any row count (from a few rows, a GEMM on
+    /// weight panels packed on the fly: kernels at AVX-512, <c>LLM_F32_GEMM</c> not 0); otherwise at most 64 rows.</summary>
+    public static bool HasFloat32Gemm => IsAvailable && _f32Gemm() != 0;
+
     /// <summary>One line for startup logs.</summary>
     public static string Description => IsAvailable
-        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
+        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
         : $"native kernels unavailable: {UnavailableReason}";
 
     /// <summary>Whether tensors on <paramref name="device"/> can use the native operators.</summary>
@@ -272,6 +277,7 @@ public static unsafe class NativeKernels
         _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int>)Export("llm_packed_linear");
         _smallLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int>)Export("llm_small_linear");
         _bf16Dot = (delegate* unmanaged<int>)Export("llm_native_bf16_dot");
+        _f32Gemm = (delegate* unmanaged<int>)Export("llm_native_f32_gemm");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

@@ -6,8 +6,9 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace LlmEngine.Tests.Kernels;
 
-/// <summary>The native small-batch linear against libtorch's, for every row count it takes,
-/// ragged output widths, biases, and both dtypes; the output is poisoned first.</summary>
+/// <summary>The native small-batch linear against libtorch's, for every row count it takes (float32
+/// past 64 rows: the packed-panel GEMM, inner sizes past one panel's 2,048 steps included),
+/// ragged output widths, biases, and both dtypes.</summary>
 public class SmallLinearTests
 {
     [Theory]
@@ -18,6 +19,11 @@ public class SmallLinearTests
     [InlineData(13, 768, 2051)]
     [InlineData(32, 768, 4096)]
     [InlineData(64, 256, 130)]
+    [InlineData(4, 48, 97)]
+    [InlineData(65, 768, 70)]
+    [InlineData(128, 2048, 100)]
+    [InlineData(300, 272, 33)]
+    [InlineData(129, 4112, 64)]
     public void MatchesLibTorchInFloat32(int rows, int inputs, int outputs)
     {
         using var generator = new Generator((ulong)(rows * 1000 + outputs));
@@ -28,6 +34,23 @@ public class SmallLinearTests
         using var actual = Linear.Apply(x, w, b);
         Assert.False(actual.isnan().any().item<bool>());
         Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-3), $"max difference {(actual - expected).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void Float32RowsPastTheTilesRunNativeWhereTheGemmRunsAndAreRefusedElsewhere()
+    {
+        // Prompt chunks reach the native GEMM at AVX-512 (2-3x libtorch's float32 GEMM on the project's machine).
+        using var x = randn(new long[] { 200, 64 });
+        using var w = randn(new long[] { 40, 64 });
+        using var output = empty(new long[] { 200, 40 }).fill_(float.NaN);
+        if (!NativeKernels.HasFloat32Gemm)
+        {
+            Assert.ThrowsAny<Exception>(() => NativeKernels.SmallLinear(output, x, w));
+            return;
+        }
+        NativeKernels.SmallLinear(output, x, w);
+        using var expected = F.linear(x, w);
+        Assert.True(output.allclose(expected, rtol: 1e-4, atol: 1e-3));
     }
 
     [Theory]

@@ -10,11 +10,12 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// <summary>
 /// y = x · Wᵀ + b. Decode steps go to the native small-batch kernel: at a few rows it streams
 /// the weights once at memory speed on every core, where libtorch's matrix-vector path reads
-/// them at well under the machine's bandwidth; up to 64 float32 rows its register tiles also
-/// beat libtorch's GEMM at these shapes. bfloat16 uses it only for a few rows (AVX512_BF16 dot
+/// them at well under the machine's bandwidth. float32 products of every row count go there on
+/// AVX-512 (from a few rows a GEMM on weight panels packed on the fly, 2-3x libtorch's float32
+/// GEMM here: `bench linear`), else up to 64 rows (register tiles). bfloat16 uses it only for a few rows (AVX512_BF16 dot
 /// products from 3 rows where the CPU has them), since libtorch's bfloat16 GEMM (oneDNN) is faster
-/// once arithmetic dominates: `bench linear` measured it ahead from 16 rows. Prompt chunks
-/// (many rows) stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
+/// once arithmetic dominates: `bench linear` measured it ahead from 16 rows; bfloat16 prompt chunks
+/// stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
 /// every row count (activations quantized to Q8_0 on the fly, integer dot products), packed ones
 /// where <see cref="QuantizedLinearPart"/> packed them.
 /// </summary>
@@ -55,7 +56,8 @@ public static class Linear
     }
 
     private static bool UsesNative(Tensor x, Tensor weight) =>
-        x.dim() == 2 && x.shape[0] >= 1 && x.shape[0] <= (x.dtype == ScalarType.BFloat16 ? NativeMaxRowsBFloat16 : NativeMaxRowsFloat32) && x.shape[1] % 16 == 0
+        x.dim() == 2 && x.shape[0] >= 1 && x.shape[1] % 16 == 0
+        && x.shape[0] <= (x.dtype == ScalarType.BFloat16 ? NativeMaxRowsBFloat16 : NativeKernels.HasFloat32Gemm ? long.MaxValue : NativeMaxRowsFloat32)
         && x.dtype == weight.dtype && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.BFloat16)
         && x.device_type == DeviceType.CPU && weight.is_contiguous() && NativeKernels.IsAvailable;
 }

@@ -14,6 +14,17 @@ namespace llm {
 
 namespace {
 
+constexpr int kGemmMinRows = 4;      // from here the GEMM was ahead of the tiles (one core, llama-110m's shapes)
+constexpr int64_t kGemmChunk = 64;   // weight rows per work item: two packed panels
+
+bool f32_gemm_enabled() {
+    static const bool allowed = [] {  // LLM_F32_GEMM=0: the small-batch tiles at every row count, to compare on one build
+        const char* env = std::getenv("LLM_F32_GEMM");
+        return !(env && std::strcmp(env, "0") == 0);
+    }();
+    return allowed;
+}
+
 float weight_at(const void* w, bool bf16, int64_t i) {
     return bf16 ? bf16_to_float(static_cast<const uint16_t*>(w)[i]) : static_cast<const float*>(w)[i];
 }
@@ -28,6 +39,8 @@ void scalar_rows(const float* x, int m, int64_t k, const void* w, bool bf16, flo
 }
 
 }  // namespace
+
+bool f32_gemm_available() { return f32_gemm_enabled() && selected_isa() == Isa::Avx512; }
 
 bool bf16_dot_available() {
     static const bool allowed = [] {  // LLM_BF16_DOT=0: the widening path, to compare on one build
@@ -50,8 +63,24 @@ void small_linear_cpu(const TensorArg& out, const TensorArg& x, const TensorArg&
 }
 
 void small_linear(void* out, const void* x, const void* weight, bool bf16, int64_t m, int64_t k, int64_t n) {
-    check(m >= 1 && m <= kSmallLinearMaxRows, "small_linear: x must have 1 to ", kSmallLinearMaxRows, " rows, got ", m);
+    check(m >= 1 && (m <= kSmallLinearMaxRows || (!bf16 && f32_gemm_available())), "small_linear: x must have 1 to ", kSmallLinearMaxRows,
+          " rows here, got ", m);
     check(k >= 1 && n >= 1, "small_linear: empty weight [", n, ", ", k, "]");
+
+    // float32 from a few rows up: a GEMM on panels packed on the fly, in chunks of 64 weight rows;
+    // each thread prefetches the chunk it will likely take next (chunks go round the pool in order).
+    if (!bf16 && m >= kGemmMinRows && k % 16 == 0 && f32_gemm_available()) {
+        const int threads = ThreadPool::instance().threads();
+        const int chunks = static_cast<int>((n + kGemmChunk - 1) / kGemmChunk);
+        auto body = [&](int c) {
+            int64_t n0 = c * kGemmChunk, n1 = std::min(n, n0 + kGemmChunk);
+            int64_t next0 = std::min(n, n0 + threads * kGemmChunk), next1 = std::min(n, next0 + kGemmChunk);
+            avx512::gemm_f32_rows(static_cast<const float*>(x), static_cast<int>(m), k, static_cast<const float*>(weight), static_cast<float*>(out), n,
+                                  n0, n1, next0, next1);
+        };
+        ThreadPool::instance().for_each(chunks, body);
+        return;
+    }
 
     // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read.
     constexpr int64_t kChunk = 64;
@@ -70,10 +99,12 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
 
     // Buffers of the calling thread, kept between calls: a decode step must not allocate.
     thread_local std::vector<float> x32, y32;
-    x32.resize(static_cast<size_t>(m * k));
-    for (int64_t i = 0; i < m * k; ++i) x32[i] = weight_at(x, bf16, i);
+    if (bf16) {
+        x32.resize(static_cast<size_t>(m * k));
+        for (int64_t i = 0; i < m * k; ++i) x32[i] = weight_at(x, bf16, i);
+    }
     float* y = bf16 ? (y32.resize(static_cast<size_t>(m * n)), y32.data()) : static_cast<float*>(out);
-    const float* xs = x32.data();
+    const float* xs = bf16 ? x32.data() : static_cast<const float*>(x);
 
     const bool vector = selected_isa() == Isa::Avx512 && k % 16 == 0;
     auto body = [&](int c) {
@@ -93,6 +124,10 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
 // 1 when bfloat16 products of 3 to 64 rows run on AVX512_BF16 dot products (their inner size a
 // multiple of 32), 0 when they widen to float32.
 LLM_EXPORT int llm_native_bf16_dot() { return llm::bf16_dot_available() ? 1 : 0; }
+
+// 1 when float32 products of any row count run here (from a few rows a GEMM on packed panels), 0 when
+// at most 64 rows are taken.
+LLM_EXPORT int llm_native_f32_gemm() { return llm::f32_gemm_available() ? 1 : 0; }
 
 LLM_EXPORT int llm_small_linear(void* out, const void* x, const void* weight, int bf16, int64_t m, int64_t k, int64_t n) {
     llm_native_clear_error();
