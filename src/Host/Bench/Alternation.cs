@@ -3,18 +3,19 @@ using System.Runtime.InteropServices;
 
 namespace LlmEngine.Host.Bench;
 
-/// <summary>Two arms of an A/B measurement run alternately in one process (A B, B A, ...), so that a
-/// shared machine's noise falls on both alike; medians of wall and calling-thread CPU time.</summary>
+/// <summary>The arms of an A/B measurement run alternately in one process (A B, B A, ...), so that a
+/// shared machine's noise falls on all alike; medians of wall and calling-thread CPU time.</summary>
 internal static partial class Alternation
 {
-    /// <summary>Per arm (0, 1): medians over <paramref name="rounds"/> of the milliseconds per call of
-    /// <paramref name="step"/>(arm), each round one warm-up call and <paramref name="steps"/> timed ones.</summary>
-    public static (double Wall, double Cpu)[] Run(int rounds, int steps, Action<int> step)
+    /// <summary>Per arm (0 .. <paramref name="arms"/> - 1): medians over <paramref name="rounds"/> of the milliseconds
+    /// per call of <paramref name="step"/>(arm), each round one warm-up call and <paramref name="steps"/> timed
+    /// ones; rounds alternate between ascending and descending arm order.</summary>
+    public static (double Wall, double Cpu)[] Run(int rounds, int steps, Action<int> step, int arms = 2)
     {
-        var wall = new[] { new List<double>(), new List<double>() };
-        var cpu = new[] { new List<double>(), new List<double>() };
+        var wall = Enumerable.Range(0, arms).Select(_ => new List<double>()).ToArray();
+        var cpu = Enumerable.Range(0, arms).Select(_ => new List<double>()).ToArray();
         for (int r = 0; r < rounds; r++)
-            foreach (int arm in r % 2 == 0 ? new[] { 0, 1 } : [1, 0])
+            foreach (int arm in r % 2 == 0 ? Enumerable.Range(0, arms) : Enumerable.Range(0, arms).Reverse())
             {
                 step(arm);
                 double cpu0 = ThreadCpuSeconds();
@@ -23,7 +24,7 @@ internal static partial class Alternation
                 wall[arm].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds / steps);
                 cpu[arm].Add((ThreadCpuSeconds() - cpu0) * 1000 / steps);
             }
-        return [(Median(wall[0]), Median(cpu[0])), (Median(wall[1]), Median(cpu[1]))];
+        return [.. Enumerable.Range(0, arms).Select(a => (Median(wall[a]), Median(cpu[a])))];
     }
 
     public static double Median(List<double> values)

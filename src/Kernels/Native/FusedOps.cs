@@ -4,19 +4,17 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Native;
 
 /// <summary>
-/// The element-wise work between a decode step's matrix products in one native call each
+/// The element-wise work between the matrix products in one native call each
 /// (kernels/decode_ops.cpp): RMSNorm with the residual add before it, SiLU-and-multiply, rotary
 /// embeddings in place. At a few rows libtorch spends more on dispatching and allocating its chain
-/// of small operators (eight for an RMSNorm, a dozen for rotary) than on the arithmetic. Taken for
-/// up to <see cref="MaxRows"/> contiguous float32 or bfloat16 CPU rows; bfloat16 results are rounded
-/// where libtorch's chain rounds them.
+/// of small operators (eight for an RMSNorm, a dozen for rotary) than on the arithmetic, and on a
+/// prompt chunk its threaded chain was no faster (a 128-token float32 prompt spent 11-15 ms in
+/// norms and 11-17 ms in rotary through libtorch on an idle machine), so every row count goes here;
+/// the calls spread their rows over the kernels' pool past 32K elements. Taken for contiguous
+/// float32 or bfloat16 CPU rows; bfloat16 results are rounded where libtorch's chain rounds them.
 /// </summary>
 public static unsafe class FusedOps
 {
-    /// <summary>Rows up to which the fused calls are used (decode steps and small batches); prompt
-    /// chunks keep libtorch's threaded element-wise kernels.</summary>
-    public const int MaxRows = 64;
-
     private static delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int, long, long, double, int, int> _rmsNorm;
     private static delegate* unmanaged<IntPtr, IntPtr, int, long, long, int> _siluMul;
     private static delegate* unmanaged<IntPtr, int, long, long, long, long, long, IntPtr, IntPtr, int, int> _rotary;
@@ -29,7 +27,7 @@ public static unsafe class FusedOps
 
     /// <summary>Whether <paramref name="x"/> [rows, width] can go through the fused calls.</summary>
     public static bool Takes(Tensor x) =>
-        Enabled && x.dim() == 2 && x.shape[0] <= MaxRows && x.dtype is ScalarType.Float32 or ScalarType.BFloat16
+        Enabled && x.dim() == 2 && x.dtype is ScalarType.Float32 or ScalarType.BFloat16
         && x.device_type == DeviceType.CPU && x.is_contiguous() && NativeKernels.IsAvailable;
 
     /// <summary>x += residual (in place) when given, then rmsnorm(x) · weight (unitOffset: · (1 + weight), Gemma's).</summary>

@@ -18,6 +18,8 @@ public class FusedOpsTests
     [InlineData(5, 100, false)]
     [InlineData(64, 2048, false)]
     [InlineData(3, 768, true)]
+    [InlineData(300, 768, false)]
+    [InlineData(129, 512, true)]
     public void RmsNormMatchesTheLibTorchChain(int rows, int width, bool bf16)
     {
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
@@ -66,6 +68,8 @@ public class FusedOpsTests
     [InlineData(64, 512, false)]
     [InlineData(2, 2048, true)]
     [InlineData(3, 21, true)]
+    [InlineData(200, 2048, false)]
+    [InlineData(130, 768, true)]
     public void SiluMulMatchesSiluTimesUp(int rows, int h, bool bf16)
     {
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
@@ -81,18 +85,21 @@ public class FusedOpsTests
     }
 
     [Theory]
-    [InlineData(RotaryStyle.HalfSplit, 64, 64, false)]
-    [InlineData(RotaryStyle.Interleaved, 64, 64, false)]
-    [InlineData(RotaryStyle.HalfSplit, 48, 32, false)]
-    [InlineData(RotaryStyle.HalfSplit, 64, 64, true)]
-    [InlineData(RotaryStyle.Interleaved, 80, 80, true)]
-    public void RotaryInPlaceEqualsTheLibTorchRotation(RotaryStyle style, int headSize, int rotated, bool bf16)
+    [InlineData(RotaryStyle.HalfSplit, 64, 64, false, 5)]
+    [InlineData(RotaryStyle.Interleaved, 64, 64, false, 5)]
+    [InlineData(RotaryStyle.HalfSplit, 48, 32, false, 5)]
+    [InlineData(RotaryStyle.HalfSplit, 64, 64, true, 5)]
+    [InlineData(RotaryStyle.Interleaved, 80, 80, true, 5)]
+    [InlineData(RotaryStyle.HalfSplit, 64, 64, false, 200)]
+    [InlineData(RotaryStyle.HalfSplit, 64, 64, true, 130)]
+    public void RotaryInPlaceEqualsTheLibTorchRotation(RotaryStyle style, int headSize, int rotated, bool bf16, int tokens)
     {
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
-        const int tokens = 5, queryHeads = 4, kvHeads = 2;
+        const int queryHeads = 4, kvHeads = 2;
         using var rotary = new RotaryEmbedding(rotated, 256, 10000, style, null, CPU);
         using var generator = new Generator((ulong)(headSize + rotated));
-        using var positions = tensor(new long[] { 0, 1, 17, 100, 255 });
+        // A prompt's rows (past 32K elements the call spreads them over the pool) or a few scattered positions.
+        using var positions = tokens == 5 ? tensor(new long[] { 0, 1, 17, 100, 255 }) : arange(tokens).mul(37).remainder(256);
         var (cos, sin) = rotary.For(positions);
         using var cosTable = cos;
         using var sinTable = sin;
@@ -111,14 +118,16 @@ public class FusedOpsTests
     }
 
     [Fact]
-    public void RowsBeyondTheSmallBatchGoToLibTorch()
+    public void ContiguousRowsOfAnyCountAreTakenAndStridedOnesGoToLibTorch()
     {
-        using var many = zeros(FusedOps.MaxRows + 1, 16);
-        using var few = zeros(FusedOps.MaxRows, 16);
+        using var prompt = zeros(2048, 16);
+        using var one = zeros(1, 16);
         using var strided = zeros(4, 32)[.., ..16];
-        Assert.False(FusedOps.Takes(many));
-        Assert.True(FusedOps.Takes(few));
+        using var integers = zeros(new long[] { 4, 16 }, dtype: int32);
+        Assert.True(FusedOps.Takes(prompt));
+        Assert.True(FusedOps.Takes(one));
         Assert.False(FusedOps.Takes(strided));
+        Assert.False(FusedOps.Takes(integers));
     }
 
     private static bool Same(Tensor a, Tensor b) => a.eq(b).all().item<bool>();
@@ -134,15 +143,18 @@ public class FusedOpsTests
         return result.MoveToOuterDisposeScope();
     }
 
-    // float32: a few ulps (sums in another order, exp to ~1 ulp); bfloat16: one step of the last
-    // bit at most, and only where the float32 values straddle a rounding boundary (a few in a hundred).
+    // float32: a few ulps (sums in another order, exp to ~1 ulp); bfloat16: only where the float32
+    // values straddle a rounding boundary (a few in a hundred). There an RMSNorm, which rounds the
+    // normalized value before the gain as libtorch's chain does, is off by one step of that value
+    // (up to 2^-7 of it) times the gain, and the product's own rounding may flip too (2^-8): so
+    // 3/256 relative, which a few thousand elements reach (129 x 512 did).
     private static void AssertClose(Tensor expected, Tensor actual, bool bf16)
     {
         Assert.Equal(expected.dtype, actual.dtype);
         Assert.Equal(expected.shape, actual.shape);
         using var e = expected.to(float32);
         using var a = actual.to(float32);
-        double rtol = bf16 ? 1.0 / 128 : 2e-6, atol = bf16 ? 1e-6 : 1e-7;
+        double rtol = bf16 ? 3.0 / 256 : 2e-6, atol = bf16 ? 1e-6 : 1e-7;
         Assert.True(a.allclose(e, rtol: rtol, atol: atol), $"max difference {(a - e).abs().max().item<float>()}");
         if (bf16)
         {

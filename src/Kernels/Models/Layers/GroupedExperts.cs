@@ -46,9 +46,13 @@ public sealed class GroupedExperts : IDisposable
     // the experts view it, not owned, so LinearWeight does not place them again. Before, each
     // expert's view was copied onto huge pages of its own while the kernel read the unadvised
     // stack: the experts' weights were held twice.
-    private static Tensor Placed(Tensor[] weights)
+    // Weights packed for the bfloat16 GEMM are unpacked for the stack.
+    private static Tensor Placed(LinearWeight[] weights)
     {
-        var stacked = stack(weights);
+        var dense = weights.Select(w => w.DenseOrUnpacked()!).ToArray();
+        var stacked = stack(dense);
+        for (int i = 0; i < weights.Length; i++)
+            if (!ReferenceEquals(dense[i], weights[i].Dense)) dense[i].Dispose();
         var placed = HugePages.Place(stacked);
         if (!ReferenceEquals(placed, stacked)) stacked.Dispose();
         return placed.DetachFromDisposeScope();
@@ -59,13 +63,13 @@ public sealed class GroupedExperts : IDisposable
     public static GroupedExperts? Stack(GatedMlp[] experts)
     {
         if (experts.Length == 0 || !ActivationCodes.TryGetValue(experts[0].Activation, out int code)) return null;
-        var first = experts[0].GateUp.Dense;
+        var first = Type(experts[0].GateUp);
         bool eligible = experts.All(e => e.Activation == experts[0].Activation && Plain(e.GateUp) && Plain(e.Down)
-            && e.GateUp.Dense!.dtype == first!.dtype && e.Down.Dense!.dtype == first.dtype)
-            && first!.device_type == DeviceType.CPU && first.dtype is ScalarType.Float32 or ScalarType.BFloat16;
+            && Type(e.GateUp) == first && Type(e.Down) == first)
+            && first is (DeviceType.CPU, ScalarType.Float32 or ScalarType.BFloat16);
         if (!eligible) return null;
-        var gateUp = Placed(experts.Select(e => e.GateUp.Dense!).ToArray());
-        var down = Placed(experts.Select(e => e.Down.Dense!).ToArray());
+        var gateUp = Placed(experts.Select(e => e.GateUp).ToArray());
+        var down = Placed(experts.Select(e => e.Down).ToArray());
         var views = new List<Tensor>();
         for (int i = 0; i < experts.Length; i++)
         {
@@ -74,7 +78,8 @@ public sealed class GroupedExperts : IDisposable
             Tensor g = gateUp[i].DetachFromDisposeScope(), d = down[i].DetachFromDisposeScope();
             views.Add(g);
             views.Add(d);
-            experts[i] = new GatedMlp(LinearWeight.Of(g, owned: false), LinearWeight.Of(d, owned: false), activation);
+            // Views of the stacks stay dense (the kernel reads the stacks): no packed copy beside them.
+            experts[i] = new GatedMlp(LinearWeight.Of(g, owned: false, pack: false), LinearWeight.Of(d, owned: false, pack: false), activation);
         }
         return new GroupedExperts(gateUp, down, views, code);
     }
@@ -106,5 +111,8 @@ public sealed class GroupedExperts : IDisposable
         _down.Dispose();
     }
 
-    private static bool Plain(LinearWeight w) => w.Dense is not null && w.QuantizedParts is null && !w.HalfInputs;
+    private static bool Plain(LinearWeight w) => (w.Dense is not null || w.PackedBFloat16 is not null) && w.QuantizedParts is null && !w.HalfInputs;
+
+    private static (DeviceType, ScalarType)? Type(LinearWeight w) =>
+        w.Dense is { } d ? (d.device_type, d.dtype) : w.PackedBFloat16 is not null ? (DeviceType.CPU, ScalarType.BFloat16) : null;
 }

@@ -12,10 +12,12 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// the weights once at memory speed on every core, where libtorch's matrix-vector path reads
 /// them at well under the machine's bandwidth. float32 products of every row count go there on
 /// AVX-512 (from a few rows a GEMM on weight panels packed on the fly, 2-3x libtorch's float32
-/// GEMM here: `bench linear`), else up to 64 rows (register tiles). bfloat16 uses it only for a few rows (AVX512_BF16 dot
-/// products from 3 rows where the CPU has them), since libtorch's bfloat16 GEMM (oneDNN) is faster
-/// once arithmetic dominates: `bench linear` measured it ahead from 16 rows; bfloat16 prompt chunks
-/// stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
+/// GEMM here: `bench linear`), else up to 64 rows (register tiles). bfloat16 weights packed at load
+/// (<see cref="LinearWeight.PackedBFloat16"/>, CPUs with AVX512_BF16) take the packed bfloat16 GEMM at
+/// every row count (1.6-1.8x libtorch's oneDNN GEMM at 8-64 rows in `bench linear`). Dense bfloat16
+/// weights use the small-batch kernel only for a few rows (AVX512_BF16 dot products from 3 rows where
+/// the CPU has them), since libtorch's bfloat16 GEMM is faster than that kernel once arithmetic
+/// dominates: `bench linear` measured it ahead from 16 rows; their prompt chunks stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
 /// every row count (activations quantized to Q8_0 on the fly, integer dot products), packed ones
 /// where <see cref="QuantizedLinearPart"/> packed them.
 /// </summary>
@@ -26,6 +28,7 @@ public static class Linear
 
     public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null)
     {
+        if (weight.PackedBFloat16 is { } packed) return Apply(x, packed, bias);
         if (weight.QuantizedParts is not { } parts)
         {
             if (!weight.HalfInputs) return Apply(x, weight.Dense!, bias);
@@ -43,6 +46,19 @@ public static class Linear
         }
         if (bias is not null) output.add_(bias);
         return output;
+    }
+
+    /// <summary>x · Wᵀ + b on a packed bfloat16 weight, any row count; x of any shape [..., k] (bfloat16: the
+    /// weight's dtype), the output bfloat16 [..., n].</summary>
+    public static Tensor Apply(Tensor x, PackedBFloat16Weight weight, Tensor? bias = null)
+    {
+        using var timed = ForwardProfile.Time(ProfileSection.Linear);
+        using var rows = x.dtype == ScalarType.BFloat16 ? x.reshape(-1, weight.RowLength).contiguous() : x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
+        var output = empty(new[] { rows.shape[0], weight.Rows }, dtype: ScalarType.BFloat16, device: x.device);
+        weight.Apply(output, rows);
+        if (bias is not null) output.add_(bias);
+        if (x.dim() == 2) return output;
+        using (output) return output.view([.. x.shape[..^1], weight.Rows]);
     }
 
     public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null)
