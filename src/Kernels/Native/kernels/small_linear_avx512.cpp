@@ -48,15 +48,16 @@ void tile(const float* x, int64_t k, const void* weight, float* out, int64_t n, 
         for (int j = 0; j < nr; ++j) out[i * n + r0 + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-// One or two rows of x: a single sequential pass per weight row streams memory fastest. U independent
-// sums per x row (combined at the row's end): with one, each 16 weights waited for the previous FMA, which
-// held one core to 64 bytes (float32) or 32 bytes (bfloat16) per FMA latency, below the memory's rate.
-// The weights are asked for kPrefetchBytes ahead: the rows lie back to back, so that is one stream.
+// One or two rows of x: a single sequential pass per weight row streams memory fastest. bfloat16 keeps U
+// independent sums per x row (combined at the row's end): with one, each 32 bytes of weights waited for
+// the previous FMA, which held a core below the memory's rate. float32 (64 bytes per FMA) measured the
+// same either way and keeps its one chain, so its sums stay those of the earlier kernel. The weights
+// are asked for kPrefetchBytes ahead: the rows lie back to back, so that is one stream.
 constexpr int64_t kPrefetchBytes = 4096;
 
 template <int M, bool BF16>
 void stream_rows(const float* x, int64_t k, const void* weight, float* out, int64_t n, int64_t n0, int64_t n1) {
-    constexpr int U = 4;
+    constexpr int U = BF16 ? 4 : 1;
     constexpr int64_t bytes = (BF16 ? 2 : 4) * 16 * U;  // weight bytes per step of the loop
     for (int64_t r = n0; r < n1; ++r) {
         const void* w = row(weight, BF16, r, k);
@@ -76,8 +77,10 @@ void stream_rows(const float* x, int64_t k, const void* weight, float* out, int6
             const __m512 wv = load<BF16>(w, p);
             for (int i = 0; i < M; ++i) acc[i][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + i * k + p), acc[i][0]);
         }
-        for (int i = 0; i < M; ++i)
-            out[i * n + r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[i][0], acc[i][1]), _mm512_add_ps(acc[i][2], acc[i][3])));
+        for (int i = 0; i < M; ++i) {
+            if constexpr (U == 4) acc[i][0] = _mm512_add_ps(_mm512_add_ps(acc[i][0], acc[i][1]), _mm512_add_ps(acc[i][2], acc[i][3]));
+            out[i * n + r] = _mm512_reduce_add_ps(acc[i][0]);
+        }
     }
 }
 
