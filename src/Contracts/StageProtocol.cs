@@ -51,7 +51,8 @@ public sealed record StageSettings(
     [property: Key(8)] int MaxModelLength,
     [property: Key(9)] int NumBlocks,
     [property: Key(10)] double SwapSpaceGiB,
-    [property: Key(11)] string PreemptionMode);
+    [property: Key(11)] string PreemptionMode,
+    [property: Key(12)] string? KvCacheDType = null);
 
 /// <summary>Load stage <paramref name="Stage"/> of <paramref name="Stages"/> (replacing any stage loaded before): the
 /// whole stage (<paramref name="Ranks"/> 1; its tensor-parallel ranks, if any, threads of the worker's process), or

@@ -51,7 +51,8 @@ internal static class ClusteredWorker
         }
         var stages = new ClusterStages(size * ranks, Describe, TimeSpan.FromSeconds(options.StageStepTimeoutSeconds));
         var settings = new StageSettings(worker.Model, worker.LoadFormat, worker.DType, worker.Quantization, worker.BlockSize, worker.Seed,
-            worker.TensorParallelSize, worker.AttentionBackend, worker.MaxModelLength, head.Blocks.Device, worker.SwapSpaceGiB, worker.PreemptionMode.ToString());
+            worker.TensorParallelSize, worker.AttentionBackend, worker.MaxModelLength, head.Blocks.Device, worker.SwapSpaceGiB, worker.PreemptionMode.ToString(),
+            worker.KvCacheDType);
         IActorRef directory;
         try
         {

@@ -141,6 +141,7 @@ internal sealed class StageWorkerActor : ReceiveActor
         NumBlocks = settings.NumBlocks,
         SwapSpaceGiB = settings.SwapSpaceGiB,
         PreemptionMode = Enum.Parse<PreemptionMode>(settings.PreemptionMode),
+        KvCacheDType = settings.KvCacheDType,
     };
 
     private void Unload()

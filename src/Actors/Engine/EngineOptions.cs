@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Workers;
 using LlmEngine.Scheduling;
 using static LlmEngine.Actors.Engine.SettingRules;
@@ -30,6 +31,8 @@ public sealed record EngineOptions
     /// <summary>GiB for the KV cache; 0: a quarter of the machine's available memory, capped so
     /// the cache holds no more than max-num-seqs full-length sequences.</summary>
     public double KvCacheSpaceGiB { get; set; }
+    /// <summary>"auto" (the model's dtype; float32 with quantized weights), "float32" or "bfloat16": see <see cref="KvCacheDTypes"/>.</summary>
+    public string KvCacheDType { get; set; } = KvCacheDTypes.Auto;
     public double SwapSpaceGiB { get; set; } = 1;
     public int MaxNumSeqs { get; set; } = 256;
     public int MaxNumBatchedTokens { get; set; } = 2048;
@@ -88,6 +91,8 @@ public sealed record EngineOptions
             o => o.NumBlocks, (o, v) => o.NumBlocks = v, AtLeast(0)),
         new EngineSetting<double>("kv-cache-space", $"GiB for the KV cache (0: {WorkerOptions.DefaultKvCacheShare:P0} of available memory, capped at what max-num-seqs full-length sequences use)",
             o => o.KvCacheSpaceGiB, (o, v) => o.KvCacheSpaceGiB = v, NotNegative),
+        new EngineSetting<string>("kv-cache-dtype", "auto (the model's dtype; float32 with quantized weights), float32 or bfloat16 (half the bytes: attention reads half as much per step, the cache holds twice the tokens)",
+            o => o.KvCacheDType, (o, v) => o.KvCacheDType = v, OneOf(KvCacheDTypes.Names)),
         new EngineSetting<double>("swap-space", "GiB of host memory for swapped-out blocks", o => o.SwapSpaceGiB, (o, v) => o.SwapSpaceGiB = v, NotNegative),
         new EngineSetting<int>("max-num-seqs", "Most sequences in one step", o => o.MaxNumSeqs, (o, v) => o.MaxNumSeqs = v, AtLeast(1)),
         new EngineSetting<int>("max-num-batched-tokens", "Token budget of one step (long prompts are split into chunks)",
@@ -131,7 +136,7 @@ public sealed record EngineOptions
         Model = Model, LoadFormat = LoadFormat, DType = DType, Quantization = Quantization, Device = Device, Seed = Seed,
         MaxModelLength = MaxModelLength, BlockSize = BlockSize, AttentionBackend = AttentionBackend,
         TensorParallelSize = TensorParallelSize, PipelineParallelSize = PipelineParallelSize, NumBlocks = NumBlocks,
-        KvCacheSpaceGiB = KvCacheSpaceGiB, MaxNumSeqs = MaxNumSeqs, SwapSpaceGiB = SwapSpaceGiB, PreemptionMode = PreemptionMode,
+        KvCacheSpaceGiB = KvCacheSpaceGiB, KvCacheDType = KvCacheDType, MaxNumSeqs = MaxNumSeqs, SwapSpaceGiB = SwapSpaceGiB, PreemptionMode = PreemptionMode,
     };
 
     /// <summary>These options, or an <see cref="EngineOptionsException"/> naming the first setting out of its range.</summary>

@@ -72,7 +72,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         Options = options;
         var config = model.Config;
         MaxModelLength = options.ForWorker().MaxModelLengthOf(config);
-        var dtype = model.Model.DType;
+        var dtype = KvCacheDTypes.Of(options.KvCacheDType, model.Model.DType);
         var (deviceBlocks, swapBlocks) = (worker.DeviceBlocks, worker.SwapBlocks);
         NumBlocks = deviceBlocks;
         AttentionBackendName = worker.AttentionBackendName;

@@ -104,9 +104,10 @@ public sealed class Worker : IDisposable
         var config = loaded.Config;
         int kvHeads = shard.Heads(config).Kv;
         var (firstLayer, layers) = stage.LayersOf(config.NumLayers);
-        blocks = KvCacheSizing.Blocks(options, config, options.MaxModelLengthOf(config), loaded.Model.DType, kvHeads * shard.Size);
-        var cache = new PagedKvCache(layers, blocks.Device, options.BlockSize, kvHeads, config.HeadSize, loaded.Model.DType, loaded.Model.Device);
-        var swap = blocks.Swap > 0 ? new PagedKvCache(layers, blocks.Swap, options.BlockSize, kvHeads, config.HeadSize, loaded.Model.DType, torch.CPU) : null;
+        var cacheDType = KvCacheDTypes.Of(options.KvCacheDType, loaded.Model.DType);
+        blocks = KvCacheSizing.Blocks(options, config, options.MaxModelLengthOf(config), cacheDType, kvHeads * shard.Size);
+        var cache = new PagedKvCache(layers, blocks.Device, options.BlockSize, kvHeads, config.HeadSize, cacheDType, loaded.Model.Device);
+        var swap = blocks.Swap > 0 ? new PagedKvCache(layers, blocks.Swap, options.BlockSize, kvHeads, config.HeadSize, cacheDType, torch.CPU) : null;
         var backend = AttentionBackends.Create(options.AttentionBackend, cache);
         attentionName = backend.Name;
         var attention = stage.IsWhole ? backend : new StageAttention(backend, firstLayer);

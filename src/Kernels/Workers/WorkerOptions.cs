@@ -34,6 +34,8 @@ public sealed record WorkerOptions
     /// <summary>GiB for the KV cache; 0: <see cref="DefaultKvCacheShare"/> of the available memory,
     /// capped at what <see cref="MaxNumSeqs"/> full-length sequences use.</summary>
     public double KvCacheSpaceGiB { get; init; }
+    /// <summary>"auto"/null (the model's dtype), "float32" or "bfloat16": <see cref="Cache.KvCacheDTypes"/>.</summary>
+    public string? KvCacheDType { get; init; }
     /// <summary>Most sequences in one step, which caps a KV cache sized from memory; 0: no cap.</summary>
     public int MaxNumSeqs { get; init; }
     /// <summary>GiB of host memory for swapped-out blocks, allocated with <see cref="PreemptionMode.Swap"/> only.</summary>

@@ -43,6 +43,21 @@ public class CacheOperationsTests
     }
 
     [Fact]
+    public void WriteKvRoundsFloat32IntoABFloat16CacheToNearestEven()
+    {
+        // 1 + 2^-8 and 1 + 3 * 2^-8 lie halfway between two bfloat16 values: ties go to the even one
+        // (1 and 1 + 2^-6); 1 + 2^-8 + 2^-20 is just above the tie and rounds up.
+        float[] inputs = [1f + 1f / 256, 1f + 3f / 256, 1f + 1f / 256 + 1f / (1 << 20), -(1f + 1f / 256)];
+        float[] rounded = [1f, 1f + 1f / 64, 1f + 1f / 128, -1f];
+        using var cache = new PagedKvCache(1, 1, 16, 1, 64, ScalarType.BFloat16, CPU);
+        using var key = tensor(Enumerable.Range(0, 64).Select(i => inputs[i % 4]).ToArray()).view(1, 1, 64);
+        using var slots = tensor(new long[] { 3 });
+        CacheOperations.WriteKv(cache, 0, key, key, slots);
+        using var stored = cache.Keys[0][0, 3, 0].to(float32);
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => rounded[i % 4]), stored.data<float>().ToArray());
+    }
+
+    [Fact]
     public void WriteKvSkipsNegativeSlotsAndReadsStridedInputs()
     {
         using var cache = RandomCache(1, 4, ScalarType.Float32, 21);

@@ -146,6 +146,20 @@ public class NativePagedAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(80)]   // bfloat16 rows not read paired
+    [InlineData(40)]   // the generic head size
+    public void Float32QueriesOverABFloat16CacheMatchTheReferenceOnTheSameRoundedKeys(int headSize)
+    {
+        // --kv-cache-dtype bfloat16 under a float32 model: the step's float32 keys and values are
+        // rounded into the cache, and the reference reads the same rounded values, so only the
+        // summation order differs (float32 accumulation on both sides).
+        using var c = PagedCase.Create(14 + headSize, [(40, 1), (70, 9), (129, 1), (1025, 1), (33, 17)], queryHeads: 8, kvHeads: 2,
+            headSize: headSize, dtype: ScalarType.BFloat16, queryDType: ScalarType.Float32);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
     [Fact]
     public void BFloat16QueriesOverFloat32Cache()
     {

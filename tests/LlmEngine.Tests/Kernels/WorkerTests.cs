@@ -32,6 +32,20 @@ public class WorkerTests
         Assert.Equal((int)(0.001 * (1L << 30) / perBlock), worker.SwapBlocks);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]   // every rank of every stage sizes its part of the cache alike
+    public void ABFloat16CacheHoldsTwiceTheBlocksOfAFloat32OneInTheSameSpace(int tensorParallel, int pipelineParallel)
+    {
+        var options = Options(numBlocks: 0) with
+        {
+            KvCacheSpaceGiB = 0.001, PreemptionMode = PreemptionMode.Swap, TensorParallelSize = tensorParallel, PipelineParallelSize = pipelineParallel,
+        };
+        using var exact = Worker.Create(options with { KvCacheDType = "auto" });
+        using var rounded = Worker.Create(options with { KvCacheDType = "bfloat16" });
+        Assert.Equal((2 * exact.DeviceBlocks, 2 * exact.SwapBlocks), (rounded.DeviceBlocks, rounded.SwapBlocks));
+    }
+
     [Fact]
     public void ACacheSizedFromMemoryHoldsAtMostMaxNumSeqsFullLengthSequences()
     {
