@@ -52,13 +52,17 @@ public static class Linear
     /// weight's dtype), the output bfloat16 [..., n].</summary>
     public static Tensor Apply(Tensor x, PackedBFloat16Weight weight, Tensor? bias = null)
     {
+        if (x.dim() != 2 || x.dtype != ScalarType.BFloat16 || !x.is_contiguous())
+        {
+            using var scope = NewDisposeScope();
+            using var rows = x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
+            return Apply(rows, weight, bias).view([.. x.shape[..^1], weight.Rows]).MoveToOuterDisposeScope();
+        }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        using var rows = x.dtype == ScalarType.BFloat16 ? x.reshape(-1, weight.RowLength).contiguous() : x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
-        var output = empty(new[] { rows.shape[0], weight.Rows }, dtype: ScalarType.BFloat16, device: x.device);
-        weight.Apply(output, rows);
+        var output = empty(new[] { x.shape[0], weight.Rows }, dtype: ScalarType.BFloat16, device: x.device);
+        weight.Apply(output, x);
         if (bias is not null) output.add_(bias);
-        if (x.dim() == 2) return output;
-        using (output) return output.view([.. x.shape[..^1], weight.Rows]);
+        return output;
     }
 
     public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null)
