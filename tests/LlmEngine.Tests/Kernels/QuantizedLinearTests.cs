@@ -176,8 +176,12 @@ public class QuantizedLinearPortableTests
         NativeKernels.QuantizedLinear(fused, x, second, column: 6);
         using var alone = empty(3, 5);
         NativeKernels.QuantizedLinear(alone, x, first);
-        Assert.True(fused[.., 1..6].eq(alone).all().item<bool>());
-        Assert.True(fused[.., 0].isnan().all().item<bool>() && fused[.., 13].isnan().all().item<bool>());
+        // Views held in variables: a temporary's finalizer could free its tensor during the call that reads it.
+        using var parts = fused[.., 1..6];
+        using var left = fused[.., 0];
+        using var right = fused[.., 13];
+        Assert.True(parts.eq(alone).all().item<bool>());
+        Assert.True(left.isnan().all().item<bool>() && right.isnan().all().item<bool>());
         first.Dispose();
         second.Dispose();
     }

@@ -15,6 +15,18 @@ namespace llm::avx512 {
 // Activation rows per tile: a group's quants are unpacked once for up to this many rows.
 constexpr int kTileRows = 4;
 
+// How far ahead of the bytes being multiplied a tile asks for weight bytes. A decode step streams every
+// weight once from memory; left to the hardware prefetchers, one core read the packed Q4_0 weights of a
+// llama-110m step at ~17 GB/s (3.7 ms of thread CPU time on the loaded machine), with 4 KiB ahead at
+// ~28 GB/s (2.2 ms); 2 KiB was half-way, 8-16 KiB the same as 4 within the noise.
+constexpr int64_t kPrefetchBytes = 4096;
+
+// Asks for the bytes kPrefetchBytes past [p, p + bytes) (bytes a multiple of 64). A prefetch past the
+// weight's end is harmless: it never faults.
+inline void prefetch_ahead(const uint8_t* p, int64_t bytes) {
+    for (int64_t i = 0; i < bytes; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + i), _MM_HINT_T0);
+}
+
 inline __m512i broadcast4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, sizeof v);

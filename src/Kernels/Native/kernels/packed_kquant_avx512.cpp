@@ -59,6 +59,8 @@ struct Super {
         for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
         for (int64_t b = 0; b < blocks; ++b) {
             const uint8_t* sb = group + b * L::bytes;
+            // The first tile of a group streams it from memory; the others find it in the cache.
+            if (m0 == 0) prefetch_ahead(sb, L::bytes);
             __m512i sumi[M], summ[M];
             for (int i = 0; i < M; ++i) sumi[i] = summ[i] = zero;
             for (int c = 0; c < 4; ++c) {

@@ -34,15 +34,14 @@ PackedWeight* pack_weight(const uint8_t* weight, QuantType type, int64_t n, int6
     const bool kquant = is_kquant(static_cast<int>(type));
     const int64_t block = kquant ? kSuperBlock : kQuantBlock;
     check(n >= 1 && k >= block && k % block == 0, "pack_weight: shape [", n, ", ", k, "] does not fit (k must be a positive multiple of ", block, ")");
-    auto* packed = new PackedWeight{type, n, k, (n + kPackRows - 1) / kPackRows, k / block, 0, 0, nullptr};
+    auto* packed = new PackedWeight{type, n, k, (n + kPackRows - 1) / kPackRows, k / block, 0, nullptr};
     if (kquant) {
         const int64_t record = type == QuantType::Q4_K   ? KLayout<QuantType::Q4_K>::bytes
                                : type == QuantType::Q5_K ? KLayout<QuantType::Q5_K>::bytes
                                                          : KLayout<QuantType::Q6_K>::bytes;
         packed->group_bytes = packed->blocks * record;
     } else {
-        packed->quants_offset = (packed->blocks * 32 + 63) / 64 * 64;
-        packed->group_bytes = packed->quants_offset + packed->blocks * (type == QuantType::Q8_0 ? 512 : 256);
+        packed->group_bytes = (packed->blocks + 1) / 2 * block_pair_bytes(type);
     }
     packed->data = static_cast<uint8_t*>(alloc_weights(static_cast<size_t>(packed->groups * packed->group_bytes)));
     if (!packed->data) {

@@ -4,8 +4,9 @@
 // lane r holds row r, so one vpdpbusd with 4 activation bytes broadcast to every lane advances all
 // 16 rows' dot products by 4 elements, and a group's 16 outputs come out as one vector.
 //
-// A group holds the float16 scales of its blocks (16 per block, row order; 32 bytes a block,
-// padded to 64), then per block of 32 elements 8 (Q8_0) or 4 (Q4_0) zmm of quants, where
+// A group holds its blocks of 32 elements in pairs, each pair one record read front to back: the two
+// blocks' float16 scales (16 per block, row order, 32 bytes each), then per block 8 (Q8_0) or 4 (Q4_0)
+// zmm of quants (an odd last block's pair is padded with zeros), where
 //   Q8_0 zmm t: lane r = row r's bytes 4t..4t+3, stored as q + 128 (unsigned);
 //   Q4_0 zmm t: lane r = row r's packed bytes 4t..4t+3 as ggml stores them (low nibbles are
 //              elements 4t..4t+3, high nibbles 16+4t..16+4t+3, values 0..15).
@@ -34,12 +35,15 @@ namespace llm {
 struct PackedWeight {
     QuantType type;
     int64_t n, k, groups, blocks;  // blocks of 32 (Q8_0, Q4_0) or super-blocks of 256 (K-quants) per row
-    int64_t quants_offset;  // from a group's start to its quants
     int64_t group_bytes;
     uint8_t* data;          // groups back to back, 64-byte aligned
 };
 
 constexpr int kPackRows = 16;
+
+// Q8_0 / Q4_0: bytes of one block's quants for 16 rows, and of a pair of blocks' record (scales, then quants).
+constexpr int64_t block_quant_bytes(QuantType type) { return type == QuantType::Q8_0 ? 512 : 256; }
+constexpr int64_t block_pair_bytes(QuantType type) { return 64 + 2 * block_quant_bytes(type); }
 
 // Byte offsets inside a packed K-quant record (one super-block of a group).
 template <QuantType T>

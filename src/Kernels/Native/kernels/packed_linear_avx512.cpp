@@ -12,9 +12,6 @@ namespace llm::avx512 {
 
 namespace {
 
-template <QuantType T>
-constexpr int64_t quant_bytes() { return T == QuantType::Q8_0 ? 512 : 256; }
-
 // Blocks of 32 (Q8_0, Q4_0): tile<M> gives rows [m0, m0 + M) of x for one group of 16 weight rows (the first
 // `valid` stored).
 template <QuantType T>
@@ -22,14 +19,17 @@ struct Blocks {
     template <int M>
     static void tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, const float* d, const int32_t* bias, int64_t m0,
                      float* out, int64_t ldo, int64_t col, __mmask16 valid) {
+        constexpr int64_t quant_bytes = block_quant_bytes(T), pair_bytes = block_pair_bytes(T);
         const int64_t blocks = w.blocks, k = w.k;
-        const uint8_t* quants = group + w.quants_offset;
         __m512 acc[M];
         for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
         const __m512i low = _mm512_set1_epi8(0x0F);
         for (int64_t b = 0; b < blocks; ++b) {
-            const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(group + 32 * b)));
-            const uint8_t* qb = quants + b * quant_bytes<T>();
+            const uint8_t* pair = group + (b >> 1) * pair_bytes;
+            // The first tile of a group streams it from memory; the others find it in the cache.
+            if (m0 == 0 && (b & 1) == 0) prefetch_ahead(pair, pair_bytes);
+            const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(pair + 32 * (b & 1))));
+            const uint8_t* qb = pair + 64 + (b & 1) * quant_bytes;
             __m512i wq[8];
             if constexpr (T == QuantType::Q8_0) {
                 for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
@@ -67,7 +67,8 @@ inline __m512 load16(const void* x, bool bf16, int64_t i) {
 
 void pack_group(const uint8_t* weight, const PackedWeight& packed, int64_t group) {
     const bool q8 = packed.type == QuantType::Q8_0;
-    const int64_t src_block = q8 ? 34 : 18, row_bytes = packed.blocks * src_block, qbytes = q8 ? 512 : 256;
+    const int64_t src_block = q8 ? 34 : 18, row_bytes = packed.blocks * src_block, qbytes = block_quant_bytes(packed.type),
+                  pair_bytes = block_pair_bytes(packed.type);
     uint8_t* dst = packed.data + group * packed.group_bytes;
     std::memset(dst, 0, static_cast<size_t>(packed.group_bytes));
     for (int r = 0; r < kPackRows; ++r) {
@@ -75,8 +76,9 @@ void pack_group(const uint8_t* weight, const PackedWeight& packed, int64_t group
         if (row >= packed.n) break;
         for (int64_t b = 0; b < packed.blocks; ++b) {
             const uint8_t* src = weight + row * row_bytes + b * src_block;
-            std::memcpy(dst + 32 * b + 2 * r, src, 2);
-            uint8_t* qb = dst + packed.quants_offset + b * qbytes;
+            uint8_t* pair = dst + (b >> 1) * pair_bytes;
+            std::memcpy(pair + 32 * (b & 1) + 2 * r, src, 2);
+            uint8_t* qb = pair + 64 + (b & 1) * qbytes;
             for (int t = 0; t < (q8 ? 8 : 4); ++t)
                 for (int e = 0; e < 4; ++e) qb[64 * t + 4 * r + e] = q8 ? static_cast<uint8_t>(src[2 + 4 * t + e] ^ 0x80) : src[2 + 4 * t + e];
         }

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 namespace llm {
@@ -20,6 +21,18 @@ int default_threads() {
 }
 
 inline void relax() { __builtin_ia32_pause(); }
+
+// How long an idle worker polls for the next job before it sleeps: LLM_NATIVE_SPIN_US microseconds, by
+// the clock (a count of pauses lasts what the CPU makes of it); default 80, about what 4,000 pauses took
+// here. A worker that sleeps misses the next job's start by a wake-up (tens of microseconds in a VM);
+// one that polls longer takes a core from libtorch's threads and the actors between steps.
+std::chrono::nanoseconds spin_time() {
+    static const long us = [] {
+        const char* env = std::getenv("LLM_NATIVE_SPIN_US");
+        return env ? std::atol(env) : 80L;
+    }();
+    return std::chrono::microseconds(us);
+}
 
 thread_local ThreadPool* bound_pool = nullptr;
 std::mutex spare_mutex;
@@ -69,7 +82,11 @@ void ThreadPool::work_loop() {
     uint64_t seen = 0;
     for (;;) {
         // Spin a little (a step's layers call back to back), then sleep.
-        for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; ++spin) relax();
+        const auto until = std::chrono::steady_clock::now() + spin_time();
+        while (generation_.load(std::memory_order_acquire) == seen) {
+            for (int spin = 0; spin < 64 && generation_.load(std::memory_order_acquire) == seen; ++spin) relax();
+            if (std::chrono::steady_clock::now() >= until) break;
+        }
         {
             std::unique_lock<std::mutex> lock(wake_mutex_);
             wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
