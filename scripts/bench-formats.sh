@@ -6,13 +6,14 @@
 # ../shared/notes/environment.md) and "vs llama.cpp" (its figures there), and writes them to a file.
 #
 #   scripts/bench-formats.sh [--rounds N] [--batch-sizes 1,8,32,64] [--input-len 128] [--output-len 128]
-#                            [--formats float32,bfloat16,q8_0,q4_0,q4_k] [--out DIR]
+#                            [--formats float32,bfloat16,q8_0,q4_0,q4_k] [--kv-cache-dtype auto|float32|bfloat16] [--out DIR]
+# --kv-cache-dtype applies to every format (llama.cpp's figures used its default 16-bit cache).
 # Defaults take ~10 minutes on the 2-core machine for 3 rounds. Needs a Release build (dotnet build
 # Actors.sln -c Release) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 sizes=1,8,32,64 input=128 output=128 formats=float32,bfloat16,q8_0,q4_0,q4_k
+rounds=3 sizes=1,8,32,64 input=128 output=128 formats=float32,bfloat16,q8_0,q4_0,q4_k kv=auto
 out="artifacts/bench-formats/$(date -u +%Y%m%dT%H%M%SZ)"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -21,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --input-len) input="$2"; shift 2 ;;
     --output-len) output="$2"; shift 2 ;;
     --formats) formats="$2"; shift 2 ;;
+    --kv-cache-dtype) kv="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "bench-formats: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -47,7 +49,7 @@ for ((r = 1; r <= rounds; r++)); do
     f=${list[$(( (i + r - 1) % n ))]}
     echo "round $r/$rounds: $f" >&2
     # shellcheck disable=SC2046
-    if ! dotnet "$engine" bench batch --model config/models/llama-110m --load-format dummy $(format_args "$f") \
+    if ! dotnet "$engine" bench batch --model config/models/llama-110m --load-format dummy $(format_args "$f") --kv-cache-dtype "$kv" \
         --batch-sizes "$sizes" --input-len "$input" --output-len "$output" --no-progress \
         --output-json "$out/$f-round$r.json" > "$out/$f-round$r.log" 2>&1; then
       echo "  $f failed in round $r (see $out/$f-round$r.log): $(tail -n 1 "$out/$f-round$r.log")" >&2
@@ -55,16 +57,16 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 
-python3 - "$out" "$formats" "$rounds" > "$out/summary.md" <<'PY'
+python3 - "$out" "$formats" "$rounds" "$kv" > "$out/summary.md" <<'PY'
 import glob, json, os, statistics, sys
-out, formats, rounds = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
+out, formats, rounds, kv = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), sys.argv[4]
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
 def pct(x): return "n/a" if x is None else f"{100 * x:.0f}%"
 def num(x): return "n/a" if x is None else f"{x:.0f}"
 def ratio(a, b): return "n/a" if a is None or not b else f"{a / b:.2f}x"
-print(f"# Weight formats side by side: medians of {rounds} round{'s' if rounds > 1 else ''}\n")
+print(f"# Weight formats side by side: medians of {rounds} round{'s' if rounds > 1 else ''}, KV cache {kv}\n")
 llama = None
 print("| format | batch | gen tok/s | of bound (bound) | vs llama.cpp (its gen) | prompt tok/s | of ceiling | vs llama.cpp (its prompt) | runs |")
 print("|---|---|---|---|---|---|---|---|---|")

@@ -58,7 +58,7 @@ public static unsafe class NativeKernels
     /// <c>LLM_BF16_DOT</c> not 0), reading x and the weight as they are; otherwise it widens them to float32.</summary>
     public static bool HasBFloat16Dot => IsAvailable && _bf16Dot() != 0;
 
-    /// <summary>Whether <see cref="SmallLinear"/> takes float32 x of any row count (from a few rows, a GEMM on
+    /// <summary>Whether <see cref="SmallLinear"/> takes float32 x of any row count (past 64 rows, a GEMM on
     /// weight panels packed on the fly: kernels at AVX-512, <c>LLM_F32_GEMM</c> not 0); otherwise at most 64 rows.</summary>
     public static bool HasFloat32Gemm => IsAvailable && _f32Gemm() != 0;
 

@@ -37,6 +37,21 @@ public class SmallLinearTests
     }
 
     [Fact]
+    public void AFloat32RowGivesTheSameBitsWhateverElseIsInItsBatch()
+    {
+        // Up to 64 rows (decode batches) one summation order: a request's logits do not depend on its batch.
+        using var generator = new Generator(64);
+        using var batch = randn(new long[] { 64, 256 }, generator: generator);
+        using var w = randn(new long[] { 97, 256 }, generator: generator);
+        using var alone = Linear.Apply(batch[..1], w);
+        foreach (int rows in new[] { 2, 3, 4, 5, 12, 13, 32, 64 })
+        {
+            using var batched = Linear.Apply(batch[..rows], w);
+            Assert.True(batched[..1].eq(alone).all().item<bool>(), $"row 0 differs in a batch of {rows}");
+        }
+    }
+
+    [Fact]
     public void Float32RowsPastTheTilesRunNativeWhereTheGemmRunsAndAreRefusedElsewhere()
     {
         // Prompt chunks reach the native GEMM at AVX-512 (2-3x libtorch's float32 GEMM on the project's machine).

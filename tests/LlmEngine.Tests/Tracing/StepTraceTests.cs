@@ -35,12 +35,12 @@ public sealed class StepTraceTests(ITestOutputHelper output)
                     {
                         var request = new GenerationRequest($"req-{i}", Enumerable.Range(1 + i, 12 + 3 * i).ToArray(),
                             new SamplingParameters { Temperature = 0, MaxTokens = 40, IgnoreEos = true, N = i == 5 ? 2 : 1 });
-                        // From the call to the moment the engine ended the request (its timings), leaving out
-                        // the hand-over of the last output to this await, which a loaded machine can hold back.
-                        var start = DateTime.UtcNow;
+                        // The request's time in the engine by its own timings: from the moment the engine
+                        // accepted it to the moment it ended it. The hops on either side (this call reaching
+                        // the engine, the last output reaching this await) are the caller's, and a loaded
+                        // machine can hold either back for a few time slices (190 ms once at load 26).
                         var final = await EngineRuns.Final(engine, request);
-                        var end = final.Timings!.Arrival.AddSeconds(final.Timings.EndSeconds);
-                        lock (latencies) latencies[request.RequestId] = (end - start).TotalMicroseconds;
+                        lock (latencies) latencies[request.RequestId] = final.Timings!.EndSeconds * 1e6;
                     }).ToList();
                     await Task.WhenAll(runs);
                 }
@@ -81,10 +81,11 @@ public sealed class StepTraceTests(ITestOutputHelper output)
                 Assert.Equal(End(spans[^1]), finished.GetProperty("ts").GetDouble(), 0.01);
                 double sum = spans.Sum(s => s.GetProperty("dur").GetDouble());
                 output.WriteLine($"{id}: latency {latency / 1000:F2} ms, spans {sum / 1000:F2} ms, longest step {longestStep / 1000:F2} ms, longest pause {longestPause / 1000:F2} ms");
-                // The spans start when the engine accepted the request (the submission hop to the
-                // scheduler counts as queueing) and the latency ends with the engine's timings, so what
-                // is left out is a delivery hop: far less than a step on a quiet machine, but a loaded
-                // one may hold a thread for a few time slices, as it held the scheduler between steps.
+                // The spans and the latency both start when the engine accepted the request (the hop to
+                // the scheduler counts as queueing); the spans end at the trace's "finished" instant and the
+                // latency with the engine's timings, so what may lie between is a delivery hop inside the
+                // engine: far less than a step on a quiet machine, but a loaded one may hold a thread for
+                // a few time slices, as it held the scheduler between steps.
                 Assert.InRange(latency - sum, 0, longestStep + Math.Max(HopAllowanceMicros, longestPause));
             }
             var series = TraceSeries.Read(path);

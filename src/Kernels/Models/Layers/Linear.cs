@@ -10,9 +10,9 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// <summary>
 /// y = x · Wᵀ + b. Decode steps go to the native small-batch kernel: at a few rows it streams
 /// the weights once at memory speed on every core, where libtorch's matrix-vector path reads
-/// them at well under the machine's bandwidth. float32 products of every row count go there on
-/// AVX-512 (from a few rows a GEMM on weight panels packed on the fly, 2-3x libtorch's float32
-/// GEMM here: `bench linear`), else up to 64 rows (register tiles). bfloat16 weights packed at load
+/// them at well under the machine's bandwidth. float32 products go there up to 64 rows (register
+/// tiles, one summation order for every row count) and past that on AVX-512 too (a GEMM on weight
+/// panels packed on the fly, 2-3x libtorch's float32 GEMM here: `bench linear`). bfloat16 weights packed at load
 /// (<see cref="LinearWeight.PackedBFloat16"/>, CPUs with AVX512_BF16) take the packed bfloat16 GEMM at
 /// every row count (1.6-1.8x libtorch's oneDNN GEMM at 8-64 rows in `bench linear`). Dense bfloat16
 /// weights use the small-batch kernel only for a few rows (AVX512_BF16 dot products from 3 rows where

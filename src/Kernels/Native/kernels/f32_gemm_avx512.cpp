@@ -1,4 +1,4 @@
-// Float32 products of many rows (batched decode, prompt chunks) as a GEMM: out = x · wᵀ with the
+// Float32 products of many rows (prompt chunks past 64 rows) as a GEMM: out = x · wᵀ with the
 // weight read in blocks of 32 rows by KC inner steps that are transposed on the fly into a packed
 // panel ([p][32], 32 KB, stays in L1), so the micro-kernel broadcasts one x value against two
 // weight vectors: MR x 2 accumulators in registers and no horizontal sums, where the small-batch

@@ -14,7 +14,11 @@ namespace llm {
 
 namespace {
 
-constexpr int kGemmMinRows = 4;      // from here the GEMM was ahead of the tiles (one core, llama-110m's shapes)
+// Up to 64 rows every row count sums each output in one order (16 lanes over the inner steps, then
+// across them), so a request's logits do not depend on what else is in its batch; the GEMM sums in
+// another, so it starts where libtorch's GEMM used to (prompt chunks). It is ahead of the tiles from
+// 4 rows (one core, llama-110m's shapes), which batched decode would gain at the cost of that invariance.
+constexpr int kGemmMinRows = kSmallLinearMaxRows + 1;
 constexpr int64_t kGemmChunk = 64;   // weight rows per work item: two packed panels
 
 bool f32_gemm_enabled() {
@@ -67,7 +71,7 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
           " rows here, got ", m);
     check(k >= 1 && n >= 1, "small_linear: empty weight [", n, ", ", k, "]");
 
-    // float32 from a few rows up: a GEMM on panels packed on the fly, in chunks of 64 weight rows;
+    // float32 past the tiles' rows: a GEMM on panels packed on the fly, in chunks of 64 weight rows;
     // each thread prefetches the chunk it will likely take next (chunks go round the pool in order).
     if (!bf16 && m >= kGemmMinRows && k % 16 == 0 && f32_gemm_available()) {
         const int threads = ThreadPool::instance().threads();
@@ -125,7 +129,7 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
 // multiple of 32), 0 when they widen to float32.
 LLM_EXPORT int llm_native_bf16_dot() { return llm::bf16_dot_available() ? 1 : 0; }
 
-// 1 when float32 products of any row count run here (from a few rows a GEMM on packed panels), 0 when
+// 1 when float32 products of any row count run here (past 64 rows a GEMM on packed panels), 0 when
 // at most 64 rows are taken.
 LLM_EXPORT int llm_native_f32_gemm() { return llm::f32_gemm_available() ? 1 : 0; }
 

@@ -33,7 +33,7 @@ namespace avx512 {
 // Rows [n0, n1) of out for float32 x (already converted) and weights of either type.
 void small_linear_rows(const float* x, int m, int64_t k, const void* weight, bool bf16, float* out, int64_t n, int64_t n0, int64_t n1);
 // Rows [n0, n1) of out [m, n] for float32 x [m, k] and weight [n, k], k a multiple of 16, as a GEMM
-// on weight panels packed on the fly (f32_gemm_avx512.cpp): for many rows of x. Weight rows
+// on weight panels packed on the fly (f32_gemm_avx512.cpp): for prompt chunks. Weight rows
 // [next0, next1) (what the calling thread will likely compute next) are prefetched meanwhile.
 void gemm_f32_rows(const float* x, int m, int64_t k, const float* weight, float* out, int64_t n, int64_t n0, int64_t n1, int64_t next0, int64_t next1);
 }
