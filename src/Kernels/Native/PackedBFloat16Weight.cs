@@ -53,8 +53,14 @@ public sealed unsafe class PackedBFloat16Weight : SafeHandle
         if (x.dtype != ScalarType.BFloat16 || output.dtype is not (ScalarType.BFloat16 or ScalarType.Float32) || x.device_type != DeviceType.CPU
             || output.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException("llm_bf16_gemm: x must be a contiguous bfloat16 CPU tensor and out a contiguous bfloat16 or float32 one");
-        int rc = _gemm(TensorMemory.DataPointer(output), Rows, output.dtype == ScalarType.Float32 ? 1 : 0, TensorMemory.DataPointer(x), RowLength,
-            x.shape[0], RowLength, handle);
+        Run(output, x, x.shape[0], output.dtype == ScalarType.Float32);
+    }
+
+    /// <summary><see cref="Apply"/> without its checks, for a caller that knows x is a contiguous bfloat16 CPU
+    /// tensor [rows, k] and output a new contiguous one [rows, n] (a decode step's per-call cost).</summary>
+    internal void Run(Tensor output, Tensor x, long rows, bool float32Output = false)
+    {
+        int rc = _gemm(TensorMemory.DataPointer(output), Rows, float32Output ? 1 : 0, TensorMemory.DataPointer(x), RowLength, rows, RowLength, handle);
         GC.KeepAlive(output);
         GC.KeepAlive(x);
         GC.KeepAlive(this);

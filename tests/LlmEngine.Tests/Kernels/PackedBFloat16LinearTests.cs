@@ -71,6 +71,29 @@ public class PackedBFloat16LinearTests
     }
 
     [Fact]
+    public void ARowGivesTheSameBitsWhateverElseIsInItsBatch()
+    {
+        // Every row count (decode batches and prompt chunks) sums each output in the same order: a
+        // request's logits do not depend on its batch.
+        var (x, w) = Inputs(300, 256, 97);
+        using var _ = x;
+        using var __ = w;
+        using var packed = PackedBFloat16Weight.TryPack(w);
+        if (packed is null) return;
+        using var alone = empty(new long[] { 1, 97 }, dtype: bfloat16);
+        using var first = x[..1];
+        packed.Apply(alone, first);
+        foreach (int rows in new[] { 2, 3, 8, 9, 13, 32, 64, 257, 300 })
+        {
+            using var batched = empty(new long[] { rows, 97 }, dtype: bfloat16);
+            using var part = x[..rows];
+            packed.Apply(batched, part);
+            using var row = batched[..1];
+            Assert.True(row.eq(alone).all().item<bool>(), $"row 0 differs in a batch of {rows}");
+        }
+    }
+
+    [Fact]
     public void UnpackingGivesTheWeightBack()
     {
         var (x, w) = Inputs(1, 33, 37);

@@ -55,12 +55,15 @@ public static class Linear
         if (x.dim() != 2 || x.dtype != ScalarType.BFloat16 || !x.is_contiguous())
         {
             using var scope = NewDisposeScope();
-            using var rows = x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
-            return Apply(rows, weight, bias).view([.. x.shape[..^1], weight.Rows]).MoveToOuterDisposeScope();
+            using var flat = x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
+            return Apply(flat, weight, bias).view([.. x.shape[..^1], weight.Rows]).MoveToOuterDisposeScope();
         }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        var output = empty(new[] { x.shape[0], weight.Rows }, dtype: ScalarType.BFloat16, device: x.device);
-        weight.Apply(output, x);
+        long rows = x.shape[0];
+        if (x.shape[1] != weight.RowLength || x.device_type != DeviceType.CPU)
+            throw new ArgumentException($"Linear: x [{string.Join(", ", x.shape)}] does not fit the packed weight [{weight.Rows}, {weight.RowLength}] on the CPU");
+        var output = empty(new[] { rows, weight.Rows }, dtype: ScalarType.BFloat16);
+        weight.Run(output, x, rows);
         if (bias is not null) output.add_(bias);
         return output;
     }
