@@ -107,9 +107,19 @@ public class NativePagedAttentionTests
     }
 
     [Fact]
-    public void ALoneShortDecodeSplitsItsKvHeadsIntoSeveralItems()
+    public void ALoneShortDecodeRunsAsOneItemAndMatches()
     {
+        // 10 keys of 3 kv heads: under the bytes worth waking the pool for.
         using var c = PagedCase.Create(13, [(10, 1)], queryHeads: 6, kvHeads: 3);
+        Assert.InRange(Run(c), 0, 1e-5);
+    }
+
+    [Theory]
+    [InlineData(12, 300)]    // split by kv heads alone
+    [InlineData(2, 3000)]    // two kv heads: the context is split too, then reduced
+    public void ALoneDecodeSplitOverTheThreadsMatches(int kvHeads, int context)
+    {
+        using var c = PagedCase.Create(15, [(context, 1)], queryHeads: 12, kvHeads: kvHeads);
         Assert.InRange(Run(c), 0, 1e-5);
     }
 

@@ -17,6 +17,7 @@ namespace {
 constexpr int kTileRows = 16;       // query rows (tokens x heads of a group) per task
 constexpr int kPartition = 512;     // key positions per task before the context is split
 constexpr int kMinPartition = 64;
+constexpr double kInlineBytes = 1 << 17;  // K/V bytes below which a call runs on the calling thread alone
 
 float read(const void* base, DType t, int64_t index) {
     return t == DType::F32 ? static_cast<const float*>(base)[index]
@@ -92,18 +93,26 @@ long count_tasks(const Plan& p, int part) {
     return n;
 }
 
+// Bytes of cached keys and values the call reads.
+double kv_bytes(const AttentionArgs& a) {
+    double keys = 0;
+    for (int s = 0; s < a.num_seqs; ++s)
+        if (a.query_starts[s + 1] > a.query_starts[s]) keys += a.context_lens[s];
+    return 2.0 * keys * a.kv_heads * a.head_size * (a.kv_dtype == DType::F32 ? 4 : 2);
+}
+
 Plan plan(const AttentionArgs& a, int threads) {
     Plan p;
-    // Until every thread has a few items (a batch of one still uses every core): first split
-    // long contexts, then a decode token's kv heads.
+    // Until every thread has a few items (a batch of one still uses every core): first split a
+    // decode token's kv heads (items that need no reduce step after them), then long contexts.
     int heads = a.kv_heads, part = a.partition_size > 0 ? a.partition_size : kPartition;
     make_groups(a, heads, p);
-    if (a.partition_size <= 0)
-        while (part > kMinPartition && count_tasks(p, part) < 4L * threads) part /= 2;
-    while (heads > 1 && count_tasks(p, part) < 4L * threads) {
+    while (threads > 1 && heads > 1 && count_tasks(p, part) < 4L * threads) {
         heads = (heads + 1) / 2;
         make_groups(a, heads, p);
     }
+    if (a.partition_size <= 0 && threads > 1)
+        while (part > kMinPartition && count_tasks(p, part) < 4L * threads) part /= 2;
     for (size_t g = 0; g < p.groups.size(); ++g) {
         Group& grp = p.groups[g];
         int low = p.lows[g], keys = p.keys[g];
@@ -144,6 +153,16 @@ void reduce(const AttentionArgs& a, const Group& g, int max_rows, const float* p
     }
     Task t{g.seq, g.kv_head, g.heads, g.q0, g.nq, first_pos, 0, 0, -1};
     store_output_rows(a, t, acc, D, l);
+}
+
+// f(0..n-1) over the pool, or on this thread alone when the call is planned for one.
+template <typename F>
+void each(ThreadPool& pool, int threads, int n, F& f) {
+    if (threads > 1) {
+        pool.for_each(n, f);
+    } else {
+        for (int i = 0; i < n; ++i) f(i);
+    }
 }
 
 }  // namespace
@@ -213,7 +232,9 @@ void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
     check_metadata(a, max_context_len);
     if (a.num_tokens == 0) return;
     ThreadPool& pool = ThreadPool::instance();
-    Plan p = plan(a, pool.threads());
+    // A short context's few keys cost less than waking the other threads: one item, on this thread.
+    const int threads = kv_bytes(a) < kInlineBytes ? 1 : pool.threads();
+    Plan p = plan(a, threads);
     TaskKernel kernel = kernel_for(a);
 
     thread_local std::vector<float> partial_storage;
@@ -227,7 +248,7 @@ void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
         thread_local Scratch scratch;
         kernel(a, p.tasks[i], p.max_rows, partials, scratch);
     };
-    pool.for_each(static_cast<int>(p.tasks.size()), run_task);
+    each(pool, threads, static_cast<int>(p.tasks.size()), run_task);
 
     if (p.slots == 0) return;
     std::vector<int> split;
@@ -238,7 +259,7 @@ void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
         const Group& g = p.groups[split[i]];
         reduce(a, g, p.max_rows, partials, first_position(a, g.seq) + (g.q0 - a.query_starts[g.seq]), scratch);
     };
-    pool.for_each(static_cast<int>(split.size()), run_reduce);
+    each(pool, threads, static_cast<int>(split.size()), run_reduce);
 }
 
 }  // namespace llm
