@@ -26,8 +26,17 @@ public static class CacheOperations
     /// operator is tested against, and the path of devices it does not support.</summary>
     public static void WriteKvWithTorch(PagedKvCache cache, int layer, Tensor key, Tensor value, Tensor slots)
     {
-        cache.Keys[layer].view(-1, cache.KvHeads, cache.HeadSize).index_copy_(0, slots, key.to(cache.DType));
-        cache.Values[layer].view(-1, cache.KvHeads, cache.HeadSize).index_copy_(0, slots, value.to(cache.DType));
+        // The views and converted rows are held in variables while index_copy_ reads them: an
+        // unreferenced temporary can be finalized (its native tensor freed) during the call.
+        Write(cache.Keys[layer], key);
+        Write(cache.Values[layer], value);
+
+        void Write(Tensor layerCache, Tensor rows)
+        {
+            using var blocks = layerCache.view(-1, cache.KvHeads, cache.HeadSize);
+            using var converted = rows.dtype == cache.DType ? null : rows.to(cache.DType);
+            blocks.index_copy_(0, slots, converted ?? rows);
+        }
     }
 
     /// <summary>Copies blocks (every layer, keys and values) source -> destination within the cache.

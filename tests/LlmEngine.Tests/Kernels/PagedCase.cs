@@ -74,19 +74,21 @@ internal sealed class PagedCase : IDisposable
     public Tensor Reference(Tensor? query = null)
     {
         query ??= Query;
+        // The scope holds every intermediate of the chains below (the layer's cache view, the gathered
+        // blocks, the query slice) until the result is out: an unreferenced one can be finalized, its
+        // native tensor freed, while the next call still reads it (a test host crashed in memmove so).
+        using var scope = NewDisposeScope();
         var outputs = new List<Tensor>();
         for (int s = 0; s < Batch.NumSequences; s++)
         {
             int start = Batch.QueryStarts[s], end = Batch.QueryStarts[s + 1], context = Batch.ContextLengths[s];
             if (end == start) continue;
-            using var table = tensor(Batch.BlockTables[s].Select(b => (long)b).ToArray(), dtype: int64);
-            using var keys = Cache.Keys[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
-            using var values = Cache.Values[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
+            var table = tensor(Batch.BlockTables[s].Select(b => (long)b).ToArray(), dtype: int64);
+            var keys = Cache.Keys[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
+            var values = Cache.Values[0].index_select(0, table).view(-1, Cache.KvHeads, Cache.HeadSize)[..context];
             outputs.Add(CausalAttention.Attend(query[start..end], keys, values, Batch.FirstQueryPosition(s), Scores));
         }
-        var result = cat(outputs, 0);
-        foreach (var o in outputs) o.Dispose();
-        return result;
+        return cat(outputs, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>The native kernel into an output poisoned with NaN, so any element it fails to write shows.</summary>
@@ -113,14 +115,12 @@ internal static class Compare
     /// <summary>max |actual - expected| / max |expected|, in float32; NaN anywhere fails.</summary>
     public static double RelativeError(Tensor actual, Tensor expected)
     {
-        using var a = actual.to(float32);
-        using var e = expected.to(float32);
+        using var scope = NewDisposeScope();  // holds the chains' temporaries (see PagedCase.Reference)
+        var a = actual.to(float32);
+        var e = expected.to(float32);
         Assert.Equal(e.shape, a.shape);
-        using var nan = a.isnan().any();
-        Assert.False(nan.item<bool>(), "the output has NaN (an element was not written)");
-        using var diff = (a - e).abs().max();
-        using var scale = e.abs().max();
-        return diff.item<float>() / Math.Max(scale.item<float>(), 1e-30);
+        Assert.False(a.isnan().any().item<bool>(), "the output has NaN (an element was not written)");
+        return (a - e).abs().max().item<float>() / Math.Max(e.abs().max().item<float>(), 1e-30);
     }
 
     public static double Tolerance(ScalarType dtype) => dtype == ScalarType.Float32 ? 1e-5 : 1e-2;
