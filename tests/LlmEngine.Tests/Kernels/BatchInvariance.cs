@@ -1,0 +1,24 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlmEngine.Tests.Kernels;
+
+/// <summary>A product that sums each output in one order for every row count gives a row the same
+/// bits whatever else is in its batch: a request's logits do not depend on its batch.</summary>
+internal static class BatchInvariance
+{
+    /// <summary>Row 0 of <paramref name="product"/>(x[..rows]) equals product(x[..1]) bit for bit for every row count.</summary>
+    public static void AssertFirstRowUnchanged(Tensor x, IEnumerable<int> rowCounts, Func<Tensor, Tensor> product)
+    {
+        // Every view held in a variable: an unreferenced temporary can be finalized during the call on it.
+        using var first = x[..1];
+        using var alone = product(first);
+        foreach (int rows in rowCounts)
+        {
+            using var part = x[..rows];
+            using var batched = product(part);
+            using var row = batched[..1];
+            Assert.True(row.eq(alone).all().item<bool>(), $"row 0 differs in a batch of {rows}");
+        }
+    }
+}
