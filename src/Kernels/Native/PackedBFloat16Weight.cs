@@ -48,12 +48,12 @@ public sealed unsafe class PackedBFloat16Weight : SafeHandle
     /// (rounded once, to nearest even) or float32 (the sums as they are).</summary>
     public void Apply(Tensor output, Tensor x)
     {
-        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != RowLength || output.shape[0] != x.shape[0] || output.shape[1] != Rows)
+        if (x.dim() != 2 || output.dim() != 2 || x.size(1) != RowLength || output.size(0) != x.size(0) || output.size(1) != Rows)
             throw new ArgumentException($"llm_bf16_gemm: x [{string.Join(", ", x.shape)}], weight [{Rows}, {RowLength}] and out [{string.Join(", ", output.shape)}] do not fit");
         if (x.dtype != ScalarType.BFloat16 || output.dtype is not (ScalarType.BFloat16 or ScalarType.Float32) || x.device_type != DeviceType.CPU
             || output.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException("llm_bf16_gemm: x must be a contiguous bfloat16 CPU tensor and out a contiguous bfloat16 or float32 one");
-        Run(output, x, x.shape[0], output.dtype == ScalarType.Float32);
+        Run(output, x, x.size(0), output.dtype == ScalarType.Float32);
     }
 
     /// <summary><see cref="Apply"/> without its checks, for a caller that knows x is a contiguous bfloat16 CPU
