@@ -93,10 +93,11 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
         y = scratch.y.data();
         stride = w.n;
     }
-    // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer.
+    // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer. Each core
+    // streams a contiguous span of the weight (for_spans).
     constexpr int64_t kChunk = 2;
     auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
-    ThreadPool::instance().for_each(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
+    ThreadPool::instance().for_spans(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
     if (bf16)
         for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < w.n; ++j) static_cast<uint16_t*>(out)[i * ldo + j] = float_to_bf16(y[i * w.n + j]);
