@@ -164,10 +164,80 @@ public class FusedOpsTests
     }
 }
 
-/// <summary>The portable SiLU-and-multiply (CPUs without AVX-512) against libtorch's.</summary>
+/// <summary>The portable SiLU-and-multiply (CPUs without AVX-512) against libtorch's; the AVX-512 RMSNorm
+/// and rotary rows against the portable loops, bit for bit (same operations in the same order).</summary>
 [Collection(NativeIsaCollection.Name)]
 public class FusedOpsIsaTests
 {
+    // fn on the portable loops (the instruction set lowered to AVX2), then on AVX-512; null where the CPU lacks either.
+    private static (Tensor Portable, Tensor Vector)? OnBoth(Func<Tensor> fn)
+    {
+        string before = NativeKernels.Isa;
+        if (before != "avx512" || !NativeKernels.SelectIsa("avx2")) return null;
+        Tensor portable;
+        try
+        {
+            portable = fn();
+        }
+        finally
+        {
+            NativeKernels.SelectIsa(before);
+        }
+        return (portable, fn());
+    }
+
+    [Theory]
+    [InlineData(3, 768, false, false, false)]
+    [InlineData(2, 100, false, true, false)]
+    [InlineData(5, 773, true, true, false)]
+    [InlineData(4, 200, true, false, true)]
+    [InlineData(1, 7, false, false, true)]
+    public void VectorRmsNormGivesThePortableBits(int rows, int width, bool bf16, bool residual, bool unitOffset)
+    {
+        var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var generator = new Generator((ulong)(rows * 7 + width));
+        using var x = randn(new long[] { rows, width }, generator: generator).mul(3).to(dtype);
+        using var r = randn(new long[] { rows, width }, generator: generator).to(dtype);
+        using var weight = randn(new long[] { width }, generator: generator).add(1).to(dtype);
+        Tensor Run()
+        {
+            using var xs = x.clone();
+            using var normed = FusedOps.RmsNorm(xs, residual ? r : null, weight, 1e-5, unitOffset);
+            return cat([xs, normed], 1);
+        }
+        if (OnBoth(Run) is not var (portable, vector)) return;
+        using var _ = portable;
+        using var __ = vector;
+        Assert.True(portable.eq(vector).all().item<bool>(), $"max difference {(portable.to(float32) - vector.to(float32)).abs().max().item<float>()}");
+    }
+
+    [Theory]
+    [InlineData(64, 64, false)]
+    [InlineData(64, 24, true)]
+    [InlineData(80, 80, false)]
+    public void VectorHalfSplitRotaryGivesThePortableBits(int headSize, int rotated, bool bf16)
+    {
+        var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        const int heads = 6, tokens = 9;
+        using var rotary = new RotaryEmbedding(rotated, 256, 10000, RotaryStyle.HalfSplit, null, CPU);
+        using var generator = new Generator((ulong)(headSize + rotated));
+        using var positions = arange(tokens).mul(29).remainder(256);
+        var (cos, sin) = rotary.For(positions);
+        using var cosTable = cos;
+        using var sinTable = sin;
+        using var projected = randn(new long[] { tokens, (heads + 2) * headSize }, generator: generator).to(dtype);
+        Tensor Run()
+        {
+            var rows = projected.clone();
+            Assert.True(rotary.TryRotateInPlace(rows, heads, headSize, cos, sin));
+            return rows;
+        }
+        if (OnBoth(Run) is not var (portable, vector)) return;
+        using var _ = portable;
+        using var __ = vector;
+        Assert.True(portable.eq(vector).all().item<bool>(), "the rotated rows differ");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -56,9 +56,14 @@ void for_rows(int64_t rows, int64_t row_elements, F&& f) {
 void rms_norm_rows(void* out, void* x, const void* residual, const void* weight, bool bf16, int64_t d, float eps,
                    bool unit_offset, int64_t r0, int64_t r1) {
     const int64_t es = bf16 ? 2 : 4;
+    const bool vector = selected_isa() == Isa::Avx512;
     for (int64_t r = r0; r < r1; ++r) {
         void* xr = static_cast<char*>(x) + r * d * es;
         void* orow = static_cast<char*>(out) + r * d * es;
+        if (vector) {
+            avx512::rms_norm_row(orow, xr, residual ? static_cast<const char*>(residual) + r * d * es : nullptr, weight, bf16, d, eps, unit_offset);
+            continue;
+        }
         if (residual) {
             const void* rr = static_cast<const char*>(residual) + r * d * es;
             for (int64_t j = 0; j < d; ++j) store(xr, bf16, j, load(xr, bf16, j) + load(rr, bf16, j));
@@ -94,9 +99,14 @@ void rotary_rows(void* x, bool bf16, int64_t stride, int64_t heads, int64_t head
     const int64_t es = bf16 ? 2 : 4;
     // Each product and sum is rounded on its own (this file is built without contraction into
     // fused multiply-adds), as libtorch's separate multiplications and additions round them.
+    const bool vector = selected_isa() == Isa::Avx512 && !interleaved;
     for (int64_t r = r0; r < r1; ++r) {
         const float* c = cos + r * half;
         const float* s = sin + r * half;
+        if (vector) {
+            avx512::rotary_half_split_row(static_cast<char*>(x) + r * stride * es, bf16, heads, head_size, half, c, s);
+            continue;
+        }
         for (int64_t head = 0; head < heads; ++head) {
             void* p = static_cast<char*>(x) + (r * stride + head * head_size) * es;
             for (int64_t i = 0; i < half; ++i) {

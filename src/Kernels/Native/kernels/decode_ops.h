@@ -26,6 +26,9 @@ void rotary_rows(void* x, bool bf16, int64_t stride, int64_t heads, int64_t head
 
 namespace avx512 {
 void silu_mul_row(void* out, const void* gate_up, bool bf16, int64_t h);
+// One row of rms_norm_rows, and of rotary_rows in the half-split style (row: the row's first head).
+void rms_norm_row(void* out, void* x, const void* residual, const void* weight, bool bf16, int64_t d, float eps, bool unit_offset);
+void rotary_half_split_row(void* row, bool bf16, int64_t heads, int64_t head_size, int64_t half, const float* cos, const float* sin);
 }
 
 }  // namespace llm
