@@ -33,6 +33,22 @@ inline __m512i broadcast4(const int8_t* p) {
     return _mm512_set1_epi32(v);
 }
 
+// The 8 zmm of one Q8_0 / Q4_0 block's quants for 16 rows (qb: the block's quants in a pair record), as
+// unsigned bytes: Q8_0 as stored (q + 128), Q4_0's nibbles unpacked (values 0..15).
+template <QuantType T>
+inline void block_quants(const uint8_t* qb, __m512i wq[8]) {
+    if constexpr (T == QuantType::Q8_0) {
+        for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
+    } else {
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        for (int t = 0; t < 4; ++t) {
+            const __m512i v = _mm512_load_si512(qb + 64 * t);
+            wq[t] = _mm512_and_si512(v, low);
+            wq[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        }
+    }
+}
+
 // Groups [g0, g1) of w (into out, float32, row stride ldo) for activation rows [0, m) in tiles of up to
 // kTileRows: Kernel::tile<M>(w, group, q, d, bias, m0, out, ldo, col, valid) computes rows [m0, m0 + M)
 // of one group, given its bytes, its first output column and which of its 16 rows exist.
