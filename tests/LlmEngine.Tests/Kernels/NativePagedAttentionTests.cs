@@ -123,6 +123,30 @@ public class NativePagedAttentionTests
         Assert.InRange(Run(c), 0, 1e-5);
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32, 4, 4)]
+    [InlineData(ScalarType.BFloat16, 12, 12)]
+    [InlineData(ScalarType.Float32, 8, 1)]   // one kv head: a lone long context is split into more partitions
+    [InlineData(ScalarType.BFloat16, 8, 2)]
+    public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads)
+    {
+        // Sequence 0 decodes over 1100 keys (more than one partition) alone and beside 1..39 others.
+        var sequences = Enumerable.Range(0, 40).Select(i => (i == 0 ? 1100 : 20 + 37 * i, 1)).ToArray();
+        using var c = PagedCase.Create(21 + kvHeads, sequences, queryHeads, kvHeads, dtype: dtype);
+        c.WriteWithTorch();
+        var attention = new NativePagedAttention(c.Cache);
+        BatchInvariance.AssertFirstRowUnchanged(c.Query, [2, 3, 8, 40], query =>
+        {
+            int n = (int)query.shape[0];  // one decode token per sequence: the first n sequences
+            var b = c.Batch;
+            using var batch = new AttentionBatch(b.SequenceIds[..n], b.QueryStarts[..(n + 1)], b.ContextLengths[..n],
+                b.BlockTables[..n], b.SlotMapping[..n]);
+            var output = empty_like(query);
+            attention.Attend(0, query, c.Scores, batch, output);
+            return output;
+        });
+    }
+
     [Fact]
     public void SequencesSharingPrefixBlocksReadThem()
     {

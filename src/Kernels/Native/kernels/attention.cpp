@@ -101,21 +101,46 @@ double kv_bytes(const AttentionArgs& a) {
     return 2.0 * keys * a.kv_heads * a.head_size * (a.kv_dtype == DType::F32 ? 4 : 2);
 }
 
-Plan plan(const AttentionArgs& a, int threads) {
+// Key positions per item for sequence s: the default partition, halved (down to kMinPartition)
+// until the sequence's own items (one kv head each) would give every pool thread a few. It
+// depends on the sequence alone, not on the rest of the batch, so that the partition sums, and
+// so the sequence's result, do not either.
+int partition_for(const AttentionArgs& a, int s, int pool_threads) {
+    if (a.partition_size > 0) return a.partition_size;
+    const int tile = std::max(1, kTileRows / a.group()), start = a.query_starts[s];
+    const int qlen = a.query_starts[s + 1] - start, first = first_position(a, s);
+    auto items = [&](int part) {
+        long n = 0;
+        for (int j = 0; j < qlen; j += tile) {
+            int nq = std::min(tile, qlen - j), keys = first + j + nq - a.first_visible(first + j);
+            n += (keys + part - 1) / part;
+        }
+        return n * a.kv_heads;
+    };
+    int part = kPartition;
+    if (pool_threads > 1)
+        while (part > kMinPartition && items(part) < 4L * pool_threads) part /= 2;
+    return part;
+}
+
+// threads: those the call runs on; pool_threads: the pool's (the partitions depend on it alone).
+Plan plan(const AttentionArgs& a, int threads, int pool_threads) {
     Plan p;
-    // Until every thread has a few items (a batch of one still uses every core): first split a
-    // decode token's kv heads (items that need no reduce step after them), then long contexts.
-    int heads = a.kv_heads, part = a.partition_size > 0 ? a.partition_size : kPartition;
+    // Until every thread has a few items (a batch of one still uses every core), a decode
+    // token's kv heads are split over items (that changes no sum); then long contexts are
+    // split into partitions (see partition_for).
+    int heads = a.kv_heads;
+    const int default_part = a.partition_size > 0 ? a.partition_size : kPartition;
     make_groups(a, heads, p);
-    while (threads > 1 && heads > 1 && count_tasks(p, part) < 4L * threads) {
+    while (threads > 1 && heads > 1 && count_tasks(p, default_part) < 4L * threads) {
         heads = (heads + 1) / 2;
         make_groups(a, heads, p);
     }
-    if (a.partition_size <= 0 && threads > 1)
-        while (part > kMinPartition && count_tasks(p, part) < 4L * threads) part /= 2;
+    std::vector<int> parts(a.num_seqs, 0);
     for (size_t g = 0; g < p.groups.size(); ++g) {
         Group& grp = p.groups[g];
-        int low = p.lows[g], keys = p.keys[g];
+        if (parts[grp.seq] == 0) parts[grp.seq] = partition_for(a, grp.seq, pool_threads);
+        const int part = parts[grp.seq], low = p.lows[g], keys = p.keys[g];
         int first_pos = first_position(a, grp.seq) + (grp.q0 - a.query_starts[grp.seq]);
         p.max_rows = std::max(p.max_rows, grp.heads * grp.nq * a.group());
         grp.parts = (keys - low + part - 1) / part;
@@ -166,6 +191,14 @@ void each(ThreadPool& pool, int threads, int n, F& f) {
 }
 
 }  // namespace
+
+bool decode_pass_enabled() {
+    static const bool enabled = [] {
+        const char* v = std::getenv("LLM_ATTENTION_DECODE");
+        return !(v && v[0] == '0');
+    }();
+    return enabled;
+}
 
 float* Scratch::floats(size_t n) {
     if (n > size_) {
@@ -234,7 +267,7 @@ void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
     ThreadPool& pool = ThreadPool::instance();
     // A short context's few keys cost less than waking the other threads: one item, on this thread.
     const int threads = kv_bytes(a) < kInlineBytes ? 1 : pool.threads();
-    Plan p = plan(a, threads);
+    Plan p = plan(a, threads, pool.threads());
     TaskKernel kernel = kernel_for(a);
 
     thread_local std::vector<float> partial_storage;

@@ -99,4 +99,8 @@ void store_partial_rows(const Task& t, int rows, int head_size, int max_rows, co
 
 void paged_attention_cpu(const AttentionArgs& args, int max_context_len);
 
+// Whether decode items take the two-sweep path (scores, softmax, values) rather than the
+// online-softmax chunks of prompt tiles; LLM_ATTENTION_DECODE=0 turns it off, to compare.
+bool decode_pass_enabled();
+
 }  // namespace llm

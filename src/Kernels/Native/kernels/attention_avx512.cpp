@@ -35,6 +35,7 @@ struct Simd {
     static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
     static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
     static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V max(V a, V b) { return _mm512_max_ps(a, b); }
     static V keep_first(V v, int n, float fill) {
         __mmask16 k = n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
         return _mm512_mask_blend_ps(k, _mm512_set1_ps(fill), v);

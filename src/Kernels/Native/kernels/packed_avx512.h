@@ -27,6 +27,13 @@ inline void prefetch_ahead(const uint8_t* p, int64_t bytes) {
     for (int64_t i = 0; i < bytes; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + i), _MM_HINT_T0);
 }
 
+// Asks for the first kPrefetchBytes of a run of groups that the tiles start on: prefetch_ahead covers a
+// run's bytes past its first kPrefetchBytes, and the bytes before them only when the run continues the
+// one before it.
+inline void prefetch_start(const uint8_t* p, int64_t bytes) {
+    for (int64_t i = 0; i < std::min(bytes, kPrefetchBytes); i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
 inline __m512i broadcast4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, sizeof v);
@@ -55,6 +62,7 @@ inline void block_quants(const uint8_t* qb, __m512i wq[8]) {
 template <class Kernel>
 inline void for_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,
                       float* out, int64_t ldo) {
+    prefetch_start(w.data + g0 * w.group_bytes, (g1 - g0) * w.group_bytes);
     for (int64_t g = g0; g < g1; ++g) {
         const uint8_t* group = w.data + g * w.group_bytes;
         const int64_t col = g * kPackRows;

@@ -130,12 +130,13 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
             const int64_t r0 = c / col_items * kGemmItemRows, g0 = c % col_items * kGemmItemGroups;
             avx512::packed_gemm(w, rows, r0, std::min(m, r0 + kGemmItemRows), g0, std::min(w.groups, g0 + kGemmItemGroups), y, stride);
         };
-        ThreadPool::instance().for_each(static_cast<int>(row_items * col_items), body);
+        ThreadPool::instance().for_spans(static_cast<int>(row_items * col_items), body);
     } else {
-        // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer.
+        // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer. Each core
+        // streams a contiguous span of the weight (for_spans).
         constexpr int64_t kChunk = 2;
         auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
-        ThreadPool::instance().for_each(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
+        ThreadPool::instance().for_spans(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
     }
     if (bf16)
         for (int64_t i = 0; i < m; ++i)

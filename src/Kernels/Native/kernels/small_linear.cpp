@@ -86,7 +86,8 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
         return;
     }
 
-    // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read.
+    // Chunks of 64 weight rows: enough items to balance the cores, each a long sequential read (the
+    // tiles below take them in spans: one run of the weight per core).
     constexpr int64_t kChunk = 64;
     const int chunks = static_cast<int>((n + kChunk - 1) / kChunk);
     // bfloat16 dot products on x and weights as they are; one or two rows stream the weights as
@@ -116,7 +117,7 @@ void small_linear(void* out, const void* x, const void* weight, bool bf16, int64
         if (vector) avx512::small_linear_rows(xs, static_cast<int>(m), k, weight, bf16, y, n, n0, n1);
         else scalar_rows(xs, static_cast<int>(m), k, weight, bf16, y, n, n0, n1);
     };
-    ThreadPool::instance().for_each(chunks, body);
+    ThreadPool::instance().for_spans(chunks, body);
     if (bf16)
         for (int64_t i = 0; i < m * n; ++i) static_cast<uint16_t*>(out)[i] = float_to_bf16(y[i]);
 }

@@ -34,6 +34,15 @@ std::chrono::nanoseconds spin_time() {
     return std::chrono::microseconds(us);
 }
 
+// LLM_NATIVE_SPANS=0 hands for_spans' items out in index order like for_each's, to compare on one build.
+bool spans_enabled() {
+    static const bool enabled = [] {
+        const char* env = std::getenv("LLM_NATIVE_SPANS");
+        return !(env && env[0] == '0');
+    }();
+    return enabled;
+}
+
 thread_local ThreadPool* bound_pool = nullptr;
 std::mutex spare_mutex;
 std::vector<ThreadPool*> spare_pools;  // pools of rank threads that ended, for the next to bind
@@ -66,16 +75,31 @@ void ThreadPool::unbind_current() {
     bound_pool = nullptr;
 }
 
-ThreadPool::ThreadPool(int threads) : threads_(threads) {
+ThreadPool::ThreadPool(int threads) : threads_(threads), cursors_(static_cast<size_t>(threads)) {
     for (int i = 1; i < threads_; ++i) {
         workers_.emplace_back([this] { work_loop(); });
         workers_.back().detach();
     }
 }
 
-void ThreadPool::drain() {
-    for (int i = next_.fetch_add(1, std::memory_order_relaxed); i < count_; i = next_.fetch_add(1, std::memory_order_relaxed))
-        body_(context_, i);
+bool ThreadPool::claim(int span, int& index) {
+    const int end = static_cast<int>(static_cast<int64_t>(span + 1) * count_ / threads_);
+    if (cursors_[span].next.load(std::memory_order_relaxed) >= end) return false;
+    index = cursors_[span].next.fetch_add(1, std::memory_order_relaxed);
+    return index < end;
+}
+
+void ThreadPool::drain(int slot) {
+    if (!spans_) {
+        for (int i = next_.fetch_add(1, std::memory_order_relaxed); i < count_; i = next_.fetch_add(1, std::memory_order_relaxed))
+            body_(context_, i);
+        return;
+    }
+    // Its own span first, then the others' in turn (a thread without a span of its own starts at the next).
+    for (int s = 0; s < threads_; ++s) {
+        const int span = (slot + s) % threads_;
+        for (int i; claim(span, i);) body_(context_, i);
+    }
 }
 
 void ThreadPool::work_loop() {
@@ -94,12 +118,12 @@ void ThreadPool::work_loop() {
             if (!open_) continue;  // that job is over already
             joined_.fetch_add(1, std::memory_order_acq_rel);
         }
-        drain();
+        drain(slots_.fetch_add(1, std::memory_order_relaxed) % threads_);
         joined_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
-void ThreadPool::run(int count, void (*body)(void*, int), void* context) {
+void ThreadPool::run(int count, void (*body)(void*, int), void* context, bool spans) {
     if (count <= 0) return;
     std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
     if (count == 1 || workers_.empty() || !job.owns_lock()) {
@@ -112,11 +136,15 @@ void ThreadPool::run(int count, void (*body)(void*, int), void* context) {
         body_ = body;
         context_ = context;
         next_.store(0, std::memory_order_relaxed);
+        spans_ = spans && spans_enabled();
+        if (spans_)
+            for (int s = 0; s < threads_; ++s) cursors_[s].next.store(static_cast<int>(static_cast<int64_t>(s) * count / threads_), std::memory_order_relaxed);
+        slots_.store(1, std::memory_order_relaxed);
         open_ = true;
         generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     wake_.notify_all();
-    drain();
+    drain(0);
     {
         std::lock_guard<std::mutex> lock(wake_mutex_);
         open_ = false;

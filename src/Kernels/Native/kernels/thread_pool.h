@@ -29,17 +29,29 @@ public:
     int threads() const { return threads_; }
 
     // Calls body(context, i) for every i in [0, count), spread over the pool; returns when all are done.
-    void run(int count, void (*body)(void* context, int index), void* context);
+    // spans: as for_spans below.
+    void run(int count, void (*body)(void* context, int index), void* context, bool spans = false);
 
     template <typename F>
     void for_each(int count, F& f) {
         run(count, [](void* c, int i) { (*static_cast<F*>(c))(i); }, &f);
     }
 
+    // As for_each, but each thread takes its items from a contiguous span of its own, in order, and then
+    // helps with what is left of the others' spans: a kernel that streams memory in index order (a decode
+    // step's weights) then reads one long run per core, which the prefetchers follow, instead of runs that
+    // interleave with the other cores' every few KiB. A thread that joins late finds its span taken from
+    // the front by the others; no item runs twice.
+    template <typename F>
+    void for_spans(int count, F& f) {
+        run(count, [](void* c, int i) { (*static_cast<F*>(c))(i); }, &f, true);
+    }
+
 private:
     explicit ThreadPool(int threads);
     void work_loop();
-    void drain();
+    void drain(int slot);
+    bool claim(int span, int& index);
 
     int threads_;
     std::vector<std::thread> workers_;
@@ -54,6 +66,13 @@ private:
     bool open_ = false;
     std::atomic<int> joined_{0};  // workers inside the current job
     std::atomic<int> next_{0};
+    std::atomic<int> slots_{0};  // threads that took a slot in the current job (the caller is slot 0)
+    // Span mode: span s is [s * count_ / threads_, (s + 1) * count_ / threads_); cursors_[s] its next item.
+    struct alignas(64) Cursor {
+        std::atomic<int> next{0};
+    };
+    std::vector<Cursor> cursors_;
+    bool spans_ = false;
     int count_ = 0;
     void (*body_)(void*, int) = nullptr;
     void* context_ = nullptr;
