@@ -11,7 +11,7 @@ namespace LlmEngine.Host.Bench;
 /// <c>bench linear</c>: one decode step's matrix products of a model (per layer the fused qkv, the
 /// output projection, the fused gate/up and down projections, then the LM head; random weights of
 /// the config's shapes) at each row count, on libtorch's GEMM, on the native small-batch kernel (up to
-/// 64 rows) and, for bfloat16 where the CPU has AVX512_BF16, on the packed GEMM (weights packed once
+/// 64 rows) and, where the CPU allows (float32: AVX-512; bfloat16: AVX512_BF16), on the packed GEMM (weights packed once
 /// before timing), alternating in one process. Medians over rounds of wall and calling-thread CPU time per step and the GFLOP/s
 /// they give; with LLM_NATIVE_THREADS=1 OMP_NUM_THREADS=1 both arms run on the calling thread, so
 /// its CPU time counts all of their work, the steadiest figure on a loaded machine.
@@ -39,7 +39,7 @@ internal static class LinearCommand
             using var noGrad = no_grad();
             using var generator = new Generator(1);
             var weights = shapes.Select(s => randn(new[] { s.Out, s.In }, generator: generator).mul_(0.05).to(scalar)).ToArray();
-            var packed = weights.Select(PackedBFloat16Weight.TryPack).ToArray();
+            var packed = weights.Select(PackedDenseWeight.TryPack).ToArray();
             var table = new Table().Title($"One decode step's matrix products of {c.NumLayers} layers + LM head, {scalar} (medians of {result.GetValue(rounds)} rounds; "
                 + $"libtorch threads {get_num_threads()}, native {NativeKernels.Threads}{(NativeKernels.HasBFloat16Dot ? ", bf16 dot products" : "")})");
             foreach (var h in new[] { "rows", "path", "wall ms/step", "thread CPU ms/step", "GFLOP/s (wall)", "GFLOP/s (CPU)" }) table.AddColumn(h);

@@ -111,8 +111,8 @@ public sealed class GroupedExperts : IDisposable
         _down.Dispose();
     }
 
-    private static bool Plain(LinearWeight w) => (w.Dense is not null || w.PackedBFloat16 is not null) && w.QuantizedParts is null && !w.HalfInputs;
+    private static bool Plain(LinearWeight w) => (w.Dense is not null || w.Packed is not null) && w.QuantizedParts is null && !w.HalfInputs;
 
     private static (DeviceType, ScalarType)? Type(LinearWeight w) =>
-        w.Dense is { } d ? (d.device_type, d.dtype) : w.PackedBFloat16 is not null ? (DeviceType.CPU, ScalarType.BFloat16) : null;
+        w.Dense is { } d ? (d.device_type, d.dtype) : w.Packed is { } p ? (DeviceType.CPU, p.DType) : null;
 }

@@ -8,18 +8,18 @@ using F = TorchSharp.torch.nn.functional;
 namespace LlmEngine.Kernels.Models.Layers;
 
 /// <summary>
-/// y = x · Wᵀ + b. Decode steps go to the native small-batch kernel: at a few rows it streams
-/// the weights once at memory speed on every core, where libtorch's matrix-vector path reads
-/// them at well under the machine's bandwidth. float32 products go there up to 64 rows (register
-/// tiles, one summation order for every row count) and past that on AVX-512 too (a GEMM on weight
-/// panels packed on the fly, 2-3x libtorch's float32 GEMM here: `bench linear`). bfloat16 weights packed at load
-/// (<see cref="LinearWeight.PackedBFloat16"/>, CPUs with AVX512_BF16) take the packed bfloat16 GEMM at
-/// every row count (1.6-1.8x libtorch's oneDNN GEMM at 8-64 rows in `bench linear`). Dense bfloat16
-/// weights use the small-batch kernel only for a few rows (AVX512_BF16 dot products from 3 rows where
-/// the CPU has them), since libtorch's bfloat16 GEMM is faster than that kernel once arithmetic
-/// dominates: `bench linear` measured it ahead from 16 rows; their prompt chunks stay on libtorch's GEMM. Quantized weights go to the native quantized kernels at
-/// every row count (activations quantized to Q8_0 on the fly, integer dot products), packed ones
-/// where <see cref="QuantizedLinearPart"/> packed them.
+/// y = x · Wᵀ + b. Weights packed at load (<see cref="LinearWeight.Packed"/>: float32 on AVX-512, bfloat16
+/// with AVX512_BF16) take the packed GEMM at every row count: a decode step streams them once, a prompt
+/// chunk runs register tiles at GEMM speed, and each output is summed in one order whatever the batch
+/// (`bench linear` compares it with libtorch's GEMM and the small-batch kernel). Dense weights (packing
+/// off, or a CPU without AVX-512) go to the native small-batch kernel for decode steps: at a few rows it
+/// streams the weights once at memory speed on every core, where libtorch's matrix-vector path reads them
+/// at well under the machine's bandwidth. Dense float32 products go there up to 64 rows (register tiles,
+/// one summation order for every row count) and past that on AVX-512 too (a GEMM on weight panels packed
+/// on the fly); dense bfloat16 ones only for a few rows (AVX512_BF16 dot products from 3 rows where the CPU
+/// has them), since libtorch's bfloat16 GEMM is faster than that kernel once arithmetic dominates. Quantized
+/// weights go to the native quantized kernels at every row count (activations quantized to Q8_0 on the fly,
+/// integer dot products), packed ones where <see cref="QuantizedLinearPart"/> packed them.
 /// </summary>
 public static class Linear
 {
@@ -28,7 +28,7 @@ public static class Linear
 
     public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null)
     {
-        if (weight.PackedBFloat16 is { } packed) return Apply(x, packed, bias);
+        if (weight.Packed is { } packed) return Apply(x, packed, bias);
         if (weight.QuantizedParts is not { } parts)
         {
             if (!weight.HalfInputs) return Apply(x, weight.Dense!, bias);
@@ -48,21 +48,21 @@ public static class Linear
         return output;
     }
 
-    /// <summary>x · Wᵀ + b on a packed bfloat16 weight, any row count; x of any shape [..., k] (bfloat16: the
-    /// weight's dtype), the output bfloat16 [..., n].</summary>
-    public static Tensor Apply(Tensor x, PackedBFloat16Weight weight, Tensor? bias = null)
+    /// <summary>x · Wᵀ + b on a packed weight, any row count; x of any shape [..., k] (converted to the
+    /// weight's dtype), the output [..., n] in the weight's dtype.</summary>
+    public static Tensor Apply(Tensor x, PackedDenseWeight weight, Tensor? bias = null)
     {
-        if (x.dim() != 2 || x.dtype != ScalarType.BFloat16 || !x.is_contiguous())
+        if (x.dim() != 2 || x.dtype != weight.DType || !x.is_contiguous())
         {
             using var scope = NewDisposeScope();
-            using var flat = x.reshape(-1, weight.RowLength).to(ScalarType.BFloat16).contiguous();
+            using var flat = x.reshape(-1, weight.RowLength).to(weight.DType).contiguous();
             return Apply(flat, weight, bias).view([.. x.shape[..^1], weight.Rows]).MoveToOuterDisposeScope();
         }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
         long rows = x.shape[0];
         if (x.shape[1] != weight.RowLength || x.device_type != DeviceType.CPU)
             throw new ArgumentException($"Linear: x [{string.Join(", ", x.shape)}] does not fit the packed weight [{weight.Rows}, {weight.RowLength}] on the CPU");
-        var output = empty(new[] { rows, weight.Rows }, dtype: ScalarType.BFloat16);
+        var output = empty(new[] { rows, weight.Rows }, dtype: weight.DType);
         weight.Run(output, x, rows);
         if (bias is not null) output.add_(bias);
         return output;

@@ -8,34 +8,39 @@ namespace LlmEngine.Kernels.Models.Layers;
 /// The weight [out_features, in_features] of a linear layer, as <see cref="Linear"/> computes with
 /// it: a tensor in the model's dtype, or ggml blocks that the native quantized kernel reads as they
 /// are. Blocks may come in parts stacked by rows (a fused projection whose parts a GGUF file stores
-/// apart, possibly in different types). <see cref="WeightReader"/> decides which. A bfloat16 CPU
-/// weight is repacked for the AVX512_BF16 GEMM where the CPU has it (<see cref="PackedBFloat16Weight"/>),
-/// which then serves every row count: the dense copy is dropped unless it is borrowed (a head tied to
-/// the embedding, which the embedding still needs).
+/// apart, possibly in different types). <see cref="WeightReader"/> decides which. A float32 or bfloat16 CPU
+/// weight is repacked for the packed GEMM where the CPU allows (<see cref="PackedDenseWeight"/>: AVX-512,
+/// bfloat16 with AVX512_BF16), which then serves every row count: the dense copy is dropped unless it is
+/// borrowed (a head tied to the embedding, which the embedding still needs).
 /// </summary>
 public sealed class LinearWeight : IDisposable
 {
     private readonly bool _owned;
 
     private LinearWeight(torch.Tensor? dense, IReadOnlyList<QuantizedLinearPart>? parts, bool owned, bool halfInputs = false,
-        PackedBFloat16Weight? packed = null)
+        PackedDenseWeight? packed = null)
     {
         Dense = dense;
         QuantizedParts = parts;
         _owned = owned;
         HalfInputs = halfInputs;
-        PackedBFloat16 = packed;
+        Packed = packed;
     }
 
-    /// <summary>The weight as a tensor; null when only the packed bfloat16 copy is kept.</summary>
+    /// <summary>The weight as a tensor; null when only the packed copy is kept.</summary>
     public torch.Tensor? Dense { get; }
 
-    /// <summary>The bfloat16 weight packed for the AVX512_BF16 GEMM, which <see cref="Linear"/> then uses for every row count.</summary>
-    public PackedBFloat16Weight? PackedBFloat16 { get; }
+    /// <summary>The weight packed for the packed GEMM, which <see cref="Linear"/> then uses for every row count.</summary>
+    public PackedDenseWeight? Packed { get; }
 
-    /// <summary>Whether bfloat16 weights are packed at load where the CPU allows; <c>LLM_BF16_PACKED=0</c> keeps
-    /// them dense (libtorch's GEMM and the small-batch kernel), to compare on one build.</summary>
-    public static bool PacksBFloat16 { get; } = Environment.GetEnvironmentVariable("LLM_BF16_PACKED") != "0";
+    private static readonly bool PacksBFloat16 = Environment.GetEnvironmentVariable("LLM_BF16_PACKED") != "0";
+    private static readonly bool PacksFloat32 = Environment.GetEnvironmentVariable("LLM_F32_PACKED") != "0";
+
+    /// <summary>Whether weights of <paramref name="dtype"/> are packed at load where the CPU allows;
+    /// <c>LLM_BF16_PACKED=0</c> and <c>LLM_F32_PACKED=0</c> keep them dense (libtorch's GEMM and the
+    /// small-batch kernels), to compare on one build.</summary>
+    public static bool Packs(torch.ScalarType dtype) =>
+        dtype == torch.ScalarType.BFloat16 ? PacksBFloat16 : dtype == torch.ScalarType.Float32 && PacksFloat32;
 
     /// <summary>Inputs are rounded to float16 first: a GGUF file's F16 weights computed as llama.cpp
     /// does (its F16 matmuls convert the activations to F16).</summary>
@@ -45,16 +50,16 @@ public sealed class LinearWeight : IDisposable
     public IReadOnlyList<QuantizedLinearPart>? QuantizedParts { get; }
 
     /// <summary>The weight as a tensor: <see cref="Dense"/>, or a new one unpacked from the packed copy (the caller disposes it).</summary>
-    public torch.Tensor? DenseOrUnpacked() => Dense is null && PackedBFloat16 is { } packed ? packed.Unpack() : Dense;
+    public torch.Tensor? DenseOrUnpacked() => Dense is null && Packed is { } packed ? packed.Unpack() : Dense;
 
-    public long OutFeatures => Dense?.shape[0] ?? PackedBFloat16?.Rows ?? QuantizedParts!.Sum(p => p.Rows);
+    public long OutFeatures => Dense?.shape[0] ?? Packed?.Rows ?? QuantizedParts!.Sum(p => p.Rows);
 
     /// <summary>A dense weight; <paramref name="owned"/>: disposed with this one (not so for a head
-    /// tied to the embedding, which the model disposes). A bfloat16 one is packed where <see cref="PacksBFloat16"/>
+    /// tied to the embedding, which the model disposes). A float32 or bfloat16 one is packed where <see cref="Packs"/>
     /// and the CPU allow (and <paramref name="pack"/>); an owned one is then released.</summary>
     public static LinearWeight Of(torch.Tensor dense, bool owned = true, bool pack = true)
     {
-        if (pack && PacksBFloat16 && PackedBFloat16Weight.TryPack(dense) is { } packed)
+        if (pack && Packs(dense.dtype) && PackedDenseWeight.TryPack(dense) is { } packed)
         {
             if (!owned) return new(dense, null, owned: false, packed: packed);
             dense.Dispose();
@@ -103,7 +108,7 @@ public sealed class LinearWeight : IDisposable
     public void Dispose()
     {
         if (QuantizedParts is not null) foreach (var part in QuantizedParts) part.Dispose();
-        PackedBFloat16?.Dispose();
+        Packed?.Dispose();
         if (_owned) Dense?.Dispose();
     }
 }

@@ -1,0 +1,108 @@
+#include "dense_gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include "errors.h"
+#include "huge_pages.h"
+#include "isa.h"
+#include "thread_pool.h"
+
+namespace llm {
+
+namespace {
+
+constexpr int64_t kBlockGroups = 3;   // 48 columns per item: one register tile wide
+constexpr int64_t kBlockRows = 256;   // rows per item: x's rows stay in L2 while the item's columns pass
+
+}  // namespace
+
+bool dense_gemm_available(bool f32) { return selected_isa() == Isa::Avx512 && (f32 || has_avx512_bf16()); }
+
+PackedDense* pack_dense(const void* weight, bool f32, int64_t n, int64_t k) {
+    check(dense_gemm_available(f32), f32 ? "pack_dense: the kernels do not run at AVX-512 here"
+                                         : "pack_dense: this CPU (or the selected instruction set) has no AVX512_BF16 dot products");
+    check(n >= 1 && k >= 1, "pack_dense: empty weight [", n, ", ", k, "]");
+    const int64_t groups = (n + 15) / 16, steps = f32 ? k : (k + 1) / 2;
+    auto* packed = new PackedDense{f32, n, k, groups, steps, alloc_weights(static_cast<size_t>(groups * steps * 64))};
+    if (!packed->data) {
+        delete packed;
+        fail("pack_dense: out of memory");
+    }
+    auto body = [&](int g) { avx512dense::pack_group(weight, *packed, g); };
+    ThreadPool::instance().for_each(static_cast<int>(groups), body);
+    return packed;
+}
+
+void free_dense(PackedDense* packed) {
+    if (!packed) return;
+    std::free(packed->data);
+    delete packed;
+}
+
+void unpack_dense(const PackedDense& w, void* weight) {
+    // Element e of column c sits at step e / per, lane c, slot e % per (per: elements a lane holds).
+    const int64_t per = w.f32 ? 1 : 2, size = w.f32 ? 4 : 2;
+    for (int64_t r = 0; r < w.n; ++r) {
+        const char* group = w.group(r / 16);
+        for (int64_t e = 0; e < w.k; ++e)
+            std::memcpy(static_cast<char*>(weight) + (r * w.k + e) * size, group + (e / per) * 64 + (r % 16) * 4 + (e % per) * size,
+                        static_cast<size_t>(size));
+    }
+}
+
+void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx, int64_t m, const PackedDense& w) {
+    check(m >= 0 && ldo >= w.n && ldx >= w.k, "dense_gemm: m ", m, ", row strides ", ldx, " (x) and ", ldo, " (out) do not fit [", w.n, ", ", w.k, "]");
+    check(out_f32 || !w.f32, "dense_gemm: a float32 weight's product is float32");
+    if (m == 0) return;
+    // An item: a row chunk by a run of column blocks, done in order, each block's weights fetched
+    // while the one before computes. Runs of a few blocks: about 4 items per thread and chunk, enough
+    // to balance the cores on a shared machine. Items by row chunk first: both threads work on one
+    // chunk of x at a time (shared in L3).
+    const int64_t blocks = (w.groups + kBlockGroups - 1) / kBlockGroups, chunks = (m + kBlockRows - 1) / kBlockRows;
+    const int64_t run = std::max<int64_t>(1, blocks / (4 * ThreadPool::instance().threads()));
+    const int64_t runs = (blocks + run - 1) / run;
+    auto body = [&](int item) {
+        const int64_t c = item / runs, b0 = item % runs * run, b1 = std::min(blocks, b0 + run);
+        for (int64_t b = b0; b < b1; ++b)
+            avx512dense::gemm_block(out, ldo, out_f32, x, ldx, c * kBlockRows, std::min(m, (c + 1) * kBlockRows), w, b * kBlockGroups,
+                                    std::min(w.groups, (b + 1) * kBlockGroups), std::min(w.groups, b1 * kBlockGroups));
+    };
+    ThreadPool::instance().for_each(static_cast<int>(runs * chunks), body);
+}
+
+}  // namespace llm
+
+// C ABI for C#. llm_pack_dense returns a packed copy of a weight [n, k] (float32 when f32, else
+// bfloat16), or null where the packed kernels cannot run (llm_dense_gemm_available(f32) is 0) or on a
+// bad shape (llm_native_last_error() says which); llm_unpack_dense writes the dense weight back into
+// [n, k]. llm_dense_gemm: out [m, n] (row stride ldo; float32 when out_f32, else bfloat16) = x [m, k]
+// (row stride ldx) · Wᵀ. Returns 0, or -1 with llm_native_last_error().
+LLM_EXPORT int llm_dense_gemm_available(int f32) { return llm::dense_gemm_available(f32 != 0) ? 1 : 0; }
+
+LLM_EXPORT void* llm_pack_dense(const void* weight, int f32, int64_t n, int64_t k) {
+    llm_native_clear_error();
+    try {
+        return llm::pack_dense(weight, f32 != 0, n, k);
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+
+LLM_EXPORT void llm_free_dense(void* packed) { llm::free_dense(static_cast<llm::PackedDense*>(packed)); }
+
+LLM_EXPORT void llm_unpack_dense(const void* packed, void* weight) { llm::unpack_dense(*static_cast<const llm::PackedDense*>(packed), weight); }
+
+LLM_EXPORT int llm_dense_gemm(void* out, int64_t ldo, int out_f32, const void* x, int64_t ldx, int64_t m, int64_t k, const void* packed) {
+    llm_native_clear_error();
+    try {
+        const auto& w = *static_cast<const llm::PackedDense*>(packed);
+        llm::check(k == w.k, "dense_gemm: x has ", k, " columns, the weight ", w.k);
+        llm::dense_gemm(out, ldo, out_f32 != 0, x, ldx, m, w);
+        return 0;
+    } catch (const std::exception&) {
+        return -1;
+    }
+}

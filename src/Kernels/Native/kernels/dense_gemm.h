@@ -1,0 +1,56 @@
+// GEMM on dense weights packed once at load: out = x · Wᵀ for x [m, k] (any m: decode steps and prompt
+// chunks) and W [n, k] in bfloat16 (AVX512_BF16 dot products) or float32 (FMAs), float32 sums; a
+// bfloat16 product's out is rounded once to bfloat16 (nearest even, as libtorch rounds) or kept in float32.
+//
+// Layout: W's rows (the output columns) go in groups of 16; per step of k a group holds one zmm whose
+// 32-bit lane c holds column c's weights of that step: bfloat16 a pair (W[16g + c][2p], W[16g + c][2p + 1]),
+// float32 one W[16g + c][p]. One `vdpbf16ps` (or FMA) of that zmm and x's pair (or element) broadcast to
+// every lane adds the step's products to 16 outputs of a row: no horizontal sums, no shuffles. Rows past n
+// and the half pair past an odd k are zero.
+//
+//   group g (16 output columns), bfloat16:      x row i
+//   p=0: [c0: w0,w1 | c1: w0,w1 | ... | c15]   (x0,x1) broadcast -> acc[i] += w·x  (16 lanes)
+//   p=1: [c0: w2,w3 | ...                  ]   (x2,x3) broadcast
+//
+// Every output is one chain of float32 additions in k order, whatever the number of rows: a row's bits do
+// not depend on its batch. Register tiles of up to 8 rows x 3 groups (24 float32 accumulators): per step 3
+// weight loads and 8 broadcasts feed 24 dot products. Items are 48 columns x up to 256 rows, so a decode
+// step reads each weight byte from memory once (the other row tiles find it in L2).
+#pragma once
+
+#include <cstdint>
+
+namespace llm {
+
+struct PackedDense {
+    bool f32;                  // float32 weights; else bfloat16
+    int64_t n, k, groups, steps;  // steps of k per group: k (float32) or (k + 1) / 2 (bfloat16 pairs)
+    void* data;                // groups back to back, each `steps` zmm; 2 MiB-aligned
+
+    const char* group(int64_t g) const { return static_cast<const char*>(data) + g * steps * 64; }
+};
+
+// Whether the packed kernels run here: float32 where the kernels run at AVX-512, bfloat16 where the CPU
+// also has AVX512_BF16.
+bool dense_gemm_available(bool f32);
+
+// A packed copy of weight [n, k] (row-major, float32 when f32, else bfloat16); release with free_dense.
+PackedDense* pack_dense(const void* weight, bool f32, int64_t n, int64_t k);
+void free_dense(PackedDense* packed);
+
+// The dense weight [n, k] back from its packed copy.
+void unpack_dense(const PackedDense& packed, void* weight);
+
+// out [m, n] (row stride ldo) = x [m, k] (row stride ldx, the weight's dtype) · Wᵀ; out float32 when out_f32
+// (always so for float32 weights), else bfloat16.
+void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx, int64_t m, const PackedDense& weight);
+
+namespace avx512dense {
+// Packs group g of weight [n, k] into its place in packed.
+void pack_group(const void* weight, const PackedDense& packed, int64_t group);
+// out rows [m0, m1) x groups [g0, g1) (g1 - g0 <= 3), fetching groups [g1, next) (up to 3) meanwhile.
+void gemm_block(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx, int64_t m0, int64_t m1, const PackedDense& w,
+                int64_t g0, int64_t g1, int64_t next);
+}  // namespace avx512dense
+
+}  // namespace llm
