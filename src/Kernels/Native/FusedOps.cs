@@ -34,7 +34,7 @@ public static unsafe class FusedOps
     public static Tensor RmsNorm(Tensor x, Tensor? residual, Tensor weight, double epsilon, bool unitOffset)
     {
         Bind();
-        long rows = x.shape[0], width = x.shape[1];
+        long rows = x.size(0), width = x.size(1);
         if (weight.dtype != x.dtype || weight.numel() != width || !weight.is_contiguous()
             || residual is not null && (residual.dtype != x.dtype || !residual.is_contiguous() || residual.numel() != x.numel()))
             throw new ArgumentException($"rms_norm: x [{rows}, {width}] {x.dtype}, weight {weight.dtype} [{weight.numel()}] and residual do not fit");
@@ -51,8 +51,8 @@ public static unsafe class FusedOps
     public static Tensor SiluMul(Tensor gateUp)
     {
         Bind();
-        long rows = gateUp.shape[0], h = gateUp.shape[1] / 2;
-        if (gateUp.shape[1] % 2 != 0) throw new ArgumentException($"silu_mul: {gateUp.shape[1]} columns are not [gate | up]");
+        long rows = gateUp.size(0), h = gateUp.size(1) / 2;
+        if (gateUp.size(1) % 2 != 0) throw new ArgumentException($"silu_mul: {gateUp.size(1)} columns are not [gate | up]");
         var output = empty(new[] { rows, h }, dtype: gateUp.dtype);
         int rc = _siluMul(TensorMemory.DataPointer(output), TensorMemory.DataPointer(gateUp), IsBf16(gateUp), rows, h);
         GC.KeepAlive(gateUp);
@@ -64,11 +64,11 @@ public static unsafe class FusedOps
     public static void Rotary(Tensor rows, int heads, int headSize, int half, Tensor cos, Tensor sin, bool interleaved)
     {
         Bind();
-        long tokens = rows.shape[0];
+        long tokens = rows.size(0);
         if (cos.dtype != ScalarType.Float32 || sin.dtype != ScalarType.Float32 || !cos.is_contiguous() || !sin.is_contiguous()
             || cos.numel() != tokens * half || sin.numel() != tokens * half)
             throw new ArgumentException($"rotary: cos and sin must be contiguous float32 [{tokens}, {half}]");
-        int rc = _rotary(TensorMemory.DataPointer(rows), IsBf16(rows), tokens, rows.shape[1], heads, headSize, half,
+        int rc = _rotary(TensorMemory.DataPointer(rows), IsBf16(rows), tokens, rows.size(1), heads, headSize, half,
             TensorMemory.DataPointer(cos), TensorMemory.DataPointer(sin), interleaved ? 1 : 0);
         GC.KeepAlive(rows);
         GC.KeepAlive(cos);

@@ -149,12 +149,12 @@ public static unsafe class NativeKernels
     public static void SmallLinear(Tensor output, Tensor x, Tensor weight)
     {
         EnsureAvailable();
-        long m = x.shape[0], k = x.shape[1], n = weight.shape[0];
-        if (x.dim() != 2 || weight.dim() != 2 || output.dim() != 2 || weight.shape[1] != k || output.shape[0] != m || output.shape[1] != n)
+        if (x.dim() != 2 || weight.dim() != 2 || output.dim() != 2 || weight.size(1) != x.size(1) || output.size(0) != x.size(0) || output.size(1) != weight.size(0))
             throw new ArgumentException($"llm_small_linear: x [{string.Join(", ", x.shape)}], weight [{string.Join(", ", weight.shape)}] and out [{string.Join(", ", output.shape)}] do not fit");
         if (x.dtype != weight.dtype || output.dtype != x.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16)
             || x.device_type != DeviceType.CPU || !x.is_contiguous() || !weight.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException("llm_small_linear: x, weight and out must be contiguous CPU tensors, all float32 or all bfloat16");
+        long m = x.size(0), k = x.size(1), n = weight.size(0);
         int rc = _smallLinear(TensorMemory.DataPointer(output), TensorMemory.DataPointer(x), TensorMemory.DataPointer(weight),
             x.dtype == ScalarType.BFloat16 ? 1 : 0, m, k, n);
         GC.KeepAlive(output);
@@ -182,8 +182,8 @@ public static unsafe class NativeKernels
     public static void QuantizedLinear(Tensor output, Tensor x, QuantizedTensor weight, long column = 0)
     {
         var outputAt = QuantizedLinearOutput("llm_quantized_linear", output, x, weight.Rows, weight.RowLength, column);
-        int rc = _quantizedLinear(outputAt, output.shape[1], TensorMemory.DataPointer(x),
-            x.dtype == ScalarType.BFloat16 ? 1 : 0, x.shape[0], x.shape[1], weight.Data, (int)weight.Type, weight.Rows);
+        int rc = _quantizedLinear(outputAt, output.size(1), TensorMemory.DataPointer(x),
+            x.dtype == ScalarType.BFloat16 ? 1 : 0, x.size(0), x.size(1), weight.Data, (int)weight.Type, weight.Rows);
         GC.KeepAlive(x);
         GC.KeepAlive(output);
         GC.KeepAlive(weight);
@@ -195,8 +195,8 @@ public static unsafe class NativeKernels
     public static void QuantizedLinear(Tensor output, Tensor x, PackedQuantizedWeight weight, long column = 0)
     {
         var outputAt = QuantizedLinearOutput("llm_packed_linear", output, x, weight.Rows, weight.RowLength, column);
-        int rc = _packedLinear(outputAt, output.shape[1], TensorMemory.DataPointer(x), x.dtype == ScalarType.BFloat16 ? 1 : 0,
-            x.shape[0], x.shape[1], weight.DangerousGetHandle());
+        int rc = _packedLinear(outputAt, output.size(1), TensorMemory.DataPointer(x), x.dtype == ScalarType.BFloat16 ? 1 : 0,
+            x.size(0), x.size(1), weight.DangerousGetHandle());
         GC.KeepAlive(x);
         GC.KeepAlive(output);
         GC.KeepAlive(weight);
@@ -207,7 +207,7 @@ public static unsafe class NativeKernels
     private static IntPtr QuantizedLinearOutput(string name, Tensor output, Tensor x, long rows, long rowLength, long column)
     {
         EnsureAvailable();
-        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != rowLength || output.shape[0] != x.shape[0] || column < 0 || output.shape[1] < column + rows)
+        if (x.dim() != 2 || output.dim() != 2 || x.size(1) != rowLength || output.size(0) != x.size(0) || column < 0 || output.size(1) < column + rows)
             throw new ArgumentException($"{name}: x [{string.Join(", ", x.shape)}], weight [{rows}, {rowLength}] and out [{string.Join(", ", output.shape)}] from column {column} do not fit");
         if (x.dtype != output.dtype || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || x.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException($"{name}: x and out must be contiguous CPU tensors, both float32 or both bfloat16");

@@ -54,12 +54,12 @@ public sealed unsafe class PackedDenseWeight : SafeHandle
     /// contiguous, float32 (the sums as they are) or, for a bfloat16 weight, bfloat16 (rounded once, to nearest even).</summary>
     public void Apply(Tensor output, Tensor x)
     {
-        if (x.dim() != 2 || output.dim() != 2 || x.shape[1] != RowLength || output.shape[0] != x.shape[0] || output.shape[1] != Rows)
+        if (x.dim() != 2 || output.dim() != 2 || x.size(1) != RowLength || output.size(0) != x.size(0) || output.size(1) != Rows)
             throw new ArgumentException($"llm_dense_gemm: x [{string.Join(", ", x.shape)}], weight [{Rows}, {RowLength}] and out [{string.Join(", ", output.shape)}] do not fit");
         if (x.dtype != DType || output.dtype != ScalarType.Float32 && output.dtype != DType || x.device_type != DeviceType.CPU
             || output.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException($"llm_dense_gemm: x must be a contiguous {DType} CPU tensor and out a contiguous {DType} or float32 one");
-        Run(output, x, x.shape[0], output.dtype == ScalarType.Float32);
+        Run(output, x, x.size(0), output.dtype == ScalarType.Float32);
     }
 
     /// <summary><see cref="Apply"/> without its checks, for a caller that knows x is a contiguous CPU tensor

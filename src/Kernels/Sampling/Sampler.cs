@@ -57,7 +57,7 @@ public static class Sampler
         if (logits.dim() != 2 || logits.device_type != DeviceType.CPU) return null;
         var source = logits.dtype == float32 && logits.is_contiguous() ? logits : logits.to(float32).contiguous();
         var values = RowMath.Values(source);
-        int vocab = (int)source.shape[1];
+        int vocab = (int)source.size(1);
         var result = new SampledToken[rows.Count];
         for (int i = 0; i < rows.Count; i++)
         {

@@ -36,7 +36,7 @@ public static class Linear
             return Apply(rounded, weight.Dense!, bias);
         }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        var output = empty(new[] { x.shape[0], weight.OutFeatures }, dtype: x.dtype, device: x.device);
+        var output = empty(new[] { x.size(0), weight.OutFeatures }, dtype: x.dtype, device: x.device);
         using var input = x.contiguous();
         long column = 0;
         foreach (var part in parts)
@@ -59,8 +59,8 @@ public static class Linear
             return Apply(flat, weight, bias).view([.. x.shape[..^1], weight.Rows]).MoveToOuterDisposeScope();
         }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        long rows = x.shape[0];
-        if (x.shape[1] != weight.RowLength || x.device_type != DeviceType.CPU)
+        long rows = x.size(0);
+        if (x.size(1) != weight.RowLength || x.device_type != DeviceType.CPU)
             throw new ArgumentException($"Linear: x [{string.Join(", ", x.shape)}] does not fit the packed weight [{weight.Rows}, {weight.RowLength}] on the CPU");
         var output = empty(new[] { rows, weight.Rows }, dtype: weight.DType);
         weight.Run(output, x, rows);
@@ -72,15 +72,15 @@ public static class Linear
     {
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
         if (!UsesNative(x, weight)) return F.linear(x, weight, bias);
-        var output = empty(new[] { x.shape[0], weight.shape[0] }, dtype: x.dtype, device: x.device);
+        var output = empty(new[] { x.size(0), weight.size(0) }, dtype: x.dtype, device: x.device);
         NativeKernels.SmallLinear(output, x.contiguous(), weight);
         if (bias is not null) output.add_(bias);
         return output;
     }
 
     private static bool UsesNative(Tensor x, Tensor weight) =>
-        x.dim() == 2 && x.shape[0] >= 1 && x.shape[1] % 16 == 0
-        && x.shape[0] <= (x.dtype == ScalarType.BFloat16 ? NativeMaxRowsBFloat16 : NativeKernels.HasFloat32Gemm ? long.MaxValue : NativeMaxRowsFloat32)
+        x.dim() == 2 && x.size(0) >= 1 && x.size(1) % 16 == 0
+        && x.size(0) <= (x.dtype == ScalarType.BFloat16 ? NativeMaxRowsBFloat16 : NativeKernels.HasFloat32Gemm ? long.MaxValue : NativeMaxRowsFloat32)
         && x.dtype == weight.dtype && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.BFloat16)
         && x.device_type == DeviceType.CPU && weight.is_contiguous() && NativeKernels.IsAvailable;
 }

@@ -64,15 +64,16 @@ internal sealed class LlamaDecoderLayer : IDisposable
     public void Forward(Tensor x, RotaryEmbedding rotary, Tensor cos, Tensor sin, AttentionBatch batch, IAttentionBackend attention)
     {
         using var scope = NewDisposeScope();
-        long n = x.shape[0], headSize = _config.HeadSize;
+        long n = x.size(0), headSize = _config.HeadSize;
         long q = _heads.Query * headSize, kv = _heads.Kv * headSize;
         var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
-        var query = qkv[.., ..(int)q].view(n, _heads.Query, headSize);
-        var key = qkv[.., (int)q..(int)(q + kv)].view(n, _heads.Kv, headSize);
+        // narrow, not an index with ranges: one libtorch call instead of a slicing chain (~2 us less each at one row).
+        var query = qkv.narrow(1, 0, q).view(n, _heads.Query, headSize);
+        var key = qkv.narrow(1, q, kv).view(n, _heads.Kv, headSize);
         // A few rows are rotated in place (q and k stay views of the projection), more by libtorch.
         if (!rotary.TryRotateInPlace(qkv, _heads.Query + _heads.Kv, _config.HeadSize, cos, sin))
             (query, key) = (rotary.Apply(query, cos, sin), rotary.Apply(key, cos, sin));
-        var value = qkv[.., (int)(q + kv)..].reshape(n, _heads.Kv, headSize);
+        var value = qkv.narrow(1, q + kv, kv).reshape(n, _heads.Kv, headSize);
         var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
         var attentionOut = _shard.RowParallel(attended.view(n, q), _output, _outputBias);
 
