@@ -88,9 +88,11 @@ struct GemmRows {
     int32_t* sums;
 };
 int64_t gemm_tile_rows();
-// Rows [r0, r1) of activations quantized per block of `block` (sums_per_block sums each) into x.
-void gemm_rows(const int8_t* q, const float* d, const int32_t* sums, int64_t k, int64_t block, int64_t sums_per_block, int64_t r0,
-               int64_t r1, GemmRows& x);
+// The int32 sums per block and row in GemmRows: Q8_0 / Q4_0 the offset term; K-quants each sub-block's
+// sum of activation quants, two to an int32 (int16 each).
+int64_t gemm_sums(QuantType type);
+// Rows [r0, r1) of activations quantized for `type` (quantize_rows_q8 / quantize_rows_q8k) into x.
+void gemm_rows(QuantType type, const int8_t* q, const float* d, const int32_t* sums, int64_t k, int64_t r0, int64_t r1, GemmRows& x);
 // Rows [r0, r1) (r0 a multiple of gemm_tile_rows()) x groups [g0, g1).
 void packed_gemm(const PackedWeight& w, const GemmRows& x, int64_t r0, int64_t r1, int64_t g0, int64_t g1, float* out, int64_t ldo);
 }  // namespace avx512
