@@ -21,4 +21,21 @@ internal static class BatchInvariance
             Assert.True(row.eq(alone).all().item<bool>(), $"row 0 differs in a batch of {rows}");
         }
     }
+
+    /// <summary>Every row of <paramref name="product"/>(x[..rows]) equals the same row of product(x) bit for bit
+    /// for every row count (a kernel that changes with the row count must not change any row's bits).</summary>
+    public static void AssertEveryRowUnchanged(Tensor x, IEnumerable<int> rowCounts, Func<Tensor, Tensor> product)
+    {
+        using var all = product(x);
+        foreach (int rows in rowCounts)
+        {
+            using var part = x[..rows];
+            using var batched = product(part);
+            using var expected = all[..rows];
+            using var equal = batched.eq(expected);
+            using var same = equal.all(1);
+            bool[] rowSame = same.data<bool>().ToArray();
+            Assert.True(rowSame.All(r => r), $"rows {string.Join(", ", Enumerable.Range(0, rows).Where(i => !rowSame[i]).Take(5))} differ in a batch of {rows}");
+        }
+    }
 }

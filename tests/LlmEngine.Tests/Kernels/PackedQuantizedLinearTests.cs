@@ -75,6 +75,34 @@ public class PackedQuantizedLinearTests
         Assert.Equal(0, difference);
     }
 
+    /// <summary>Past a few rows (Q6_K: 512) the many-row kernel runs (packed_gemm_avx512.cpp, tiles of many rows):
+    /// every row's bits must be those of the same row in a call of any other size, down to one row on the
+    /// one-row tiles.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 96, 300)]
+    [InlineData(GgmlType.Q4_0, 96, 300)]
+    [InlineData(GgmlType.Q4_K, 512, 300)]
+    [InlineData(GgmlType.Q5_K, 512, 300)]
+    [InlineData(GgmlType.Q6_K, 512, 530)]
+    public void ARowsBitsDoNotDependOnItsBatch(GgmlType type, long k, int rows)
+    {
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 40, k, 5);
+        using var _ = dequantized;
+        using var __ = weight;
+        using var packed = PackedQuantizedWeight.TryPack(weight);
+        if (packed is null) return;
+        using var x = randn(new[] { (long)rows, k }, generator: new Generator(3));
+        BatchInvariance.AssertEveryRowUnchanged(x, [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 255, 256, 257, rows - 1], part => Run(part, packed));
+        using var all = Run(x, packed);
+        foreach (int row in new[] { 17, 150, rows - 1 })
+        {
+            using var one = x[row..(row + 1)];
+            using var alone = Run(one, packed);
+            using var inBatch = all[row..(row + 1)];
+            Assert.True(inBatch.eq(alone).all().item<bool>(), $"row {row} alone differs from row {row} of {rows}");
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]

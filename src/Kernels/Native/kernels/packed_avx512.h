@@ -40,6 +40,43 @@ inline __m512i broadcast4(const int8_t* p) {
     return _mm512_set1_epi32(v);
 }
 
+// The 8 zmm of one Q8_0 / Q4_0 block's quants for 16 rows (qb: the block's quants in a pair record), as
+// unsigned bytes: Q8_0 as stored (q + 128), Q4_0's nibbles unpacked (values 0..15).
+template <QuantType T>
+inline void block_quants(const uint8_t* qb, __m512i wq[8]) {
+    if constexpr (T == QuantType::Q8_0) {
+        for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
+    } else {
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        for (int t = 0; t < 4; ++t) {
+            const __m512i v = _mm512_load_si512(qb + 64 * t);
+            wq[t] = _mm512_and_si512(v, low);
+            wq[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        }
+    }
+}
+
+// 16 signed bytes (one per row) widened to 16 int32 lanes.
+inline __m512i widen16(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))); }
+
+// The unsigned quants of zmm t (0..15) of a packed K-quant chunk of 64 elements: lane r = row r's elements
+// 4t..4t+3 of the chunk (packed_linear.h).
+template <QuantType T>
+inline __m512i chunk_zmm(const uint8_t* chunk, int t) {
+    constexpr int bits = KLayout<T>::bits, highs = 2 * bits;
+    const __m512i v = _mm512_load_si512(chunk + 64 * (t % 8));
+    __m512i quants = _mm512_and_si512(t < 8 ? v : _mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F));
+    if constexpr (bits > 0) {
+        // The high bits are field t / highs of high zmm t % highs, moved to bit 4: 16-bit shifts of at
+        // most 4, so the bits kept never come from the neighbouring byte.
+        const __m512i h = _mm512_load_si512(chunk + 512 + 64 * (t % highs));
+        const int shift = 4 - bits * (t / highs);
+        const __m512i moved = shift >= 0 ? _mm512_slli_epi16(h, shift) : _mm512_srli_epi16(h, -shift);
+        quants = _mm512_or_si512(quants, _mm512_and_si512(moved, _mm512_set1_epi8(static_cast<char>(((1 << bits) - 1) << 4))));
+    }
+    return quants;
+}
+
 // Groups [g0, g1) of w (into out, float32, row stride ldo) for activation rows [0, m) in tiles of up to
 // kTileRows: Kernel::tile<M>(w, group, q, d, bias, m0, out, ldo, col, valid) computes rows [m0, m0 + M)
 // of one group, given its bytes, its first output column and which of its 16 rows exist.

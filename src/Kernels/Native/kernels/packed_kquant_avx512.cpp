@@ -17,32 +17,11 @@ namespace llm::avx512 {
 
 namespace {
 
-// 16 signed bytes (one per row) widened to 16 int32 lanes.
-inline __m512i widen16(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))); }
-
 // The unsigned quants of a chunk of 64 elements of the group's rows: zmm t, lane r = row r's elements
 // 4t..4t+3 of the chunk.
 template <QuantType T>
 inline void chunk_quants(const uint8_t* chunk, __m512i wq[16]) {
-    constexpr int bits = KLayout<T>::bits, highs = 2 * bits;
-    const __m512i low = _mm512_set1_epi8(0x0F);
-    for (int t = 0; t < 8; ++t) {
-        const __m512i v = _mm512_load_si512(chunk + 64 * t);
-        wq[t] = _mm512_and_si512(v, low);
-        wq[t + 8] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-    }
-    if constexpr (bits > 0) {
-        // zmm t's high bits are field t / highs of high zmm t % highs, moved to bit 4: 16-bit shifts of at
-        // most 4, so the bits kept never come from the neighbouring byte.
-        const __m512i mask = _mm512_set1_epi8(static_cast<char>(((1 << bits) - 1) << 4));
-        __m512i h[highs];
-        for (int u = 0; u < highs; ++u) h[u] = _mm512_load_si512(chunk + 512 + 64 * u);
-        for (int t = 0; t < 16; ++t) {
-            const int shift = 4 - bits * (t / highs);
-            const __m512i moved = shift >= 0 ? _mm512_slli_epi16(h[t % highs], shift) : _mm512_srli_epi16(h[t % highs], -shift);
-            wq[t] = _mm512_or_si512(wq[t], _mm512_and_si512(moved, mask));
-        }
-    }
+    for (int t = 0; t < 16; ++t) wq[t] = chunk_zmm<T>(chunk, t);
 }
 
 // Super-blocks of 256 (K-quants): tile<M> gives activation rows [m0, m0 + M) for one group of 16 weight rows.

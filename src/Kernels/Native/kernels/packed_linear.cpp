@@ -19,7 +19,28 @@ struct Scratch {
     std::vector<int8_t> q;
     std::vector<float> d, y, x;
     std::vector<int32_t> bias;
+    // The many-row kernel's copy of the activations (GemmRows).
+    std::vector<int8_t> gq;
+    std::vector<float> gd;
+    std::vector<int32_t> gsums;
 };
+
+// From this many activation rows on, the many-row kernel (packed_gemm) runs; it gives the same bits. Q6_K's
+// sub-blocks of 16 take an integer multiply per 4 dot products: its tiles of many rows were no faster
+// than the 4-row tiles until the activations outgrew L2 (one core, one llama-110m layer: 0.74-0.95x at
+// 32-256 rows, 1.20x at 1,024, 1.26x at 2,048).
+int64_t gemm_min_rows(QuantType type) { return type == QuantType::Q6_K ? 512 : 16; }
+// The many-row kernel's work items (a multiple of its tile rows, and groups of 16 weight rows).
+constexpr int64_t kGemmItemRows = 256, kGemmItemGroups = 8;
+
+// LLM_PACKED_GEMM=0 keeps every row count on the tiles (for A/B measurements).
+bool gemm_enabled() {
+    static const bool enabled = [] {
+        const char* v = std::getenv("LLM_PACKED_GEMM");
+        return !(v && v[0] == '0');
+    }();
+    return enabled;
+}
 
 }  // namespace
 
@@ -79,9 +100,19 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
     }
     // K-quants: Q8_K activations (kquant_linear.h); Q8_0 / Q4_0: Q8_0 with the weights' offset term.
     const int32_t offset = w.type == QuantType::Q8_0 ? 128 : 8;
+    const bool gemm = m >= gemm_min_rows(w.type) && gemm_enabled();
+    avx512::GemmRows rows{};
+    if (gemm) {
+        const int64_t padded = (m + avx512::gemm_tile_rows() - 1) / avx512::gemm_tile_rows() * avx512::gemm_tile_rows();
+        scratch.gq.resize(static_cast<size_t>(padded * k));
+        scratch.gd.resize(static_cast<size_t>(padded * blocks));
+        scratch.gsums.resize(static_cast<size_t>(padded * blocks * avx512::gemm_sums(w.type)));
+        rows = {scratch.gq.data(), scratch.gd.data(), scratch.gsums.data()};
+    }
     auto quantize = [&](int r) {
         if (kquant) quantize_rows_q8k(xf, k, r, r + 1, q, d, bias);
         else avx512::quantize_rows_q8(x, bf16, k, r, r + 1, offset, q, d, bias);
+        if (gemm) avx512::gemm_rows(w.type, q, d, bias, k, r, r + 1, rows);
     };
     if (m >= 8) ThreadPool::instance().for_each(static_cast<int>(m), quantize);
     else for (int r = 0; r < m; ++r) quantize(r);
@@ -93,11 +124,22 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
         y = scratch.y.data();
         stride = w.n;
     }
-    // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer. Each core
-    // streams a contiguous span of the weight (for_spans).
-    constexpr int64_t kChunk = 2;
-    auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
-    ThreadPool::instance().for_spans(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
+    if (gemm) {
+        // An item is up to kGemmItemRows activation rows (their quants stay in L2) by kGemmItemGroups
+        // groups (their weights stay in L2), so each is read from memory once per item.
+        const int64_t row_items = (m + kGemmItemRows - 1) / kGemmItemRows, col_items = (w.groups + kGemmItemGroups - 1) / kGemmItemGroups;
+        auto body = [&](int c) {
+            const int64_t r0 = c / col_items * kGemmItemRows, g0 = c % col_items * kGemmItemGroups;
+            avx512::packed_gemm(w, rows, r0, std::min(m, r0 + kGemmItemRows), g0, std::min(w.groups, g0 + kGemmItemGroups), y, stride);
+        };
+        ThreadPool::instance().for_spans(static_cast<int>(row_items * col_items), body);
+    } else {
+        // Two groups (32 rows) per item: enough items to balance the cores on the narrowest layer. Each core
+        // streams a contiguous span of the weight (for_spans).
+        constexpr int64_t kChunk = 2;
+        auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
+        ThreadPool::instance().for_spans(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
+    }
     if (bf16)
         for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < w.n; ++j) static_cast<uint16_t*>(out)[i * ldo + j] = float_to_bf16(y[i * w.n + j]);

@@ -79,6 +79,22 @@ void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const 
 void pack_group_kquant(const uint8_t* weight, const PackedWeight& packed, int64_t group);
 void kquant_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bsums, int64_t m, int64_t g0, int64_t g1,
                   float* out, int64_t ldo);
+// packed_tiles for many rows (packed_gemm_avx512.cpp): the same bits from tiles of gemm_tile_rows() rows,
+// whose activations go side by side per block (GemmRows: [tile][block][row of the tile] quants, d and
+// sums, rows past m zero), put there from the quantizer's layout by gemm_rows.
+struct GemmRows {
+    int8_t* q;
+    float* d;
+    int32_t* sums;
+};
+int64_t gemm_tile_rows();
+// The int32 sums per block and row in GemmRows: Q8_0 / Q4_0 the offset term; K-quants each sub-block's
+// sum of activation quants, two to an int32 (int16 each).
+int64_t gemm_sums(QuantType type);
+// Rows [r0, r1) of activations quantized for `type` (quantize_rows_q8 / quantize_rows_q8k) into x.
+void gemm_rows(QuantType type, const int8_t* q, const float* d, const int32_t* sums, int64_t k, int64_t r0, int64_t r1, GemmRows& x);
+// Rows [r0, r1) (r0 a multiple of gemm_tile_rows()) x groups [g0, g1).
+void packed_gemm(const PackedWeight& w, const GemmRows& x, int64_t r0, int64_t r1, int64_t g0, int64_t g1, float* out, int64_t ldo);
 }  // namespace avx512
 
 }  // namespace llm

@@ -23,7 +23,6 @@ struct Blocks {
         const int64_t blocks = w.blocks, k = w.k;
         __m512 acc[M];
         for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
-        const __m512i low = _mm512_set1_epi8(0x0F);
         for (int64_t b = 0; b < blocks; ++b) {
             const uint8_t* pair = group + (b >> 1) * pair_bytes;
             // The first tile of a group streams it from memory; the others find it in the cache.
@@ -31,15 +30,7 @@ struct Blocks {
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(pair + 32 * (b & 1))));
             const uint8_t* qb = pair + 64 + (b & 1) * quant_bytes;
             __m512i wq[8];
-            if constexpr (T == QuantType::Q8_0) {
-                for (int t = 0; t < 8; ++t) wq[t] = _mm512_load_si512(qb + 64 * t);
-            } else {
-                for (int t = 0; t < 4; ++t) {
-                    const __m512i v = _mm512_load_si512(qb + 64 * t);
-                    wq[t] = _mm512_and_si512(v, low);
-                    wq[t + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-                }
-            }
+            block_quants<T>(qb, wq);
             for (int i = 0; i < M; ++i) {
                 const int64_t row = m0 + i;
                 const int8_t* xq = q + row * k + b * 32;
