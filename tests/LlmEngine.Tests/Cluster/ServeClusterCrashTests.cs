@@ -5,7 +5,7 @@ namespace LlmEngine.Tests.Cluster;
 /// <summary>
 /// A real crash: three <c>serve</c> processes on loopback, a router that holds no model
 /// (<c>--no-engine</c>) and two engines with two seats each (and an unbounded queue: the
-/// survivor takes the dead one's requests too). Twenty-four streams go through the router
+/// survivor takes the dead one's requests too). Sixty-four streams go through the router
 /// (round-robin); while one engine runs two and queues more, its process gets SIGKILL, so nothing
 /// drains and no one is told: the others learn it only from Akka.Cluster's failure detector.
 /// Every stream still ends: with the tokens a lone engine gives, or, where the dead engine had
@@ -16,9 +16,10 @@ namespace LlmEngine.Tests.Cluster;
 [Trait("Category", "Slow")]
 public sealed class ServeClusterCrashTests
 {
-    // Enough that the replica is still busy when first seen so on an idle machine, where a wave of
-    // two 400-token streams takes a fraction of a second.
-    private const int Streams = 24;
+    // Enough that the replica is still busy when first seen so and killed, on an idle machine, where a
+    // wave of two 400-token streams takes a fraction of a second (with 24, the replica had sometimes
+    // finished its queue by the time the test killed it).
+    private const int Streams = 64;
 
     [Fact]
     public async Task AnEngineProcessKilledMidRunLosesNoRequestAndTheClusterRecovers()

@@ -17,7 +17,9 @@ namespace LlmEngine.Tests.Cluster;
 [Trait("Category", "Slow")]
 public sealed class ServeClusterPartitionTests
 {
-    private const int Streams = 8;
+    // Enough that the younger replica is still busy when first seen so: with 8, on an idle machine, every
+    // stream had ended (400 tokens each of a 260K-parameter model) before the test saw it busy.
+    private const int Streams = 32;
 
     [Fact]
     public async Task ThePartitionedYoungerEngineDownsItselfAndExitsWhileTheOldestLosesNoRequest()

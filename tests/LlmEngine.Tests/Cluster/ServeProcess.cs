@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using LlmEngine.Tests.Loading;
 
 namespace LlmEngine.Tests.Cluster;
 
 /// <summary>One <c>serve</c> on stories260K in a process group of its own (setsid), so that
 /// stopping or killing it stops whatever it started too.</summary>
-public sealed class ServeProcess : IDisposable
+public sealed partial class ServeProcess : IDisposable
 {
     private readonly Process _process;
     private readonly Task<string> _log;
@@ -55,8 +56,17 @@ public sealed class ServeProcess : IDisposable
         await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
     }
 
-    // setsid runs serve as the leader of a new group: its id is the group's.
-    private static void Signal(Process process, string signal) => Process.Start("kill", [$"-{signal}", "--", $"-{process.Id}"])!.WaitForExit();
+    // setsid runs serve as the leader of a new group: its id is the group's. The signal goes by the system
+    // call, not a `kill` process: on a loaded machine starting one took long enough that a replica meant to
+    // die busy had finished its queue first.
+    private static void Signal(Process process, string signal)
+    {
+        if (SignalGroup(-process.Id, signal == "KILL" ? 9 : 15) != 0 && !process.HasExited)
+            throw new InvalidOperationException($"kill -{signal} -{process.Id}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SignalGroup(int pid, int signal);
 
     public void Dispose()
     {
