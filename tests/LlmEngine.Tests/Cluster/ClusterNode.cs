@@ -62,10 +62,15 @@ public sealed class ClusterNode : IAsyncDisposable
             "every node routes to every replica");
     }
 
-    public static async Task Eventually(Func<bool> condition, string what, double seconds = 60)
+    public static Task Eventually(Func<bool> condition, string what, double seconds = 60) =>
+        Eventually(() => Task.FromResult(condition()), what, seconds);
+
+    /// <summary>As above for a condition that awaits (an HTTP call): blocking on one would hold a thread of a
+    /// two-core machine's small pool that the test's streams need to read their tokens.</summary>
+    public static async Task Eventually(Func<Task<bool>> condition, string what, double seconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
+        while (!await condition())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {seconds} s: {what}");
             await Task.Delay(50);

@@ -49,9 +49,9 @@ public static class ServeHttp
         string seen = "no report from the replica";
         try
         {
-            await ClusterNode.Eventually(() =>
+            await ClusterNode.Eventually(async () =>
             {
-                var v = Replicas(http).Result.FirstOrDefault(r => r.GetProperty("node").GetString() == node);
+                var v = (await Replicas(http)).FirstOrDefault(r => r.GetProperty("node").GetString() == node);
                 if (v.ValueKind != JsonValueKind.Object) return false;
                 int running = v.GetProperty("running").GetInt32(), waiting = v.GetProperty("waiting").GetInt32();
                 int streaming = streams.Count(s => s.Tokens > 0 && !s.Ended);
