@@ -18,7 +18,7 @@ public sealed class ShutdownUnderLoadTests
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "llm-engine.dll"), "serve", "--model", SharedModels.Stories260K,
-                     "--num-blocks", "512", "--port", "0", "--shutdown-grace-seconds", "1" })
+                     "--num-blocks", "2048", "--port", "0", "--shutdown-grace-seconds", "1" })
             start.ArgumentList.Add(a);
         using var server = Process.Start(start)!;
         try
@@ -32,9 +32,11 @@ public sealed class ShutdownUnderLoadTests
             using var client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(1) };
 
             // The signal comes once every stream is in flight (has its first chunk), so work is left
-            // that the 1 s grace period cannot finish however fast the machine is.
-            var inFlight = new CountdownEvent(16);
-            var streams = Enumerable.Range(0, 16).Select(i => Stream(client, i, inFlight)).ToList();
+            // that the 1 s grace period cannot finish: 64 x 400 tokens (16 were done within it once
+            // the engine ran stories260K fast enough; the cache holds all 64 at once).
+            const int Streams = 64;
+            var inFlight = new CountdownEvent(Streams);
+            var streams = Enumerable.Range(0, Streams).Select(i => Stream(client, i, inFlight)).ToList();
             await Task.Run(() => inFlight.Wait(timeout.Token));
             Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
             // Admission stops once the signal is handled (which a loaded machine may delay): a new
