@@ -72,7 +72,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         Options = options;
         var config = model.Config;
         MaxModelLength = options.ForWorker().MaxModelLengthOf(config);
-        var dtype = KvCacheDTypes.Of(options.KvCacheDType, model.Model.DType);
+        var dtype = KvCacheDType = KvCacheDTypes.Of(options.KvCacheDType, model.Model.DType, model.QuantizedWeights);
         var (deviceBlocks, swapBlocks) = (worker.DeviceBlocks, worker.SwapBlocks);
         NumBlocks = deviceBlocks;
         AttentionBackendName = worker.AttentionBackendName;
@@ -120,6 +120,8 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
     public string AttentionBackendName { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
     public int NumBlocks { get; }
+    /// <summary>The KV cache's element type (<c>--kv-cache-dtype</c>, "auto" resolved).</summary>
+    public torch.ScalarType KvCacheDType { get; }
 
     /// <summary>Each tensor-parallel rank's seconds of compute and of all-reduce so far (empty when the model is whole);
     /// with pipeline stages, the ranks of every stage in stage order.</summary>

@@ -1,12 +1,13 @@
 using LlmEngine.Kernels.Native;
 using System.CommandLine;
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
 using Spectre.Console;
 
 namespace LlmEngine.Host.Bench;
 
 /// <summary>
-/// <c>bench kernel</c>: decode paged attention of the native kernel, per dtype, batch and
+/// <c>bench kernel</c>: decode paged attention of the native kernel, per cache dtype, batch and
 /// context: time per call, K/V bytes read per second as a share of the memory bandwidth measured
 /// beside each case, and the speed-up over the TorchSharp composition.
 /// </summary>
@@ -16,9 +17,14 @@ internal static class KernelCommand
     {
         var batches = new Option<string>("--batch-sizes") { DefaultValueFactory = _ => "1,16,64" };
         var contexts = new Option<string>("--context-lengths") { DefaultValueFactory = _ => "512,2048" };
+        var dtypes = new Option<string>("--kv-cache-dtypes")
+        {
+            Description = "cache dtypes (float32, bfloat16, float16; a float16 cache is read under float32 queries)",
+            DefaultValueFactory = _ => "float32,bfloat16,float16",
+        };
         var output = new Option<FileInfo?>("--output-json");
         var command = new Command("kernel", "Benchmark the native paged-attention kernel against memory bandwidth and the TorchSharp path");
-        foreach (var o in new Option[] { batches, contexts, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { batches, contexts, dtypes, output }) command.Options.Add(o);
         command.SetAction(async (result, cancel) =>
         {
             NativeKernels.EnsureAvailable();
@@ -26,6 +32,8 @@ internal static class KernelCommand
             {
                 BatchSizes = Ints(result.GetValue(batches)!),
                 ContextLengths = Ints(result.GetValue(contexts)!),
+                DTypes = result.GetValue(dtypes)!.Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(name => KvCacheDTypes.Of(name, TorchSharp.torch.ScalarType.Float32, quantizedWeights: false)).ToArray(),
             };
             var report = KernelBenchmark.RunDecode(options, row => Console.Error.WriteLine(
                 $"{row.DType} batch {row.Batch} context {row.Context}: {row.Milliseconds:F3} ms"));

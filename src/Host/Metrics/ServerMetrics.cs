@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using LlmEngine.Actors.Cluster;
 using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Sampling;
 using Prometheus;
 
@@ -105,15 +106,16 @@ internal sealed class ServerMetrics
         });
     }
 
-    // vLLM's cache_config_info: the KV cache's settings as labels of a gauge that is always 1.
+    // vLLM's cache_config_info: the KV cache's settings as labels of a gauge that is always 1 (cache_dtype: the
+    // element type the cache was allocated in, "auto" resolved).
     private void CacheConfig(IMetricFactory f, ILlmEngine engine)
     {
         var labels = new Dictionary<string, string> { ["num_gpu_blocks"] = engine.Statistics.BlocksTotal.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        if (engine is InferenceEngine { Options: var o })
+        if (engine is InferenceEngine { Options: var o } e)
         {
             labels["block_size"] = o.BlockSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
             labels["enable_prefix_caching"] = o.EnablePrefixCaching ? "True" : "False";
-            labels["cache_dtype"] = o.DType;
+            labels["cache_dtype"] = KvCacheDTypes.NameOf(e.KvCacheDType);
             labels["swap_space"] = o.SwapSpaceGiB.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         f.CreateGauge(Prefix + "cache_config_info", "Information of the LLMEngine CacheConfig.", [.. labels.Keys]).WithLabels([.. labels.Values]).Set(1);

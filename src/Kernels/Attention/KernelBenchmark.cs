@@ -11,7 +11,9 @@ public sealed record KernelBenchmarkOptions
 {
     public IReadOnlyList<int> BatchSizes { get; init; } = [1, 16, 64];
     public IReadOnlyList<int> ContextLengths { get; init; } = [512, 2048];
-    public IReadOnlyList<ScalarType> DTypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16];
+    /// <summary>Cache dtypes; queries, keys and values are in the same dtype, but float32 over a float16
+    /// cache (the engine's case: quantized weights compute in float32).</summary>
+    public IReadOnlyList<ScalarType> DTypes { get; init; } = [ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16];
     public int QueryHeads { get; init; } = 12;
     public int KvHeads { get; init; } = 12;
     public int HeadSize { get; init; } = 64;
@@ -104,9 +106,10 @@ public static class KernelBenchmark
         var slots = tables.Select(t => (long)t[(context - 1) / o.BlockSize] * o.BlockSize + (context - 1) % o.BlockSize).ToArray();
         using var step = new AttentionBatch(Enumerable.Range(0, batch).ToArray(), Enumerable.Range(0, batch + 1).ToArray(),
             Enumerable.Repeat(context, batch).ToArray(), tables, slots);
-        var query = rand([batch, o.QueryHeads, o.HeadSize], generator: generator).to(dtype);
-        var key = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(dtype);
-        var value = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(dtype);
+        var inputs = dtype == ScalarType.Float16 ? ScalarType.Float32 : dtype;
+        var query = rand([batch, o.QueryHeads, o.HeadSize], generator: generator).to(inputs);
+        var key = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(inputs);
+        var value = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(inputs);
         var scale = new AttentionScores(1.0 / Math.Sqrt(o.HeadSize));
 
         var native = new NativePagedAttention(cache);
@@ -119,7 +122,7 @@ public static class KernelBenchmark
             torchSeconds = Median(o.TorchRepeats, () => reference.Forward(0, query, key, value, scale, step).Dispose());
         }
         double kvBytes = 2.0 * batch * context * o.KvHeads * o.HeadSize * PagedKvCache.ElementSize(dtype);
-        return new KernelBenchmarkRow(dtype == ScalarType.Float32 ? "float32" : dtype.ToString().ToLowerInvariant(), batch, context,
+        return new KernelBenchmarkRow(KvCacheDTypes.NameOf(dtype), batch, context,
             seconds * 1e3, kvBytes / seconds, bandwidth, read, kvBytes / seconds / bandwidth, kvBytes / seconds / read,
             torchSeconds * 1e3, torchSeconds / seconds);
     }

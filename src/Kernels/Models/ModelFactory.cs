@@ -45,9 +45,10 @@ public static class ModelFactory
         if (string.IsNullOrEmpty(path))
         {
             Check(DefaultModel.Config, DefaultModel.Name, shard, stage);
-            var model = new LlamaModel(DefaultModel.Config, new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard: shard, stage: stage));
+            var reader = new WeightReader(null, DefaultModel.Name, dtype, device, seed, quantization, shard: shard, stage: stage);
+            var model = new LlamaModel(DefaultModel.Config, reader);
             return new LoadedModel(model, new ByteTokenizer(), DefaultModel.Name,
-                "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true);
+                "embedded default model (LLaMA-shaped, random weights, byte tokenizer)", true) { QuantizedWeights = reader.ReadBlocks };
         }
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         if (dummy && Directory.Exists(path) && File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
@@ -69,8 +70,9 @@ public static class ModelFactory
             {
                 var (config, tokenizer) = Llama2cHeader(checkpoint, files);
                 Check(config, checkpoint.Path, shard, stage);
-                var model = new LlamaModel(config, new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard, stage: stage));
-                return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false);
+                var reader = new WeightReader(dummy ? null : checkpoint, checkpoint.Path, dtype, device, seed, quantization, shard: shard, stage: stage);
+                var model = new LlamaModel(config, reader);
+                return new LoadedModel(model, tokenizer, name, $"llama2.c checkpoint {checkpoint.Path}", false) { QuantizedWeights = reader.ReadBlocks };
             }
             return FromHuggingFace(files.Directory, dummy ? null : source, files.TokenizerPath, name, dtype, device, seed, quantization, shard, stage);
         }
@@ -85,9 +87,10 @@ public static class ModelFactory
     {
         var (family, config, tokenizer, configPath) = HuggingFaceHeader(directory, tokenizerPath);
         Check(config, configPath, shard, stage);
-        var model = family.Create(config, new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard, stage: stage));
+        var reader = new WeightReader(source, directory, dtype, device, seed, quantization, shard: shard, stage: stage);
+        var model = family.Create(config, reader);
         string weights = source is null ? "dummy weights" : "weights";
-        return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false);
+        return new LoadedModel(model, tokenizer, name, $"{config.Architecture} from {directory} ({weights})", false) { QuantizedWeights = reader.ReadBlocks };
     }
 
     /// <summary>The model at <paramref name="path"/> as <see cref="Load"/> would build it, without its

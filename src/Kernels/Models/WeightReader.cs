@@ -30,6 +30,10 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
 
     public GgmlType? Quantization => quantization;
 
+    /// <summary>Whether any linear layer read so far computes on ggml blocks (quantized here, or a source's
+    /// blocks kept as stored): the native quantized kernels, on float32 activations.</summary>
+    public bool ReadBlocks { get; private set; }
+
     /// <summary>
     /// A linear layer's weight [out, in] as the model computes with it: quantized to this reader's
     /// type (ggml's reference quantizer, as llama-quantize without an importance matrix) when one
@@ -43,6 +47,7 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
             return LinearWeight.Of(weight, owned);
         var quantized = QuantizedTensorConversions.Quantize(weight, type);
         if (owned) weight.Dispose();
+        ReadBlocks = true;
         return LinearWeight.Of(quantized);
     }
 
@@ -74,6 +79,7 @@ public sealed class WeightReader(IWeightSource? source, string origin, ScalarTyp
             || !parts.All(p => stored.Contains(p.Name) && NativeKernels.QuantizedLinearSupports(stored.StoredType(p.Name))))
             return null;
         foreach (var (name, rows) in parts) CheckShape(name, [rows, columns]);
+        ReadBlocks = true;
         return parts.Select(p => stored.Quantized(p.Name)).ToArray();
     }
 

@@ -104,7 +104,8 @@ public sealed class Worker : IDisposable
         var config = loaded.Config;
         int kvHeads = shard.Heads(config).Kv;
         var (firstLayer, layers) = stage.LayersOf(config.NumLayers);
-        var cacheDType = KvCacheDTypes.Of(options.KvCacheDType, loaded.Model.DType);
+        var cacheDType = KvCacheDTypes.Of(options.KvCacheDType, loaded.Model.DType, loaded.QuantizedWeights);
+        KvCacheDTypes.Check(cacheDType, loaded.Model.Device);
         blocks = KvCacheSizing.Blocks(options, config, options.MaxModelLengthOf(config), cacheDType, kvHeads * shard.Size);
         var cache = new PagedKvCache(layers, blocks.Device, options.BlockSize, kvHeads, config.HeadSize, cacheDType, loaded.Model.Device);
         var swap = blocks.Swap > 0 ? new PagedKvCache(layers, blocks.Swap, options.BlockSize, kvHeads, config.HeadSize, cacheDType, torch.CPU) : null;

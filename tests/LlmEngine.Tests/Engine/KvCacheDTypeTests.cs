@@ -1,4 +1,6 @@
 using LlmEngine.Actors.Engine;
+using LlmEngine.Kernels.Cache;
+using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Sampling;
 using LlmEngine.Scheduling;
 using LlmEngine.Tests.Loading;
@@ -7,22 +9,22 @@ using Xunit.Abstractions;
 namespace LlmEngine.Tests.Engine;
 
 /// <summary>
-/// --kv-cache-dtype bfloat16 under a float32 model. Keys and values lose their bits below
-/// bfloat16's 8 significant bits as they are written (relative error up to 2^-9 each), and the
-/// log-probabilities move by up to <see cref="MaxLogprobShift"/> on these tiny models. Greedy
-/// tokens therefore equal the float32 cache's up to the first step where the float32 run's two
-/// best log-probabilities are closer than <see cref="NearTie"/>; the kernel itself is checked
-/// tightly on the same rounded keys (<c>NativePagedAttentionTests</c>).
+/// --kv-cache-dtype bfloat16 or float16 under a float32 model. Keys and values lose their bits below
+/// bfloat16's 8 (float16's 11) significant bits as they are written (relative error up to 2^-9,
+/// 2^-12 each), and the log-probabilities move by up to <see cref="MaxLogprobShift"/> on these tiny
+/// models (float16: <see cref="MaxLogprobShiftFloat16"/>). Greedy tokens therefore equal the float32
+/// cache's up to the first step where the float32 run's two best log-probabilities are closer than
+/// twice that; the kernel itself is checked tightly on the same rounded keys (<c>NativePagedAttentionTests</c>).
+/// "auto" is float16 under quantized weights, the model's dtype otherwise.
 /// </summary>
 public class KvCacheDTypeTests(ITestOutputHelper output)
 {
-    /// <summary>A float32 top-2 gap below this may flip under the bfloat16 cache's error: twice
-    /// <see cref="MaxLogprobShift"/>, as the two best tokens may move apart or together.</summary>
-    private const float NearTie = 2 * MaxLogprobShift;
-
-    /// <summary>Largest move of a chosen token's log-probability while both runs agree. Measured 0.073
+    /// <summary>Largest move of a chosen token's log-probability while both runs agree (bfloat16). Measured 0.073
     /// (stories260K) and 0.058 (the tiny LLaMA): head size 8 averages few rounding errors per score.</summary>
     private const float MaxLogprobShift = 0.1f;
+
+    /// <summary>The same under float16, whose rounding error is 8x smaller: measured 0.0068 on both models.</summary>
+    private const float MaxLogprobShiftFloat16 = MaxLogprobShift / 4;
 
     /// <summary>A top-2 gap below this may flip when a few keys round to the other side of a bfloat16 step.</summary>
     private const float RoundingFlipTie = 0.02f;
@@ -59,31 +61,88 @@ public class KvCacheDTypeTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("stories260K")]
-    [InlineData("llama")]
-    public async Task BFloat16CacheKeepsTheFloat32CachesGreedyTokensUpToTheFirstNearTie(string model)
+    [InlineData("stories260K", "bfloat16")]
+    [InlineData("llama", "bfloat16")]
+    [InlineData("stories260K", "float16")]
+    [InlineData("llama", "float16")]
+    public async Task A16BitCacheKeepsTheFloat32CachesGreedyTokensUpToTheFirstNearTie(string model, string dtype)
     {
         string path = model == "stories260K" ? SharedModels.Stories260K : SharedModels.TinyHf(model);
         var prompts = Prompts(8, 150, 250, seed: 5);
         var lengths = prompts.Select(_ => 40).ToArray();
+        float maxShift = dtype == "float16" ? MaxLogprobShiftFloat16 : MaxLogprobShift;
+        // A float32 top-2 gap below this may flip under the cache's error: the two best tokens may move apart or together.
+        float nearTie = 2 * maxShift;
         var exact = await Run(Options(path, "float32"), prompts, lengths, logprobs: 2);
-        var rounded = await Run(Options(path, "bfloat16"), prompts, lengths, logprobs: 2);
+        var rounded = await Run(Options(path, dtype), prompts, lengths, logprobs: 2);
         int whole = 0;
         float shift = 0;
         for (int i = 0; i < prompts.Length; i++)
         {
             var steps = exact[i].Logprobs;
-            int safe = steps.TakeWhile(s => s.Top[0].Logprob - s.Top[1].Logprob >= NearTie).Count();
+            int safe = steps.TakeWhile(s => s.Top[0].Logprob - s.Top[1].Logprob >= nearTie).Count();
             Assert.Equal(exact[i].TokenIds.Take(safe), rounded[i].TokenIds.Take(safe));
             int agree = exact[i].TokenIds.Zip(rounded[i].TokenIds).TakeWhile(p => p.First == p.Second).Count();
             for (int s = 0; s < agree; s++) shift = Math.Max(shift, Math.Abs(steps[s].Logprob - rounded[i].Logprobs[s].Logprob));
             if (agree == exact[i].TokenIds.Count) whole++;
             output.WriteLine($"{model} prompt {i} ({prompts[i].Length} tokens): near-tie-free for {safe} steps, agrees for {agree} of {exact[i].TokenIds.Count}");
         }
-        output.WriteLine($"{model}: largest log-probability shift of an agreed token {shift:E2}; {whole} of {prompts.Length} agree whole");
-        Assert.InRange(shift, 0, MaxLogprobShift);
+        output.WriteLine($"{model} {dtype}: largest log-probability shift of an agreed token {shift:E2}; {whole} of {prompts.Length} agree whole");
+        Assert.InRange(shift, 0, maxShift);
         // Measured: 5 (stories260K) and 6 (LLaMA) of 8 agree whole; the others leave at a near-tie.
         Assert.True(whole >= 3, $"only {whole} of {prompts.Length} continuations agree whole");
+    }
+
+    [Fact]
+    public async Task AutoIsAFloat16CacheUnderQuantizedWeights()
+    {
+        // The engine under --quantization q8_0 allocates a float16 cache for "auto" and computes exactly
+        // what it computes with --kv-cache-dtype float16 (the same tokens and log-probabilities).
+        var prompts = Prompts(6, 100, 250, seed: 11);
+        var lengths = prompts.Select(_ => 24).ToArray();
+        var options = Options(SharedModels.Stories260K, "auto") with { Quantization = "q8_0" };
+        CompletionOutput[] auto;
+        await using (var engine = InferenceEngine.Start(options))
+        {
+            Assert.Equal(TorchSharp.torch.ScalarType.Float16, engine.KvCacheDType);
+            auto = await Run(engine, prompts, lengths, logprobs: 1);
+        }
+        var half = await Run(options with { KvCacheDType = "float16" }, prompts, lengths, logprobs: 1);
+        var exact = await Run(options with { KvCacheDType = "float32" }, prompts, lengths, logprobs: 1);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            Assert.Equal(half[i].TokenIds, auto[i].TokenIds);
+            Assert.Equal(half[i].Logprobs.Select(s => s.Logprob), auto[i].Logprobs.Select(s => s.Logprob));
+        }
+        // ...and not what the float32 cache computes (the rounding shows in the log-probabilities).
+        Assert.NotEqual(exact.SelectMany(o => o.Logprobs.Select(s => s.Logprob)), auto.SelectMany(o => o.Logprobs.Select(s => s.Logprob)));
+    }
+
+    [Theory]
+    [InlineData("stories260K", "float32", null, "Float32")]
+    [InlineData("stories260K", "bfloat16", null, "BFloat16")]
+    [InlineData("stories260K", "float32", "q8_0", "Float16")]
+    [InlineData("stories260K", "bfloat16", "q4_0", "Float16")]
+    [InlineData("gguf/stories260K-q8_0.gguf", "float32", null, "Float16")]   // computed on its blocks
+    [InlineData("gguf/stories260K-q8_0.gguf", "float32", "none", "Float32")] // decoded to float32
+    [InlineData("gguf/stories260K-f32.gguf", "float32", null, "Float32")]
+    public void AutoIsTheModelsDTypeButFloat16UnderQuantizedWeights(string model, string dtype, string? quantization, string expected)
+    {
+        var parsed = ModelFactory.ParseDType(dtype);
+        using var loaded = ModelFactory.Load(Path.Combine(SharedModels.Root, model), "auto", parsed, TorchSharp.torch.CPU,
+            quantization: ModelFactory.ParseQuantization(quantization), dequantizeGguf: quantization == "none");
+        Assert.Equal(expected, KvCacheDTypes.Of("auto", loaded.Model.DType, loaded.QuantizedWeights).ToString());
+        Assert.Equal(TorchSharp.torch.ScalarType.Float32, KvCacheDTypes.Of("fp32", loaded.Model.DType, loaded.QuantizedWeights));
+    }
+
+    [Theory]
+    [InlineData("int8")]
+    [InlineData("half")]
+    [InlineData("f16")]
+    public void AnUnknownDTypeIsAOneLineError(string name)
+    {
+        var e = Assert.Throws<ArgumentException>(() => KvCacheDTypes.Of(name, TorchSharp.torch.ScalarType.Float32, false));
+        Assert.Equal($"--kv-cache-dtype '{name}' is not supported (supported: auto, float32, bfloat16, float16)", e.Message);
     }
 
     [Fact]

@@ -14,7 +14,8 @@ namespace LlmEngine.Tests.Families;
 /// engine's way through <see cref="PagedHarness"/> (either paged backend, shuffled block tables,
 /// chunked prefill mixed with decodes).
 /// </summary>
-internal sealed record AttentionPath(string Name, int BlockSize, int Chunk, string Backend = AttentionBackends.Torch)
+/// <param name="CacheDType">the paged cache's element type (null: the model's dtype)</param>
+internal sealed record AttentionPath(string Name, int BlockSize, int Chunk, string Backend = AttentionBackends.Torch, ScalarType? CacheDType = null)
 {
     public static readonly AttentionPath Dense = new("dense", 0, 0);
 
@@ -40,7 +41,7 @@ internal sealed record AttentionPath(string Name, int BlockSize, int Chunk, stri
     {
         if (!IsDense)
         {
-            using var paged = new PagedHarness(model, Backend, BlockSize, prompts.Sum(p => p.Length), seed: BlockSize * 7 + Chunk);
+            using var paged = new PagedHarness(model, Backend, BlockSize, prompts.Sum(p => p.Length), seed: BlockSize * 7 + Chunk, CacheDType);
             return paged.PromptLogits(prompts, Chunk);
         }
         var config = model.Config;
@@ -61,7 +62,7 @@ internal sealed record AttentionPath(string Name, int BlockSize, int Chunk, stri
     {
         if (!IsDense)
         {
-            using var paged = new PagedHarness(model, Backend, BlockSize, prompts.Sum(p => p.Length + maxTokens), seed: BlockSize * 13 + Chunk);
+            using var paged = new PagedHarness(model, Backend, BlockSize, prompts.Sum(p => p.Length + maxTokens), seed: BlockSize * 13 + Chunk, CacheDType);
             return paged.Greedy(prompts, maxTokens, Chunk);
         }
         var sampling = new SamplingParameters { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true };

@@ -39,14 +39,15 @@ internal sealed class PagedHarness : IDisposable
     private readonly Stack<int> _free;
     private readonly int _blockSize;
 
-    public PagedHarness(ICausalLanguageModel model, string backend, int blockSize, int capacityTokens, int seed)
+    /// <param name="cacheDType">the cache's element type (null: the model's dtype)</param>
+    public PagedHarness(ICausalLanguageModel model, string backend, int blockSize, int capacityTokens, int seed, ScalarType? cacheDType = null)
     {
         var config = model.Config;
         _model = model;
         _blockSize = blockSize;
         // Room for every sequence's partly filled last block, and spare blocks so ids are sparse.
         int blocks = capacityTokens / blockSize + 64;
-        _cache = new PagedKvCache(config.NumLayers, blocks, blockSize, config.KvHeads, config.HeadSize, model.DType, model.Device);
+        _cache = new PagedKvCache(config.NumLayers, blocks, blockSize, config.KvHeads, config.HeadSize, cacheDType ?? model.DType, model.Device);
         _attention = AttentionBackends.Create(backend, _cache);
         var random = new Random(seed);
         _free = new Stack<int>(Enumerable.Range(0, blocks).OrderBy(_ => random.Next()));

@@ -1,3 +1,5 @@
+using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
 using LlmEngine.Kernels.Loading.Gguf;
 using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Native;
@@ -51,29 +53,75 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
             .All(t => t.Type == GgmlType.F16 || NativeKernels.QuantizedLinearSupports(t.Type));
     }
 
+    /// <summary>The engine's own path for these files: paged native attention over the cache that
+    /// <c>--kv-cache-dtype auto</c> gives quantized weights, float16 (llama.cpp's default cache).</summary>
+    internal static readonly AttentionPath Float16Cache = new("native, blocks of 16, chunks of 7, float16 cache", 16, 7, AttentionBackends.Native, ScalarType.Float16);
+
     [Theory]
     [MemberData(nameof(Files))]
     public void LastPositionLogitsAreLlamaCppsQuantizedOnes(string file)
     {
         Assert.True(NativeKernels.IsAvailable, NativeKernels.UnavailableReason);
         var reference = GgufReference.Of(file, dequantized: false);
-        using var loaded = GgufReference.LoadModel(file, dequantize: false);
-        var errors = LastLogits(loaded.Model, reference.Inputs).Select((last, i) =>
-        {
-            using (last)
-            using (var expected = tensor(reference.LastLogits[i]))
-                return last.sub(expected).abs().max().item<float>();
-        }).ToArray();
-        output.WriteLine($"{file}: max abs error per input {string.Join(", ", errors.Select(e => e.ToString("F4")))}");
+        var errors = LastLogitErrors(file, reference, AttentionPath.Dense);
         Assert.All(errors, e => Assert.InRange(e, 0, LogitTolerance));
         // Inputs on which llama.cpp's repacked layout moved its own logits compare with another computation.
         var comparable = errors.Where((e, i) => reference.RepackShift[i] < BitClose).ToArray();
         Assert.True(2 * comparable.Count(e => e < BitClose) >= comparable.Length, "fewer than half the inputs are bit-close to llama.cpp's logits");
     }
 
+    /// <remarks>
+    /// The references ran llama.cpp with a float32 K/V cache (the dense path above matches them); its runs
+    /// with its default float16 cache moved each input's last logits by a distance the file keeps
+    /// (<see cref="GgufFloat16CacheRuns.LastLogitsShift"/>, 0.05-0.35). On a one-token input the attention
+    /// output is the one cached value row, which llama.cpp and this engine both round to float16 to nearest
+    /// even: there the engine's logits must move exactly as llama.cpp's did (to <see cref="BitClose"/>). On
+    /// longer inputs llama.cpp's float16 matrix products also round the queries and the softmax weights to
+    /// float16, which this engine keeps in float32, so the moves differ; each stays within llama.cpp's own
+    /// move plus the quantized path's noise (<see cref="LogitTolerance"/>).
+    /// </remarks>
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void OnTheFloat16CacheAutoGivesThemLogitsMoveAsLlamaCppsDoOnItsFloat16Cache(string file)
+    {
+        Assert.True(NativeKernels.IsAvailable, NativeKernels.UnavailableReason);
+        using (var loaded = GgufReference.LoadModel(file, dequantize: false))
+            Assert.Equal(ScalarType.Float16, KvCacheDTypes.Of(KvCacheDTypes.Auto, loaded.Model.DType, loaded.QuantizedWeights));
+        var reference = GgufReference.Of(file, dequantized: false);
+        var moved = reference.Float16Cache!.LastLogitsShift;
+        var errors = LastLogitErrors(file, reference, Float16Cache);
+        output.WriteLine($"{file}: llama.cpp's own float16-cache move per input {string.Join(", ", moved.Select(e => e.ToString("F4")))}");
+        int oneToken = 0;
+        for (int i = 0; i < errors.Length; i++)
+        {
+            Assert.InRange(errors[i], 0, moved[i] + LogitTolerance);
+            if (reference.Inputs[i].Length > 1 || reference.RepackShift[i] >= BitClose) continue;
+            Assert.InRange(Math.Abs(errors[i] - moved[i]), 0, BitClose);
+            oneToken++;
+        }
+        Assert.True(oneToken > 0, "no one-token input to compare exactly");
+    }
+
+    private float[] LastLogitErrors(string file, GgufReference reference, AttentionPath path)
+    {
+        using var loaded = GgufReference.LoadModel(file, dequantize: false);
+        var errors = LastLogits(loaded.Model, reference.Inputs, path).Select((last, i) =>
+        {
+            using (last)
+            using (var expected = tensor(reference.LastLogits[i]))
+                return last.sub(expected).abs().max().item<float>();
+        }).ToArray();
+        output.WriteLine($"{file} ({path}): max abs error per input {string.Join(", ", errors.Select(e => e.ToString("F4")))}");
+        return errors;
+    }
+
     [Fact]
     public void GreedyTokensOfTheRandomQ8_0FileAreLlamaCppsWhileItsGapIsAboveTheNoise() =>
-        GreedyMatches("random-d256-q8_0.gguf", output);
+        GreedyMatches("random-d256-q8_0.gguf", AttentionPath.Dense, output);
+
+    [Fact]
+    public void OnTheFloat16CacheGreedyTokensOfTheRandomQ8_0FileAreLlamaCppsOnItsFloat16Cache() =>
+        GreedyMatches("random-d256-q8_0.gguf", Float16Cache, output);
 
     [Theory]
     [MemberData(nameof(Files))]
@@ -86,8 +134,8 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
         int[][] inputs = [.. new[] { 2, 13, 61 }.Select(n => Enumerable.Range(0, n).Select(_ => random.Next(3, 512)).ToArray())];
         using var quantized = GgufReference.LoadModel(file, dequantize: false);
         using var decoded = GgufReference.LoadModel(file, dequantize: true);
-        var fast = LastLogits(quantized.Model, inputs);
-        var exact = LastLogits(decoded.Model, inputs);
+        var fast = LastLogits(quantized.Model, inputs, AttentionPath.Dense);
+        var exact = LastLogits(decoded.Model, inputs, AttentionPath.Dense);
         for (int i = 0; i < inputs.Length; i++)
         {
             float error = fast[i].sub(exact[i]).abs().max().item<float>();
@@ -100,23 +148,29 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
         foreach (var t in fast.Concat(exact)) t.Dispose();
     }
 
-    internal static void GreedyMatches(string file, ITestOutputHelper output)
+    /// <summary>Greedy tokens on <paramref name="path"/> against llama.cpp's with the same kind of cache (its
+    /// float16-cache runs for a float16 cache, else its float32-cache ones), up to the first step where its
+    /// own top-2 gap falls below <see cref="GapFloor"/>.</summary>
+    internal static void GreedyMatches(string file, AttentionPath path, ITestOutputHelper output)
     {
         var reference = GgufReference.Of(file, dequantized: false);
+        var (greedy, gaps) = path.CacheDType == ScalarType.Float16
+            ? (reference.Float16Cache!.Greedy, reference.Float16Cache.Top2Gaps)
+            : (reference.Greedy, reference.Top2Gaps);
         using var loaded = GgufReference.LoadModel(file, dequantize: false);
-        var continuations = AttentionPath.Dense.Greedy(loaded.Model, reference.Inputs, reference.Greedy.Max(g => g.Length));
+        var continuations = path.Greedy(loaded.Model, reference.Inputs, greedy.Max(g => g.Length));
         for (int i = 0; i < reference.Inputs.Length; i++)
         {
-            int steps = Array.FindIndex(reference.Top2Gaps[i], g => g < GapFloor);
-            if (steps < 0) steps = reference.Greedy[i].Length;
-            output.WriteLine($"{file} input {i}: {steps} steps before llama.cpp's gap falls below {GapFloor}");
-            Assert.Equal(reference.Greedy[i][..steps], continuations[i][..steps]);
+            int steps = Array.FindIndex(gaps[i], g => g < GapFloor);
+            if (steps < 0) steps = greedy[i].Length;
+            output.WriteLine($"{file} ({path}) input {i}: {steps} steps before llama.cpp's gap falls below {GapFloor}");
+            Assert.Equal(greedy[i][..steps], continuations[i][..steps]);
         }
     }
 
-    private static Tensor[] LastLogits(ICausalLanguageModel model, int[][] inputs)
+    private static Tensor[] LastLogits(ICausalLanguageModel model, int[][] inputs, AttentionPath path)
     {
-        var logits = AttentionPath.Dense.PromptLogits(model, inputs);
+        var logits = path.PromptLogits(model, inputs);
         var last = logits.Select(l => l[-1].clone()).ToArray();
         foreach (var l in logits) l.Dispose();
         return last;
@@ -129,5 +183,10 @@ public class GgufQuantizedKernelSlowTests(ITestOutputHelper output)
     [Theory]
     [MemberData(nameof(GgufQuantizedKernelTests.Files), MemberType = typeof(GgufQuantizedKernelTests))]
     public void GreedyTokensAreLlamaCppsWhileItsTop2GapIsAboveTheNoise(string file) =>
-        GgufQuantizedKernelTests.GreedyMatches(file, output);
+        GgufQuantizedKernelTests.GreedyMatches(file, AttentionPath.Dense, output);
+
+    [Theory]
+    [MemberData(nameof(GgufQuantizedKernelTests.Files), MemberType = typeof(GgufQuantizedKernelTests))]
+    public void OnTheFloat16CacheGreedyTokensAreLlamaCppsOnItsFloat16CacheWhileItsGapIsAboveTheNoise(string file) =>
+        GgufQuantizedKernelTests.GreedyMatches(file, GgufQuantizedKernelTests.Float16Cache, output);
 }

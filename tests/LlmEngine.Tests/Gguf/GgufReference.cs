@@ -6,10 +6,12 @@ using TorchSharp;
 namespace LlmEngine.Tests.Gguf;
 
 /// <summary>What llama.cpp computed on one of ../shared/models/gguf (../shared/reference/gguf/NAME.json,
-/// or dequant/NAME.json for the same weights dequantized to F32): greedy tokens, top-2 gaps and
-/// last-position logits for token-id inputs; <see cref="RepackShift"/>: how far llama.cpp's own last
-/// logits moved per input when its weight repacking was off.</summary>
-internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[][] Greedy, float[][] Top2Gaps, float[] RepackShift)
+/// or dequant/NAME.json for the same weights dequantized to F32), with a float32 K/V cache: greedy tokens,
+/// top-2 gaps and last-position logits for token-id inputs; <see cref="RepackShift"/>: how far llama.cpp's
+/// own last logits moved per input when its weight repacking was off; <see cref="Float16Cache"/>: the same
+/// runs with llama.cpp's default float16 cache, where the file has them.</summary>
+internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[][] Greedy, float[][] Top2Gaps, float[] RepackShift,
+    GgufFloat16CacheRuns? Float16Cache)
 {
     /// <summary>The references ran with a 512-token context; the files say 128.</summary>
     public const int Context = 512;
@@ -47,15 +49,27 @@ internal sealed record GgufReference(int[][] Inputs, float[][] LastLogits, int[]
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         var root = doc.RootElement;
-        T[][] Rows<T>(string name, Func<JsonElement, T> read) =>
-            root.GetProperty(name).EnumerateArray().Select(row => row.EnumerateArray().Select(read).ToArray()).ToArray();
         return new GgufReference(
-            Rows("inputs", e => e.GetInt32()),
-            Rows("last_logits", e => e.GetSingle()),
-            Rows("greedy_continuations", e => e.GetInt32()),
-            Rows("top2_gaps", e => e.GetSingle()),
+            Rows(root, "inputs", e => e.GetInt32()),
+            Rows(root, "last_logits", e => e.GetSingle()),
+            Rows(root, "greedy_continuations", e => e.GetInt32()),
+            Rows(root, "top2_gaps", e => e.GetSingle()),
             root.TryGetProperty("no_repack", out var noRepack) && noRepack.TryGetProperty("last_logits_max_abs_diff", out var shifts)
                 ? shifts.EnumerateArray().Select(e => e.GetSingle()).ToArray()
-                : new float[root.GetProperty("inputs").GetArrayLength()]);
+                : new float[root.GetProperty("inputs").GetArrayLength()],
+            root.TryGetProperty("f16_kv", out var f16)
+                ? new GgufFloat16CacheRuns(
+                    Rows(f16, "greedy_continuations", e => e.GetInt32()),
+                    Rows(f16, "top2_gaps", e => e.GetSingle()),
+                    f16.GetProperty("last_logits_max_abs_diff_vs_f32_kv").EnumerateArray().Select(e => e.GetSingle()).ToArray())
+                : null);
     }
+
+    private static T[][] Rows<T>(JsonElement parent, string name, Func<JsonElement, T> read) =>
+        parent.GetProperty(name).EnumerateArray().Select(row => row.EnumerateArray().Select(read).ToArray()).ToArray();
 }
+
+/// <summary>llama.cpp's runs with its default float16 K/V cache (the <c>f16_kv</c> part of a reference):
+/// greedy tokens and top-2 gaps, and per input how far its last-position logits moved from the float32
+/// cache's (the file keeps only that distance, not the logits).</summary>
+internal sealed record GgufFloat16CacheRuns(int[][] Greedy, float[][] Top2Gaps, float[] LastLogitsShift);

@@ -30,6 +30,8 @@ public class CacheOperationsTests
     [InlineData(ScalarType.BFloat16, ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16, ScalarType.BFloat16)]
     [InlineData(ScalarType.Float32, ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16, ScalarType.Float32)]
+    [InlineData(ScalarType.Float16, ScalarType.BFloat16)]
     public void WriteKvStoresAtTheSlotsLikeTheTorchPath(ScalarType cacheType, ScalarType inputType)
     {
         using var c = PagedCase.Create(20, [(40, 7), (3, 3), (90, 1)], queryHeads: 4, kvHeads: 4, dtype: cacheType, queryDType: inputType);
@@ -55,6 +57,77 @@ public class CacheOperationsTests
         CacheOperations.WriteKv(cache, 0, key, key, slots);
         using var stored = cache.Keys[0][0, 3, 0].to(float32);
         Assert.Equal(Enumerable.Range(0, 64).Select(i => rounded[i % 4]), stored.data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void WriteKvRoundsIntoAFloat16CacheBitForBitAsTorchDoes(ScalarType input) => AssertFloat16WriteIsTorchsRounding(input);
+
+    /// <summary>
+    /// Values at float16's edges, as float32 (or rounded to bfloat16 first), written by the native write_kv
+    /// into a float16 cache: the stored bits are torch's <c>.to(float16)</c> (round to nearest even)
+    /// element for element. Rows of 40 elements: 2.5 AVX-512 vectors, so the scalar tail is checked too.
+    /// </summary>
+    internal static void AssertFloat16WriteIsTorchsRounding(ScalarType input)
+    {
+        const int D = 40;
+        var values = Float16Edges().ToList();
+        var random = new Random(7);
+        while (values.Count % D != 0 || values.Count < 40 * D)  // and values at every scale float16 has
+            values.Add((float)((random.NextDouble() * 2 - 1) * Math.Pow(2, random.Next(-27, 17))));
+        int tokens = values.Count / D;
+        using var cache = new PagedKvCache(1, (tokens + 15) / 16, 16, 1, D, ScalarType.Float16, CPU);
+        using var source = tensor(values.ToArray()).view(tokens, 1, D);
+        using var key = source.to(input);
+        using var slots = arange(tokens, dtype: int64);
+        CacheOperations.WriteKv(cache, 0, key, key, slots);
+        using var expected = key.to(ScalarType.Float16);
+        using var flat = cache.Keys[0].view(-1, 1, D);
+        using var stored = flat[..tokens].contiguous();
+        byte[] want = expected.bytes.ToArray(), got = stored.bytes.ToArray();
+        for (int i = 0; i < values.Count; i++)
+            Assert.True(want[2 * i] == got[2 * i] && want[2 * i + 1] == got[2 * i + 1],
+                $"{values[i]:R} ({input}): stored 0x{got[2 * i + 1]:x2}{got[2 * i]:x2}, torch 0x{want[2 * i + 1]:x2}{want[2 * i]:x2}");
+    }
+
+    // Ties between float16 neighbours (to the even one) and just past them, the largest finite values and
+    // the overflow to infinity from 65520 on, the subnormals and the rounding into and out of them, zeros,
+    // infinities and NaN.
+    private static IEnumerable<float> Float16Edges()
+    {
+        const float ulp1 = 1f / 1024;
+        for (int k = 0; k < 8; k++)
+        {
+            yield return 1 + k * ulp1 / 2;
+            yield return -(1 + k * ulp1 / 2);
+            yield return 1 + k * ulp1 / 2 + ulp1 / 4096;
+        }
+        foreach (float f in new[] { 65504f, 65505f, 65519.99f, 65520f, 65536f, 1e6f, float.MaxValue, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            yield return f;
+            yield return -f;
+        }
+        float sub = MathF.Pow(2, -24);  // the smallest subnormal
+        foreach (float f in new[] { MathF.Pow(2, -14), MathF.Pow(2, -14) - sub / 2, MathF.Pow(2, -14) - sub, sub, sub / 2, sub / 2 * 1.0001f,
+                     3 * sub / 2, 5 * sub / 2, sub / 4, 1e-8f, float.Epsilon, 0f, 1023.5f * sub, 2047f * sub / 2 })
+        {
+            yield return f;
+            yield return -f;
+        }
+        yield return float.NaN;
+    }
+
+    [Fact]
+    public void CopyAndSwapMoveFloat16BlocksAsTheyAre()
+    {
+        using var cache = RandomCache(2, 6, ScalarType.Float16, 26);
+        using var host = new PagedKvCache(2, 2, 16, 2, 64, ScalarType.Float16, CPU);
+        using var block = cache.Keys[1][4].clone();
+        CacheOperations.CopyBlocks(cache, [(4, 0)]);
+        CacheOperations.SwapBlocks(cache, host, [(0, 1)]);
+        Assert.True(Same(host.Keys[1][1], block));
+        Assert.True(Same(cache.Keys[1][0], block));
     }
 
     [Fact]

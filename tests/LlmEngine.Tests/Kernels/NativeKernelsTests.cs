@@ -46,6 +46,9 @@ public class NativeIsaVariantTests
     [InlineData("avx2", 72, ScalarType.BFloat16)]
     [InlineData("scalar", 64, ScalarType.Float32)]
     [InlineData("scalar", 96, ScalarType.BFloat16)]
+    [InlineData("avx2", 64, ScalarType.Float16)]
+    [InlineData("avx2", 72, ScalarType.Float16)]
+    [InlineData("scalar", 80, ScalarType.Float16)]
     public void LowerInstructionSetsMatchTheReference(string isa, int headSize, ScalarType dtype)
     {
         string before = NativeKernels.Isa;
@@ -59,6 +62,25 @@ public class NativeIsaVariantTests
             using var expected = c.Reference();
             using var actual = c.Native();
             Assert.InRange(Compare.RelativeError(actual, expected), 0, Compare.Tolerance(dtype));
+        }
+        finally
+        {
+            NativeKernels.SelectIsa(before);
+        }
+    }
+
+    [Theory]
+    [InlineData("avx2", ScalarType.Float32)]
+    [InlineData("avx2", ScalarType.BFloat16)]
+    [InlineData("scalar", ScalarType.Float32)]
+    [InlineData("scalar", ScalarType.BFloat16)]
+    public void LowerInstructionSetsRoundIntoAFloat16CacheWithTheSameBits(string isa, ScalarType input)
+    {
+        string before = NativeKernels.Isa;
+        if (!NativeKernels.SelectIsa(isa)) return;  // this CPU lacks it
+        try
+        {
+            CacheOperationsTests.AssertFloat16WriteIsTorchsRounding(input);
         }
         finally
         {

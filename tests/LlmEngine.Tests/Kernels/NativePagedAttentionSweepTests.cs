@@ -2,7 +2,7 @@ using TorchSharp;
 
 namespace LlmEngine.Tests.Kernels;
 
-/// <summary>Every supported head size x block size x dtype x GQA ratio, and every context length scale up to 4096.</summary>
+/// <summary>Every supported head size x block size x cache dtype x GQA ratio, and every context length scale up to 4096.</summary>
 [Trait("Category", "Slow")]
 public class NativePagedAttentionSweepTests
 {
@@ -10,7 +10,7 @@ public class NativePagedAttentionSweepTests
     {
         foreach (int headSize in new[] { 64, 80, 96, 128, 256, 72, 24 })
             foreach (int blockSize in new[] { 1, 5, 8, 16, 32 })
-                foreach (var dtype in new[] { torch.ScalarType.Float32, torch.ScalarType.BFloat16 })
+                foreach (var dtype in new[] { torch.ScalarType.Float32, torch.ScalarType.BFloat16, torch.ScalarType.Float16 })
                     foreach (int group in new[] { 1, 2, 4 })
                         yield return [headSize, blockSize, dtype, group];
     }
@@ -31,6 +31,7 @@ public class NativePagedAttentionSweepTests
     [Theory]
     [InlineData(torch.ScalarType.Float32)]
     [InlineData(torch.ScalarType.BFloat16)]
+    [InlineData(torch.ScalarType.Float16)]
     public void EveryContextLengthFrom1To4096(torch.ScalarType dtype)
     {
         var sequences = Enumerable.Range(0, 43).Select(i => (Math.Min(4096, 1 + 97 * i), 1)).Append((4096, 4096 / 64)).ToArray();

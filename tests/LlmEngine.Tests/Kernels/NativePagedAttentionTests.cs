@@ -38,6 +38,12 @@ public class NativePagedAttentionTests
     [InlineData(72, ScalarType.Float32)]   // a multiple of 8 only: the generic path
     [InlineData(40, ScalarType.BFloat16)]
     [InlineData(36, ScalarType.Float32)]   // not even that: the scalar kernel
+    [InlineData(64, ScalarType.Float16)]
+    [InlineData(80, ScalarType.Float16)]
+    [InlineData(128, ScalarType.Float16)]
+    [InlineData(256, ScalarType.Float16)]
+    [InlineData(40, ScalarType.Float16)]
+    [InlineData(36, ScalarType.Float16)]
     public void EveryHeadSizeMatchesReference(int headSize, ScalarType dtype)
     {
         using var c = PagedCase.Create(headSize, Mixed, headSize: headSize, dtype: dtype);
@@ -51,6 +57,8 @@ public class NativePagedAttentionTests
     [InlineData(16, ScalarType.Float32)]
     [InlineData(32, ScalarType.BFloat16)]
     [InlineData(32, ScalarType.Float32)]
+    [InlineData(1, ScalarType.Float16)]
+    [InlineData(16, ScalarType.Float16)]
     public void EveryBlockSizeMatchesReference(int blockSize, ScalarType dtype)
     {
         using var c = PagedCase.Create(100 + blockSize, Mixed, blockSize: blockSize, dtype: dtype);
@@ -128,6 +136,8 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.BFloat16, 12, 12)]
     [InlineData(ScalarType.Float32, 8, 1)]   // one kv head: a lone long context is split into more partitions
     [InlineData(ScalarType.BFloat16, 8, 2)]
+    [InlineData(ScalarType.Float16, 12, 12)]
+    [InlineData(ScalarType.Float16, 8, 2)]
     public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads)
     {
         // Sequence 0 decodes over 1100 keys (more than one partition) alone and beside 1..39 others.
@@ -181,30 +191,69 @@ public class NativePagedAttentionTests
     }
 
     [Theory]
-    [InlineData(64)]
-    [InlineData(80)]   // bfloat16 rows not read paired
-    [InlineData(40)]   // the generic head size
-    public void Float32QueriesOverABFloat16CacheMatchTheReferenceOnTheSameRoundedKeys(int headSize)
+    [InlineData(64, ScalarType.BFloat16)]
+    [InlineData(80, ScalarType.BFloat16)]   // bfloat16 rows not read paired
+    [InlineData(40, ScalarType.BFloat16)]   // the generic head size
+    [InlineData(64, ScalarType.Float16)]
+    [InlineData(80, ScalarType.Float16)]
+    [InlineData(40, ScalarType.Float16)]
+    public void Float32QueriesOverA16BitCacheMatchTheReferenceOnTheSameRoundedKeys(int headSize, ScalarType cache)
     {
-        // --kv-cache-dtype bfloat16 under a float32 model: the step's float32 keys and values are
-        // rounded into the cache, and the reference reads the same rounded values, so only the
+        // --kv-cache-dtype bfloat16 or float16 under a float32 model: the step's float32 keys and values
+        // are rounded into the cache, and the reference reads the same rounded values, so only the
         // summation order differs (float32 accumulation on both sides).
         using var c = PagedCase.Create(14 + headSize, [(40, 1), (70, 9), (129, 1), (1025, 1), (33, 17)], queryHeads: 8, kvHeads: 2,
-            headSize: headSize, dtype: ScalarType.BFloat16, queryDType: ScalarType.Float32);
+            headSize: headSize, dtype: cache, queryDType: ScalarType.Float32);
         Assert.InRange(Run(c), 0, 1e-5);
     }
 
-    [Fact]
-    public void BFloat16QueriesOverFloat32Cache()
+    [Theory]
+    [InlineData(64)]
+    [InlineData(40)]
+    public void AFloat16CacheStaysWithinItsRoundingOfTheFloat32CachesResult(int headSize)
     {
-        using var c = PagedCase.Create(9, Mixed, queryDType: ScalarType.BFloat16);
+        // The same float32 keys and values (one seed) in a float32, a float16 and a bfloat16 cache, under
+        // float32 queries. Rounding moves each float16 element by at most 2^-11 of its size (bfloat16:
+        // 2^-8); an output moves by about the error of the values it averages, plus the score errors'
+        // effect on the weights (scores here are O(1), so a relative score error of ~2^-11 moves a
+        // weight by about as much). Measured: a largest error of 4.3e-4 and 4.5e-4 of the largest output
+        // (head sizes 64 and 40), so the bound is 4 * 2^-11. And float16's mean error must be at least 4x
+        // below bfloat16's (measured 8.1x and 7.7x: 3 more bits); the largest errors alone are too few
+        // to compare (their ratio was 3.7x and 6.1x).
+        (int, int)[] sequences = [(40, 1), (70, 9), (129, 1), (1025, 1), (33, 17)];
+        (double Largest, double Mean) Error(ScalarType cache)
+        {
+            using var exact = PagedCase.Create(3 + headSize, sequences, 8, 2, headSize, queryDType: ScalarType.Float32);
+            using var rounded = PagedCase.Create(3 + headSize, sequences, 8, 2, headSize, dtype: cache, queryDType: ScalarType.Float32);
+            exact.WriteWithTorch();
+            rounded.WriteWithTorch();
+            using var expected = exact.Reference();
+            using var actual = rounded.Native();
+            using var difference = actual.sub(expected);
+            using var magnitude = difference.abs();
+            using var mean = magnitude.mean();
+            return (Compare.RelativeError(actual, expected), mean.item<float>());
+        }
+        var (half, brain) = (Error(ScalarType.Float16), Error(ScalarType.BFloat16));
+        Assert.InRange(half.Largest, 1e-7, 4.0 / 2048);
+        Assert.True(half.Mean < brain.Mean / 4, $"float16's mean error {half.Mean:E2} is not 4x below bfloat16's {brain.Mean:E2}");
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float16)]   // --dtype bfloat16 with quantized weights: auto gives a float16 cache
+    public void BFloat16QueriesOverAFloat32OrFloat16Cache(ScalarType cache)
+    {
+        using var c = PagedCase.Create(9, Mixed, dtype: cache, queryDType: ScalarType.BFloat16);
         Assert.InRange(Run(c), 0, 1e-2);
     }
 
-    [Fact]
-    public void ForwardWritesTheCacheAndMatchesTheTorchBackend()
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float16)]   // write_kv's rounding is torch's .to(float16): the same cache bits
+    public void ForwardWritesTheCacheAndMatchesTheTorchBackend(ScalarType cache)
     {
-        using var c = PagedCase.Create(10, [(1, 1), (64, 64), (100, 20), (513, 1)], queryHeads: 8, kvHeads: 2);
+        using var c = PagedCase.Create(10, [(1, 1), (64, 64), (100, 20), (513, 1)], queryHeads: 8, kvHeads: 2, dtype: cache);
         using var torchCache = new PagedKvCache(1, c.Cache.NumBlocks, c.Cache.BlockSize, c.Cache.KvHeads, c.Cache.HeadSize, c.Cache.DType, CPU);
         torchCache.Keys[0].copy_(c.Cache.Keys[0]);
         torchCache.Values[0].copy_(c.Cache.Values[0]);
@@ -275,6 +324,8 @@ public class NativeWindowAndSoftCapTests
     [InlineData(64, 16, 60, 4.0, ScalarType.Float32)]
     [InlineData(36, 4, 7, 2.5, ScalarType.Float32)]   // the scalar kernel
     [InlineData(72, 5, 3, 50.0, ScalarType.BFloat16)]
+    [InlineData(64, 4, 24, 30.0, ScalarType.Float16)]
+    [InlineData(36, 3, 7, 0.0, ScalarType.Float16)]   // the scalar kernel
     public void WindowedAndCappedAttentionMatchesReference(int headSize, int blockSize, int window, double softCap, ScalarType dtype)
     {
         using var c = PagedCase.Create(headSize * 7 + window, Mixed, queryHeads: 8, kvHeads: 2, headSize: headSize,

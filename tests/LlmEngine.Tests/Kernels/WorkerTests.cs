@@ -33,16 +33,20 @@ public class WorkerTests
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 2)]   // every rank of every stage sizes its part of the cache alike
-    public void ABFloat16CacheHoldsTwiceTheBlocksOfAFloat32OneInTheSameSpace(int tensorParallel, int pipelineParallel)
+    [InlineData(1, 1, "bfloat16", null)]
+    [InlineData(2, 2, "bfloat16", null)]   // every rank of every stage sizes its part of the cache alike
+    [InlineData(1, 1, "float16", null)]
+    [InlineData(2, 2, "float16", null)]
+    [InlineData(1, 1, "auto", "q8_0")]     // auto under quantized weights: float16
+    public void A16BitCacheHoldsTwiceTheBlocksOfAFloat32OneInTheSameSpace(int tensorParallel, int pipelineParallel, string dtype, string? quantization)
     {
         var options = Options(numBlocks: 0) with
         {
             KvCacheSpaceGiB = 0.001, PreemptionMode = PreemptionMode.Swap, TensorParallelSize = tensorParallel, PipelineParallelSize = pipelineParallel,
+            Quantization = quantization,
         };
-        using var exact = Worker.Create(options with { KvCacheDType = "auto" });
-        using var rounded = Worker.Create(options with { KvCacheDType = "bfloat16" });
+        using var exact = Worker.Create(options with { KvCacheDType = "float32" });
+        using var rounded = Worker.Create(options with { KvCacheDType = dtype });
         Assert.Equal((2 * exact.DeviceBlocks, 2 * exact.SwapBlocks), (rounded.DeviceBlocks, rounded.SwapBlocks));
     }
 

@@ -17,12 +17,14 @@ internal static class GgufModels
         var (architecture, config, tokenizer) = Header(file, maxModelLength);
         // Decoded tensors are copied into the model's; blocks kept as views hold the mapping open.
         var source = new GgufWeightSource(file, architecture.Tensors(config, file));
-        var model = architecture.Create(config, new WeightReader(dummy ? null : source, file.Path, dtype, device, seed, dequantize: dequantize));
+        var reader = new WeightReader(dummy ? null : source, file.Path, dtype, device, seed, dequantize: dequantize);
+        var model = architecture.Create(config, reader);
         string name = Path.GetFileNameWithoutExtension(path);
         string weights = dummy ? "dummy weights" : string.Join(", ", file.Tensors.Values.GroupBy(t => t.Type).Select(g => $"{g.Count()} {Quantization.GgmlTypeInfo.Describe(g.Key)}"));
         return new LoadedModel(model, tokenizer, name, $"{architecture.Name} GGUF {file.Path} ({weights})", false)
         {
             ChatTemplate = file.Metadata.StringOrNull("tokenizer.chat_template"),
+            QuantizedWeights = reader.ReadBlocks,
         };
     }
 

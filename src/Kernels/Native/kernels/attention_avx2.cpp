@@ -1,4 +1,5 @@
-// The attention task for AVX2 + FMA: 8 floats per vector (the fallback for CPUs without AVX-512).
+// The attention task for AVX2 + FMA (and F16C for float16 caches): 8 floats per vector (the
+// fallback for CPUs without AVX-512).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -7,9 +8,10 @@
 #include <type_traits>
 
 #include "attention.h"
+#include "half.h"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 
 namespace llm::avx2 {
 
@@ -23,6 +25,7 @@ struct Simd {
         __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
+    static V load(const Half* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static void load_pair(const uint16_t* p, V& even, V& odd) {  // 16 bfloat16 -> elements 0,2,..,14 and 1,3,..,15
         __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
         even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));

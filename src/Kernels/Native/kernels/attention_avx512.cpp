@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "attention.h"
+#include "half.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
@@ -25,6 +26,7 @@ struct Simd {
         __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
+    static V load(const Half* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
     static void load_pair(const uint16_t* p, V& even, V& odd) {  // 32 bfloat16 -> elements 0,2,..,30 and 1,3,..,31
         __m512i x = _mm512_loadu_si512(p);
         even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));

@@ -7,6 +7,7 @@
 
 #include "attention.h"
 #include "bf16.h"
+#include "half.h"
 
 namespace llm::scalar {
 
@@ -14,6 +15,7 @@ namespace {
 
 inline float value(const float* p, int d) { return p[d]; }
 inline float value(const uint16_t* p, int d) { return bf16_to_float(p[d]); }
+inline float value(const Half* p, int d) { return half_to_float(p[d].bits); }
 
 template <typename E>
 void run_task(const AttentionArgs& a, const Task& t, int max_rows, float* partials, Scratch& scratch) {
@@ -62,6 +64,7 @@ void run_task(const AttentionArgs& a, const Task& t, int max_rows, float* partia
 
 void attention_task(const AttentionArgs& a, const Task& t, int max_rows, float* partials, Scratch& scratch) {
     if (a.kv_dtype == DType::BF16) run_task<uint16_t>(a, t, max_rows, partials, scratch);
+    else if (a.kv_dtype == DType::F16) run_task<Half>(a, t, max_rows, partials, scratch);
     else run_task<float>(a, t, max_rows, partials, scratch);
 }
 

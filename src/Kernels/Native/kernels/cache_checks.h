@@ -14,8 +14,9 @@ inline void check_write_kv(const TensorArg& key, const TensorArg& value, const T
                            const TensorArg& slot_mapping) {
     check(key_cache.dim == 4 && value_cache.dim == 4, "caches: expected [blocks, blockSize, kvHeads, headSize]");
     for (int d = 0; d < 4; ++d) check(value_cache.size(d) == key_cache.size(d), "value_cache: shape differs from key_cache's");
-    check(key_cache.dtype == value_cache.dtype && (key_cache.dtype == DType::F32 || key_cache.dtype == DType::BF16),
-          "caches: both float32 or both bfloat16 expected");
+    check(key_cache.dtype == value_cache.dtype &&
+              (key_cache.dtype == DType::F32 || key_cache.dtype == DType::BF16 || key_cache.dtype == DType::F16),
+          "caches: both float32, both bfloat16 or both float16 expected");
     check(key_cache.stride(3) == 1 && value_cache.stride(3) == 1, "caches: the head dimension must be dense");
     check(key.dim == 3 && value.dim == 3, "key/value: expected [tokens, kvHeads, headSize]");
     for (int d = 0; d < 3; ++d) {

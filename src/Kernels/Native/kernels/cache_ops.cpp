@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bf16.h"
+#include "half_rows.h"
 #include "thread_pool.h"
 
 namespace llm {
@@ -19,7 +20,8 @@ int64_t block_bytes(const TensorArg& cache) {
 
 void check_cache(const TensorArg& cache) {
     check(cache.dim == 4, cache.name, ": expected [blocks, blockSize, kvHeads, headSize], got ", cache.shape());
-    check(cache.dtype == DType::F32 || cache.dtype == DType::BF16, cache.name, ": float32 or bfloat16 expected");
+    check(cache.dtype == DType::F32 || cache.dtype == DType::BF16 || cache.dtype == DType::F16, cache.name,
+          ": float32, bfloat16 or float16 expected");
     check(cache.contiguous(), cache.name, ": must be contiguous");
 }
 
@@ -69,6 +71,8 @@ void write_kv_cpu(const TensorArg& key, const TensorArg& value, const TensorArg&
             int es = element_size(src.dtype);
             std::memcpy(static_cast<char*>(cache.data) + dst * es, static_cast<const char*>(src.data) + from * es,
                         static_cast<size_t>(D * es));
+        } else if (cache.dtype == DType::F16) {
+            to_half_row(static_cast<const char*>(src.data) + from * element_size(src.dtype), src.dtype, step, cache.as<uint16_t>() + dst, D);
         } else if (cache.dtype == DType::BF16) {
             uint16_t* out = cache.as<uint16_t>() + dst;
             for (int64_t d = 0; d < D; ++d)
