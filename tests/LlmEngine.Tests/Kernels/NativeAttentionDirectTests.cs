@@ -16,6 +16,7 @@ public class NativeAttentionDirectTests
     [InlineData(ScalarType.Float32, ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16, ScalarType.BFloat16)]
     [InlineData(ScalarType.BFloat16, ScalarType.Float32)]  // float32 queries, keys and values over a bfloat16 cache
+    [InlineData(ScalarType.Float16, ScalarType.Float32)]
     public void TheDirectCallGivesTheDispatchersBitsAndCache(ScalarType cacheType, ScalarType queryType)
     {
         (int, int)[] sequences = [(1, 1), (64, 64), (100, 20), (513, 1), (40, 1), (200, 1)];
