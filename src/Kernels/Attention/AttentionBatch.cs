@@ -63,11 +63,25 @@ public sealed class AttentionBatch : IDisposable
     public torch.Tensor BlockTableTensor(torch.Device device)
     {
         if (_blockTableTensor is not null) return _blockTableTensor;
+        var (flat, width) = FlatBlockTables();
+        return _blockTableTensor = torch.tensor(flat, dtype: torch.int32, device: device).reshape(NumSequences, width).DetachFromDisposeScope();
+    }
+
+    /// <summary>Block tables padded with zeros to the longest one (at least 1), row-major
+    /// [sequences, width]; built once per step.</summary>
+    public (int[] Flat, int Width) FlatBlockTables()
+    {
+        if (_flatBlockTables is { } built) return built;
         int width = Math.Max(1, BlockTables.Length == 0 ? 1 : BlockTables.Max(t => t.Length));
         var flat = new int[NumSequences * width];
         for (int i = 0; i < BlockTables.Length; i++) BlockTables[i].CopyTo(flat, i * width);
-        return _blockTableTensor = torch.tensor(flat, dtype: torch.int32, device: device).reshape(NumSequences, width).DetachFromDisposeScope();
+        return (_flatBlockTables = (flat, width)).Value;
     }
+    private (int[], int)? _flatBlockTables;
+
+    /// <summary>The longest context of the batch (0 when empty).</summary>
+    public int MaxContextLength => _maxContextLength ??= ContextLengths.Length == 0 ? 0 : ContextLengths.Max();
+    private int? _maxContextLength;
 
     public torch.Tensor ContextLengthTensor(torch.Device device) =>
         _contextTensor ??= torch.tensor(ContextLengths, dtype: torch.int32, device: device).DetachFromDisposeScope();

@@ -7,10 +7,11 @@ using static TorchSharp.torch;
 namespace LlmEngine.Kernels.Attention;
 
 /// <summary>
-/// Paged attention by the native kernels: one <c>llm::write_kv</c> and one
-/// <c>llm::paged_attention</c> call per layer, straight on the cache tensors and the batch's
-/// metadata tensors (no gathering, no padding). Prompt chunks and decode tokens of any mix go
-/// in the same call.
+/// Paged attention by the native kernels: <c>llm::write_kv</c> and <c>llm::paged_attention</c> per
+/// layer, straight on the cache tensors (no gathering, no padding). On CPU caches both run in one
+/// plain call on the batch's arrays (<see cref="NativeKernels.PagedAttentionDirect"/>); elsewhere, or
+/// with <c>LLM_ATTENTION_DIRECT=0</c>, two dispatcher calls on the batch's metadata tensors. Prompt
+/// chunks and decode tokens of any mix go in the same call.
 /// </summary>
 internal sealed class NativePagedAttention : IAttentionBackend
 {
@@ -37,11 +38,20 @@ internal sealed class NativePagedAttention : IAttentionBackend
     public Tensor Forward(int layer, Tensor query, Tensor key, Tensor value, AttentionScores scores, AttentionBatch batch)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Attention);
+        // size(d) rather than shape: a shape read is a new array filled through a callback (~1.5 us).
+        var output = empty(new[] { query.size(0), query.size(1), query.size(2) }, dtype: query.dtype, device: _cache.Device);
+        if (Direct)
+        {
+            NativeKernels.PagedAttentionDirect(output, query, _cache.Keys[layer], _cache.Values[layer], batch, scores, PartitionSize, key, value);
+            return output;
+        }
         CacheOperations.WriteKv(_cache, layer, key, value, batch.SlotMappingTensor(_cache.Device));
-        var output = empty(query.shape, dtype: query.dtype, device: query.device);
         Attend(layer, query, scores, batch, output);
         return output;
     }
+
+    // The plain export on CPU caches (NativeKernels.PagedAttentionDirect); the dispatcher elsewhere.
+    private bool Direct => _cache.Device.type == DeviceType.CPU && NativeKernels.DirectAttention;
 
     /// <summary>
     /// Attention of the batch's queries over what the cache holds (the step's keys and values
@@ -52,7 +62,10 @@ internal sealed class NativePagedAttention : IAttentionBackend
     {
         if (batch.NumSequences == 0 || batch.NumTokens == 0) return;
         var device = _cache.Device;
-        NativeKernels.PagedAttention(output, query, _cache.Keys[layer], _cache.Values[layer], batch.BlockTableTensor(device),
-            batch.ContextLengthTensor(device), batch.QueryStartTensor(device), scores, batch.ContextLengths.Max(), PartitionSize);
+        if (Direct)
+            NativeKernels.PagedAttentionDirect(output, query, _cache.Keys[layer], _cache.Values[layer], batch, scores, PartitionSize);
+        else
+            NativeKernels.PagedAttention(output, query, _cache.Keys[layer], _cache.Values[layer], batch.BlockTableTensor(device),
+                batch.ContextLengthTensor(device), batch.QueryStartTensor(device), scores, batch.MaxContextLength, PartitionSize);
     }
 }

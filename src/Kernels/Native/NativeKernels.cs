@@ -32,6 +32,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int> _packedLinear;
     private static delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int> _smallLinear;
+    private static delegate* unmanaged<RawTensor*, int, double, long, long, long, double, int> _pagedAttentionDirect;
     private static delegate* unmanaged<int> _bf16Dot;
     private static delegate* unmanaged<int> _f32Gemm;
 
@@ -123,6 +124,103 @@ public static unsafe class NativeKernels
             Call(op, [output, query, keyCache, valueCache, blockTables, contextLengths, queryStarts],
                 [BitConverter.DoubleToUInt64Bits(scores.Scale), (ulong)(long)maxContextLength, (ulong)(long)partitionSize,
                  (ulong)(long)scores.Window, BitConverter.DoubleToUInt64Bits(scores.SoftCap)]);
+    }
+
+    /// <summary>Whether <see cref="NativePagedAttention"/> calls <see cref="PagedAttentionDirect"/> on CPU caches
+    /// (<c>LLM_ATTENTION_DIRECT=0</c>: the two dispatcher calls, to compare on one build).</summary>
+    internal static bool DirectAttention { get; } = Environment.GetEnvironmentVariable("LLM_ATTENTION_DIRECT") != "0";
+
+    /// <summary>
+    /// <see cref="WriteKv"/> (when <paramref name="key"/> and <paramref name="value"/> are given) and then
+    /// <see cref="PagedAttention"/> on CPU tensors in one plain call (<c>llm_paged_attention_direct</c>): the same
+    /// kernels and checks, with the batch's arrays read where they lie (no metadata tensors) and no dispatcher,
+    /// whose boxing and autograd fallback cost a decode step at one sequence a visible part of its attention.
+    /// </summary>
+    public static void PagedAttentionDirect(Tensor output, Tensor query, Tensor keyCache, Tensor valueCache, AttentionBatch batch,
+        AttentionScores scores, int partitionSize = 0, Tensor? key = null, Tensor? value = null)
+    {
+        EnsureAvailable();
+        if ((key is null) != (value is null)) throw new ArgumentException("llm_paged_attention_direct: key and value go together");
+        if (batch.NumTokens == 0) return;
+        foreach (var t in (ReadOnlySpan<Tensor?>)[output, query, keyCache, valueCache, key, value])
+            if (t is not null && (t.device_type != DeviceType.CPU || t.dim() > 4))
+                throw new ArgumentException("llm_paged_attention_direct: CPU tensors of at most 4 dimensions expected");
+        var (tables, width) = batch.FlatBlockTables();
+        RawTensor* raw = stackalloc RawTensor[10];
+        int rc;
+        fixed (int* blockTables = tables, contexts = batch.ContextLengths, starts = batch.QueryStarts)
+        fixed (long* slots = batch.SlotMapping)
+        {
+            raw[0] = RawTensor.Of(output);
+            raw[1] = RawTensor.Of(query);
+            raw[2] = RawTensor.Of(keyCache);
+            raw[3] = RawTensor.Of(valueCache);
+            raw[4] = RawTensor.Of(blockTables, RawTensor.Int32, batch.NumSequences, width);
+            raw[5] = RawTensor.Of(contexts, RawTensor.Int32, batch.NumSequences);
+            raw[6] = RawTensor.Of(starts, RawTensor.Int32, batch.NumSequences + 1);
+            if (key is not null && value is not null)
+            {
+                raw[7] = RawTensor.Of(key);
+                raw[8] = RawTensor.Of(value);
+                raw[9] = RawTensor.Of(slots, RawTensor.Int64, batch.SlotMapping.Length);
+            }
+            rc = _pagedAttentionDirect(raw, key is null ? 0 : 1, scores.Scale, batch.MaxContextLength, partitionSize, scores.Window, scores.SoftCap);
+        }
+        GC.KeepAlive(output);
+        GC.KeepAlive(query);
+        GC.KeepAlive(keyCache);
+        GC.KeepAlive(valueCache);
+        GC.KeepAlive(key);
+        GC.KeepAlive(value);
+        if (rc != 0) throw new ArgumentException($"llm_paged_attention_direct: {TakeLastError()}");
+    }
+
+    /// <summary>A tensor as <c>kernels/tensor_arg.h</c>'s RawTensor describes it to a plain export.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RawTensor
+    {
+        public const int Int32 = 3, Int64 = 4;  // tensor_arg.h's DType numbers: F32, BF16, F16, I32, I64, Other
+
+        public IntPtr Data;
+        public long Dim;
+        public fixed long Sizes[4];
+        public fixed long Strides[4];
+        public int DType;
+
+        public static RawTensor Of(Tensor t)
+        {
+            var raw = new RawTensor { Data = TensorMemory.DataPointer(t), Dim = t.dim(), DType = Code(t.dtype) };
+            for (int d = 0; d < raw.Dim; d++)
+            {
+                raw.Sizes[d] = t.size(d);
+                raw.Strides[d] = t.stride(d);
+            }
+            return raw;
+        }
+
+        // A contiguous array of one or two dimensions.
+        public static RawTensor Of(void* data, int dtype, long rows, long columns = -1)
+        {
+            var raw = new RawTensor { Data = (IntPtr)data, Dim = columns < 0 ? 1 : 2, DType = dtype };
+            raw.Sizes[0] = rows;
+            raw.Strides[0] = columns < 0 ? 1 : columns;
+            if (columns >= 0)
+            {
+                raw.Sizes[1] = columns;
+                raw.Strides[1] = 1;
+            }
+            return raw;
+        }
+
+        private static int Code(ScalarType type) => type switch
+        {
+            ScalarType.Float32 => 0,
+            ScalarType.BFloat16 => 1,
+            ScalarType.Float16 => 2,
+            ScalarType.Int32 => Int32,
+            ScalarType.Int64 => Int64,
+            _ => 5,
+        };
     }
 
     /// <summary>Stores key/value [tokens, kvHeads, headSize] at their slots (int64 [tokens]; negative = skip).</summary>
@@ -276,6 +374,7 @@ public static unsafe class NativeKernels
         _quantizedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
         _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int>)Export("llm_packed_linear");
         _smallLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int>)Export("llm_small_linear");
+        _pagedAttentionDirect = (delegate* unmanaged<RawTensor*, int, double, long, long, long, double, int>)Export("llm_paged_attention_direct");
         _bf16Dot = (delegate* unmanaged<int>)Export("llm_native_bf16_dot");
         _f32Gemm = (delegate* unmanaged<int>)Export("llm_native_f32_gemm");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,31 @@ private:
     std::vector<AtenTensorHandle> handles_;
 };
 
-// A borrowed view of one tensor argument (the handle stays owned by a HandleGuard).
+// A tensor as a plain C export's caller describes it: its memory, sizes and strides (up to 4
+// dimensions) and its DType's number. The C# side fills it (NativeKernels.RawTensor).
+struct RawTensor {
+    void* data;
+    int64_t dim;
+    int64_t sizes[4];
+    int64_t strides[4];
+    int32_t dtype;
+};
+
+// A shape printed as [a, b, c] when a failed check formats its message, and not before: the
+// checks of every call build their arguments whether they pass or not.
+struct ShapeText {
+    int64_t dim;
+    const int64_t* sizes;
+};
+
+inline std::ostream& operator<<(std::ostream& out, const ShapeText& shape) {
+    out << '[';
+    for (int64_t d = 0; d < shape.dim; ++d) out << (d ? ", " : "") << shape.sizes[d];
+    return out << ']';
+}
+
+// A borrowed view of one tensor argument (the handle stays owned by a HandleGuard, or the
+// RawTensor by the plain export's caller).
 struct TensorArg {
     const char* name = "";
     AtenTensorHandle handle = nullptr;
@@ -91,6 +116,12 @@ struct TensorArg {
         static const int32_t cuda_type = aoti_torch_device_type_cuda();
         cuda = device == cuda_type;
     }
+    TensorArg(const RawTensor& raw, const char* arg_name)
+        : name(arg_name), data(raw.data), dim(raw.dim), sizes(raw.sizes), strides(raw.strides) {
+        check(raw.dim >= 0 && raw.dim <= 4, name, ": 0 to 4 dimensions expected, got ", raw.dim);
+        check(raw.dtype >= 0 && raw.dtype < static_cast<int32_t>(DType::Other), name, ": unknown dtype ", raw.dtype);
+        dtype = static_cast<DType>(raw.dtype);
+    }
     TensorArg(const TensorArg&) = delete;
     TensorArg& operator=(const TensorArg&) = delete;
 
@@ -109,11 +140,7 @@ struct TensorArg {
         }
         return true;
     }
-    std::string shape() const {
-        std::string s = "[";
-        for (int64_t d = 0; d < dim; ++d) s += (d ? ", " : "") + std::to_string(sizes[d]);
-        return s + "]";
-    }
+    ShapeText shape() const { return {dim, sizes}; }
     void expect(int64_t rank, DType type) const {
         check(dim == rank, name, ": expected ", rank, " dimensions, got ", shape());
         check(dtype == type, name, ": expected ", dtype_name(type), ", got ", dtype_name(dtype));
