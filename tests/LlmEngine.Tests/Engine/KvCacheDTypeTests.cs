@@ -145,18 +145,20 @@ public class KvCacheDTypeTests(ITestOutputHelper output)
         Assert.Equal($"--kv-cache-dtype '{name}' is not supported (supported: auto, float32, bfloat16, float16)", e.Message);
     }
 
-    [Fact]
-    public async Task SwappingABFloat16CacheOutAndInKeepsItsTokensUpToTheFirstNearTie()
+    [Theory]
+    [InlineData("bfloat16")]
+    [InlineData("float16")]
+    public async Task SwappingA16BitCacheOutAndInKeepsItsTokensUpToTheFirstNearTie(string dtype)
     {
         // Swapping moves blocks as bytes (prefix caching and copy-on-write copy them too), so a swapped
         // request reads back what it wrote. But its batches differ from a run with room for every
-        // request, and a float32 key that lands next to a bfloat16 rounding boundary may round the
-        // other way: measured, a top-2 gap of 0.003 flipped. So: the roomy run's tokens up to its
+        // request, and a float32 key that lands next to a 16-bit rounding boundary may round the
+        // other way: measured (bfloat16), a top-2 gap of 0.003 flipped. So: the roomy run's tokens up to its
         // first near-tie (a gap of RoundingFlipTie: a few such flips of single elements move a logit far less).
         var prompts = Prompts(32, 300, 500, seed: 9);
         var lengths = prompts.Select((_, i) => 8 + i % 40).ToArray();
-        var roomy = await Run(Options(SharedModels.Stories260K, "bfloat16", numBlocks: 1024), prompts, lengths, logprobs: 2);
-        var options = Options(SharedModels.Stories260K, "bfloat16", numBlocks: 1600 / 16, mode: PreemptionMode.Swap);
+        var roomy = await Run(Options(SharedModels.Stories260K, dtype, numBlocks: 1024), prompts, lengths, logprobs: 2);
+        var options = Options(SharedModels.Stories260K, dtype, numBlocks: 1600 / 16, mode: PreemptionMode.Swap);
         await using var engine = InferenceEngine.Start(options);
         var swapped = await Run(engine, prompts, lengths);
         int covered = 0, total = 0;
