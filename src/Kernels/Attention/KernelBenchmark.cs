@@ -23,6 +23,10 @@ public sealed record KernelBenchmarkOptions
     public int TorchRepeats { get; init; } = 3;
     /// <summary>Bytes of the tensor copied to measure memory bandwidth.</summary>
     public long BandwidthBytes { get; init; } = 256L << 20;
+    /// <summary>Read <see cref="BandwidthBytes"/> of other memory (untimed) before each timed call, so that
+    /// the call reads its keys and values from memory, as a decode step's attention does after the step's
+    /// weights have passed through the caches. Without it a case that fits in L2 or L3 runs from there.</summary>
+    public bool Cold { get; init; }
     public int Seed { get; init; } = 1;
 }
 
@@ -114,7 +118,9 @@ public static class KernelBenchmark
 
         var native = new NativePagedAttention(cache);
         double bandwidth = CopyBandwidth(o.BandwidthBytes), read = ReadBandwidth(o.BandwidthBytes);
-        double seconds = Median(o.Repeats, () => native.Forward(0, query, key, value, scale, step).Dispose());
+        using var evict = o.Cold ? ones(o.BandwidthBytes / 4, dtype: float32) : null;
+        Action? before = evict is null ? null : () => evict.sum().Dispose();
+        double seconds = Median(o.Repeats, () => native.Forward(0, query, key, value, scale, step).Dispose(), before);
         double? torchSeconds = null;
         if (o.TorchRepeats > 0)
         {
@@ -133,13 +139,14 @@ public static class KernelBenchmark
         return sorted.Length == 0 ? 0 : sorted[sorted.Length / 2];
     }
 
-    // Median seconds of `repeats` timed calls after one untimed warm-up call.
-    private static double Median(int repeats, Action call)
+    // Median seconds of `repeats` timed calls after one untimed warm-up call; `before` runs untimed before each.
+    private static double Median(int repeats, Action call, Action? before = null)
     {
         call();
         var times = new double[Math.Max(1, repeats)];
         for (int i = 0; i < times.Length; i++)
         {
+            before?.Invoke();
             long start = Stopwatch.GetTimestamp();
             call();
             times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;

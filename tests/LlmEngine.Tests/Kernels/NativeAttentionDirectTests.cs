@@ -62,3 +62,22 @@ public class NativeAttentionDirectTests
         Assert.Contains("value: shape [1, 2, 64] differs from key's [1, 4, 64]", dispatched.Message);
     }
 }
+
+public class KernelBenchmarkTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ACaseRunsWarmOrColdAndReadsEveryKeyAndValueOnce(bool cold)
+    {
+        var report = KernelBenchmark.RunDecode(new KernelBenchmarkOptions
+        {
+            BatchSizes = [2], ContextLengths = [40], DTypes = [ScalarType.BFloat16], Repeats = 3, TorchRepeats = 0,
+            BandwidthBytes = 4L << 20, Cold = cold,
+        });
+        var row = Assert.Single(report.Rows);
+        Assert.InRange(row.Milliseconds, 1e-6, 1e4);
+        // K/V bytes per second times the time: 2 sequences x 40 keys x 12 heads x 64 x 2 bytes, keys and values.
+        Assert.Equal(2.0 * 2 * 40 * 12 * 64 * 2, row.KvBytesPerSecond * row.Milliseconds / 1e3, 1e-3 * row.KvBytesPerSecond * row.Milliseconds / 1e3);
+    }
+}
