@@ -8,7 +8,7 @@ namespace LlmEngine.Actors;
 /// Owns the model, its KV cache and the attention backend (through the <see cref="IStepRunner"/>:
 /// one <see cref="ModelRunner"/>, or the tensor-parallel ranks behind one)
 /// and its own copy of the running sequences (<see cref="InputBatch"/>), and runs one step per
-/// message on the pinned worker dispatcher: it applies the step's changes, builds the model input
+/// message on its own thread (shared with its scheduler: <see cref="Engine.StepThread"/>): it applies the step's changes, builds the model input
 /// and samples. A step that throws is answered with a failure so the scheduler can fail the
 /// requests in it and go on.
 /// </summary>
@@ -22,7 +22,9 @@ internal sealed class WorkerActor : ReceiveActor
 
     public const string Dispatcher = "akka.actor.worker-dispatcher";
 
-    public static Props Props(IStepRunner runner, InputBatch batch) => Akka.Actor.Props.Create(() => new WorkerActor(runner, batch)).WithDispatcher(Dispatcher);
+    /// <param name="dispatcher">its thread: this pinned one, or the one it shares with its scheduler (<see cref="Engine.StepThread"/>)</param>
+    public static Props Props(IStepRunner runner, InputBatch batch, string dispatcher = Dispatcher) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(runner, batch)).WithDispatcher(dispatcher);
 
     public WorkerActor(IStepRunner runner, InputBatch batch)
     {

@@ -89,10 +89,11 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
         Observer = new EngineObserver(() => _scheduler.Tell(new SchedulerActor.TakeSnapshot()));
         _ownsSystem = ownsSystem;
         _system = system ?? ActorSystem.Create("llm-engine", EngineHocon.Config);
+        var (schedulerThread, workerThread) = StepThread.Dispatchers(_system);
         _scheduler = _system.ActorOf(
-            SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds)), model.Tokenizer, _meter, Observer, _health,
+            SchedulerActor.Props(scheduler, WorkerActor.Props(runner, new InputBatch(options.BlockSize, EosTokenIds), workerThread), model.Tokenizer, _meter, Observer, _health,
                 stages is { } gate ? new StepHold(gate, TimeSpan.FromSeconds(options.StageWaitSeconds)) : null)
-                .WithDispatcher("akka.actor.scheduler-dispatcher"),
+                .WithDispatcher(schedulerThread),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
         log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
