@@ -55,8 +55,18 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
             output = stage.IsWhole ? model.Forward(tokens, positions, batch, attention, rows) : ((IStagedModel)model).Forward(hidden, tokens, positions, batch, attention, rows);
         if (!stage.IsLast) return output.MoveToOuterDisposeScope();
         if (step.SampleLogitRows.Length == 0) return null;
-        var perSample = output.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
-        return perSample.cpu().MoveToOuterDisposeScope();
+        // A decode step samples every logits row in order: the logits are already the samples' (no copy of them).
+        var perSample = InOrder(step.SampleLogitRows, output.size(0)) ? output
+            : output.index_select(0, tensor(step.SampleLogitRows.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device));
+        return (perSample.device_type == DeviceType.CPU ? perSample : perSample.cpu()).MoveToOuterDisposeScope();
+    }
+
+    private static bool InOrder(int[] rows, long count)
+    {
+        if (rows.Length != count) return false;
+        for (int i = 0; i < rows.Length; i++)
+            if (rows[i] != i) return false;
+        return true;
     }
 
     /// <summary>The final norm and LM head on the sample rows' hidden states of a last stage that left them
