@@ -23,6 +23,9 @@ public sealed class ClusterRoutingTests(ThreeNodes cluster) : IClassFixture<Thre
         {
             var prompt = tokenizer.Encode(prompts[i]);
             var node = cluster.Nodes[i % cluster.Nodes.Length];
+            // The premise below: the entry node sees every replica idle, not a load report from the last request.
+            await ClusterNode.Eventually(() => node.FrontDoor.Directory.Replicas().All(r => r.Running + r.Waiting == 0 && r.InFlight == 0),
+                "every replica reported idle");
             Assert.Equal(await cluster.Reference(prompt, 40), await node.Complete($"any-{i}", prompt, 40));
         }
 
