@@ -124,18 +124,10 @@ public sealed class TensorShard
     public LinearWeight Head(WeightReader weights, string name, long vocab, long width) =>
         weights.AsLinear(SplitsHead ? Take(weights.Read(name, vocab, width), 0, Vocabulary(vocab)) : weights.Read(name, vocab, width));
 
-    /// <summary>residual += <see cref="RowParallel"/>(x, weight, bias); whole, the product adds itself into
-    /// residual where it can (<see cref="Linear.AddTo"/>).</summary>
-    public void RowParallelAdd(Tensor residual, Tensor x, LinearWeight weight, Tensor? bias)
-    {
-        if (IsWhole)
-        {
-            Linear.AddTo(residual, x, weight, bias);
-            return;
-        }
-        using var product = RowParallel(x, weight, bias);
-        residual.add_(product);
-    }
+    /// <summary>residual += <see cref="RowParallel"/>(x, weight, bias) where the whole product can add itself into
+    /// residual (<see cref="Linear.TryAddTo"/>); false, and residual untouched, elsewhere.</summary>
+    public bool TryRowParallelAdd(Tensor residual, Tensor x, LinearWeight weight, Tensor? bias) =>
+        IsWhole && Linear.TryAddTo(residual, x, weight, bias);
 
     /// <summary>x · Wᵀ + b for a row-parallel projection: the rank's partial product, summed over
     /// the ranks, then the (unsplit) bias once. Whole: one fused product as before.</summary>

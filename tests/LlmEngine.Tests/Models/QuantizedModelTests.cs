@@ -40,6 +40,35 @@ public class QuantizedModelTests
         Assert.True(compared >= 5, $"only {compared} steps had a clear choice");
     }
 
+    /// <summary>The o (and, where its rows are whole blocks, down) projection adding itself into the residual
+    /// (Linear.TryAddTo) gives the tokens and log-probabilities of the path without it (o's product added by
+    /// the norm's fused call, down's by libtorch).</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void TheFusedResidualAddGivesTheSameLogprobs(GgmlType type)
+    {
+        using var quantized = ModelFactory.Load(SharedModels.Stories260K, "auto", torch.ScalarType.Float32, torch.CPU, quantization: type);
+        var row = Stories260KReferenceTests.Rows[0];
+        var sampling = new SamplingParameters { Temperature = 0, MaxTokens = 12, Logprobs = 2 };
+        var eos = quantized.Config.EosTokenIds.ToArray();
+        bool before = LlmEngine.Kernels.Models.Layers.Linear.FusedResidual;
+        try
+        {
+            LlmEngine.Kernels.Models.Layers.Linear.FusedResidual = false;
+            var expected = DenseGenerator.Generate(quantized.Model, [row.PromptIds], sampling, eos)[0];
+            LlmEngine.Kernels.Models.Layers.Linear.FusedResidual = true;
+            var actual = DenseGenerator.Generate(quantized.Model, [row.PromptIds], sampling, eos)[0];
+            Assert.Equal(expected.TokenIds, actual.TokenIds);
+            for (int i = 0; i < expected.TokenIds.Length; i++)
+                Assert.Equal(expected.Samples[i].Top.Select(t => t.Logprob), actual.Samples[i].Top.Select(t => t.Logprob));
+        }
+        finally
+        {
+            LlmEngine.Kernels.Models.Layers.Linear.FusedResidual = before;
+        }
+    }
+
     [Fact]
     public void UnknownQuantizationTypesAreRejectedByName()
     {

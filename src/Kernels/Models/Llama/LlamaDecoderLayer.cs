@@ -80,11 +80,14 @@ internal sealed class LlamaDecoderLayer : IDisposable
             var value = qkv.narrow(1, q + kv, kv).reshape(n, _heads.Kv, headSize);
             attended = attention.Forward(_index, query, key, value, scores, batch);
         }
-        var attentionOut = _shard.RowParallel(attended.view(n, q), _output, _outputBias);
-
-        var gateUp = Linear.Apply(Norms.Rms(x, attentionOut, _postNorm, _config.NormEpsilon, unitOffset: false), _gateUp, _gateUpBias);
-        var hidden = Activations.Gated(_config.Activation, gateUp);
-        _shard.RowParallelAdd(x, hidden, _down, _downBias);
+        // The o and down projections add themselves into the residual stream where they can (Linear.TryAddTo);
+        // else the norm adds o's product and libtorch the down projection's.
+        var heads = attended.view(n, q);
+        var normed = _shard.TryRowParallelAdd(x, heads, _output, _outputBias)
+            ? Norms.Rms(x, _postNorm, _config.NormEpsilon)
+            : Norms.Rms(x, _shard.RowParallel(heads, _output, _outputBias), _postNorm, _config.NormEpsilon, unitOffset: false);
+        var hidden = Activations.Gated(_config.Activation, Linear.Apply(normed, _gateUp, _gateUpBias));
+        if (!_shard.TryRowParallelAdd(x, hidden, _down, _downBias)) x.add_(_shard.RowParallel(hidden, _down, _downBias));
     }
 
     public void Dispose()
