@@ -12,7 +12,8 @@ namespace LlmEngine.Host.Bench;
 /// output projection, the fused gate/up and down projections, then the LM head; random weights of
 /// the config's shapes) at each row count, on libtorch's GEMM, on the native small-batch kernel (up to
 /// 64 rows) and, where the CPU allows (float32: AVX-512; bfloat16: AVX512_BF16), on the packed GEMM (weights packed once
-/// before timing), alternating in one process. Medians over rounds of wall and calling-thread CPU time per step and the GFLOP/s
+/// before timing; its outputs in recycled memory as <c>Linear</c> makes them, and in new memory as libtorch's are),
+/// alternating in one process. Medians over rounds of wall and calling-thread CPU time per step and the GFLOP/s
 /// they give; with LLM_NATIVE_THREADS=1 OMP_NUM_THREADS=1 both arms run on the calling thread, so
 /// its CPU time counts all of their work, the steadiest figure on a loaded machine.
 /// </summary>
@@ -47,7 +48,7 @@ internal static class LinearCommand
             {
                 var inputs = shapes.Select(s => s.In).Distinct().ToDictionary(k => k, k => randn(new long[] { rows, k }, generator: generator).to(scalar));
                 double flops = 2.0 * rows * shapes.Sum(s => (double)s.Out * s.In);
-                string[] arms = ["libtorch", .. rows <= NativeMaxRows ? ["native"] : Array.Empty<string>(), .. packed[0] is null ? [] : new[] { "packed" }];
+                string[] arms = ["libtorch", .. rows <= NativeMaxRows ? ["native"] : Array.Empty<string>(), .. packed[0] is null ? [] : new[] { "packed", "packed, new memory" }];
                 var times = Alternation.Run(result.GetValue(rounds), result.GetValue(steps), arm =>
                 {
                     using var scope = NewDisposeScope();
@@ -59,7 +60,7 @@ internal static class LinearCommand
                             F.linear(x, weights[i]);
                             continue;
                         }
-                        var output = empty(new long[] { rows, shapes[i].Out }, dtype: scalar);
+                        var output = arms[arm] == "packed" ? RecycledTensors.Empty(rows, shapes[i].Out, scalar) : empty(new long[] { rows, shapes[i].Out }, dtype: scalar);
                         if (arms[arm] == "native") NativeKernels.SmallLinear(output, x, weights[i]);
                         else packed[i]!.Apply(output, x);
                     }

@@ -64,7 +64,7 @@ public static class Linear
         long rows = x.size(0);
         if (x.size(1) != weight.RowLength || x.device_type != DeviceType.CPU)
             throw new ArgumentException($"Linear: x [{string.Join(", ", x.shape)}] does not fit the packed weight [{weight.Rows}, {weight.RowLength}] on the CPU");
-        var output = Output(into, rows, weight.Rows, weight.DType) ?? empty(new[] { rows, weight.Rows }, dtype: weight.DType);
+        var output = Output(into, rows, weight.Rows, weight.DType) ?? RecycledTensors.Empty(rows, weight.Rows, weight.DType);
         weight.Run(output, x, rows);
         if (bias is not null) output.add_(bias);
         return output;
