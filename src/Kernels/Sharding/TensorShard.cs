@@ -125,12 +125,10 @@ public sealed class TensorShard
         weights.AsLinear(SplitsHead ? Take(weights.Read(name, vocab, width), 0, Vocabulary(vocab)) : weights.Read(name, vocab, width));
 
     /// <summary>x · Wᵀ + b for a row-parallel projection: the rank's partial product, summed over
-    /// the ranks, then the (unsplit) bias once. Whole: one fused product as before, written into
-    /// <paramref name="into"/> where <see cref="Linear.Apply(Tensor, LinearWeight, Tensor?, Tensor?)"/> takes it (a rank's
-    /// partial, which the other ranks read while they sum, always gets memory of its own).</summary>
-    public Tensor RowParallel(Tensor x, LinearWeight weight, Tensor? bias, Tensor? into = null)
+    /// the ranks, then the (unsplit) bias once. Whole: one fused product as before.</summary>
+    public Tensor RowParallel(Tensor x, LinearWeight weight, Tensor? bias)
     {
-        if (IsWhole) return Linear.Apply(x, weight, bias, into);
+        if (IsWhole) return Linear.Apply(x, weight, bias);
         var partial = Linear.Apply(x, weight);
         long started = Stopwatch.GetTimestamp();
         try

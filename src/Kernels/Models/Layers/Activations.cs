@@ -19,11 +19,10 @@ internal static class Activations
         : throw new ModelLoadException($"{source}: activation_function '{name}' is not supported (supported: {string.Join(", ", Supported)})");
 
     /// <summary>act(gate) · up for a fused projection [tokens, 2h] whose columns are [gate | up]: SiLU of
-    /// a few rows in one native call (<see cref="FusedOps"/>, written into <paramref name="into"/> when given), otherwise
-    /// libtorch's activation and product (a new tensor).</summary>
-    public static Tensor Gated(string name, Tensor gateUp, Tensor? into = null)
+    /// a few rows in one native call (<see cref="FusedOps"/>), otherwise libtorch's activation and product.</summary>
+    public static Tensor Gated(string name, Tensor gateUp)
     {
-        if (name == "silu" && FusedOps.Takes(gateUp)) return FusedOps.SiluMul(gateUp, into);
+        if (name == "silu" && FusedOps.Takes(gateUp)) return FusedOps.SiluMul(gateUp);
         var halves = gateUp.chunk(2, -1);
         return Apply(name, halves[0]).mul_(halves[1]);
     }

@@ -26,19 +26,19 @@ public static class Linear
     public const int NativeMaxRowsFloat32 = 64;
     public const int NativeMaxRowsBFloat16 = 8;
 
-    /// <param name="into">where the native kernels write the output when given (<see cref="StepBuffers"/>: contiguous,
-    /// [rows, out] of x's dtype); libtorch's paths return a new tensor all the same, so use the result</param>
-    public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null, Tensor? into = null)
+    public static Tensor Apply(Tensor x, LinearWeight weight, Tensor? bias = null)
     {
-        if (weight.Packed is { } packed) return Apply(x, packed, bias, into);
+        if (weight.Packed is { } packed) return Apply(x, packed, bias);
         if (weight.QuantizedParts is not { } parts)
         {
-            if (!weight.HalfInputs) return Apply(x, weight.Dense!, bias, into);
+            if (!weight.HalfInputs) return Apply(x, weight.Dense!, bias);
             using var rounded = x.to(ScalarType.Float16).to(x.dtype);
-            return Apply(rounded, weight.Dense!, bias, into);
+            return Apply(rounded, weight.Dense!, bias);
         }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        var output = Output(into, x.size(0), weight.OutFeatures, x.dtype) ?? empty(new[] { x.size(0), weight.OutFeatures }, dtype: x.dtype, device: x.device);
+        // The quantized kernels run on the CPU: a prompt chunk's products (and a decode step's LM head at 32-64 rows,
+        // 4-8 MB) in recycled memory, as the packed GEMM's.
+        var output = RecycledTensors.Empty(x.size(0), weight.OutFeatures, x.dtype);
         using var input = x.contiguous();
         long column = 0;
         foreach (var part in parts)
@@ -52,7 +52,7 @@ public static class Linear
 
     /// <summary>x · Wᵀ + b on a packed weight, any row count; x of any shape [..., k] (converted to the
     /// weight's dtype), the output [..., n] in the weight's dtype.</summary>
-    public static Tensor Apply(Tensor x, PackedDenseWeight weight, Tensor? bias = null, Tensor? into = null)
+    public static Tensor Apply(Tensor x, PackedDenseWeight weight, Tensor? bias = null)
     {
         if (x.dim() != 2 || x.dtype != weight.DType || !x.is_contiguous())
         {
@@ -64,30 +64,20 @@ public static class Linear
         long rows = x.size(0);
         if (x.size(1) != weight.RowLength || x.device_type != DeviceType.CPU)
             throw new ArgumentException($"Linear: x [{string.Join(", ", x.shape)}] does not fit the packed weight [{weight.Rows}, {weight.RowLength}] on the CPU");
-        var output = Output(into, rows, weight.Rows, weight.DType) ?? RecycledTensors.Empty(rows, weight.Rows, weight.DType);
+        var output = RecycledTensors.Empty(rows, weight.Rows, weight.DType);
         weight.Run(output, x, rows);
         if (bias is not null) output.add_(bias);
         return output;
     }
 
-    public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null, Tensor? into = null)
+    public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias = null)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
         if (!UsesNative(x, weight)) return F.linear(x, weight, bias);
-        var output = Output(into, x.size(0), weight.size(0), x.dtype) ?? empty(new[] { x.size(0), weight.size(0) }, dtype: x.dtype, device: x.device);
+        var output = empty(new[] { x.size(0), weight.size(0) }, dtype: x.dtype, device: x.device);
         NativeKernels.SmallLinear(output, x.contiguous(), weight);
         if (bias is not null) output.add_(bias);
         return output;
-    }
-
-    // The caller's output, checked: the kernels write [rows, columns] contiguous rows of dtype.
-    private static Tensor? Output(Tensor? into, long rows, long columns, ScalarType dtype)
-    {
-        if (into is null) return null;
-        if (into.dim() != 2 || into.size(0) != rows || into.size(1) != columns || into.dtype != dtype || !into.is_contiguous()
-            || into.device_type != DeviceType.CPU)
-            throw new ArgumentException($"Linear: the output must be a contiguous CPU [{rows}, {columns}] {dtype} tensor");
-        return into;
     }
 
     private static bool UsesNative(Tensor x, Tensor weight) =>

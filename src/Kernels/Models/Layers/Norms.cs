@@ -15,13 +15,12 @@ internal static class Norms
     /// <summary>Gemma's RMSNorm: x · (1 + w), the gain applied in float32 before the cast back.</summary>
     public static Tensor RmsUnitOffset(Tensor x, Tensor weight, double epsilon) => Rms(x, null, weight, epsilon, unitOffset: true);
 
-    /// <summary>x += residual in place (when given), then the RMSNorm of x; written into <paramref name="into"/>
-    /// (x's shape and dtype) where the fused call runs, else a new tensor.</summary>
-    public static Tensor Rms(Tensor x, Tensor? residual, Tensor weight, double epsilon, bool unitOffset, Tensor? into = null)
+    /// <summary>x += residual in place (when given), then the RMSNorm of x.</summary>
+    public static Tensor Rms(Tensor x, Tensor? residual, Tensor weight, double epsilon, bool unitOffset)
     {
         using var timed = ForwardProfile.Time(ProfileSection.Norm);
         if (FusedOps.Takes(x) && weight.dtype == x.dtype && (residual is null || FusedOps.Takes(residual) && residual.dtype == x.dtype))
-            return FusedOps.RmsNorm(x, residual, weight, epsilon, unitOffset, into);
+            return FusedOps.RmsNorm(x, residual, weight, epsilon, unitOffset);
         if (residual is not null) x.add_(residual);
         using var scope = NewDisposeScope();
         var normalized = RmsNormalized(x, epsilon);

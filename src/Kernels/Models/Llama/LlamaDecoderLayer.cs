@@ -17,7 +17,6 @@ internal sealed class LlamaDecoderLayer : IDisposable
     private readonly Tensor _inputNorm, _postNorm;
     private readonly LinearWeight _qkv, _output, _gateUp, _down;
     private readonly Tensor? _qkvBias, _outputBias, _gateUpBias, _downBias;
-    private readonly long _gateUpWidth;
 
     /// <summary>With a split <see cref="WeightReader.Shard"/>, keeps the rank's heads of q, k, v and
     /// the matching columns of o, and its share of gate/up rows and down columns.</summary>
@@ -48,7 +47,6 @@ internal sealed class LlamaDecoderLayer : IDisposable
             _gateUp = weights.AsLinear(Fused.Rows(Rows(weights.Read(p + "mlp.gate_proj.weight", ffn, d), ffnRows), Rows(weights.Read(p + "mlp.up_proj.weight", ffn, d), ffnRows)));
             _down = weights.AsLinear(TensorShard.Take(weights.Read(p + "mlp.down_proj.weight", d, ffn), 1, ffnRows));
         }
-        _gateUpWidth = _gateUp.OutFeatures;
         if (config.AttentionBias)
         {
             _qkvBias = Fused.Rows(Rows(weights.ReadBias(p + "self_attn.q_proj.bias", q), qRows), Rows(weights.ReadBias(p + "self_attn.k_proj.bias", kv), kvRows),
@@ -68,11 +66,7 @@ internal sealed class LlamaDecoderLayer : IDisposable
         using var scope = NewDisposeScope();
         long n = x.size(0), headSize = _config.HeadSize;
         long q = _heads.Query * headSize, kv = _heads.Kv * headSize;
-        // A prompt chunk's temporaries go into the thread's step buffers (null: allocated as before).
-        Tensor? Buffer(StepBuffers.Slot slot, long columns) => StepBuffers.Rows(slot, n, columns, x.dtype, x.device);
-        long d = x.size(1);
-        var normed = Norms.Rms(x, null, _inputNorm, _config.NormEpsilon, unitOffset: false, Buffer(StepBuffers.Slot.Normed, d));
-        var qkv = Linear.Apply(normed, _qkv, _qkvBias, Buffer(StepBuffers.Slot.Qkv, q + 2 * kv));
+        var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
         // narrow, not an index with ranges: one libtorch call instead of a slicing chain (~2 us less each at one row).
         var query = qkv.narrow(1, 0, q).view(n, _heads.Query, headSize);
         var key = qkv.narrow(1, q, kv).view(n, _heads.Kv, headSize);
@@ -81,13 +75,10 @@ internal sealed class LlamaDecoderLayer : IDisposable
             (query, key) = (rotary.Apply(query, cos, sin), rotary.Apply(key, cos, sin));
         var value = qkv.narrow(1, q + kv, kv).reshape(n, _heads.Kv, headSize);
         var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
-        var attentionOut = _shard.RowParallel(attended.view(n, q), _output, _outputBias, Buffer(StepBuffers.Slot.Projected, d));
+        var attentionOut = _shard.RowParallel(attended.view(n, q), _output, _outputBias);
 
-        var postNormed = Norms.Rms(x, attentionOut, _postNorm, _config.NormEpsilon, unitOffset: false, Buffer(StepBuffers.Slot.Normed, d));
-        var gateUp = Linear.Apply(postNormed, _gateUp, _gateUpBias, Buffer(StepBuffers.Slot.GateUp, _gateUpWidth));
-        var activated = Activations.Gated(_config.Activation, gateUp, Buffer(StepBuffers.Slot.Activated, _gateUpWidth / 2));
-        // The projection's slot again: attentionOut was added into x by the norm above.
-        x.add_(_shard.RowParallel(activated, _down, _downBias, Buffer(StepBuffers.Slot.Projected, d)));
+        var gateUp = Linear.Apply(Norms.Rms(x, attentionOut, _postNorm, _config.NormEpsilon, unitOffset: false), _gateUp, _gateUpBias);
+        x.add_(_shard.RowParallel(Activations.Gated(_config.Activation, gateUp), _down, _downBias));
     }
 
     public void Dispose()
