@@ -50,6 +50,17 @@ internal sealed class NativePagedAttention : IAttentionBackend
         return output;
     }
 
+    /// <summary>On CPU caches the heads of <paramref name="qkv"/> go to the kernels where they lie
+    /// (<see cref="NativeKernels.PagedAttentionDirect(Tensor, Tensor, int, int, int, Tensor, Tensor, AttentionBatch, AttentionScores, int)"/>).</summary>
+    public Tensor Forward(int layer, Tensor qkv, int queryHeads, int kvHeads, int headSize, AttentionScores scores, AttentionBatch batch)
+    {
+        if (!Direct) return IAttentionBackend.ForwardViews(this, layer, qkv, queryHeads, kvHeads, headSize, scores, batch);
+        using var timed = ForwardProfile.Time(ProfileSection.Attention);
+        var output = empty(new[] { qkv.size(0), queryHeads, headSize }, dtype: qkv.dtype, device: _cache.Device);
+        NativeKernels.PagedAttentionDirect(output, qkv, queryHeads, kvHeads, headSize, _cache.Keys[layer], _cache.Values[layer], batch, scores, PartitionSize);
+        return output;
+    }
+
     // The plain export on CPU caches (NativeKernels.PagedAttentionDirect); the dispatcher elsewhere.
     private bool Direct => _cache.Device.type == DeviceType.CPU && NativeKernels.DirectAttention;
 

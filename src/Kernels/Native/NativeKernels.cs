@@ -30,7 +30,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<IntPtr> _lastError;
     private static delegate* unmanaged<void> _clearError;
     private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int> _quantizedLinear;
-    private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int> _packedLinear;
+    private static delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, int> _packedLinear;
     private static delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int> _smallLinear;
     private static delegate* unmanaged<RawTensor*, int, double, long, long, long, double, int> _pagedAttentionDirect;
     private static delegate* unmanaged<int> _bf16Dot;
@@ -145,6 +145,42 @@ public static unsafe class NativeKernels
         foreach (var t in (ReadOnlySpan<Tensor?>)[output, query, keyCache, valueCache, key, value])
             if (t is not null && (t.device_type != DeviceType.CPU || t.dim() > 4))
                 throw new ArgumentException("llm_paged_attention_direct: CPU tensors of at most 4 dimensions expected");
+        var heads = stackalloc RawTensor[3];
+        heads[0] = RawTensor.Of(query);
+        if (key is not null && value is not null)
+        {
+            heads[1] = RawTensor.Of(key);
+            heads[2] = RawTensor.Of(value);
+        }
+        PagedAttentionDirect(output, heads, key is not null, keyCache, valueCache, batch, scores, partitionSize);
+        GC.KeepAlive(query);
+        GC.KeepAlive(key);
+        GC.KeepAlive(value);
+    }
+
+    /// <summary><see cref="PagedAttentionDirect(Tensor, Tensor, Tensor, Tensor, AttentionBatch, AttentionScores, int, Tensor?, Tensor?)"/>
+    /// with the step's query, key and value the heads of a fused projection, read where they lie: <paramref name="qkv"/>
+    /// [tokens, (queryHeads + 2 kvHeads) · headSize] on the CPU, each row q, k and v side by side, columns contiguous.</summary>
+    public static void PagedAttentionDirect(Tensor output, Tensor qkv, int queryHeads, int kvHeads, int headSize, Tensor keyCache, Tensor valueCache,
+        AttentionBatch batch, AttentionScores scores, int partitionSize = 0)
+    {
+        EnsureAvailable();
+        if (batch.NumTokens == 0) return;
+        if (qkv.device_type != DeviceType.CPU || output.device_type != DeviceType.CPU || output.dim() > 4 || qkv.dim() != 2 || qkv.stride(1) != 1
+            || qkv.size(1) < (queryHeads + 2L * kvHeads) * headSize)
+            throw new ArgumentException($"llm_paged_attention_direct: qkv [{qkv.size(0)}, {qkv.size(1)}] is not a CPU projection of {queryHeads} + 2 x {kvHeads} heads of {headSize} with contiguous columns");
+        var heads = stackalloc RawTensor[3];
+        heads[0] = RawTensor.Heads(qkv, 0, queryHeads, headSize);
+        heads[1] = RawTensor.Heads(qkv, queryHeads, kvHeads, headSize);
+        heads[2] = RawTensor.Heads(qkv, queryHeads + kvHeads, kvHeads, headSize);
+        PagedAttentionDirect(output, heads, true, keyCache, valueCache, batch, scores, partitionSize);
+        GC.KeepAlive(qkv);
+    }
+
+    // heads: query, key and value (the latter two when write), the callers keep their tensors alive.
+    private static void PagedAttentionDirect(Tensor output, RawTensor* heads, bool write, Tensor keyCache, Tensor valueCache, AttentionBatch batch,
+        AttentionScores scores, int partitionSize)
+    {
         var (tables, width) = batch.FlatBlockTables();
         RawTensor* raw = stackalloc RawTensor[10];
         int rc;
@@ -152,26 +188,23 @@ public static unsafe class NativeKernels
         fixed (long* slots = batch.SlotMapping)
         {
             raw[0] = RawTensor.Of(output);
-            raw[1] = RawTensor.Of(query);
+            raw[1] = heads[0];
             raw[2] = RawTensor.Of(keyCache);
             raw[3] = RawTensor.Of(valueCache);
             raw[4] = RawTensor.Of(blockTables, RawTensor.Int32, batch.NumSequences, width);
             raw[5] = RawTensor.Of(contexts, RawTensor.Int32, batch.NumSequences);
             raw[6] = RawTensor.Of(starts, RawTensor.Int32, batch.NumSequences + 1);
-            if (key is not null && value is not null)
+            if (write)
             {
-                raw[7] = RawTensor.Of(key);
-                raw[8] = RawTensor.Of(value);
+                raw[7] = heads[1];
+                raw[8] = heads[2];
                 raw[9] = RawTensor.Of(slots, RawTensor.Int64, batch.SlotMapping.Length);
             }
-            rc = _pagedAttentionDirect(raw, key is null ? 0 : 1, scores.Scale, batch.MaxContextLength, partitionSize, scores.Window, scores.SoftCap);
+            rc = _pagedAttentionDirect(raw, write ? 1 : 0, scores.Scale, batch.MaxContextLength, partitionSize, scores.Window, scores.SoftCap);
         }
         GC.KeepAlive(output);
-        GC.KeepAlive(query);
         GC.KeepAlive(keyCache);
         GC.KeepAlive(valueCache);
-        GC.KeepAlive(key);
-        GC.KeepAlive(value);
         if (rc != 0) throw new ArgumentException($"llm_paged_attention_direct: {TakeLastError()}");
     }
 
@@ -195,6 +228,21 @@ public static unsafe class NativeKernels
                 raw.Sizes[d] = t.size(d);
                 raw.Strides[d] = t.stride(d);
             }
+            return raw;
+        }
+
+        // Heads [first, first + count) of a projection [tokens, ..., heads of headSize, ...] with contiguous
+        // columns, as [tokens, count, headSize]: the view qkv.narrow(1, first · headSize, count · headSize).view(...).
+        public static RawTensor Heads(Tensor qkv, int first, int count, int headSize)
+        {
+            var raw = new RawTensor { Dim = 3, DType = Code(qkv.dtype) };
+            raw.Data = TensorMemory.DataPointer(qkv) + (nint)((long)first * headSize * qkv.ElementSize);
+            raw.Sizes[0] = qkv.size(0);
+            raw.Sizes[1] = count;
+            raw.Sizes[2] = headSize;
+            raw.Strides[0] = qkv.stride(0);
+            raw.Strides[1] = headSize;
+            raw.Strides[2] = 1;
             return raw;
         }
 
@@ -289,12 +337,13 @@ public static unsafe class NativeKernels
     }
 
     /// <summary><see cref="QuantizedLinear(Tensor, Tensor, QuantizedTensor, long)"/> on a packed weight: the same
-    /// integers (activations quantized to Q8_0 as llama.cpp does), float32 sums in another order.</summary>
-    public static void QuantizedLinear(Tensor output, Tensor x, PackedQuantizedWeight weight, long column = 0)
+    /// integers (activations quantized to Q8_0 as llama.cpp does), float32 sums in another order. With
+    /// <paramref name="accumulate"/>, out[:, column..] += x · weightᵀ, with the bits of <c>out.add_(x · weightᵀ)</c>.</summary>
+    public static void QuantizedLinear(Tensor output, Tensor x, PackedQuantizedWeight weight, long column = 0, bool accumulate = false)
     {
         var outputAt = QuantizedLinearOutput("llm_packed_linear", output, x, weight.Rows, weight.RowLength, column);
         int rc = _packedLinear(outputAt, output.size(1), TensorMemory.DataPointer(x), x.dtype == ScalarType.BFloat16 ? 1 : 0,
-            x.size(0), x.size(1), weight.DangerousGetHandle());
+            x.size(0), x.size(1), weight.DangerousGetHandle(), accumulate ? 1 : 0);
         GC.KeepAlive(x);
         GC.KeepAlive(output);
         GC.KeepAlive(weight);
@@ -372,7 +421,7 @@ public static unsafe class NativeKernels
         _lastError = (delegate* unmanaged<IntPtr>)Export("llm_native_last_error");
         _clearError = (delegate* unmanaged<void>)Export("llm_native_clear_error");
         _quantizedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, long, int>)Export("llm_quantized_linear");
-        _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int>)Export("llm_packed_linear");
+        _packedLinear = (delegate* unmanaged<IntPtr, long, IntPtr, int, long, long, IntPtr, int, int>)Export("llm_packed_linear");
         _smallLinear = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, int, long, long, long, int>)Export("llm_small_linear");
         _pagedAttentionDirect = (delegate* unmanaged<RawTensor*, int, double, long, long, long, double, int>)Export("llm_paged_attention_direct");
         _bf16Dot = (delegate* unmanaged<int>)Export("llm_native_bf16_dot");

@@ -124,6 +124,19 @@ public sealed class TensorShard
     public LinearWeight Head(WeightReader weights, string name, long vocab, long width) =>
         weights.AsLinear(SplitsHead ? Take(weights.Read(name, vocab, width), 0, Vocabulary(vocab)) : weights.Read(name, vocab, width));
 
+    /// <summary>residual += <see cref="RowParallel"/>(x, weight, bias); whole, the product adds itself into
+    /// residual where it can (<see cref="Linear.AddTo"/>).</summary>
+    public void RowParallelAdd(Tensor residual, Tensor x, LinearWeight weight, Tensor? bias)
+    {
+        if (IsWhole)
+        {
+            Linear.AddTo(residual, x, weight, bias);
+            return;
+        }
+        using var product = RowParallel(x, weight, bias);
+        residual.add_(product);
+    }
+
     /// <summary>x · Wᵀ + b for a row-parallel projection: the rank's partial product, summed over
     /// the ranks, then the (unsplit) bias once. Whole: one fused product as before.</summary>
     public Tensor RowParallel(Tensor x, LinearWeight weight, Tensor? bias)

@@ -46,6 +46,53 @@ public class NativeAttentionDirectTests
         Assert.True(direct.Cache.Keys[0][slot / bs, slot % bs].eq(direct.Key[-1].to(cacheType)).all().item<bool>());
     }
 
+    /// <summary>The heads of a fused projection read where they lie (NativePagedAttention's Forward on qkv, the
+    /// LLaMA layer's path) give the bits and cache of the same heads passed as views.</summary>
+    [Theory]
+    [InlineData(ScalarType.Float32, ScalarType.Float32)]
+    [InlineData(ScalarType.Float16, ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16, ScalarType.BFloat16)]
+    public void AFusedProjectionsHeadsGiveTheViewsBitsAndCache(ScalarType cacheType, ScalarType queryType)
+    {
+        (int, int)[] sequences = [(1, 1), (100, 20), (40, 1)];
+        using var fused = PagedCase.Create(23, sequences, queryHeads: 8, kvHeads: 2, dtype: cacheType, queryDType: queryType);
+        using var views = PagedCase.Create(23, sequences, queryHeads: 8, kvHeads: 2, dtype: cacheType, queryDType: queryType);
+        using var scope = NewDisposeScope();
+        long n = fused.Query.size(0), d = fused.Cache.HeadSize;
+        // One row of q, k and v side by side, and a column past them: the row stride is not the heads' width.
+        var qkv = cat([fused.Query.reshape(n, 8 * d), fused.Key.reshape(n, 2 * d), fused.Value.reshape(n, 2 * d), zeros(n, 1, dtype: queryType)], 1);
+        var projection = qkv.narrow(1, 0, 12 * d);
+        var viewsQuery = qkv.narrow(1, 0, 8 * d).view(n, 8, d);
+        var viewsKey = qkv.narrow(1, 8 * d, 2 * d).view(n, 2, d);
+        var viewsValue = qkv.narrow(1, 10 * d, 2 * d).view(n, 2, d);
+
+        var expected = full(new[] { n, 8, d }, double.NaN, dtype: queryType);
+        NativeKernels.PagedAttentionDirect(expected, viewsQuery, views.Cache.Keys[0], views.Cache.Values[0], views.Batch, views.Scores,
+            key: viewsKey, value: viewsValue);
+        var actual = full(new[] { n, 8, d }, double.NaN, dtype: queryType);
+        NativeKernels.PagedAttentionDirect(actual, projection, 8, 2, (int)d, fused.Cache.Keys[0], fused.Cache.Values[0], fused.Batch, fused.Scores);
+
+        Assert.False(actual.isnan().any().item<bool>(), "the fused call left an output element unwritten");
+        Assert.True(actual.eq(expected).all().item<bool>(), "the fused projection's heads give other bits than its views");
+        Assert.True(fused.Cache.Keys[0].eq(views.Cache.Keys[0]).all().item<bool>());
+        Assert.True(fused.Cache.Values[0].eq(views.Cache.Values[0]).all().item<bool>());
+        var slot = fused.Batch.SlotMapping[^1];
+        var bs = fused.Cache.BlockSize;
+        Assert.True(fused.Cache.Values[0][slot / bs, slot % bs].eq(fused.Value[-1].to(cacheType)).all().item<bool>());
+    }
+
+    [Fact]
+    public void AProjectionTooNarrowForItsHeadsIsRejected()
+    {
+        using var c = PagedCase.Create(24, [(40, 1)], queryHeads: 8, kvHeads: 2);
+        using var scope = NewDisposeScope();
+        var qkv = zeros(1, 11 * c.Cache.HeadSize);
+        var output = empty_like(c.Query);
+        var error = Assert.Throws<ArgumentException>(() => NativeKernels.PagedAttentionDirect(output, qkv, 8, 2, c.Cache.HeadSize, c.Cache.Keys[0],
+            c.Cache.Values[0], c.Batch, c.Scores));
+        Assert.Contains($"qkv [1, {11 * c.Cache.HeadSize}]", error.Message);
+    }
+
     [Fact]
     public void TheDirectCallRejectsWhatTheDispatcherRejectsWithTheSameReason()
     {

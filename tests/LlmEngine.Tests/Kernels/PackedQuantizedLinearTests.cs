@@ -1,3 +1,4 @@
+using LlmEngine.Kernels.Models.Layers;
 using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
 using TorchSharp;
@@ -144,6 +145,64 @@ public class PackedQuantizedLinearTests
         using var alone = Run(x, packed);
         Assert.True(fused[.., 2..21].eq(alone).all().item<bool>());
         Assert.True(fused[.., ..2].isnan().all().item<bool>() && fused[.., 21..].isnan().all().item<bool>());
+    }
+
+    /// <summary>With accumulate the product adds itself into out as it is stored: the bits of out.add_(product),
+    /// whose product is first rounded to out's dtype (bfloat16), on the one-row tiles and the many-row kernel.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 1, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_0, 1, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_0, 3, ScalarType.BFloat16)]
+    [InlineData(GgmlType.Q8_0, 20, ScalarType.Float32)]
+    [InlineData(GgmlType.Q4_K, 2, ScalarType.Float32)]
+    [InlineData(GgmlType.Q6_K, 5, ScalarType.BFloat16)]
+    public void AccumulatingGivesTheBitsOfAnAdd(GgmlType type, long m, ScalarType dtype)
+    {
+        long k = type is GgmlType.Q8_0 or GgmlType.Q4_0 ? 160 : 512;
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 37, k, 9);
+        using var _ = dequantized;
+        using var __ = weight;
+        using var packed = PackedQuantizedWeight.TryPack(weight);
+        if (packed is null) return;
+        using var x = randn(new[] { m, k }, generator: new Generator(6)).to(dtype);
+        using var residual = randn(new[] { m, 37L }, generator: new Generator(7)).mul(10).to(dtype);
+        using var product = Run(x, packed);
+        using var expected = residual.clone().add_(product);
+        using var actual = residual.clone();
+        NativeKernels.QuantizedLinear(actual, x, packed, accumulate: true);
+        Assert.True(actual.eq(expected).all().item<bool>(), $"{type} x {m} rows ({dtype}) added differs from out.add_(product)");
+    }
+
+    /// <summary>Linear.AddTo (a decode layer's down projection into its residual) gives the bits of
+    /// residual.add_(Linear.Apply(...)), fused or not (LLM_FUSED_RESIDUAL), with and without a bias.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0, false)]
+    [InlineData(GgmlType.Q8_0, true)]
+    public void LinearAddToGivesTheBitsOfApplyThenAdd(GgmlType type, bool bias)
+    {
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 48, 96, 4);
+        using var _ = dequantized;
+        using var linear = LinearWeight.Of(weight);
+        using var b = bias ? randn(48, generator: new Generator(2)) : null;
+        using var x = randn(new[] { 2L, 96 }, generator: new Generator(3));
+        using var residual = randn(new[] { 2L, 48 }, generator: new Generator(5));
+        using var product = Linear.Apply(x, linear, b);
+        using var expected = residual.clone().add_(product);
+        bool before = Linear.FusedResidual;
+        try
+        {
+            foreach (bool fused in new[] { true, false })
+            {
+                Linear.FusedResidual = fused;
+                using var actual = residual.clone();
+                Linear.AddTo(actual, x, linear, b);
+                Assert.True(actual.eq(expected).all().item<bool>(), $"fused {fused}: residual differs from residual.add_(Linear.Apply(...))");
+            }
+        }
+        finally
+        {
+            Linear.FusedResidual = before;
+        }
     }
 
     [Fact]

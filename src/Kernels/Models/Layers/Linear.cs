@@ -50,6 +50,27 @@ public static class Linear
         return output;
     }
 
+    /// <summary>Whether <see cref="AddTo"/> lets a packed quantized product add itself into the residual
+    /// (<c>LLM_FUSED_RESIDUAL=0</c>: a product of its own and libtorch's add, to compare on one build).</summary>
+    public static bool FusedResidual { get; set; } = Environment.GetEnvironmentVariable("LLM_FUSED_RESIDUAL") != "0";
+
+    /// <summary>residual += x · Wᵀ + b, with the bits of <c>residual.add_(Apply(x, weight, bias))</c>. A packed
+    /// quantized weight of one part without a bias adds its product into residual as it stores it: no output
+    /// tensor and no libtorch add per call (a decode step's down projection, once per layer).</summary>
+    public static void AddTo(Tensor residual, Tensor x, LinearWeight weight, Tensor? bias = null)
+    {
+        if (FusedResidual && bias is null && weight.QuantizedParts is [{ IsPacked: true } part] && residual.dim() == 2 && x.dim() == 2
+            && residual.dtype == x.dtype && residual.size(0) == x.size(0) && residual.is_contiguous())
+        {
+            using var timed = ForwardProfile.Time(ProfileSection.Linear);
+            using var input = x.contiguous();
+            part.AddTo(residual, input);
+            return;
+        }
+        using var product = Apply(x, weight, bias);
+        residual.add_(product);
+    }
+
     /// <summary>x · Wᵀ + b on a packed weight, any row count; x of any shape [..., k] (converted to the
     /// weight's dtype), the output [..., n] in the weight's dtype.</summary>
     public static Tensor Apply(Tensor x, PackedDenseWeight weight, Tensor? bias = null)

@@ -25,6 +25,7 @@ public sealed class LinearWeight : IDisposable
         _owned = owned;
         HalfInputs = halfInputs;
         Packed = packed;
+        OutFeatures = dense?.size(0) ?? packed?.Rows ?? parts!.Sum(p => p.Rows);
     }
 
     /// <summary>The weight as a tensor; null when only the packed copy is kept.</summary>
@@ -52,7 +53,8 @@ public sealed class LinearWeight : IDisposable
     /// <summary>The weight as a tensor: <see cref="Dense"/>, or a new one unpacked from the packed copy (the caller disposes it).</summary>
     public torch.Tensor? DenseOrUnpacked() => Dense is null && Packed is { } packed ? packed.Unpack() : Dense;
 
-    public long OutFeatures => Dense?.shape[0] ?? Packed?.Rows ?? QuantizedParts!.Sum(p => p.Rows);
+    /// <summary>Output columns; read once per product, so computed once (a tensor's shape is a new array each read).</summary>
+    public long OutFeatures { get; }
 
     /// <summary>A dense weight; <paramref name="owned"/>: disposed with this one (not so for a head
     /// tied to the embedding, which the model disposes). A float32 or bfloat16 one is packed where <see cref="Packs"/>

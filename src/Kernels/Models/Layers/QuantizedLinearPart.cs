@@ -40,6 +40,11 @@ public sealed class QuantizedLinearPart : IDisposable
         else NativeKernels.QuantizedLinear(output, x, _blocks!, column);
     }
 
+    /// <summary>output += x · partᵀ (the part's rows are all of output's columns), as <c>output.add_(x · partᵀ)</c>
+    /// rounds; packed parts only (<see cref="IsPacked"/>).</summary>
+    public void AddTo(Tensor output, Tensor x) =>
+        NativeKernels.QuantizedLinear(output, x, _packed ?? throw new InvalidOperationException("only a packed part adds into its output"), 0, accumulate: true);
+
     public void Dispose()
     {
         _packed?.Dispose();

@@ -67,18 +67,24 @@ internal sealed class LlamaDecoderLayer : IDisposable
         long n = x.size(0), headSize = _config.HeadSize;
         long q = _heads.Query * headSize, kv = _heads.Kv * headSize;
         var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
-        // narrow, not an index with ranges: one libtorch call instead of a slicing chain (~2 us less each at one row).
-        var query = qkv.narrow(1, 0, q).view(n, _heads.Query, headSize);
-        var key = qkv.narrow(1, q, kv).view(n, _heads.Kv, headSize);
-        // A few rows are rotated in place (q and k stay views of the projection), more by libtorch.
-        if (!rotary.TryRotateInPlace(qkv, _heads.Query + _heads.Kv, _config.HeadSize, cos, sin))
-            (query, key) = (rotary.Apply(query, cos, sin), rotary.Apply(key, cos, sin));
-        var value = qkv.narrow(1, q + kv, kv).reshape(n, _heads.Kv, headSize);
-        var attended = attention.Forward(_index, query, key, value, new AttentionScores(1.0 / Math.Sqrt(headSize)), batch);
+        var scores = new AttentionScores(1.0 / Math.Sqrt(headSize));
+        Tensor attended;
+        // A few rows are rotated in place and the backend reads q, k and v where they lie in the projection; more
+        // rows are rotated by libtorch, on views (narrow, not an index with ranges: one libtorch call, ~2 us less each).
+        if (rotary.TryRotateInPlace(qkv, _heads.Query + _heads.Kv, _config.HeadSize, cos, sin))
+            attended = attention.Forward(_index, qkv, _heads.Query, _heads.Kv, (int)headSize, scores, batch);
+        else
+        {
+            var query = rotary.Apply(qkv.narrow(1, 0, q).view(n, _heads.Query, headSize), cos, sin);
+            var key = rotary.Apply(qkv.narrow(1, q, kv).view(n, _heads.Kv, headSize), cos, sin);
+            var value = qkv.narrow(1, q + kv, kv).reshape(n, _heads.Kv, headSize);
+            attended = attention.Forward(_index, query, key, value, scores, batch);
+        }
         var attentionOut = _shard.RowParallel(attended.view(n, q), _output, _outputBias);
 
         var gateUp = Linear.Apply(Norms.Rms(x, attentionOut, _postNorm, _config.NormEpsilon, unitOffset: false), _gateUp, _gateUpBias);
-        x.add_(_shard.RowParallel(Activations.Gated(_config.Activation, gateUp), _down, _downBias));
+        var hidden = Activations.Gated(_config.Activation, gateUp);
+        _shard.RowParallelAdd(x, hidden, _down, _downBias);
     }
 
     public void Dispose()

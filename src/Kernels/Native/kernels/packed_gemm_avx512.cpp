@@ -42,7 +42,7 @@ void blocks_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, c
     for (int64_t b = 0; b < blocks; ++b, q += kGemmRows * 32, d += kGemmRows, bias += kGemmRows) {
         const uint8_t* pair = group + (b >> 1) * pair_bytes;
         // An item's first tile of a group streams it from memory; the others find it in the cache.
-        if (first && (b & 1) == 0) prefetch_ahead(pair, pair_bytes);
+        if ((b & 1) == 0) prefetch_ahead(pair, pair_bytes, first ? Fetch::Cached : Fetch::None);
         const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(pair + 32 * (b & 1))));
         const uint8_t* qb = pair + 64 + (b & 1) * quant_bytes;
         __m512i wq[8];
@@ -90,7 +90,7 @@ void super_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, co
     for (int64_t b = 0; b < blocks; ++b, q += kGemmRows * kSuperBlock, d += kGemmRows, pairs += kGemmRows * npairs) {
         const uint8_t* sb = group + b * L::bytes;
         // An item's first tile of a group streams it from memory; the others find it in the cache.
-        if (first) prefetch_ahead(sb, L::bytes);
+        prefetch_ahead(sb, L::bytes, first ? Fetch::Cached : Fetch::None);
         __m512i sumi[R];
         for (int i = 0; i < R; ++i) sumi[i] = zero;
 #pragma GCC unroll 4

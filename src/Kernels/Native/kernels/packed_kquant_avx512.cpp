@@ -29,7 +29,7 @@ template <QuantType T>
 struct Super {
     template <int M>
     static void tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, const float* d, const int32_t* bsums, int64_t m0,
-                     float* out, int64_t ldo, int64_t col, __mmask16 valid) {
+                     float* out, int64_t ldo, int64_t col, __mmask16 valid, Fetch fetch) {
         using L = KLayout<T>;
         constexpr int subs_per_chunk = L::subs / 4, zmm_per_sub = 16 / subs_per_chunk, sums_per_sub = 16 / L::subs;
         const int64_t blocks = w.blocks, k = w.k;
@@ -38,8 +38,7 @@ struct Super {
         for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
         for (int64_t b = 0; b < blocks; ++b) {
             const uint8_t* sb = group + b * L::bytes;
-            // The first tile of a group streams it from memory; the others find it in the cache.
-            if (m0 == 0) prefetch_ahead(sb, L::bytes);
+            prefetch_ahead(sb, L::bytes, fetch);
             __m512i sumi[M], summ[M];
             for (int i = 0; i < M; ++i) sumi[i] = summ[i] = zero;
             for (int c = 0; c < 4; ++c) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "bf16.h"
@@ -44,6 +45,19 @@ bool gemm_enabled() {
 
 }  // namespace
 
+namespace avx512 {
+
+// LLM_WEIGHT_PREFETCH=bypass streams decode tiles' weights with non-temporal prefetches (packed_avx512.h).
+bool stream_bypasses_caches() {
+    static const bool bypass = [] {
+        const char* v = std::getenv("LLM_WEIGHT_PREFETCH");
+        return v && std::string_view(v) == "bypass";
+    }();
+    return bypass;
+}
+
+}  // namespace avx512
+
 bool packable(QuantType type) {
     static const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                   __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
@@ -80,7 +94,7 @@ void free_packed(PackedWeight* packed) {
     delete packed;
 }
 
-void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, const PackedWeight& w) {
+void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, const PackedWeight& w, bool accumulate) {
     check(m >= 1 && ldo >= w.n, "packed_linear: m ", m, " and output row stride ", ldo, " do not fit n ", w.n);
     thread_local Scratch scratch;
     const int64_t k = w.k, blocks = w.blocks;
@@ -119,7 +133,7 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
 
     float* y = static_cast<float*>(out);
     int64_t stride = ldo;
-    if (bf16) {
+    if (bf16 || accumulate) {
         scratch.y.resize(static_cast<size_t>(m * w.n));
         y = scratch.y.data();
         stride = w.n;
@@ -140,16 +154,25 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
         auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
         ThreadPool::instance().for_spans(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
     }
-    if (bf16)
-        for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < w.n; ++j) static_cast<uint16_t*>(out)[i * ldo + j] = float_to_bf16(y[i * w.n + j]);
+    if (!bf16 && !accumulate) return;
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < w.n; ++j) {
+            const float v = y[i * w.n + j];
+            if (!bf16) {
+                static_cast<float*>(out)[i * ldo + j] += v;
+                continue;
+            }
+            uint16_t& o = static_cast<uint16_t*>(out)[i * ldo + j];
+            o = accumulate ? float_to_bf16(bf16_to_float(o) + bf16_to_float(float_to_bf16(v))) : float_to_bf16(v);
+        }
 }
 
 }  // namespace llm
 
 // C ABI for C#. llm_pack_quantized returns a packed copy of weight [n, k] (ggml blocks of `type`),
 // or null where the packed kernels cannot run (then use llm_quantized_linear) or on a bad shape
-// (llm_native_last_error() says which). llm_packed_linear is llm_quantized_linear on packed weights.
+// (llm_native_last_error() says which). llm_packed_linear is llm_quantized_linear on packed weights;
+// with accumulate != 0 it adds the product into out (packed_linear_cpu).
 LLM_EXPORT int llm_packable(int type) { return llm::packable(static_cast<llm::QuantType>(type)) ? 1 : 0; }
 
 LLM_EXPORT void* llm_pack_quantized(const uint8_t* weight, int type, int64_t n, int64_t k) {
@@ -163,12 +186,12 @@ LLM_EXPORT void* llm_pack_quantized(const uint8_t* weight, int type, int64_t n, 
 
 LLM_EXPORT void llm_free_packed(void* packed) { llm::free_packed(static_cast<llm::PackedWeight*>(packed)); }
 
-LLM_EXPORT int llm_packed_linear(void* out, int64_t ldo, const void* x, int x_bf16, int64_t m, int64_t k, const void* packed) {
+LLM_EXPORT int llm_packed_linear(void* out, int64_t ldo, const void* x, int x_bf16, int64_t m, int64_t k, const void* packed, int accumulate) {
     llm_native_clear_error();
     try {
         const auto& w = *static_cast<const llm::PackedWeight*>(packed);
         llm::check(k == w.k, "packed_linear: x has ", k, " columns, the weight ", w.k);
-        llm::packed_linear_cpu(out, ldo, x, x_bf16 != 0, m, w);
+        llm::packed_linear_cpu(out, ldo, x, x_bf16 != 0, m, w, accumulate != 0);
         return 0;
     } catch (const std::exception&) {
         return -1;

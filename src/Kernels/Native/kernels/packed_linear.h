@@ -63,8 +63,10 @@ bool packable(QuantType type);
 PackedWeight* pack_weight(const uint8_t* weight, QuantType type, int64_t n, int64_t k);
 void free_packed(PackedWeight* packed);
 
-// out [m, n] (row stride ldo) = x [m, k] · Wᵀ, x float32 or bfloat16 (out the same).
-void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, const PackedWeight& weight);
+// out [m, n] (row stride ldo) = x [m, k] · Wᵀ, x float32 or bfloat16 (out the same). With accumulate,
+// out += x · Wᵀ instead, rounded as out.add_(x · Wᵀ) rounds: the product rounded to out's dtype, then one
+// float addition (a residual stream taking a projection without a tensor of its own and an add).
+void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t m, const PackedWeight& weight, bool accumulate = false);
 
 namespace avx512 {
 // Packs rows [16 g, 16 g + 16) of weight (ggml layout) into packed group g.

@@ -18,15 +18,14 @@ template <QuantType T>
 struct Blocks {
     template <int M>
     static void tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, const float* d, const int32_t* bias, int64_t m0,
-                     float* out, int64_t ldo, int64_t col, __mmask16 valid) {
+                     float* out, int64_t ldo, int64_t col, __mmask16 valid, Fetch fetch) {
         constexpr int64_t quant_bytes = block_quant_bytes(T), pair_bytes = block_pair_bytes(T);
         const int64_t blocks = w.blocks, k = w.k;
         __m512 acc[M];
         for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
         for (int64_t b = 0; b < blocks; ++b) {
             const uint8_t* pair = group + (b >> 1) * pair_bytes;
-            // The first tile of a group streams it from memory; the others find it in the cache.
-            if (m0 == 0 && (b & 1) == 0) prefetch_ahead(pair, pair_bytes);
+            if ((b & 1) == 0) prefetch_ahead(pair, pair_bytes, fetch);
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(pair + 32 * (b & 1))));
             const uint8_t* qb = pair + 64 + (b & 1) * quant_bytes;
             __m512i wq[8];
