@@ -32,6 +32,22 @@ public class RecycledTensorsTests
     }
 
     [Fact]
+    public void ADisposeScopeReleasesARecycledTensorsBlock()
+    {
+        // The forward pass frees its temporaries with dispose scopes: a block left to the finalizer would
+        // stay out of the cache until a garbage collection.
+        if (!NativeKernels.IsAvailable) return;
+        IntPtr block;
+        using (NewDisposeScope())
+        {
+            var t = RecycledTensors.Empty(1, Columns + 3000, ScalarType.Float32);
+            block = TensorMemory.DataPointer(t);
+        }
+        using var next = RecycledTensors.Empty(1, Columns + 2000, ScalarType.Float32);
+        Assert.Equal(block, TensorMemory.DataPointer(next));
+    }
+
+    [Fact]
     public void ARecycledTensorIsAnOrdinaryContiguousTensor()
     {
         if (!NativeKernels.IsAvailable) return;
