@@ -200,6 +200,14 @@ bool decode_pass_enabled() {
     return enabled;
 }
 
+bool prompt_tiles_enabled() {
+    static const bool enabled = [] {
+        const char* v = std::getenv("LLM_ATTENTION_PROMPT_TILES");
+        return !(v && v[0] == '0');
+    }();
+    return enabled;
+}
+
 float* Scratch::floats(size_t n) {
     if (n > size_) {
         std::free(data_);

@@ -103,4 +103,8 @@ void paged_attention_cpu(const AttentionArgs& args, int max_context_len);
 // online-softmax chunks of prompt tiles; LLM_ATTENTION_DECODE=0 turns it off, to compare.
 bool decode_pass_enabled();
 
+// Whether prompt tiles (causal, no window or soft-capping) take the tile-as-lanes path rather than
+// the online chunks row by row; LLM_ATTENTION_PROMPT_TILES=0 turns it off, to compare.
+bool prompt_tiles_enabled();
+
 }  // namespace llm

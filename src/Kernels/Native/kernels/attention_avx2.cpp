@@ -42,6 +42,10 @@ struct Simd {
         __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes));
         return _mm256_blendv_ps(_mm256_set1_ps(fill), v, keep);
     }
+    // Lanes where a >= b keep v, the others become fill.
+    static V keep_ge(V v, V a, V b, float fill) {
+        return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_cmp_ps(a, b, _CMP_GE_OQ));
+    }
     static float reduce_max(V v) {
         __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         x = _mm_max_ps(x, _mm_movehl_ps(x, x));

@@ -42,6 +42,10 @@ struct Simd {
         __mmask16 k = n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
         return _mm512_mask_blend_ps(k, _mm512_set1_ps(fill), v);
     }
+    // Lanes where a >= b keep v, the others become fill.
+    static V keep_ge(V v, V a, V b, float fill) {
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ), _mm512_set1_ps(fill), v);
+    }
     static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
     static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
     static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
