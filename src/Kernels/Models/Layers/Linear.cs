@@ -36,7 +36,9 @@ public static class Linear
             return Apply(rounded, weight.Dense!, bias);
         }
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
-        var output = empty(new[] { x.size(0), weight.OutFeatures }, dtype: x.dtype, device: x.device);
+        // The quantized kernels run on the CPU: a prompt chunk's products (and a decode step's LM head at 32-64 rows,
+        // 4-8 MB) in recycled memory, as the packed GEMM's.
+        var output = RecycledTensors.Empty(x.size(0), weight.OutFeatures, x.dtype);
         using var input = x.contiguous();
         long column = 0;
         foreach (var part in parts)
