@@ -30,7 +30,9 @@ internal sealed record BatchRow(int BatchSize, int InputLength, int OutputLength
 }
 
 /// <summary>
-/// Runs each batch size in turn: a short warm-up request first (libtorch's first calls are slow),
+/// Runs each batch size in turn: a warm-up request first (libtorch's first calls are slow, and .NET
+/// compiles a method's optimized code only after some 30 calls: a warm-up of a few decode steps left a
+/// batch-1 row's measured steps partly in unoptimized code),
 /// then all sequences of random prompt tokens submitted at once, greedy, EOS ignored. Each row runs
 /// on a fresh engine (so nothing cached from an earlier row helps), whose KV cache, unless its size
 /// is given, holds exactly the batch, so nothing is preempted and no memory is wasted on a huge
@@ -56,6 +58,10 @@ internal static class BatchBench
         }
     }
 
+    // Decode steps of the warm-up request: enough calls for tiered compilation to replace the per-step
+    // code with its optimized version before the measured steps.
+    private const int WarmupSteps = 128;
+
     private static EngineOptions Sized(EngineOptions options, int batchSize, int inputLength, int outputLength)
     {
         var sized = options with { };
@@ -68,7 +74,7 @@ internal static class BatchBench
         int seed, Action onToken, CancellationToken cancel)
     {
         var random = new Random(seed + batchSize);
-        var warmup = BenchDataset.Generate(new DatasetSpec(DatasetKind.Random, 1, Math.Min(16, inputLength), Math.Min(4, outputLength), Seed: random.Next()),
+        var warmup = BenchDataset.Generate(new DatasetSpec(DatasetKind.Random, 1, Math.Min(16, inputLength), Math.Min(WarmupSteps, outputLength), Seed: random.Next()),
             engine.ModelConfig.VocabSize, DatasetOptionSet.ContextOf(engine));
         await ThroughputBench.RunAsync(engine, warmup, () => { }, cancel);
         var before = await engine.RefreshStatisticsAsync();
