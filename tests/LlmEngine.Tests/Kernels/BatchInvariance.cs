@@ -18,7 +18,9 @@ internal static class BatchInvariance
             using var part = x[..rows];
             using var batched = product(part);
             using var row = batched[..1];
-            Assert.True(row.eq(alone).all().item<bool>(), $"row 0 differs in a batch of {rows}");
+            using var equal = row.eq(alone);
+            using var same = equal.all();
+            Assert.True(same.item<bool>(), $"row 0 differs in a batch of {rows}");
         }
     }
 
