@@ -9,6 +9,7 @@
 #include "bf16.h"
 #include "isa.h"
 #include "thread_pool.h"
+#include "switches.h"
 
 namespace llm {
 
@@ -193,18 +194,12 @@ void each(ThreadPool& pool, int threads, int n, F& f) {
 }  // namespace
 
 bool decode_pass_enabled() {
-    static const bool enabled = [] {
-        const char* v = std::getenv("LLM_ATTENTION_DECODE");
-        return !(v && v[0] == '0');
-    }();
+    static const bool enabled = switched_on("LLM_ATTENTION_DECODE");
     return enabled;
 }
 
 bool prompt_tiles_enabled() {
-    static const bool enabled = [] {
-        const char* v = std::getenv("LLM_ATTENTION_PROMPT_TILES");
-        return !(v && v[0] == '0');
-    }();
+    static const bool enabled = switched_on("LLM_ATTENTION_PROMPT_TILES");
     return enabled;
 }
 

@@ -9,6 +9,7 @@
 #include "huge_pages.h"
 #include "isa.h"
 #include "thread_pool.h"
+#include "switches.h"
 
 namespace llm {
 
@@ -20,10 +21,7 @@ constexpr int64_t kSpanMinRows = 3;   // from here up to kBlockRows rows, items 
 
 // LLM_DENSE_SPANS=0 keeps batched decode steps on runs of blocks handed out in turn, to compare on one build.
 bool block_spans_enabled() {
-    static const bool on = [] {
-        const char* env = std::getenv("LLM_DENSE_SPANS");
-        return !(env && env[0] == '0');
-    }();
+    static const bool on = switched_on("LLM_DENSE_SPANS");
     return on;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "errors.h"
+#include "switches.h"
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -14,10 +15,7 @@ namespace llm {
 
 // LLM_HUGE_PAGES=0 leaves weights on the default pages, to compare the two on one build.
 bool huge_pages_enabled() {
-    static const bool on = [] {
-        const char* env = std::getenv("LLM_HUGE_PAGES");
-        return !(env && env[0] == '0');
-    }();
+    static const bool on = switched_on("LLM_HUGE_PAGES");
     return on;
 }
 

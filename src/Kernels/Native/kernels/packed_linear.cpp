@@ -10,6 +10,7 @@
 #include "huge_pages.h"
 #include "kquant_linear.h"
 #include "thread_pool.h"
+#include "switches.h"
 
 namespace llm {
 
@@ -36,10 +37,7 @@ constexpr int64_t kGemmItemRows = 256, kGemmItemGroups = 8;
 
 // LLM_PACKED_GEMM=0 keeps every row count on the tiles (for A/B measurements).
 bool gemm_enabled() {
-    static const bool enabled = [] {
-        const char* v = std::getenv("LLM_PACKED_GEMM");
-        return !(v && v[0] == '0');
-    }();
+    static const bool enabled = switched_on("LLM_PACKED_GEMM");
     return enabled;
 }
 

@@ -1,4 +1,5 @@
 #include "thread_pool.h"
+#include "switches.h"
 
 #include <sched.h>
 
@@ -36,10 +37,7 @@ std::chrono::nanoseconds spin_time() {
 
 // LLM_NATIVE_SPANS=0 hands for_spans' items out in index order like for_each's, to compare on one build.
 bool spans_enabled() {
-    static const bool enabled = [] {
-        const char* env = std::getenv("LLM_NATIVE_SPANS");
-        return !(env && env[0] == '0');
-    }();
+    static const bool enabled = switched_on("LLM_NATIVE_SPANS");
     return enabled;
 }
 
