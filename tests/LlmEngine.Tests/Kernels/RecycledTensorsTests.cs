@@ -51,6 +51,7 @@ public class RecycledTensorsTests
     [Fact]
     public void APromptRowsSizedTensorComesFromTheCacheInTheShapeAsked()
     {
+        using var temporaries = torch.NewDisposeScope();
         // 300 KiB: the size of a 128-token prompt's norm or attention output (384 KiB at llama-110m's width), which
         // glibc's memory gave back and faulted in again each step. An odd size class, as above.
         if (!NativeKernels.IsAvailable) return;
