@@ -44,6 +44,14 @@ public class NativePagedAttentionTests
     [InlineData(256, ScalarType.Float16)]
     [InlineData(40, ScalarType.Float16)]
     [InlineData(36, ScalarType.Float16)]
+    [InlineData(64, KvCacheDTypes.Float8E4M3)]
+    [InlineData(80, KvCacheDTypes.Float8E4M3)]
+    [InlineData(128, KvCacheDTypes.Float8E5M2)]
+    [InlineData(256, KvCacheDTypes.Float8E4M3)]
+    [InlineData(40, KvCacheDTypes.Float8E4M3)]
+    [InlineData(40, KvCacheDTypes.Float8E5M2)]
+    [InlineData(36, KvCacheDTypes.Float8E4M3)]
+    [InlineData(36, KvCacheDTypes.Float8E5M2)]
     public void EveryHeadSizeMatchesReference(int headSize, ScalarType dtype)
     {
         using var c = PagedCase.Create(headSize, Mixed, headSize: headSize, dtype: dtype);
@@ -59,6 +67,9 @@ public class NativePagedAttentionTests
     [InlineData(32, ScalarType.Float32)]
     [InlineData(1, ScalarType.Float16)]
     [InlineData(16, ScalarType.Float16)]
+    [InlineData(1, KvCacheDTypes.Float8E4M3)]
+    [InlineData(5, KvCacheDTypes.Float8E5M2)]
+    [InlineData(32, KvCacheDTypes.Float8E4M3)]
     public void EveryBlockSizeMatchesReference(int blockSize, ScalarType dtype)
     {
         using var c = PagedCase.Create(100 + blockSize, Mixed, blockSize: blockSize, dtype: dtype);
@@ -86,6 +97,7 @@ public class NativePagedAttentionTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16)]
+    [InlineData(KvCacheDTypes.Float8E4M3)]
     public void LongContextsUpTo4096Match(ScalarType dtype)
     {
         using var c = PagedCase.Create(4, [(511, 1), (512, 1), (513, 1), (1025, 1), (4096, 1), (4096, 24), (2000, 7)],
@@ -138,6 +150,8 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.BFloat16, 8, 2)]
     [InlineData(ScalarType.Float16, 12, 12)]
     [InlineData(ScalarType.Float16, 8, 2)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 12, 12)]
+    [InlineData(KvCacheDTypes.Float8E5M2, 8, 2)]
     public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads)
     {
         // Sequence 0 decodes over 1100 keys (more than one partition) alone and beside 1..39 others.
@@ -242,6 +256,7 @@ public class NativePagedAttentionTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.Float16)]   // --dtype bfloat16 with quantized weights: auto gives a float16 cache
+    [InlineData(KvCacheDTypes.Float8E4M3)]                 // --dtype bfloat16 --kv-cache-dtype fp8
     public void BFloat16QueriesOverAFloat32OrFloat16Cache(ScalarType cache)
     {
         using var c = PagedCase.Create(9, Mixed, dtype: cache, queryDType: ScalarType.BFloat16);
@@ -251,6 +266,8 @@ public class NativePagedAttentionTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.Float16)]   // write_kv's rounding is torch's .to(float16): the same cache bits
+    [InlineData(KvCacheDTypes.Float8E4M3)]                 // and fp8's torch's .to(float8) (after saturation, which these values never reach)
+    [InlineData(KvCacheDTypes.Float8E5M2)]
     public void ForwardWritesTheCacheAndMatchesTheTorchBackend(ScalarType cache)
     {
         using var c = PagedCase.Create(10, [(1, 1), (64, 64), (100, 20), (513, 1)], queryHeads: 8, kvHeads: 2, dtype: cache);
@@ -259,8 +276,8 @@ public class NativePagedAttentionTests
         torchCache.Values[0].copy_(c.Cache.Values[0]);
         using var actual = new NativePagedAttention(c.Cache).Forward(0, c.Query, c.Key, c.Value, c.Scores, c.Batch);
         using var expected = new TorchPagedAttention(torchCache).Forward(0, c.Query, c.Key, c.Value, c.Scores, c.Batch);
-        Assert.True(c.Cache.Keys[0].eq(torchCache.Keys[0]).all().item<bool>());
-        Assert.True(c.Cache.Values[0].eq(torchCache.Values[0]).all().item<bool>());
+        Assert.True(c.Cache.Keys[0].bytes.SequenceEqual(torchCache.Keys[0].bytes), "the keys' bits differ");
+        Assert.True(c.Cache.Values[0].bytes.SequenceEqual(torchCache.Values[0].bytes), "the values' bits differ");
         Assert.InRange(Compare.RelativeError(actual, expected), 0, 1e-5);
     }
 
