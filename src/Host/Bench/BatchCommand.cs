@@ -93,6 +93,7 @@ internal static class BatchCommand
             ["prompt_tokens_per_second"] = r.PromptTokensPerSecond,
             ["generation_tokens_per_second"] = r.GenerationTokensPerSecond,
             ["prompt_seconds"] = r.PromptSeconds,
+            ["prompt_round_seconds"] = r.PromptRoundSeconds,
             ["generation_seconds"] = r.GenerationSeconds,
             ["ms_per_decode_step"] = r.StepMilliseconds,
             ["prompt_share_of_ceiling"] = r.PromptTokensPerSecond / MachineCeilings.PromptTokensPerSecond(config, format),
@@ -134,6 +135,7 @@ internal static class BatchCommand
                 $"{r.StepMilliseconds:F1}", $"{r.EngineOverhead:P0}", $"{r.Preemptions}");
         }
         BenchConsole.Out.Write(table);
+        BenchConsole.Out.WriteLine("prompt tok/s: the median of " + string.Join(", ", rows.Select(r => $"{r.PromptRoundSeconds.Count} prompt round{(r.PromptRoundSeconds.Count > 1 ? "s" : "")} at batch {r.BatchSize}")));
         if (LlamaCppReference.SameShape(config) && rows.Any(r => r.InputLength != 128 || r.OutputLength != 128))
             BenchConsole.Out.MarkupLine("[yellow]note:[/] llama.cpp's rows are for 128 prompt + 128 generated tokens per sequence");
         if (!LlamaCppReference.SameShape(config))

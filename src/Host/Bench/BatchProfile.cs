@@ -11,6 +11,7 @@ namespace LlmEngine.Host.Bench;
 /// and decode steps apart. "dispatch + glue" is the forward pass outside the timed layers
 /// (libtorch dispatch, allocation, embedding, activations, residual adds); "control plane" is the
 /// phase's wall time per step outside the forward pass and sampling (scheduler, actors, messages).
+/// The prompt phase holds the steps of every measured prompt round.
 /// </summary>
 internal static class BatchProfile
 {
@@ -31,7 +32,7 @@ internal static class BatchProfile
         foreach (var r in rows)
         {
             if (r.Profile is not { } profile) continue;
-            foreach (var (phase, snapshot, wall) in new[] { ("prompt", profile.Prompt, r.PromptSeconds), ("decode", profile.Decode, r.GenerationSeconds) })
+            foreach (var (phase, snapshot, wall) in new[] { ("prompt", profile.Prompt, r.PromptRoundSeconds.Sum()), ("decode", profile.Decode, r.GenerationSeconds) })
             {
                 if (snapshot.Steps == 0) continue;
                 table.AddRow([$"{r.BatchSize}", phase, $"{snapshot.Steps}", .. Parts.Select(p => $"{snapshot.PerStepMs(p.Seconds(snapshot)):F2}"),
@@ -43,7 +44,7 @@ internal static class BatchProfile
 
     public static Dictionary<string, object> Json(BatchRow r, ProfileSnapshot prompt, ProfileSnapshot decode) => new()
     {
-        ["prompt"] = PhaseJson(prompt, r.PromptSeconds),
+        ["prompt"] = PhaseJson(prompt, r.PromptRoundSeconds.Sum()),
         ["decode"] = PhaseJson(decode, r.GenerationSeconds),
         ["libtorch_threads"] = torch.get_num_threads(),
         ["native_threads"] = NativeKernels.Threads,

@@ -69,6 +69,28 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task BatchReportsTheMedianOfItsPromptRounds()
+    {
+        Assert.Equal(0, await Run("batch", "--batch-sizes", "2", "--input-len", "8", "--output-len", "3", "--output-json", _dir.File("m.json")));
+
+        var row = Json("m.json").GetProperty("rows")[0];
+        var rounds = row.GetProperty("prompt_round_seconds").EnumerateArray().Select(r => r.GetDouble()).Order().ToList();
+        Assert.Equal(BatchBench.PromptRounds(2, 8), rounds.Count);
+        Assert.Equal(rounds[rounds.Count / 2], row.GetProperty("prompt_seconds").GetDouble());
+        Assert.Equal(2 * 8 / rounds[rounds.Count / 2], row.GetProperty("prompt_tokens_per_second").GetDouble(), 1e-9);
+    }
+
+    [Theory]
+    [InlineData(1, 128, 9)]
+    [InlineData(2, 128, 5)]
+    [InlineData(3, 128, 3)]
+    [InlineData(8, 128, 1)]
+    [InlineData(64, 128, 1)]
+    [InlineData(1, 8, 9)]
+    public void PromptRoundsHoldAThousandTokensInAnOddNumberOfAtMostNineRounds(int batchSize, int inputLength, int rounds) =>
+        Assert.Equal(rounds, BatchBench.PromptRounds(batchSize, inputLength));
+
+    [Fact]
     public async Task ServeCompletesEveryRequestAgainstAnInProcessServer()
     {
         Assert.Equal(0, await Run("serve", "--start-server", "--num-prompts", "5", "--input-len", "8", "--output-len", "6", "--request-rate", "50",
@@ -132,7 +154,8 @@ public sealed class BatchProfileTests : IDisposable
         var profile = row.GetProperty("profile");
         var decode = profile.GetProperty("decode");
         int promptSteps = profile.GetProperty("prompt").GetProperty("steps").GetInt32();
-        Assert.InRange(promptSteps, 1, 2);
+        int rounds = row.GetProperty("prompt_round_seconds").GetArrayLength();
+        Assert.InRange(promptSteps, rounds, 2 * rounds);
         Assert.Equal(row.GetProperty("num_steps").GetInt32(), promptSteps + decode.GetProperty("steps").GetInt32());
         double parts = new[] { "matmul_ms", "attention_ms", "norms_ms", "rotary_ms", "dispatch_glue_ms", "sampling_ms", "control_plane_ms" }
             .Sum(name => decode.GetProperty(name).GetDouble());

@@ -48,6 +48,23 @@ public class RecycledTensorsTests
     }
 
     [Fact]
+    public void APromptRowsSizedTensorComesFromTheCacheInTheShapeAsked()
+    {
+        // 300 KiB: the size of a 128-token prompt's norm or attention output (384 KiB at llama-110m's width), which
+        // glibc's memory gave back and faulted in again each step. An odd size class, as above.
+        if (!NativeKernels.IsAvailable) return;
+        IntPtr block;
+        using (var first = RecycledTensors.Empty([7, 11, 1010], ScalarType.Float32))
+        {
+            Assert.Equal(new long[] { 7, 11, 1010 }, first.shape);
+            Assert.True(first.is_contiguous());
+            block = TensorMemory.DataPointer(first);
+        }
+        using var next = RecycledTensors.Empty(1, 7 * 11 * 1010 - 100, ScalarType.Float32);
+        Assert.Equal(block, TensorMemory.DataPointer(next));
+    }
+
+    [Fact]
     public void ARecycledTensorIsAnOrdinaryContiguousTensor()
     {
         if (!NativeKernels.IsAvailable) return;

@@ -19,7 +19,18 @@
 
 namespace {
 
-constexpr size_t kSmallest = 1u << 20;  // smaller tensors: glibc reuses its heap for them
+// Smaller tensors are left to glibc: LLM_TENSOR_CACHE_MIN_KB kilobytes, default 128 (glibc's own threshold for
+// giving a block its own mapping). It was 1 MiB, but in glibc's memory a 128-token prompt's norm and attention
+// outputs (384 KiB each in float32 at llama-110m's width) kept faulting in fresh pages step after step (perf:
+// page faults inside rms_norm_row and the attention's store_output_rows); glibc trims free memory at the top
+// of a heap past 128 KiB by default.
+size_t smallest() {
+    static const size_t bytes = [] {
+        const char* env = std::getenv("LLM_TENSOR_CACHE_MIN_KB");
+        return (env ? static_cast<size_t>(std::atoll(env)) : 128u) << 10;
+    }();
+    return bytes;
+}
 
 size_t cache_limit() {
     static const size_t limit = [] {
@@ -52,10 +63,10 @@ Cache& cache() {
 }  // namespace
 
 // A 64-byte-aligned block of at least `bytes` for a tensor, to give back with llm_tensor_buffer_give (the
-// deleter of a tensor made over it), or null where the caller should allocate as usual: under 1 MiB, the
+// deleter of a tensor made over it), or null where the caller should allocate as usual: under the smallest size above, the
 // cache off, or out of memory.
 LLM_EXPORT void* llm_tensor_buffer_take(int64_t bytes) {
-    if (bytes < static_cast<int64_t>(kSmallest) || cache_limit() == 0) return nullptr;
+    if (bytes < static_cast<int64_t>(smallest()) || cache_limit() == 0) return nullptr;
     const size_t size = size_class(static_cast<size_t>(bytes));
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mutex);
