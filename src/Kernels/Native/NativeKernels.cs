@@ -54,6 +54,19 @@ public static unsafe class NativeKernels
     /// <summary>Threads of the kernels' pool (the calling thread included).</summary>
     public static int Threads => IsAvailable ? ((delegate* unmanaged<int>)Export("llm_native_threads"))() : 0;
 
+    /// <summary>How many KiB of the weights that the next decode products read (learned from the order of the
+    /// calling thread's products) the pool's idle workers prefetch between products, each its own share
+    /// (kernels/read_ahead.h; <c>LLM_READ_AHEAD_KB</c> until set; 0: off). Only the caches change: never a bit.</summary>
+    public static long ReadAheadKilobytes
+    {
+        get => IsAvailable ? ((delegate* unmanaged<long>)Export("llm_read_ahead_kb"))() : 0;
+        set
+        {
+            EnsureAvailable();
+            ((delegate* unmanaged<long, void>)Export("llm_set_read_ahead_kb"))(value);
+        }
+    }
+
     /// <summary>Whether <see cref="SmallLinear"/> computes bfloat16 products of 3 or more rows whose inner
     /// size is a multiple of 32 with AVX512_BF16 dot products (CPU support, kernels at AVX-512,
     /// <c>LLM_BF16_DOT</c> not 0), reading x and the weight as they are; otherwise it widens them to float32.</summary>

@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "huge_pages.h"
 #include "isa.h"
+#include "read_ahead.h"
 #include "thread_pool.h"
 #include "switches.h"
 
@@ -76,6 +77,7 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
                                     std::min(w.groups, (b + 2) * kBlockGroups));
         };
         ThreadPool::instance().for_spans(static_cast<int>(blocks), one);
+        read_ahead_after(&w, w.data, static_cast<size_t>(w.groups * w.steps * 64));
         return;
     }
     // An item: a row chunk by a run of column blocks, done in order, each block's weights fetched
@@ -91,6 +93,7 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
                                     std::min(w.groups, (b + 1) * kBlockGroups), std::min(w.groups, b1 * kBlockGroups));
     };
     ThreadPool::instance().for_each(static_cast<int>(runs * chunks), body);
+    if (chunks == 1) read_ahead_after(&w, w.data, static_cast<size_t>(w.groups * w.steps * 64));
 }
 
 }  // namespace llm

@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "huge_pages.h"
 #include "kquant_linear.h"
+#include "read_ahead.h"
 #include "thread_pool.h"
 #include "switches.h"
 
@@ -151,6 +152,7 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
         constexpr int64_t kChunk = 2;
         auto body = [&](int c) { avx512::packed_tiles(w, q, d, bias, m, c * kChunk, std::min(w.groups, (c + 1) * kChunk), y, stride); };
         ThreadPool::instance().for_spans(static_cast<int>((w.groups + kChunk - 1) / kChunk), body);
+        read_ahead_after(&w, w.data, static_cast<size_t>(w.groups * w.group_bytes));
     }
     if (!bf16 && !accumulate) return;
     for (int64_t i = 0; i < m; ++i)

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -47,11 +48,35 @@ public:
         run(count, [](void* c, int i) { (*static_cast<F*>(c))(i); }, &f, true);
     }
 
+    // Memory that the next jobs will read in spans, in order (read_ahead.h: a decode step's next weights).
+    // Between jobs, each idle worker prefetches its own share of each range, the part its span covers when the
+    // range is split evenly over the threads, a few KiB at a time, and leaves off as soon as a job comes: a line
+    // that one core fetched was no faster for the other than memory on this machine. Replaces the ranges given
+    // before; a worker skips what it fetched of them already. Prefetches never fault: a range whose memory was
+    // freed since costs a little bandwidth and nothing else. Without workers, nothing happens.
+    struct Range {
+        const void* data;
+        size_t bytes;
+    };
+    static constexpr int kMaxAhead = 16;
+    void read_ahead(const Range* ranges, int count);
+
 private:
     explicit ThreadPool(int threads);
-    void work_loop();
+    // A worker's place in the read-ahead ranges: its own copy of them (seq: the version copied), the range
+    // and offset in its share it fetches next, and the address after the last chunk it fetched.
+    struct AheadCursor {
+        uint32_t seq = 0;
+        int count = 0, range = 0;
+        size_t offset = 0;
+        Range ranges[kMaxAhead];
+        const char* done = nullptr;
+    };
+
+    void work_loop(int slot);
     void drain(int slot);
     bool claim(int span, int& index);
+    bool fetch_ahead(int slot, AheadCursor& cursor);  // one chunk of the worker's share; false when none is left
 
     int threads_;
     std::vector<std::thread> workers_;
@@ -66,7 +91,6 @@ private:
     bool open_ = false;
     std::atomic<int> joined_{0};  // workers inside the current job
     std::atomic<int> next_{0};
-    std::atomic<int> slots_{0};  // threads that took a slot in the current job (the caller is slot 0)
     // Span mode: span s is [s * count_ / threads_, (s + 1) * count_ / threads_); cursors_[s] its next item.
     struct alignas(64) Cursor {
         std::atomic<int> next{0};
@@ -76,6 +100,13 @@ private:
     int count_ = 0;
     void (*body_)(void*, int) = nullptr;
     void* context_ = nullptr;
+
+    // The read-ahead ranges, behind a seqlock (odd while a caller rewrites them).
+    std::mutex ahead_mutex_;  // one writer
+    std::atomic<uint32_t> ahead_seq_{0};
+    std::atomic<const void*> ahead_data_[kMaxAhead] = {};
+    std::atomic<size_t> ahead_bytes_[kMaxAhead] = {};
+    std::atomic<int> ahead_count_{0};
 };
 
 }  // namespace llm
