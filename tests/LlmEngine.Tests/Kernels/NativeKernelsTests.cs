@@ -27,6 +27,23 @@ public class NativeKernelsTests
         Assert.Throws<ArgumentException>(() => AttentionBackends.Create("flash", cache));
         Assert.Contains(NativeKernels.Isa, AttentionBackends.Describe(CPU));
     }
+
+    [Fact]
+    public void TheCallersCpuClockCountsItsOwnWorkAndNotTheWait()
+    {
+        // bench batch --profile splits a forward pass's CPU time by these clocks: the calling thread's must
+        // advance with its work and stand still while it sleeps (the machine may be loaded: wall time is no guide).
+        var (start, _) = NativeKernels.CpuNanoseconds;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long spent = 0;
+        while (spent < 5_000_000 && clock.Elapsed < TimeSpan.FromSeconds(20))
+            spent = NativeKernels.CpuNanoseconds.Thread - start;
+        Assert.True(spent >= 5_000_000, $"{spent} ns of CPU after {clock.Elapsed}");
+        var (beforeSleep, pool) = NativeKernels.CpuNanoseconds;
+        Thread.Sleep(50);
+        Assert.InRange(NativeKernels.CpuNanoseconds.Thread - beforeSleep, 0, 5_000_000);
+        Assert.True(pool >= 0);
+    }
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]
