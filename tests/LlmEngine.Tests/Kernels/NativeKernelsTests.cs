@@ -11,6 +11,7 @@ public class NativeKernelsTests
     [Fact]
     public void LibraryLoadsAndRegistersItsOperators()
     {
+        using var temporaries = torch.NewDisposeScope();
         Assert.Null(NativeKernels.UnavailableReason);
         Assert.True(NativeKernels.IsAvailable);
         Assert.Contains(NativeKernels.Isa, new[] { "avx512", "avx2", "scalar" });
@@ -20,6 +21,7 @@ public class NativeKernelsTests
     [Fact]
     public void AutoPicksTheNativeBackendWhereItLoads()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
         Assert.IsType<NativePagedAttention>(AttentionBackends.Create(null, cache));
         Assert.IsType<NativePagedAttention>(AttentionBackends.Create("native", cache));
@@ -68,6 +70,7 @@ public class NativeIsaVariantTests
     [InlineData("scalar", 80, ScalarType.Float16)]
     public void LowerInstructionSetsMatchTheReference(string isa, int headSize, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         string before = NativeKernels.Isa;
         if (!NativeKernels.SelectIsa(isa)) return;  // this CPU lacks it
         try
@@ -93,6 +96,7 @@ public class NativeIsaVariantTests
     [InlineData("scalar", ScalarType.BFloat16)]
     public void LowerInstructionSetsRoundIntoAFloat16CacheWithTheSameBits(string isa, ScalarType input)
     {
+        using var temporaries = torch.NewDisposeScope();
         string before = NativeKernels.Isa;
         if (!NativeKernels.SelectIsa(isa)) return;  // this CPU lacks it
         try
