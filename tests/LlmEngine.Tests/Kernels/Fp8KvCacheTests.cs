@@ -59,6 +59,7 @@ public class Fp8KvCacheTests
     [InlineData(KvCacheDTypes.Float8E5M2, 36, 8, 8)]
     public void EveryCodeReadsAsItsValueInDecodeAndPrompt(ScalarType format, int headSize, int kvHeads, int queryHeads)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Position 0's value row holds every code (code i % 256 at element i of the row's kv heads); its key
         // is zero. A query that sees key 0 alone gives it weight exactly 1, so its output is that value row
         // as the kernel decoded it. Token 0 of a 2-token prompt sees key 0 alone, as does a decode token
@@ -124,6 +125,7 @@ public class Fp8KvCacheTests
     [InlineData(KvCacheDTypes.Float8E5M2, 36, ScalarType.BFloat16)]
     public void WriteKvRoundsToNearestEvenAndSaturates(ScalarType format, int headSize, ScalarType input)
     {
+        using var temporaries = torch.NewDisposeScope();
         var inputs = Inputs(format);
         int tokens = (inputs.Length + headSize - 1) / headSize;
         var padded = inputs.Concat(Enumerable.Repeat(0f, tokens * headSize - inputs.Length)).ToArray();
