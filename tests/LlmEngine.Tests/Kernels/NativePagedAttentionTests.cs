@@ -124,6 +124,7 @@ public class NativePagedAttentionTests
 
     [Theory]
     [InlineData(12, 300)]    // split by kv heads alone
+    [InlineData(3, 300)]     // an odd number of kv heads: items of 2 and 1
     [InlineData(2, 3000)]    // two kv heads: the context is split too, then reduced
     public void ALoneDecodeSplitOverTheThreadsMatches(int kvHeads, int context)
     {
@@ -132,16 +133,18 @@ public class NativePagedAttentionTests
     }
 
     [Theory]
-    [InlineData(ScalarType.Float32, 4, 4)]
-    [InlineData(ScalarType.BFloat16, 12, 12)]
-    [InlineData(ScalarType.Float32, 8, 1)]   // one kv head: a lone long context is split into more partitions
-    [InlineData(ScalarType.BFloat16, 8, 2)]
-    [InlineData(ScalarType.Float16, 12, 12)]
-    [InlineData(ScalarType.Float16, 8, 2)]
-    public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads)
+    [InlineData(ScalarType.Float32, 4, 4, 1100)]
+    [InlineData(ScalarType.BFloat16, 12, 12, 1100)]
+    [InlineData(ScalarType.Float32, 8, 1, 1100)]   // one kv head: a lone long context is split into more partitions
+    [InlineData(ScalarType.BFloat16, 8, 2, 1100)]
+    [InlineData(ScalarType.Float16, 12, 12, 1100)]
+    [InlineData(ScalarType.Float16, 8, 2, 1100)]
+    [InlineData(ScalarType.Float16, 12, 12, 192)]  // alone: its kv heads split over the threads, in a batch: one item
+    [InlineData(ScalarType.Float32, 12, 3, 192)]
+    public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads, int firstContext)
     {
-        // Sequence 0 decodes over 1100 keys (more than one partition) alone and beside 1..39 others.
-        var sequences = Enumerable.Range(0, 40).Select(i => (i == 0 ? 1100 : 20 + 37 * i, 1)).ToArray();
+        // Sequence 0 decodes over firstContext keys (1100: more than one partition) alone and beside 1..39 others.
+        var sequences = Enumerable.Range(0, 40).Select(i => (i == 0 ? firstContext : 20 + 37 * i, 1)).ToArray();
         using var c = PagedCase.Create(21 + kvHeads, sequences, queryHeads, kvHeads, dtype: dtype);
         c.WriteWithTorch();
         var attention = new NativePagedAttention(c.Cache);

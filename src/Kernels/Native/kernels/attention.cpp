@@ -2,9 +2,11 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 
 #include "bf16.h"
 #include "isa.h"
@@ -60,6 +62,7 @@ TaskKernel kernel_for(const AttentionArgs& a) {
 
 struct Plan {
     std::vector<Group> groups;
+    std::vector<int> task_group;  // group of each task
     std::vector<int> lows;  // first key position each group attends to (its first token's window start)
     std::vector<int> keys;  // key positions each group attends to (its last token's position + 1)
     std::vector<Task> tasks;
@@ -127,13 +130,21 @@ int partition_for(const AttentionArgs& a, int s, int pool_threads) {
 // threads: those the call runs on; pool_threads: the pool's (the partitions depend on it alone).
 Plan plan(const AttentionArgs& a, int threads, int pool_threads) {
     Plan p;
-    // Until every thread has a few items (a batch of one still uses every core), a decode
-    // token's kv heads are split over items (that changes no sum); then long contexts are
-    // split into partitions (see partition_for).
+    // While the threads would idle (a few sequences: a batch of one still uses every core), a
+    // decode token's kv heads are split over items first (that changes no sum); then long
+    // contexts are split into partitions (see partition_for). The heads are halved only until
+    // the items come out even over the threads (or number 4 per thread): an item reads its heads'
+    // rows of each key position, adjacent in the cache, and one kv head per item left each thread
+    // reading 128-256 bytes out of every 1.5 KB, which one core read at ~2/3 of the rate of
+    // whole runs (see README.md). LLM_ATTENTION_COARSE_SPLIT=0 halves them down to 4 items per thread.
     int heads = a.kv_heads;
     const int default_part = a.partition_size > 0 ? a.partition_size : kPartition;
+    const bool coarse = coarse_split_enabled();
+    auto too_few = [&](long items) {
+        return items < 4L * threads && (!coarse || items < threads || items % threads != 0);
+    };
     make_groups(a, heads, p);
-    while (threads > 1 && heads > 1 && count_tasks(p, default_part) < 4L * threads) {
+    while (threads > 1 && heads > 1 && too_few(count_tasks(p, default_part))) {
         heads = (heads + 1) / 2;
         make_groups(a, heads, p);
     }
@@ -149,9 +160,11 @@ Plan plan(const AttentionArgs& a, int threads, int pool_threads) {
             grp.partial = p.slots;
             p.slots += grp.parts;
         }
-        for (int k = 0; k < grp.parts; ++k)
+        for (int k = 0; k < grp.parts; ++k) {
+            p.task_group.push_back(static_cast<int>(g));
             p.tasks.push_back({grp.seq, grp.kv_head, grp.heads, grp.q0, grp.nq, first_pos, low + k * part,
                                std::min(keys, low + (k + 1) * part), grp.parts > 1 ? grp.partial + k : -1});
+        }
     }
     return p;
 }
@@ -181,17 +194,12 @@ void reduce(const AttentionArgs& a, const Group& g, int max_rows, const float* p
     store_output_rows(a, t, acc, D, l);
 }
 
-// f(0..n-1) over the pool, or on this thread alone when the call is planned for one.
-template <typename F>
-void each(ThreadPool& pool, int threads, int n, F& f) {
-    if (threads > 1) {
-        pool.for_each(n, f);
-    } else {
-        for (int i = 0; i < n; ++i) f(i);
-    }
-}
-
 }  // namespace
+
+bool coarse_split_enabled() {
+    static const bool enabled = switched_on("LLM_ATTENTION_COARSE_SPLIT");
+    return enabled;
+}
 
 bool decode_pass_enabled() {
     static const bool enabled = switched_on("LLM_ATTENTION_DECODE");
@@ -280,22 +288,29 @@ void paged_attention_cpu(const AttentionArgs& a, int max_context_len) {
         partials = partial_storage.data();
     }
 
+    // The task that finishes a split group's last partition reduces the group (in partition
+    // order, as before): no second round over the pool. Its acquire sees the partials that the
+    // group's other tasks released as they finished.
+    std::unique_ptr<std::atomic<int>[]> unfinished;
+    if (p.slots > 0) {
+        unfinished = std::make_unique<std::atomic<int>[]>(p.groups.size());
+        for (size_t g = 0; g < p.groups.size(); ++g) unfinished[g].store(p.groups[g].parts, std::memory_order_relaxed);
+    }
     auto run_task = [&](int i) {
         thread_local Scratch scratch;
-        kernel(a, p.tasks[i], p.max_rows, partials, scratch);
+        const Task& t = p.tasks[i];
+        kernel(a, t, p.max_rows, partials, scratch);
+        if (t.partial < 0) return;
+        const int g = p.task_group[i];
+        if (unfinished[g].fetch_sub(1, std::memory_order_acq_rel) == 1)
+            reduce(a, p.groups[g], p.max_rows, partials, t.first_pos, scratch);
     };
-    each(pool, threads, static_cast<int>(p.tasks.size()), run_task);
-
-    if (p.slots == 0) return;
-    std::vector<int> split;
-    for (size_t g = 0; g < p.groups.size(); ++g)
-        if (p.groups[g].parts > 1) split.push_back(static_cast<int>(g));
-    auto run_reduce = [&](int i) {
-        thread_local Scratch scratch;
-        const Group& g = p.groups[split[i]];
-        reduce(a, g, p.max_rows, partials, first_position(a, g.seq) + (g.q0 - a.query_starts[g.seq]), scratch);
-    };
-    each(pool, threads, static_cast<int>(split.size()), run_reduce);
+    const int n = static_cast<int>(p.tasks.size());
+    if (threads > 1) {
+        pool.for_each(n, run_task);
+    } else {
+        for (int i = 0; i < n; ++i) run_task(i);
+    }
 }
 
 }  // namespace llm

@@ -99,6 +99,11 @@ void store_partial_rows(const Task& t, int rows, int head_size, int max_rows, co
 
 void paged_attention_cpu(const AttentionArgs& args, int max_context_len);
 
+// Whether a decode token's kv heads are split over items only until the items come out even over
+// the threads, rather than down to 4 items per thread; LLM_ATTENTION_COARSE_SPLIT=0 turns it off,
+// to compare.
+bool coarse_split_enabled();
+
 // Whether decode items take the two-sweep path (scores, softmax, values) rather than the
 // online-softmax chunks of prompt tiles; LLM_ATTENTION_DECODE=0 turns it off, to compare.
 bool decode_pass_enabled();
