@@ -20,7 +20,9 @@ internal static class StageWire
 
     public static StageTensor Tensor(torch.Tensor tensor)
     {
-        using var cpu = tensor.cpu().contiguous();
+        // Each step in a variable: an unreferenced temporary could be freed by its finalizer mid-call.
+        using var onCpu = tensor.cpu();
+        using var cpu = onCpu.contiguous();
         return new StageTensor(DTypeName(cpu.dtype), cpu.shape, cpu.bytes.ToArray());
     }
 

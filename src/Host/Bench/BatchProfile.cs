@@ -11,7 +11,9 @@ namespace LlmEngine.Host.Bench;
 /// and decode steps apart. "dispatch + glue" is the forward pass outside the timed layers
 /// (libtorch dispatch, allocation, embedding, activations, residual adds); "control plane" is the
 /// phase's wall time per step outside the forward pass and sampling (scheduler, actors, messages).
-/// The prompt phase holds the steps of every measured prompt round.
+/// The prompt phase holds the steps of every measured prompt round. The last two columns are CPU milliseconds per
+/// step inside the forward pass: of the thread that ran it, and of its kernel pool's workers (their polling for
+/// the next call included), so a forward pass whose matmul wall time is one thread's CPU time shows the second core idle.
 /// </summary>
 internal static class BatchProfile
 {
@@ -28,7 +30,7 @@ internal static class BatchProfile
     public static void Print(IReadOnlyList<BatchRow> rows)
     {
         var table = new Table().Title($"Where a step's time goes (ms per step; threads: libtorch {torch.get_num_threads()}, native kernels {NativeKernels.Threads}, sharing {Environment.ProcessorCount} CPUs)")
-            .AddColumns(["batch", "phase", "steps", .. Parts.Select(p => p.Name), "control plane", "step"]);
+            .AddColumns(["batch", "phase", "steps", .. Parts.Select(p => p.Name), "control plane", "step", "cpu: forward thread", "pool workers"]);
         foreach (var r in rows)
         {
             if (r.Profile is not { } profile) continue;
@@ -36,7 +38,8 @@ internal static class BatchProfile
             {
                 if (snapshot.Steps == 0) continue;
                 table.AddRow([$"{r.BatchSize}", phase, $"{snapshot.Steps}", .. Parts.Select(p => $"{snapshot.PerStepMs(p.Seconds(snapshot)):F2}"),
-                    $"{ControlPlaneMs(snapshot, wall):F2}", $"{snapshot.PerStepMs(wall):F2}"]);
+                    $"{ControlPlaneMs(snapshot, wall):F2}", $"{snapshot.PerStepMs(wall):F2}",
+                    $"{snapshot.PerStepMs(snapshot.ThreadCpuSeconds):F2}", $"{snapshot.PerStepMs(snapshot.PoolCpuSeconds):F2}"]);
             }
         }
         BenchConsole.Out.Write(table);
@@ -56,6 +59,8 @@ internal static class BatchProfile
         json["steps"] = s.Steps;
         json["control_plane_ms"] = ControlPlaneMs(s, wall);
         json["step_ms"] = s.PerStepMs(wall);
+        json["forward_thread_cpu_ms"] = s.PerStepMs(s.ThreadCpuSeconds);
+        json["pool_workers_cpu_ms"] = s.PerStepMs(s.PoolCpuSeconds);
         return json;
     }
 

@@ -64,7 +64,8 @@ public sealed class AttentionBatch : IDisposable
     {
         if (_blockTableTensor is not null) return _blockTableTensor;
         var (flat, width) = FlatBlockTables();
-        return _blockTableTensor = torch.tensor(flat, dtype: torch.int32, device: device).reshape(NumSequences, width).DetachFromDisposeScope();
+        using var rows = torch.tensor(flat, dtype: torch.int32, device: device);  // held: the view below is made from it
+        return _blockTableTensor = rows.reshape(NumSequences, width).DetachFromDisposeScope();
     }
 
     /// <summary>Block tables padded with zeros to the longest one (at least 1), row-major

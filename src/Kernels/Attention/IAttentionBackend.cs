@@ -33,9 +33,13 @@ public interface IAttentionBackend
         AttentionScores scores, AttentionBatch batch)
     {
         long n = qkv.size(0), q = queryHeads * headSize, kv = kvHeads * headSize;
-        using var query = qkv.narrow(1, 0, q).view(n, queryHeads, headSize);
-        using var key = qkv.narrow(1, q, kv).view(n, kvHeads, headSize);
-        using var value = qkv.narrow(1, q + kv, kv).view(n, kvHeads, headSize);
+        // The narrowed columns held in variables: an unreferenced temporary could be freed by its finalizer mid-call.
+        using var queryColumns = qkv.narrow(1, 0, q);
+        using var keyColumns = qkv.narrow(1, q, kv);
+        using var valueColumns = qkv.narrow(1, q + kv, kv);
+        using var query = queryColumns.view(n, queryHeads, headSize);
+        using var key = keyColumns.view(n, kvHeads, headSize);
+        using var value = valueColumns.view(n, kvHeads, headSize);
         return backend.Forward(layer, query, key, value, scores, batch);
     }
 }

@@ -35,6 +35,7 @@ public static unsafe class NativeKernels
     private static delegate* unmanaged<RawTensor*, int, double, long, long, long, double, int> _pagedAttentionDirect;
     private static delegate* unmanaged<int> _bf16Dot;
     private static delegate* unmanaged<int> _f32Gemm;
+    private static delegate* unmanaged<long> _threadCpu, _poolCpu;
 
     /// <summary>Whether the library loaded and registered its operators (CPU kernels).</summary>
     public static bool IsAvailable => Load() is null;
@@ -53,6 +54,10 @@ public static unsafe class NativeKernels
 
     /// <summary>Threads of the kernels' pool (the calling thread included).</summary>
     public static int Threads => IsAvailable ? ((delegate* unmanaged<int>)Export("llm_native_threads"))() : 0;
+
+    /// <summary>CPU time the calling thread has used, and its kernel pool's workers (the callers not included), in
+    /// nanoseconds; (0, 0) without the native kernels. <c>bench batch --profile</c> splits a forward pass's work by them.</summary>
+    public static (long Thread, long PoolWorkers) CpuNanoseconds => IsAvailable ? (_threadCpu(), _poolCpu()) : (0, 0);
 
     /// <summary>How many KiB of the weights that the next decode products read (learned from the order of the
     /// calling thread's products) the pool's idle workers prefetch between products, each its own share
@@ -439,6 +444,8 @@ public static unsafe class NativeKernels
         _pagedAttentionDirect = (delegate* unmanaged<RawTensor*, int, double, long, long, long, double, int>)Export("llm_paged_attention_direct");
         _bf16Dot = (delegate* unmanaged<int>)Export("llm_native_bf16_dot");
         _f32Gemm = (delegate* unmanaged<int>)Export("llm_native_f32_gemm");
+        _threadCpu = (delegate* unmanaged<long>)Export("llm_native_thread_cpu_ns");
+        _poolCpu = (delegate* unmanaged<long>)Export("llm_native_pool_cpu_ns");
         string cudaPath = Path.Combine(AppContext.BaseDirectory, CudaLibraryFile);
         _cuda = File.Exists(cudaPath) && torch.cuda.is_available() && NativeLibrary.TryLoad(cudaPath, out var cuda) &&
                 Marshal.PtrToStringUTF8(((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(cuda, "llm_native_cuda_status"))()) == "ok";

@@ -83,6 +83,9 @@ public sealed class ModelRunner(ICausalLanguageModel model, IAttentionBackend at
     public static StepOutput Sample(Tensor logits, SamplingRow[] rows)
     {
         using var profiled = ForwardProfile.Time(ProfileSection.Sampling);
+        // The scope holds every temporary of the checks and slices below until sampling ends: one
+        // left unreferenced could be freed by its finalizer while libtorch still reads it.
+        using var temporaries = NewDisposeScope();
         return SampleRows(logits, rows);
     }
 

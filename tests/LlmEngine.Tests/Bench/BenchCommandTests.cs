@@ -160,6 +160,10 @@ public sealed class BatchProfileTests : IDisposable
         double parts = new[] { "matmul_ms", "attention_ms", "norms_ms", "rotary_ms", "dispatch_glue_ms", "sampling_ms", "control_plane_ms" }
             .Sum(name => decode.GetProperty(name).GetDouble());
         Assert.True(decode.GetProperty("matmul_ms").GetDouble() > 0);
+        // One thread's CPU time inside the forward passes cannot pass their wall time.
+        double forward = new[] { "matmul_ms", "attention_ms", "norms_ms", "rotary_ms", "dispatch_glue_ms" }.Sum(name => decode.GetProperty(name).GetDouble());
+        Assert.InRange(decode.GetProperty("forward_thread_cpu_ms").GetDouble(), 1e-6, forward * 1.0001 + 0.001);
+        Assert.True(decode.GetProperty("pool_workers_cpu_ms").GetDouble() >= 0);
         Assert.True(parts <= decode.GetProperty("step_ms").GetDouble() * 1.0001, $"parts {parts} ms exceed the step");
     }
 }

@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Models;
+using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -39,6 +40,7 @@ public class BFloat16Tests(ITestOutputHelper output)
     [MemberData(nameof(FamiliesAndPaths))]
     public void GreedyTokensEqualFloat32UpToTheFirstNearTie(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(family);
         using var f32 = TinyHfReference.LoadModel(family);
         using var loaded = TinyHfReference.LoadModel(family, ScalarType.BFloat16);
@@ -72,6 +74,7 @@ public class BFloat16Tests(ITestOutputHelper output)
     [Fact]
     public void Gpt2OneTokenInputTiesInBFloat16AndTheLowerIdWins()
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of("gpt2");
         using var f32 = TinyHfReference.LoadModel("gpt2");
         using var bf16 = TinyHfReference.LoadModel("gpt2", ScalarType.BFloat16);
@@ -90,6 +93,7 @@ public class BFloat16Tests(ITestOutputHelper output)
     [MemberData(nameof(FamiliesAndPaths))]
     public void LastPositionLogitsAreWithinBFloat16ErrorOfFloat32(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(family);
         using var loaded = TinyHfReference.LoadModel(family, ScalarType.BFloat16);
         var logits = AttentionPath.Named(path).PromptLogits(loaded.Model, reference.Inputs);

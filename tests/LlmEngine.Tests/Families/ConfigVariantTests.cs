@@ -81,6 +81,7 @@ public class ConfigVariantTests
     [Fact]
     public void OptProjectionsBetweenAWiderEmbeddingAndTheHiddenSizeAreApplied()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         var config = TinyHfVariant.Config("opt");
         config["word_embed_proj_dim"] = 96;

@@ -57,6 +57,7 @@ public class FamilyRegistryTests
     [InlineData("qwen2", new int[0])]
     public void SlidingWindowsPerLayerFollowTheFamily(string family, int[] windows)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var loaded = TinyHfReference.LoadModel(family);
         Assert.Equal(windows, loaded.Config.SlidingWindows);
     }
@@ -93,6 +94,7 @@ public class FamilyRegistryTests
     [Fact]
     public void Gpt2GenerationWithMinTokensIndexesNothingBeyondTheVocabulary()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var loaded = TinyHfReference.LoadModel("gpt2");
         var sampling = new SamplingParameters { Temperature = 0, MaxTokens = 5, MinTokens = 3 };
         var result = DenseGenerator.Generate(loaded.Model, [[1, 2, 3]], sampling, loaded.Config.EosTokenIds.ToArray());

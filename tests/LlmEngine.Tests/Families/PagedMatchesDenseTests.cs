@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlmEngine.Tests.Families;
@@ -24,6 +25,7 @@ public class PagedMatchesDenseTests
     [MemberData(nameof(FamiliesAndPagedPaths))]
     public void PagedLogitsEqualDenseLogitsAtEveryPosition(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var loaded = TinyHfReference.LoadModel(family);
         var prompts = RandomPrompts(family, loaded.Config.VocabSize);
         var dense = AttentionPath.Dense.PromptLogits(loaded.Model, prompts);
@@ -40,6 +42,7 @@ public class PagedMatchesDenseTests
     [MemberData(nameof(FamiliesAndPagedPaths))]
     public void PagedGreedyTokensEqualDenseGreedyTokens(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var loaded = TinyHfReference.LoadModel(family);
         var prompts = RandomPrompts(family, loaded.Config.VocabSize);
         var dense = AttentionPath.Dense.Greedy(loaded.Model, prompts, maxTokens: 24);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -21,6 +22,7 @@ public class Phi3LongRopeTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void LastPositionLogitsOfShortAndLongPromptsMatchTransformers(string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(Family);
         using var loaded = TinyHfReference.LoadModel(Family);
         var logits = AttentionPath.Named(path).PromptLogits(loaded.Model, reference.Inputs);
@@ -35,6 +37,7 @@ public class Phi3LongRopeTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void GreedyContinuationsThatStayOnOneSideOfTheSwitchMatchTransformers(string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(Family);
         using var loaded = TinyHfReference.LoadModel(Family);
         // Inputs of 1 and 7 tokens stay short with 20 more; the 100-token input is long throughout.

@@ -1,3 +1,4 @@
+using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -21,6 +22,7 @@ public class ReferenceLogitsTests(ITestOutputHelper output)
     [MemberData(nameof(FamiliesAndPaths))]
     public void LastPositionLogitsOfEveryInputMatchTransformers(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(family);
         using var loaded = TinyHfReference.LoadModel(family);
         var logits = AttentionPath.Named(path).PromptLogits(loaded.Model, reference.Inputs);
@@ -36,6 +38,7 @@ public class ReferenceLogitsTests(ITestOutputHelper output)
     [MemberData(nameof(FamiliesAndPaths))]
     public void EveryPositionLogitsOfTheSevenTokenInputMatchTransformers(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(family);
         using var loaded = TinyHfReference.LoadModel(family);
         // All three inputs share the batch; only the 7-token one has every position to compare.
@@ -50,6 +53,7 @@ public class ReferenceLogitsTests(ITestOutputHelper output)
     [MemberData(nameof(FamiliesAndPaths))]
     public void GreedyContinuationsOfEveryInputMatchTransformers(string family, string path)
     {
+        using var temporaries = torch.NewDisposeScope();
         var reference = TinyHfReference.Of(family);
         using var loaded = TinyHfReference.LoadModel(family);
         var continuations = AttentionPath.Named(path).Greedy(loaded.Model, reference.Inputs, maxTokens: 20);

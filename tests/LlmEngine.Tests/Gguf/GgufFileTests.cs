@@ -29,6 +29,7 @@ public class GgufFileTests
     [Fact]
     public void ShapesArePyTorchOrderWithTheRowLast()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var file = GgufFile.Open(Stories);
         // ggml's ne is [64, 512] (row length first); a linear's weight is [out, in].
         Assert.Equal([512L, 64L], file.Info("token_embd.weight").Shape);
@@ -53,6 +54,7 @@ public class GgufFileTests
     [Fact]
     public void LlamaCppsRotaryRowOrderIsUndoneForQueriesAndKeys()
     {
+        using var temporaries = torch.NewDisposeScope();
         // llama2.c stores Q and K in the interleaved order GGUF keeps; Hugging Face's half-split order
         // is that order gathered by RotaryRows.SourceRows, which is what the GGUF source must return.
         using var gguf = GgufWeightSource.Open(Stories);

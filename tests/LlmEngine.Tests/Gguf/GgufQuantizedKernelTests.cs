@@ -5,6 +5,7 @@ using LlmEngine.Kernels.Models;
 using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Quantization;
 using LlmEngine.Tests.Families;
+using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -61,6 +62,7 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
     [MemberData(nameof(Files))]
     public void LastPositionLogitsAreLlamaCppsQuantizedOnes(string file)
     {
+        using var temporaries = torch.NewDisposeScope();
         Assert.True(NativeKernels.IsAvailable, NativeKernels.UnavailableReason);
         var reference = GgufReference.Of(file, dequantized: false);
         var errors = LastLogitErrors(file, reference, AttentionPath.Dense);
@@ -84,6 +86,7 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
     [MemberData(nameof(Files))]
     public void OnTheFloat16CacheAutoGivesThemLogitsMoveAsLlamaCppsDoOnItsFloat16Cache(string file)
     {
+        using var temporaries = torch.NewDisposeScope();
         Assert.True(NativeKernels.IsAvailable, NativeKernels.UnavailableReason);
         using (var loaded = GgufReference.LoadModel(file, dequantize: false))
             Assert.Equal(ScalarType.Float16, KvCacheDTypes.Of(KvCacheDTypes.Auto, loaded.Model.DType, loaded.QuantizedWeights));
@@ -127,6 +130,7 @@ public class GgufQuantizedKernelTests(ITestOutputHelper output)
     [MemberData(nameof(Files))]
     public void OnInputsOfTheirOwnTheKernelsAgreeWithTheDecodedWeights(string file)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Other inputs than llama.cpp's: the quantized path against the exact float32 one. They differ
         // by activation quantization only (0.1-0.3 on llama.cpp's inputs), and choose the same token
         // wherever the float32 path's own top-2 gap is wider than that.

@@ -34,6 +34,7 @@ public class CacheOperationsTests
     [InlineData(ScalarType.Float16, ScalarType.BFloat16)]
     public void WriteKvStoresAtTheSlotsLikeTheTorchPath(ScalarType cacheType, ScalarType inputType)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(20, [(40, 7), (3, 3), (90, 1)], queryHeads: 4, kvHeads: 4, dtype: cacheType, queryDType: inputType);
         using var expected = new PagedKvCache(1, c.Cache.NumBlocks, 16, 4, 64, cacheType, CPU);
         expected.Keys[0].copy_(c.Cache.Keys[0]);
@@ -47,6 +48,7 @@ public class CacheOperationsTests
     [Fact]
     public void WriteKvRoundsFloat32IntoABFloat16CacheToNearestEven()
     {
+        using var temporaries = torch.NewDisposeScope();
         // 1 + 2^-8 and 1 + 3 * 2^-8 lie halfway between two bfloat16 values: ties go to the even one
         // (1 and 1 + 2^-6); 1 + 2^-8 + 2^-20 is just above the tie and rounds up.
         float[] inputs = [1f + 1f / 256, 1f + 3f / 256, 1f + 1f / 256 + 1f / (1 << 20), -(1f + 1f / 256)];
@@ -133,6 +135,7 @@ public class CacheOperationsTests
     [Fact]
     public void WriteKvSkipsNegativeSlotsAndReadsStridedInputs()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var cache = RandomCache(1, 4, ScalarType.Float32, 21);
         using var before = cache.Keys[0].clone();
         using var wide = randn(3, 2, 128);

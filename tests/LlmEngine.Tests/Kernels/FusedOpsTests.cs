@@ -23,6 +23,7 @@ public class FusedOpsTests
     [InlineData(1365, 768, false)] // a prompt chunk's output: recycled memory (RecycledTensors)
     public void RmsNormMatchesTheLibTorchChain(int rows, int width, bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         using var generator = new Generator((ulong)(rows * 31 + width));
         using var x = randn(new long[] { rows, width }, generator: generator).mul(3).to(dtype);
@@ -37,6 +38,7 @@ public class FusedOpsTests
     [InlineData(true)]
     public void RmsNormAddsTheResidualInPlaceFirst(bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         using var generator = new Generator(7);
         using var x = randn(new long[] { 4, 96 }, generator: generator).to(dtype);
@@ -54,6 +56,7 @@ public class FusedOpsTests
     [InlineData(true)]
     public void UnitOffsetRmsNormAppliesOnePlusTheGainInFloat32(bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         using var generator = new Generator(11);
         using var x = randn(new long[] { 2, 200 }, generator: generator).to(dtype);
@@ -74,6 +77,7 @@ public class FusedOpsTests
     [InlineData(700, 2048, true)] // recycled memory, as above
     public void SiluMulMatchesSiluTimesUp(int rows, int h, bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         using var generator = new Generator((ulong)(rows * 13 + h));
         // Wide enough to reach exp's clamps at both ends.
@@ -96,6 +100,7 @@ public class FusedOpsTests
     [InlineData(RotaryStyle.HalfSplit, 64, 64, true, 130)]
     public void RotaryInPlaceEqualsTheLibTorchRotation(RotaryStyle style, int headSize, int rotated, bool bf16, int tokens)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         const int queryHeads = 4, kvHeads = 2;
         using var rotary = new RotaryEmbedding(rotated, 256, 10000, style, null, CPU);
@@ -122,6 +127,7 @@ public class FusedOpsTests
     [Fact]
     public void ContiguousRowsOfAnyCountAreTakenAndStridedOnesGoToLibTorch()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var prompt = zeros(2048, 16);
         using var one = zeros(1, 16);
         using var strided = zeros(4, 32)[.., ..16];
@@ -196,6 +202,7 @@ public class FusedOpsIsaTests
     [InlineData(1, 7, false, false, true)]
     public void VectorRmsNormGivesThePortableBits(int rows, int width, bool bf16, bool residual, bool unitOffset)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         using var generator = new Generator((ulong)(rows * 7 + width));
         using var x = randn(new long[] { rows, width }, generator: generator).mul(3).to(dtype);
@@ -219,6 +226,7 @@ public class FusedOpsIsaTests
     [InlineData(80, 80, false)]
     public void VectorHalfSplitRotaryGivesThePortableBits(int headSize, int rotated, bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         const int heads = 6, tokens = 9;
         using var rotary = new RotaryEmbedding(rotated, 256, 10000, RotaryStyle.HalfSplit, null, CPU);
@@ -245,6 +253,7 @@ public class FusedOpsIsaTests
     [InlineData(true)]
     public void PortableSiluMulMatchesSiluTimesUp(bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         string before = NativeKernels.Isa;
         if (!NativeKernels.SelectIsa("avx2")) return;  // this CPU lacks it
         try
@@ -270,6 +279,7 @@ public class HugePageAdviceTests
     [Fact]
     public void AdvisingAWeightKeepsItsValuesAndCoversItsWholeHugePages()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var generator = new Generator(3);
         using var weight = randn(new long[] { 3, 1 << 20 }, generator: generator);  // 12 MiB
         using var copy = weight.clone();
@@ -288,6 +298,7 @@ public class HugePagePlacementTests
     [InlineData(768, 768, true)]
     public void APlacedWeightEqualsTheOriginalAndStartsOnAHugePage(int columns, int rows, bool bf16)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var generator = new Generator(9);
         using var weight = randn(new long[] { rows, columns }, generator: generator).to(bf16 ? bfloat16 : float32);
         using var placed = HugePages.Place(weight);
@@ -313,6 +324,7 @@ public class HugePagePlacementTests
     [Fact]
     public void AWeightUnderAHugePageStaysWhereItIs()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var small = ones(16, 16);
         Assert.True(ReferenceEquals(small, HugePages.Place(small)));
     }

@@ -20,6 +20,7 @@ public class MoeExpertsTests
     [InlineData(5, 32, 16, 4, 1, false, "relu")]
     public void MatchesTheCompositionInFloat32(int tokens, int hidden, int intermediate, int experts, int k, bool renormalize, string activation)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var moe = Layer(hidden, intermediate, experts, k, renormalize, activation, float32, shared: !renormalize);
         using var x = randn(new long[] { tokens, hidden }, generator: new Generator(5));
         Assert.True(moe.IsGrouped);
@@ -34,6 +35,7 @@ public class MoeExpertsTests
     [InlineData(33)]
     public void MatchesTheCompositionInBFloat16(int tokens)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var moe = Layer(128, 64, 8, 2, true, "silu", bfloat16, shared: false);
         using var x = randn(new long[] { tokens, 128 }, generator: new Generator(9)).to(bfloat16);
         using var expected = moe.Forward(x, MoePath.Composition).to(float32);
@@ -47,6 +49,7 @@ public class MoeExpertsTests
     [Fact]
     public void ARouteOutsideTheExpertsIsAnError()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var x = randn(2, 16);
         using var output = empty(2, 16);
         using var routes = tensor(new long[] { 0, 4, 1, 2 }).reshape(2, 2);

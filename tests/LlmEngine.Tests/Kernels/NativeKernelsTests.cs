@@ -11,6 +11,7 @@ public class NativeKernelsTests
     [Fact]
     public void LibraryLoadsAndRegistersItsOperators()
     {
+        using var temporaries = torch.NewDisposeScope();
         Assert.Null(NativeKernels.UnavailableReason);
         Assert.True(NativeKernels.IsAvailable);
         Assert.Contains(NativeKernels.Isa, new[] { "avx512", "avx2", "scalar" });
@@ -20,12 +21,30 @@ public class NativeKernelsTests
     [Fact]
     public void AutoPicksTheNativeBackendWhereItLoads()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
         Assert.IsType<NativePagedAttention>(AttentionBackends.Create(null, cache));
         Assert.IsType<NativePagedAttention>(AttentionBackends.Create("native", cache));
         Assert.IsType<TorchPagedAttention>(AttentionBackends.Create("torch", cache));
         Assert.Throws<ArgumentException>(() => AttentionBackends.Create("flash", cache));
         Assert.Contains(NativeKernels.Isa, AttentionBackends.Describe(CPU));
+    }
+
+    [Fact]
+    public void TheCallersCpuClockCountsItsOwnWorkAndNotTheWait()
+    {
+        // bench batch --profile splits a forward pass's CPU time by these clocks: the calling thread's must
+        // advance with its work and stand still while it sleeps (the machine may be loaded: wall time is no guide).
+        var (start, _) = NativeKernels.CpuNanoseconds;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long spent = 0;
+        while (spent < 5_000_000 && clock.Elapsed < TimeSpan.FromSeconds(20))
+            spent = NativeKernels.CpuNanoseconds.Thread - start;
+        Assert.True(spent >= 5_000_000, $"{spent} ns of CPU after {clock.Elapsed}");
+        var (beforeSleep, pool) = NativeKernels.CpuNanoseconds;
+        Thread.Sleep(50);
+        Assert.InRange(NativeKernels.CpuNanoseconds.Thread - beforeSleep, 0, 5_000_000);
+        Assert.True(pool >= 0);
     }
 }
 
@@ -51,6 +70,7 @@ public class NativeIsaVariantTests
     [InlineData("scalar", 80, ScalarType.Float16)]
     public void LowerInstructionSetsMatchTheReference(string isa, int headSize, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         string before = NativeKernels.Isa;
         if (!NativeKernels.SelectIsa(isa)) return;  // this CPU lacks it
         try
@@ -76,6 +96,7 @@ public class NativeIsaVariantTests
     [InlineData("scalar", ScalarType.BFloat16)]
     public void LowerInstructionSetsRoundIntoAFloat16CacheWithTheSameBits(string isa, ScalarType input)
     {
+        using var temporaries = torch.NewDisposeScope();
         string before = NativeKernels.Isa;
         if (!NativeKernels.SelectIsa(isa)) return;  // this CPU lacks it
         try

@@ -19,6 +19,7 @@ public class NativePagedAttentionSweepTests
     [MemberData(nameof(Shapes))]
     public void MixedBatchMatchesReference(int headSize, int blockSize, torch.ScalarType dtype, int group)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(headSize * 1000 + blockSize * 10 + group,
             [(1, 1), (97, 1), (300, 45), (33, 33), (700, 1), (18, 2)], queryHeads: 2 * group, kvHeads: 2,
             headSize: headSize, blockSize: blockSize, dtype: dtype, sharedPrefixBlocks: 0);
@@ -34,6 +35,7 @@ public class NativePagedAttentionSweepTests
     [InlineData(torch.ScalarType.Float16)]
     public void EveryContextLengthFrom1To4096(torch.ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         var sequences = Enumerable.Range(0, 43).Select(i => (Math.Min(4096, 1 + 97 * i), 1)).Append((4096, 4096 / 64)).ToArray();
         using var c = PagedCase.Create(42, sequences, queryHeads: 4, kvHeads: 2, dtype: dtype);
         c.WriteWithTorch();

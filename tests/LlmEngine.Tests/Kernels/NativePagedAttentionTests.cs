@@ -20,6 +20,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void DecodeMatchesCausalReference()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(1, [(37, 1), (1, 1), (300, 1), (16, 1), (17, 1)]);
         Assert.InRange(Run(c), 0, 1e-5);
     }
@@ -46,6 +47,7 @@ public class NativePagedAttentionTests
     [InlineData(36, ScalarType.Float16)]
     public void EveryHeadSizeMatchesReference(int headSize, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(headSize, Mixed, headSize: headSize, dtype: dtype);
         Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
     }
@@ -61,6 +63,7 @@ public class NativePagedAttentionTests
     [InlineData(16, ScalarType.Float16)]
     public void EveryBlockSizeMatchesReference(int blockSize, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(100 + blockSize, Mixed, blockSize: blockSize, dtype: dtype);
         Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
     }
@@ -72,6 +75,7 @@ public class NativePagedAttentionTests
     [InlineData(12, 3)]
     public void GroupedQueryHeadsShareTheirKvHead(int queryHeads, int kvHeads)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(200 + kvHeads, Mixed, queryHeads: queryHeads, kvHeads: kvHeads);
         Assert.InRange(Run(c), 0, 1e-5);
     }
@@ -79,6 +83,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void PromptChunksAndDecodeTokensShareOneBatch()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(3, [(1, 1), (64, 64), (100, 20), (513, 1), (33, 3), (48, 16)], queryHeads: 8, kvHeads: 2);
         Assert.InRange(Run(c), 0, 1e-5);
     }
@@ -88,6 +93,7 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.BFloat16)]
     public void LongContextsUpTo4096Match(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(4, [(511, 1), (512, 1), (513, 1), (1025, 1), (4096, 1), (4096, 24), (2000, 7)],
             queryHeads: 4, kvHeads: 2, dtype: dtype);
         Assert.InRange(Run(c), 0, Compare.Tolerance(dtype));
@@ -96,6 +102,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void LargeScoresStayFiniteOverLongContexts()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(5, [(3000, 1), (2500, 5)], queryHeads: 2, kvHeads: 2);
         // scores with a standard deviation of ~40 (largest well past 88, where e^score overflows float32)
         using var loud = c.Query * 40;
@@ -108,6 +115,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void SplitContextsMatchUnsplit()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(6, [(700, 1), (300, 40), (65, 65)], queryHeads: 4, kvHeads: 2, blockSize: 8);
         Assert.InRange(Run(c, partitionSize: 16), 0, 1e-5);
         Assert.InRange(Run(c, partitionSize: 100), 0, 1e-5);   // not a multiple of the block size
@@ -117,6 +125,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void ALoneShortDecodeRunsAsOneItemAndMatches()
     {
+        using var temporaries = torch.NewDisposeScope();
         // 10 keys of 3 kv heads: under the bytes worth waking the pool for.
         using var c = PagedCase.Create(13, [(10, 1)], queryHeads: 6, kvHeads: 3);
         Assert.InRange(Run(c), 0, 1e-5);
@@ -128,6 +137,7 @@ public class NativePagedAttentionTests
     [InlineData(2, 3000)]    // two kv heads: the context is split too, then reduced
     public void ALoneDecodeSplitOverTheThreadsMatches(int kvHeads, int context)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(15, [(context, 1)], queryHeads: 12, kvHeads: kvHeads);
         Assert.InRange(Run(c), 0, 1e-5);
     }
@@ -143,6 +153,7 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.Float32, 12, 3, 192)]
     public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads, int firstContext)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Sequence 0 decodes over firstContext keys (1100: more than one partition) alone and beside 1..39 others.
         var sequences = Enumerable.Range(0, 40).Select(i => (i == 0 ? firstContext : 20 + 37 * i, 1)).ToArray();
         using var c = PagedCase.Create(21 + kvHeads, sequences, queryHeads, kvHeads, dtype: dtype);
@@ -163,6 +174,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void SequencesSharingPrefixBlocksReadThem()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(7, [(100, 1), (90, 10), (20, 1)], sharedPrefixBlocks: 3);
         Assert.Equal(c.Batch.BlockTables[0][..3], c.Batch.BlockTables[1][..3]);
         Assert.InRange(Run(c), 0, 1e-5);
@@ -171,6 +183,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void StridedQueryAndOutputViewsAreReadAndWrittenInPlace()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(8, Mixed, queryHeads: 4, kvHeads: 2);
         long tokens = c.Query.shape[0];
         // query as a slice of a fused [tokens, 3 * heads, D] projection, and head-major storage
@@ -202,6 +215,7 @@ public class NativePagedAttentionTests
     [InlineData(40, ScalarType.Float16)]
     public void Float32QueriesOverA16BitCacheMatchTheReferenceOnTheSameRoundedKeys(int headSize, ScalarType cache)
     {
+        using var temporaries = torch.NewDisposeScope();
         // --kv-cache-dtype bfloat16 or float16 under a float32 model: the step's float32 keys and values
         // are rounded into the cache, and the reference reads the same rounded values, so only the
         // summation order differs (float32 accumulation on both sides).
@@ -215,6 +229,7 @@ public class NativePagedAttentionTests
     [InlineData(40)]
     public void AFloat16CacheStaysWithinItsRoundingOfTheFloat32CachesResult(int headSize)
     {
+        using var temporaries = torch.NewDisposeScope();
         // The same float32 keys and values (one seed) in a float32, a float16 and a bfloat16 cache, under
         // float32 queries. Rounding moves each float16 element by at most 2^-11 of its size (bfloat16:
         // 2^-8); an output moves by about the error of the values it averages, plus the score errors'
@@ -247,6 +262,7 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.Float16)]   // --dtype bfloat16 with quantized weights: auto gives a float16 cache
     public void BFloat16QueriesOverAFloat32OrFloat16Cache(ScalarType cache)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(9, Mixed, dtype: cache, queryDType: ScalarType.BFloat16);
         Assert.InRange(Run(c), 0, 1e-2);
     }
@@ -256,6 +272,7 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.Float16)]   // write_kv's rounding is torch's .to(float16): the same cache bits
     public void ForwardWritesTheCacheAndMatchesTheTorchBackend(ScalarType cache)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(10, [(1, 1), (64, 64), (100, 20), (513, 1)], queryHeads: 8, kvHeads: 2, dtype: cache);
         using var torchCache = new PagedKvCache(1, c.Cache.NumBlocks, c.Cache.BlockSize, c.Cache.KvHeads, c.Cache.HeadSize, c.Cache.DType, CPU);
         torchCache.Keys[0].copy_(c.Cache.Keys[0]);
@@ -270,6 +287,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void ConcurrentCallersEachGetTheirOwnResult()
     {
+        using var temporaries = torch.NewDisposeScope();
         // One caller at a time gets the thread pool; the others run their call on their own thread.
         var errors = new double[6];
         Parallel.For(0, errors.Length, new ParallelOptions { MaxDegreeOfParallelism = 3 }, i =>
@@ -283,6 +301,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void EmptyBatchIsANoOp()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var cache = new PagedKvCache(1, 4, 16, 2, 64, ScalarType.Float32, CPU);
         using var batch = new AttentionBatch([], [0], [], [], []);
         using var q = empty(0, 2, 64);
@@ -293,6 +312,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void BlockIdOutsideTheCacheIsRejected()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(11, [(40, 1)]);
         c.Batch.BlockTables[0][1] = c.Cache.NumBlocks;
         using var bad = new AttentionBatch(c.Batch.SequenceIds, c.Batch.QueryStarts, c.Batch.ContextLengths, c.Batch.BlockTables, c.Batch.SlotMapping);
@@ -304,6 +324,7 @@ public class NativePagedAttentionTests
     [Fact]
     public void ContextShorterThanItsQueriesIsRejected()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(12, [(40, 1)]);
         using var bad = new AttentionBatch([0], [0, 1], [0], c.Batch.BlockTables, c.Batch.SlotMapping);
         var e = Assert.Throws<ArgumentException>(() =>
@@ -331,6 +352,7 @@ public class NativeWindowAndSoftCapTests
     [InlineData(36, 3, 7, 0.0, ScalarType.Float16)]   // the scalar kernel
     public void WindowedAndCappedAttentionMatchesReference(int headSize, int blockSize, int window, double softCap, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(headSize * 7 + window, Mixed, queryHeads: 8, kvHeads: 2, headSize: headSize,
             blockSize: blockSize, dtype: dtype, window: window, softCap: softCap);
         Assert.InRange(NativePagedAttentionTests.Run(c), 0, Compare.Tolerance(dtype));
@@ -342,6 +364,7 @@ public class NativeWindowAndSoftCapTests
     [InlineData(64)]
     public void WindowedAttentionSplitOverPartitionsMatchesReference(int partitionSize)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(77 + partitionSize, [(700, 1), (300, 30), (64, 2)], window: 40, softCap: 3);
         Assert.InRange(NativePagedAttentionTests.Run(c, partitionSize), 0, 1e-5);
     }
@@ -349,6 +372,7 @@ public class NativeWindowAndSoftCapTests
     [Fact]
     public void TheWindowChangesTheResult()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var windowed = PagedCase.Create(5, [(100, 3)], window: 10);
         using var full = PagedCase.Create(5, [(100, 3)]);
         windowed.WriteWithTorch();

@@ -27,6 +27,7 @@ public class NativePromptTileTests
     [InlineData(ScalarType.Float32, 4, 4, 40, 16)]    // the generic head size: the online path
     public void PromptsMatchAFloat64ReferenceOnTheCachedKeys(ScalarType cache, int queryHeads, int kvHeads, int headSize, int blockSize)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var c = PagedCase.Create(31 + queryHeads + headSize, Prompts, queryHeads, kvHeads, headSize, blockSize, cache,
             queryDType: ScalarType.Float32);
         c.WriteWithTorch();
@@ -44,6 +45,7 @@ public class NativePromptTileTests
     [InlineData(ScalarType.Float16, 8, 2)]
     public void APromptTokensBitsDoNotDependOnItsTileOrItsBatch(ScalarType cache, int queryHeads, int kvHeads)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Sequence 0's 40-token prompt in one piece beside three others, then its last 23 tokens
         // alone (as the second chunk of a chunked prompt: other tiles, other lanes of them).
         using var c = PagedCase.Create(41 + queryHeads, [(40, 40), (70, 70), (30, 1), (55, 20)], queryHeads, kvHeads, dtype: cache);

@@ -36,6 +36,7 @@ public class PackedDenseLinearTests
     [MemberData(nameof(Shapes))]
     public void PackedProductIsTheFloat64ProductWithinItsRoundings(long m, long k, long n, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         var (x, w) = Inputs(m, k, n, dtype);
         using var _ = x;
         using var __ = w;
@@ -60,6 +61,7 @@ public class PackedDenseLinearTests
     [InlineData(ScalarType.BFloat16)]
     public void PackedLinearWeightGivesLibTorchsProductWithBiasOnBatchedInput(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         var (x, w) = Inputs(24, 128, 40, dtype);
         using var _ = x;
         using var __ = w;
@@ -81,6 +83,7 @@ public class PackedDenseLinearTests
     [InlineData(ScalarType.BFloat16)]
     public void ARowGivesTheSameBitsWhateverElseIsInItsBatch(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Every row count (decode batches and prompt chunks) sums each output in the same order: a
         // request's logits do not depend on its batch.
         var (x, w) = Inputs(300, 256, 97, dtype);
@@ -101,6 +104,7 @@ public class PackedDenseLinearTests
     [InlineData(ScalarType.BFloat16)]
     public void UnpackingGivesTheWeightBack(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         var (x, w) = Inputs(1, 33, 37, dtype);
         using var _ = x;
         using var __ = w;
@@ -115,6 +119,7 @@ public class PackedDenseLinearTests
     [InlineData(ScalarType.BFloat16)]
     public void BorrowedWeightKeepsItsDenseTensor(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var w = randn(32, 64).to(dtype);
         using var weight = LinearWeight.Of(w, owned: false);
         if (weight.Packed is null) return;

@@ -87,6 +87,7 @@ public class PackedQuantizedLinearTests
     [InlineData(GgmlType.Q6_K, 512, 530)]
     public void ARowsBitsDoNotDependOnItsBatch(GgmlType type, long k, int rows)
     {
+        using var temporaries = torch.NewDisposeScope();
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 40, k, 5);
         using var _ = dequantized;
         using var __ = weight;
@@ -109,6 +110,7 @@ public class PackedQuantizedLinearTests
     [InlineData(GgmlType.Q4_0)]
     public void ExactActivationsGiveTheDequantizedProduct(GgmlType type)
     {
+        using var temporaries = torch.NewDisposeScope();
         const long m = 7, k = 224, n = 50;
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, n, k, 3);
         using var _ = dequantized;
@@ -134,6 +136,7 @@ public class PackedQuantizedLinearTests
     [Fact]
     public void APartWritesOnlyItsColumnsEvenWhenItsRowsAreNotWholeGroups()
     {
+        using var temporaries = torch.NewDisposeScope();
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_0, 19, 64, 2);
         using var _ = dequantized;
         using var __ = weight;
@@ -158,6 +161,7 @@ public class PackedQuantizedLinearTests
     [InlineData(GgmlType.Q6_K, 5, ScalarType.BFloat16)]
     public void AccumulatingGivesTheBitsOfAnAdd(GgmlType type, long m, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         long k = type is GgmlType.Q8_0 or GgmlType.Q4_0 ? 160 : 512;
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 37, k, 9);
         using var _ = dequantized;
@@ -180,6 +184,7 @@ public class PackedQuantizedLinearTests
     [InlineData(GgmlType.Q8_0)]
     public void LinearTryAddToGivesTheBitsOfApplyThenAdd(GgmlType type)
     {
+        using var temporaries = torch.NewDisposeScope();
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 48, 96, 4);
         using var _ = dequantized;
         using var linear = LinearWeight.Of(weight);
@@ -209,6 +214,7 @@ public class PackedQuantizedLinearTests
     [Fact]
     public void AnInputOfAnotherWidthIsRejectedWithTheShapes()
     {
+        using var temporaries = torch.NewDisposeScope();
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q8_0, 16, 64, 1);
         using var _ = dequantized;
         using var __ = weight;

@@ -60,6 +60,7 @@ public class QuantizedLinearTests
     [InlineData(GgmlType.Q6_K, 70, 512, 5)]
     public void ActivationsOfWholeBlocksGiveTheDequantizedProduct(GgmlType type, long m, long k, long n)
     {
+        using var temporaries = torch.NewDisposeScope();
         var (weight, dequantized) = RandomWeight(type, n, k, (int)(m * 1000 + k + n));
         using (weight)
         using (dequantized)
@@ -83,6 +84,7 @@ public class QuantizedLinearTests
     [InlineData(GgmlType.Q6_K, ScalarType.BFloat16)]
     public void AnyActivationsStayWithinTheirQuantizationError(GgmlType type, ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         int block = ActivationBlock(type);
         const long m = 9, k = 256, n = 40;
         var (weight, dequantized) = RandomWeight(type, n, k, 7);
@@ -105,6 +107,7 @@ public class QuantizedLinearTests
     [Fact]
     public void ShapesThatDoNotFitAreRejectedWithTheirSizes()
     {
+        using var temporaries = torch.NewDisposeScope();
         var (weight, dequantized) = RandomWeight(GgmlType.Q8_0, 4, 64, 1);
         using (weight)
         using (dequantized)
@@ -135,6 +138,7 @@ public class QuantizedLinearPortableTests
     [InlineData(GgmlType.Q6_K, "scalar")]
     public void ALowerInstructionSetGivesTheSameProduct(GgmlType type, string isa)
     {
+        using var temporaries = torch.NewDisposeScope();
         long k = QuantizedLinearTests.ActivationBlock(type) * 3;
         var (weight, dequantized) = QuantizedLinearTests.RandomWeight(type, 33, k, 5);
         using var _ = dequantized;
@@ -165,6 +169,7 @@ public class QuantizedLinearPortableTests
     [InlineData(GgmlType.Q6_K)]
     public void PartsOfAFusedProjectionLandInTheirColumns(GgmlType type)
     {
+        using var temporaries = torch.NewDisposeScope();
         long k = QuantizedLinearTests.ActivationBlock(type);
         var (first, a) = QuantizedLinearTests.RandomWeight(type, 5, k, 1);
         var (second, b) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_0, 7, k, 2);

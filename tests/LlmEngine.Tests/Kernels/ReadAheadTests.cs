@@ -97,6 +97,7 @@ public class ReadAheadTests
     [Fact]
     public void ReadingAheadChangesNoProductsBits()
     {
+        using var temporaries = torch.NewDisposeScope();
         if (!NativeKernels.IsAvailable) return;
         using var products = new Products(includeDense: true);
         if (products.Count == 0) return;
@@ -113,6 +114,7 @@ public class ReadAheadTests
     [Fact]
     public void AFreedWeightInTheLearnedOrderIsOnlyPrefetched()
     {
+        using var temporaries = torch.NewDisposeScope();
         if (!NativeKernels.IsAvailable) return;
         using var products = new Products(includeDense: false);
         if (products.Count < 2) return;

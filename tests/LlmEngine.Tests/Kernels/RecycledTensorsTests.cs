@@ -18,6 +18,7 @@ public class RecycledTensorsTests
     [Fact]
     public void ALargeTensorsBlockComesBackForTheNextOfItsClassOnceEveryViewIsGone()
     {
+        using var temporaries = torch.NewDisposeScope();
         if (!NativeKernels.IsAvailable) return;
         var first = RecycledTensors.Empty(1, Columns, ScalarType.Float32);
         IntPtr block = TensorMemory.DataPointer(first);
@@ -50,6 +51,7 @@ public class RecycledTensorsTests
     [Fact]
     public void APromptRowsSizedTensorComesFromTheCacheInTheShapeAsked()
     {
+        using var temporaries = torch.NewDisposeScope();
         // 300 KiB: the size of a 128-token prompt's norm or attention output (384 KiB at llama-110m's width), which
         // glibc's memory gave back and faulted in again each step. An odd size class, as above.
         if (!NativeKernels.IsAvailable) return;
@@ -67,6 +69,7 @@ public class RecycledTensorsTests
     [Fact]
     public void ARecycledTensorIsAnOrdinaryContiguousTensor()
     {
+        using var temporaries = torch.NewDisposeScope();
         if (!NativeKernels.IsAvailable) return;
         using var t = RecycledTensors.Empty(2, Columns / 2, ScalarType.BFloat16);
         Assert.Equal(new long[] { 2, Columns / 2 }, t.shape);
@@ -84,6 +87,7 @@ public class RecycledTensorsTests
     [InlineData(ScalarType.BFloat16)]
     public void APackedProductOfManyRowsInRecycledMemoryIsTheProductIntoNewMemory(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         // 1,100 rows x 512 columns: 2.2 MB of float32 output, so Linear takes it from the cache.
         using var generator = new Generator(5);
         using var x = randn(new long[] { 1100, 64 }, generator: generator).to(dtype);

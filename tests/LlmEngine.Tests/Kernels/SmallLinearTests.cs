@@ -26,6 +26,7 @@ public class SmallLinearTests
     [InlineData(129, 4112, 64)]
     public void MatchesLibTorchInFloat32(int rows, int inputs, int outputs)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var generator = new Generator((ulong)(rows * 1000 + outputs));
         using var x = randn(new long[] { rows, inputs }, generator: generator);
         using var w = randn(new long[] { outputs, inputs }, generator: generator);
@@ -39,6 +40,7 @@ public class SmallLinearTests
     [Fact]
     public void AFloat32RowGivesTheSameBitsWhateverElseIsInItsBatch()
     {
+        using var temporaries = torch.NewDisposeScope();
         // Up to 64 rows (decode batches) one summation order: a request's logits do not depend on its batch.
         using var generator = new Generator(64);
         using var batch = randn(new long[] { 64, 256 }, generator: generator);
@@ -49,6 +51,7 @@ public class SmallLinearTests
     [Fact]
     public void Float32RowsPastTheTilesRunNativeWhereTheGemmRunsAndAreRefusedElsewhere()
     {
+        using var temporaries = torch.NewDisposeScope();
         // Prompt chunks reach the native GEMM at AVX-512 (2-3x libtorch's float32 GEMM on the project's machine).
         using var x = randn(new long[] { 200, 64 });
         using var w = randn(new long[] { 40, 64 });
@@ -74,6 +77,7 @@ public class SmallLinearTests
     [InlineData(32, 48, 40)]
     public void MatchesLibTorchInBFloat16(int rows, int inputs, int outputs)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var generator = new Generator((ulong)(rows * 7 + outputs));
         using var x = randn(new long[] { rows, inputs }, generator: generator).to(bfloat16);
         using var w = randn(new long[] { outputs, inputs }, generator: generator).mul(0.05).to(bfloat16);
@@ -90,6 +94,7 @@ public class SmallLinearTests
     [InlineData(32)]
     public void NativeBFloat16RowsEqualTheirFloat32ProductRoundedOnce(int rows)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Products of bfloat16 pairs are exact in float32, so the native result may differ from
         // the float32 product only by the order of its float32 sums and the final rounding.
         using var generator = new Generator((ulong)rows);

@@ -44,7 +44,8 @@ public sealed class TorchSharpScalarGuardTests
                     using var mask = a.gt(b);
                     using var sum = a.add(b);
                     using var filled = sum.masked_fill(mask, float.NegativeInfinity);
-                    if (sum[0].item<float>() != 2) Interlocked.Increment(ref wrong);
+                    using var first = sum[0];
+                    if (first.item<float>() != 2) Interlocked.Increment(ref wrong);
                     Interlocked.Increment(ref calls);
                 }
                 catch (Exception e)

@@ -71,6 +71,7 @@ public class Llama2cWriterTests
     [Fact]
     public void WeightWithTheWrongShapeIsRefusedBeforeWriting()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         var header = new Llama2cHeader(16, 24, 2, 4, 2, 40, 8, SharedClassifier: true);
         var weights = RandomWeights(header, seed: 1);

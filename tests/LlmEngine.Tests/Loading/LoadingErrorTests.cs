@@ -43,6 +43,7 @@ public class LoadingErrorTests
     [Fact]
     public void TruncatedSafetensorsIsRefusedWhenOpened()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         string path = dir.File("t.safetensors");
         using var t = torch.ones(100);

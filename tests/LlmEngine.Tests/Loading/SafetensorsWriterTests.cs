@@ -21,6 +21,7 @@ public class SafetensorsWriterTests
     [InlineData(torch.ScalarType.Float64, "F64")]
     public void TensorReadsBackBitExactInItsStoredDtype(torch.ScalarType dtype, string stored)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         using var original = Random(dtype, 3, 5, 7);
         SafetensorsWriter.Write(dir.File("t.safetensors"), new Dictionary<string, torch.Tensor> { ["w"] = original });
@@ -36,6 +37,7 @@ public class SafetensorsWriterTests
     [InlineData(torch.ScalarType.BFloat16)]
     public void HalfPrecisionTensorWidensExactlyToFloat32(torch.ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         using var original = Random(dtype, 64, 3);
         SafetensorsWriter.Write(dir.File("t.safetensors"), new Dictionary<string, torch.Tensor> { ["w"] = original });
@@ -49,6 +51,7 @@ public class SafetensorsWriterTests
     [Fact]
     public void MixedDtypesInOneFileEachReadBackWithShape()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         using var a = Random(torch.ScalarType.Float32, 4, 2);
         using var b = Random(torch.ScalarType.BFloat16, 9);
@@ -67,6 +70,7 @@ public class SafetensorsWriterTests
     [Fact]
     public void HeaderIsPaddedWithSpacesToAMultipleOfEight()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         using var t = Random(torch.ScalarType.Float32, 3);
         SafetensorsWriter.Write(dir.File("t.safetensors"), new Dictionary<string, torch.Tensor> { ["odd_name_x"] = t });
@@ -80,6 +84,7 @@ public class SafetensorsWriterTests
     [Fact]
     public void NonContiguousTensorIsWrittenInLogicalOrder()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         using var square = torch.arange(6, dtype: torch.ScalarType.Float32).reshape(2, 3);
         using var transposed = square.t();

@@ -46,6 +46,7 @@ public class Stories260KCheckpointTests
     [Fact]
     public void DownProjectionIsStoredDimByHidden()
     {
+        using var temporaries = torch.NewDisposeScope();
         // w2 of layer 1, row 3 (an output of the model width), column 5 (an FFN unit).
         var expected = RawFloats.At(SharedModels.Stories260KBin, ByteOffset(W2Start + Hidden * Dim + 3 * Hidden + 5), 1);
         using var checkpoint = new Llama2cCheckpoint(SharedModels.Stories260KBin);
@@ -98,6 +99,7 @@ public class Stories260KCheckpointTests
     [Fact]
     public void LoadConvertsToTheRequestedDtype()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var checkpoint = new Llama2cCheckpoint(SharedModels.Stories260KBin);
         using var norm = checkpoint.Load("model.norm.weight", torch.ScalarType.BFloat16);
         using var exact = checkpoint.Load("model.norm.weight", torch.ScalarType.Float32);

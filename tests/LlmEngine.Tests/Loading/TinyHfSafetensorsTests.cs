@@ -49,6 +49,7 @@ public class TinyHfSafetensorsTests
     [InlineData("llama")]
     public void EveryTensorLoadsAsTheBytesItsOffsetsPointAt(string family)
     {
+        using var temporaries = torch.NewDisposeScope();
         var raw = RawHeader(FileOf(family));
         using var file = new SafetensorsFile(FileOf(family));
         Assert.All(raw, p =>

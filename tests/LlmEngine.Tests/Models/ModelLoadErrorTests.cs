@@ -46,6 +46,7 @@ public class ModelLoadErrorTests
     [Fact]
     public void ShapeMismatchNamesTheTensorAndBothShapes()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         var weights = Weights();
         weights["model.layers.0.mlp.up_proj.weight"] = randn(12, 8);

@@ -17,6 +17,7 @@ public class RotaryConventionTests
     [Fact]
     public void Llama2cAndHuggingFaceCopiesGiveTheSameLogits()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var dir = new TempDir();
         var weights = RandomWeights();
         Llama2cWriter.Write(dir.File("model.bin"), Header, weights);

@@ -1,5 +1,6 @@
 using CsCheck;
 using LlmEngine.Kernels.Quantization;
+using TorchSharp;
 
 namespace LlmEngine.Tests.Quantization;
 
@@ -85,6 +86,7 @@ public class RoundTripTests
     [Fact]
     public void QuantizedTensorKeepsRowsApart()
     {
+        using var temporaries = torch.NewDisposeScope();
         var x = Enumerable.Range(0, 3 * 64).Select(i => MathF.Sin(i)).ToArray();
         using var tensor = QuantizedTensor.Quantize(GgmlType.Q8_0, [3, 64], x);
         Assert.Equal((3L, 68L, 204L), (tensor.Rows, tensor.RowBytes, tensor.ByteLength));
@@ -97,6 +99,7 @@ public class RoundTripTests
     [Fact]
     public void TorchTensorQuantizesAndDequantizesThroughTheSameReference()
     {
+        using var temporaries = torch.NewDisposeScope();
         var x = Enumerable.Range(0, 2 * 256).Select(i => MathF.Cos(0.37f * i)).ToArray();
         using var weights = TorchSharp.torch.tensor(x).reshape(2, 256);
         using var quantized = QuantizedTensorConversions.Quantize(weights, GgmlType.Q4_K);

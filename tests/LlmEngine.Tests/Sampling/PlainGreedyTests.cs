@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Runtime;
 using LlmEngine.Kernels.Sampling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlmEngine.Tests.Sampling;
@@ -18,6 +19,7 @@ public class PlainGreedyTests
     [MemberData(nameof(Shapes))]
     public void PlainRowsGiveTheGeneralPathsTokensAndLogprobs(int rows, int vocab)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var generator = new Generator((ulong)(rows * 1000 + vocab));
         using var logits = randn(rows, vocab, generator: generator).mul(4);
         var plain = Sampler.Sample(logits, [.. Enumerable.Range(0, rows).Select(_ => Row())]);
@@ -38,6 +40,7 @@ public class PlainGreedyTests
     [InlineData(ScalarType.BFloat16)]
     public void RowsFullOfTiesGiveTheGeneralPathsTokenAndLogprob(ScalarType dtype)
     {
+        using var temporaries = torch.NewDisposeScope();
         // Logits rounded to a few integers tie everywhere, in and past the vector width; the
         // general path (torch.argmax: the lowest id among equal maxima) is the reference.
         using var generator = new Generator(7);
@@ -57,6 +60,7 @@ public class PlainGreedyTests
     [Fact]
     public void NegativeAndPositiveZeroAreOneMaximum()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var logits = tensor(new[] { -1f, -0f, 0f, -2f }).unsqueeze(0);
         Assert.Equal(1, Sampler.Sample(logits, [Row()])[0].TokenId);
         Assert.Equal(1, Sampler.Sample(logits, [Row(top: 1)])[0].TokenId);
@@ -65,6 +69,7 @@ public class PlainGreedyTests
     [Fact]
     public void TiesGoToTheLowestIdPastTheVectorWidth()
     {
+        using var temporaries = torch.NewDisposeScope();
         var values = Enumerable.Repeat(-1f, 40).ToArray();
         values[37] = values[21] = values[33] = 5f;
         values[3] = float.NegativeInfinity;
@@ -77,6 +82,7 @@ public class PlainGreedyTests
     [Fact]
     public void BFloat16LogitsAreReadAsTheirFloat32Values()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var logits = tensor(new[] { 0.5f, 2.25f, -3f, 2.25f, 1f }).to(ScalarType.BFloat16).unsqueeze(0);
         var token = Sampler.Sample(logits, [Row()])[0];
         Assert.Equal(1, token.TokenId);
@@ -86,6 +92,7 @@ public class PlainGreedyTests
     [Fact]
     public void ARowWithANaNIsLeftToTheGeneralPath()
     {
+        using var temporaries = torch.NewDisposeScope();
         // torch.argmax takes NaN as the maximum; the plain path must not answer differently.
         using var logits = tensor(new[] { 1f, float.NaN, 3f }).unsqueeze(0);
         Assert.Equal(1, Sampler.Sample(logits, [Row()])[0].TokenId);
@@ -94,6 +101,7 @@ public class PlainGreedyTests
     [Fact]
     public void AStepsRowsWithNaNOrInfinityFailAloneBesidePlainRows()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var logits = tensor(new[,] { { 1f, 4f, 2f }, { 1f, float.NaN, 2f }, { float.PositiveInfinity, 0f, 0f } });
         var output = ModelRunner.Sample(logits, [Row(), Row(), Row()]);
         Assert.Equal(1, output.Samples[0]!.TokenId);

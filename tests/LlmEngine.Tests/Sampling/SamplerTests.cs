@@ -93,6 +93,7 @@ public class SamplerTests
     [Fact]
     public void EachRowUsesOnlyItsOwnUniform()
     {
+        using var temporaries = torch.NewDisposeScope();
         var p = new SamplingParameters { Temperature = 1.5, TopP = 0.9 };
         var alone = SampleOne(p, 0.37).TokenId;
         using var batch = tensor(Logits.Concat(Logits).Concat(Logits).ToArray()).view(3, -1);

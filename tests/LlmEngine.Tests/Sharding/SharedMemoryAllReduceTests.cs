@@ -21,6 +21,7 @@ public class SharedMemoryAllReduceTests
     [InlineData(4, 64 * 768)]
     public void EveryRankEndsWithTheSumInRankOrder(int ranks, int count)
     {
+        using var temporaries = torch.NewDisposeScope();
         using var group = new SharedMemoryAllReduce(ranks);
         var inputs = Enumerable.Range(0, ranks).Select(r => torch.randn(count, generator: new torch.Generator((ulong)(r + 1)))).ToArray();
         var expected = inputs[0].clone();
@@ -32,6 +33,7 @@ public class SharedMemoryAllReduceTests
     [Fact]
     public void BFloat16IsSummedInFloat32AndRoundedOnce()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var group = new SharedMemoryAllReduce(2);
         // 256 + 1 + 1 is 258 in float32, and bfloat16 (8 bits of mantissa) holds 258; adding in
         // bfloat16 would round 256 + 1 back to 256 first.
@@ -42,6 +44,7 @@ public class SharedMemoryAllReduceTests
     [Fact]
     public void AnAbortWakesARankWaitingForAnotherAndResetRestoresTheGroup()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var group = new SharedMemoryAllReduce(2);
         Exception? error = null;
         var waiting = new Thread(() =>
@@ -63,6 +66,7 @@ public class SharedMemoryAllReduceTests
     [Fact]
     public void RanksThatDisagreeOnTheSizeGetAClearError()
     {
+        using var temporaries = torch.NewDisposeScope();
         using var group = new SharedMemoryAllReduce(2);
         var errors = new Exception?[2];
         var ranks = Enumerable.Range(0, 2).Select(r => new Thread(() =>

@@ -40,6 +40,7 @@ public class SocketAllReduceTests
     [InlineData(2, 1 << 20)]
     public void EveryRankEndsWithTheSharedMemoryAllReducesBits(int ranks, int count)
     {
+        using var temporaries = torch.NewDisposeScope();
         var inputs = Enumerable.Range(0, ranks).Select(r => torch.randn(count, generator: new torch.Generator((ulong)(r + 7)))).ToArray();
         var expected = inputs.Select(i => i.clone()).ToArray();
         using (var shared = new SharedMemoryAllReduce(ranks)) OnEveryRank(ranks, r => shared.Sum(r, expected[r]));
@@ -59,6 +60,7 @@ public class SocketAllReduceTests
     [Fact]
     public void BFloat16IsSummedInFloat32AndRoundedOnce()
     {
+        using var temporaries = torch.NewDisposeScope();
         var group = Group(3);
         try
         {
@@ -76,6 +78,7 @@ public class SocketAllReduceTests
     [Fact]
     public void ARankWhosePeerIsGoneFailsAtOnceAndAFreshGroupSumsAgain()
     {
+        using var temporaries = torch.NewDisposeScope();
         var group = Group(2);
         try
         {
@@ -103,6 +106,7 @@ public class SocketAllReduceTests
     [Fact]
     public void AnAbortWakesARankWaitingForItsPeer()
     {
+        using var temporaries = torch.NewDisposeScope();
         var group = Group(2);
         try
         {
@@ -134,6 +138,7 @@ public class SocketAllReduceTests
     [InlineData("opt")]
     public void RanksOnTwoSocketsComputeTheWholeModelsLogits(string model)
     {
+        using var temporaries = torch.NewDisposeScope();
         var options = TensorParallelLogitsTests.Options(model, 1);
         using var whole = Worker.Create(options);
         using var threads = Worker.Create(options with { TensorParallelSize = 2 });

@@ -58,6 +58,7 @@ public class TensorParallelLogitsTests
     [Fact]
     public void AModelThatDoesNotSplitEvenlyIsRefusedWithTheReason()
     {
+        using var temporaries = torch.NewDisposeScope();
         // stories260K has 8 query heads and 4 key/value heads.
         var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("stories260K", 3)));
         Assert.Contains("--tensor-parallel-size 3: 8 attention heads do not split evenly over 3 ranks", error.Message);
@@ -66,6 +67,7 @@ public class TensorParallelLogitsTests
     [Fact]
     public void AFamilyThatIsNotSplitYetIsRefusedByName()
     {
+        using var temporaries = torch.NewDisposeScope();
         var error = Assert.Throws<ModelLoadException>(() => Worker.Create(Options("qwen2", 2) with { Model = SharedModels.TinyHf("qwen2") }));
         Assert.Contains("tensor parallelism splits the LLaMA, GPT-2 and OPT families; Qwen2 is not split yet", error.Message);
     }

@@ -98,8 +98,11 @@ public sealed class GroupedExperts : IDisposable
         using var timed = ForwardProfile.Time(ProfileSection.Linear);
         var output = empty_like(x);
         using var input = x.contiguous();
-        using var r = routes.to(int64).contiguous();
-        using var w = weights.to(float32).contiguous();
+        // Each step in a variable: an unreferenced temporary could be freed by its finalizer mid-call.
+        using var routes64 = routes.to(int64);
+        using var r = routes64.contiguous();
+        using var weights32 = weights.to(float32);
+        using var w = weights32.contiguous();
         NativeKernels.MoeExperts(output, input, r, w, _gateUp, _down, _activation);
         return output;
     }

@@ -1,6 +1,8 @@
 // Registers the llm:: operators with libtorch's dispatcher through the stable C ABI, at load
 // time, with their CPU kernels; a CUDA build adds kernels for the CUDA key under the same
 // names (src/Kernels/Native/cuda). Also the small C API that C# reads the library's state through.
+#include <time.h>
+
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -137,6 +139,15 @@ LLM_EXPORT const char* llm_native_status() { return status.c_str(); }
 LLM_EXPORT const char* llm_native_isa() { return llm::isa_name(llm::selected_isa()); }
 LLM_EXPORT const char* llm_native_detected_isa() { return llm::isa_name(llm::detected_isa()); }
 LLM_EXPORT int llm_native_threads() { return llm::ThreadPool::instance().threads(); }
+
+// CPU time (ns) of the calling thread, and of its kernel pool's workers: bench batch --profile's split of a
+// forward pass's work between the step thread and the pool (whether the second core takes its share).
+LLM_EXPORT int64_t llm_native_thread_cpu_ns() {
+    timespec t;
+    return clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) == 0 ? t.tv_sec * 1000000000LL + t.tv_nsec : 0;
+}
+
+LLM_EXPORT int64_t llm_native_pool_cpu_ns() { return llm::ThreadPool::instance().workers_cpu_ns(); }
 // A pool of `threads` for the calling thread's kernels (0: back to the process-wide pool).
 LLM_EXPORT void llm_native_bind_threads(int threads) {
     if (threads > 0) llm::ThreadPool::bind_current(threads);

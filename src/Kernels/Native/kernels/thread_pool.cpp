@@ -2,6 +2,7 @@
 #include "switches.h"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -80,8 +81,19 @@ void ThreadPool::unbind_current() {
 ThreadPool::ThreadPool(int threads) : threads_(threads), cursors_(static_cast<size_t>(threads)) {
     for (int i = 1; i < threads_; ++i) {
         workers_.emplace_back([this, i] { work_loop(i); });
+        handles_.push_back(workers_.back().native_handle());
         workers_.back().detach();
     }
+}
+
+int64_t ThreadPool::workers_cpu_ns() const {
+    int64_t total = 0;
+    for (pthread_t handle : handles_) {
+        clockid_t clock;
+        timespec t;
+        if (pthread_getcpuclockid(handle, &clock) == 0 && clock_gettime(clock, &t) == 0) total += t.tv_sec * 1000000000LL + t.tv_nsec;
+    }
+    return total;
 }
 
 bool ThreadPool::claim(int span, int& index) {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,9 @@ public:
     static void unbind_current();
 
     int threads() const { return threads_; }
+
+    // CPU time in nanoseconds that this pool's worker threads (the callers not included) have used so far.
+    int64_t workers_cpu_ns() const;
 
     // Calls body(context, i) for every i in [0, count), spread over the pool; returns when all are done.
     // spans: as for_spans below.
@@ -80,6 +84,7 @@ private:
 
     int threads_;
     std::vector<std::thread> workers_;
+    std::vector<pthread_t> handles_;  // the workers' (they are detached, their std::thread no longer names them)
     std::mutex job_mutex_;  // one job at a time
 
     // A worker joins the current job under wake_mutex_ only while it is open; the caller closes
