@@ -6,7 +6,7 @@
 # ../shared/notes/environment.md) and "vs llama.cpp" (its figures there), and writes them to a file.
 #
 #   scripts/bench-formats.sh [--rounds N] [--batch-sizes 1,8,32,64] [--input-len 128] [--output-len 128]
-#                            [--formats float32,bfloat16,q8_0,q4_0,q4_k] [--kv-cache-dtype auto|float32|bfloat16|float16] [--out DIR]
+#                            [--formats float32,bfloat16,q8_0,q4_0,q4_k] [--kv-cache-dtype auto|float32|bfloat16|float16|fp8|fp8_e5m2] [--out DIR]
 # --kv-cache-dtype applies to every format (llama.cpp's figures used its default float16 cache; auto
 # gives the quantized formats that, float32 and bfloat16 their own dtype).
 # Defaults take ~10 minutes on the 2-core machine for 3 rounds. Needs a Release build (dotnet build

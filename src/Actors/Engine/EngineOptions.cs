@@ -31,7 +31,7 @@ public sealed record EngineOptions
     /// <summary>GiB for the KV cache; 0: a quarter of the machine's available memory, capped so
     /// the cache holds no more than max-num-seqs full-length sequences.</summary>
     public double KvCacheSpaceGiB { get; set; }
-    /// <summary>"auto" (the model's dtype; float16 with quantized weights), "float32", "bfloat16" or "float16": see <see cref="KvCacheDTypes"/>.</summary>
+    /// <summary>"auto" (the model's dtype; float16 with quantized weights), "float32", "bfloat16", "float16", "fp8" (= "fp8_e4m3") or "fp8_e5m2": see <see cref="KvCacheDTypes"/>.</summary>
     public string KvCacheDType { get; set; } = KvCacheDTypes.Auto;
     public double SwapSpaceGiB { get; set; } = 1;
     public int MaxNumSeqs { get; set; } = 256;
@@ -91,7 +91,7 @@ public sealed record EngineOptions
             o => o.NumBlocks, (o, v) => o.NumBlocks = v, AtLeast(0)),
         new EngineSetting<double>("kv-cache-space", $"GiB for the KV cache (0: {WorkerOptions.DefaultKvCacheShare:P0} of available memory, capped at what max-num-seqs full-length sequences use)",
             o => o.KvCacheSpaceGiB, (o, v) => o.KvCacheSpaceGiB = v, NotNegative),
-        new EngineSetting<string>("kv-cache-dtype", "auto (the model's dtype; float16, llama.cpp's default, with quantized weights), float32, bfloat16 or float16 (16 bits: attention reads half as much per step, the cache holds twice the tokens; float16 keeps 3 more bits of each value, bfloat16 float32's range)",
+        new EngineSetting<string>("kv-cache-dtype", "auto (the model's dtype; float16, llama.cpp's default, with quantized weights), float32, bfloat16, float16, fp8 (= fp8_e4m3) or fp8_e5m2 (16 bits: attention reads half as much per step, the cache holds twice the tokens; float16 keeps 3 more bits of each value, bfloat16 float32's range; fp8: a quarter of float32's bytes, 4 (e4m3, up to ±448) or 3 (e5m2) significant bits, scale 1.0, saturating)",
             o => o.KvCacheDType, (o, v) => o.KvCacheDType = v, OneOf(KvCacheDTypes.Names)),
         new EngineSetting<double>("swap-space", "GiB of host memory for swapped-out blocks", o => o.SwapSpaceGiB, (o, v) => o.SwapSpaceGiB = v, NotNegative),
         new EngineSetting<int>("max-num-seqs", "Most sequences in one step", o => o.MaxNumSeqs, (o, v) => o.MaxNumSeqs = v, AtLeast(1)),

@@ -110,7 +110,7 @@ public static class KernelBenchmark
         var slots = tables.Select(t => (long)t[(context - 1) / o.BlockSize] * o.BlockSize + (context - 1) % o.BlockSize).ToArray();
         using var step = new AttentionBatch(Enumerable.Range(0, batch).ToArray(), Enumerable.Range(0, batch + 1).ToArray(),
             Enumerable.Repeat(context, batch).ToArray(), tables, slots);
-        var inputs = dtype == ScalarType.Float16 ? ScalarType.Float32 : dtype;
+        var inputs = dtype is ScalarType.Float32 or ScalarType.BFloat16 ? dtype : ScalarType.Float32;  // float16 and fp8 caches serve float32 models
         var query = rand([batch, o.QueryHeads, o.HeadSize], generator: generator).to(inputs);
         var key = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(inputs);
         var value = rand([batch, o.KvHeads, o.HeadSize], generator: generator).to(inputs);

@@ -34,6 +34,17 @@ public static class CacheOperations
         void Write(Tensor layerCache, Tensor rows)
         {
             using var blocks = layerCache.view(-1, cache.KvHeads, cache.HeadSize);
+            if (KvCacheDTypes.IsFp8(cache.DType))
+            {
+                // libtorch's float8 conversion rounds to nearest even but overflows to NaN (e4m3fn) or
+                // infinity (e5m2): saturate first, as the native write does. Its CPU index_copy_ has no
+                // float8 kernel; index_put_ has.
+                double max = KvCacheDTypes.MaxFinite(cache.DType);
+                using var clamped = rows.clamp(-max, max);
+                using var fp8 = clamped.to(cache.DType);
+                blocks.index_put_(fp8, slots);
+                return;
+            }
             using var converted = rows.dtype == cache.DType ? null : rows.to(cache.DType);
             blocks.index_copy_(0, slots, converted ?? rows);
         }

@@ -46,6 +46,7 @@ public sealed class PagedKvCache : IDisposable
     {
         torch.ScalarType.Float32 => 4,
         torch.ScalarType.BFloat16 or torch.ScalarType.Float16 => 2,
+        KvCacheDTypes.Float8E4M3 or KvCacheDTypes.Float8E5M2 => 1,
         _ => throw new ArgumentException($"unsupported KV cache dtype {dtype}"),
     };
 

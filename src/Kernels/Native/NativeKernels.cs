@@ -230,7 +230,7 @@ public static unsafe class NativeKernels
     [StructLayout(LayoutKind.Sequential)]
     private struct RawTensor
     {
-        public const int Int32 = 3, Int64 = 4;  // tensor_arg.h's DType numbers: F32, BF16, F16, I32, I64, Other
+        public const int Int32 = 3, Int64 = 4, Other = 7;  // tensor_arg.h's DType numbers: F32, BF16, F16, I32, I64, F8E4M3, F8E5M2, Other
 
         public IntPtr Data;
         public long Dim;
@@ -285,7 +285,9 @@ public static unsafe class NativeKernels
             ScalarType.Float16 => 2,
             ScalarType.Int32 => Int32,
             ScalarType.Int64 => Int64,
-            _ => 5,
+            Cache.KvCacheDTypes.Float8E4M3 => 5,
+            Cache.KvCacheDTypes.Float8E5M2 => 6,
+            _ => Other,
         };
     }
 

@@ -34,7 +34,7 @@ public sealed record WorkerOptions
     /// <summary>GiB for the KV cache; 0: <see cref="DefaultKvCacheShare"/> of the available memory,
     /// capped at what <see cref="MaxNumSeqs"/> full-length sequences use.</summary>
     public double KvCacheSpaceGiB { get; init; }
-    /// <summary>"auto"/null (the model's dtype; float16 with quantized weights), "float32", "bfloat16" or "float16": <see cref="Cache.KvCacheDTypes"/>.</summary>
+    /// <summary>"auto"/null (the model's dtype; float16 with quantized weights), "float32", "bfloat16", "float16", "fp8" (= "fp8_e4m3") or "fp8_e5m2": <see cref="Cache.KvCacheDTypes"/>.</summary>
     public string? KvCacheDType { get; init; }
     /// <summary>Most sequences in one step, which caps a KV cache sized from memory; 0: no cap.</summary>
     public int MaxNumSeqs { get; init; }

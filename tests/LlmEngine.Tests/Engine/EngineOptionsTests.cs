@@ -27,7 +27,7 @@ public sealed class EngineOptionsTests
     [InlineData("--block-size", "64", "--block-size must be between 1 and 32, got 64")]
     [InlineData("--swap-space", "-1", "--swap-space must not be negative, got -1")]
     [InlineData("--dtype", "int8", "--dtype must be one of float32, fp32, float, bfloat16, bf16, got int8")]
-    [InlineData("--kv-cache-dtype", "int8", "--kv-cache-dtype must be one of auto, float32, fp32, bfloat16, bf16, float16, fp16, got int8")]
+    [InlineData("--kv-cache-dtype", "int8", "--kv-cache-dtype must be one of auto, float32, fp32, bfloat16, bf16, float16, fp16, fp8, fp8_e4m3, fp8_e5m2, got int8")]
     public void AValueOutOfRangeIsOneLineNamingTheFlag(string flag, string value, string message)
     {
         var e = Assert.Throws<EngineOptionsException>(() => Parse(flag, value));

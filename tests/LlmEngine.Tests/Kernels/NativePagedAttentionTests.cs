@@ -45,6 +45,14 @@ public class NativePagedAttentionTests
     [InlineData(256, ScalarType.Float16)]
     [InlineData(40, ScalarType.Float16)]
     [InlineData(36, ScalarType.Float16)]
+    [InlineData(64, KvCacheDTypes.Float8E4M3)]
+    [InlineData(80, KvCacheDTypes.Float8E4M3)]
+    [InlineData(128, KvCacheDTypes.Float8E5M2)]
+    [InlineData(256, KvCacheDTypes.Float8E4M3)]
+    [InlineData(40, KvCacheDTypes.Float8E4M3)]
+    [InlineData(40, KvCacheDTypes.Float8E5M2)]
+    [InlineData(36, KvCacheDTypes.Float8E4M3)]
+    [InlineData(36, KvCacheDTypes.Float8E5M2)]
     public void EveryHeadSizeMatchesReference(int headSize, ScalarType dtype)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -61,6 +69,9 @@ public class NativePagedAttentionTests
     [InlineData(32, ScalarType.Float32)]
     [InlineData(1, ScalarType.Float16)]
     [InlineData(16, ScalarType.Float16)]
+    [InlineData(1, KvCacheDTypes.Float8E4M3)]
+    [InlineData(5, KvCacheDTypes.Float8E5M2)]
+    [InlineData(32, KvCacheDTypes.Float8E4M3)]
     public void EveryBlockSizeMatchesReference(int blockSize, ScalarType dtype)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -91,6 +102,7 @@ public class NativePagedAttentionTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16)]
+    [InlineData(KvCacheDTypes.Float8E4M3)]
     public void LongContextsUpTo4096Match(ScalarType dtype)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -151,6 +163,9 @@ public class NativePagedAttentionTests
     [InlineData(ScalarType.Float16, 8, 2, 1100)]
     [InlineData(ScalarType.Float16, 12, 12, 192)]  // alone: its kv heads split over the threads, in a batch: one item
     [InlineData(ScalarType.Float32, 12, 3, 192)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 12, 12, 1100)]
+    [InlineData(KvCacheDTypes.Float8E5M2, 8, 2, 1100)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 12, 12, 192)]
     public void ADecodeTokensOutputDoesNotDependOnTheRestOfTheBatch(ScalarType dtype, int queryHeads, int kvHeads, int firstContext)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -260,6 +275,7 @@ public class NativePagedAttentionTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.Float16)]   // --dtype bfloat16 with quantized weights: auto gives a float16 cache
+    [InlineData(KvCacheDTypes.Float8E4M3)]                 // --dtype bfloat16 --kv-cache-dtype fp8
     public void BFloat16QueriesOverAFloat32OrFloat16Cache(ScalarType cache)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -270,6 +286,8 @@ public class NativePagedAttentionTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.Float16)]   // write_kv's rounding is torch's .to(float16): the same cache bits
+    [InlineData(KvCacheDTypes.Float8E4M3)]                 // and fp8's torch's .to(float8) (after saturation, which these values never reach)
+    [InlineData(KvCacheDTypes.Float8E5M2)]
     public void ForwardWritesTheCacheAndMatchesTheTorchBackend(ScalarType cache)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -279,8 +297,8 @@ public class NativePagedAttentionTests
         torchCache.Values[0].copy_(c.Cache.Values[0]);
         using var actual = new NativePagedAttention(c.Cache).Forward(0, c.Query, c.Key, c.Value, c.Scores, c.Batch);
         using var expected = new TorchPagedAttention(torchCache).Forward(0, c.Query, c.Key, c.Value, c.Scores, c.Batch);
-        Assert.True(c.Cache.Keys[0].eq(torchCache.Keys[0]).all().item<bool>());
-        Assert.True(c.Cache.Values[0].eq(torchCache.Values[0]).all().item<bool>());
+        Assert.True(c.Cache.Keys[0].bytes.SequenceEqual(torchCache.Keys[0].bytes), "the keys' bits differ");
+        Assert.True(c.Cache.Values[0].bytes.SequenceEqual(torchCache.Values[0].bytes), "the values' bits differ");
         Assert.InRange(Compare.RelativeError(actual, expected), 0, 1e-5);
     }
 

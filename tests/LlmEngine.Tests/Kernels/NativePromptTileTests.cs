@@ -1,4 +1,5 @@
 using LlmEngine.Kernels.Attention;
+using LlmEngine.Kernels.Cache;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,6 +26,11 @@ public class NativePromptTileTests
     [InlineData(ScalarType.Float16, 8, 2, 80, 16)]    // groups of 4; a head size read unpaired
     [InlineData(ScalarType.BFloat16, 8, 2, 80, 7)]
     [InlineData(ScalarType.Float32, 4, 4, 40, 16)]    // the generic head size: the online path
+    [InlineData(KvCacheDTypes.Float8E4M3, 4, 4, 64, 16)]
+    [InlineData(KvCacheDTypes.Float8E5M2, 8, 4, 64, 16)]                  // groups of 2: rows widened once per chunk
+    [InlineData(KvCacheDTypes.Float8E4M3, 12, 4, 128, 5)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 8, 2, 80, 7)]
+    [InlineData(KvCacheDTypes.Float8E5M2, 4, 4, 40, 16)]                  // the AVX2 kernel
     public void PromptsMatchAFloat64ReferenceOnTheCachedKeys(ScalarType cache, int queryHeads, int kvHeads, int headSize, int blockSize)
     {
         using var temporaries = torch.NewDisposeScope();
@@ -43,6 +49,7 @@ public class NativePromptTileTests
     [InlineData(ScalarType.Float32, 4, 4)]
     [InlineData(ScalarType.BFloat16, 12, 4)]
     [InlineData(ScalarType.Float16, 8, 2)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 8, 2)]
     public void APromptTokensBitsDoNotDependOnItsTileOrItsBatch(ScalarType cache, int queryHeads, int kvHeads)
     {
         using var temporaries = torch.NewDisposeScope();

@@ -102,7 +102,7 @@ double kv_bytes(const AttentionArgs& a) {
     double keys = 0;
     for (int s = 0; s < a.num_seqs; ++s)
         if (a.query_starts[s + 1] > a.query_starts[s]) keys += a.context_lens[s];
-    return 2.0 * keys * a.kv_heads * a.head_size * (a.kv_dtype == DType::F32 ? 4 : 2);
+    return 2.0 * keys * a.kv_heads * a.head_size * element_size(a.kv_dtype);
 }
 
 // Key positions per item for sequence s: the default partition, halved (down to kMinPartition)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "attention.h"
+#include "cache_checks.h"
 #include "tensor_arg.h"
 
 namespace llm {
@@ -22,9 +23,8 @@ inline AttentionArgs attention_args(const TensorArg& out, const TensorArg& query
     for (int d = 0; d < 4; ++d)
         check(value_cache.dim == 4 && value_cache.size(d) == key_cache.size(d), "value_cache: expected the key cache's shape ",
               key_cache.shape(), ", got ", value_cache.shape());
-    check(key_cache.dtype == value_cache.dtype &&
-              (key_cache.dtype == DType::F32 || key_cache.dtype == DType::BF16 || key_cache.dtype == DType::F16),
-          "key_cache/value_cache: both float32, both bfloat16 or both float16 expected");
+    check(key_cache.dtype == value_cache.dtype && is_cache_dtype(key_cache.dtype), "key_cache/value_cache: one dtype of ",
+          kCacheDTypes, " expected");
     check(key_cache.stride(3) == 1 && value_cache.stride(3) == 1, "key_cache/value_cache: the head dimension must be dense");
     check(key_cache.size(3) == query.size(2), "key_cache: head size ", key_cache.size(3), " differs from the query's ",
           query.size(2));

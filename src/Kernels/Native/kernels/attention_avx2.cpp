@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "attention.h"
+#include "fp8.h"
 #include "half.h"
 
 #pragma GCC push_options
@@ -26,6 +27,16 @@ struct Simd {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
     static V load(const Half* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static V load(const Fp8E4M3* p) {  // through float16, as in the AVX-512 version
+        __m128i x = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+        __m128i h = _mm_and_si128(_mm_slli_epi16(x, 7), _mm_set1_epi16(static_cast<short>(0xbf80)));
+        __m128i nan = _mm_cmpeq_epi16(_mm_and_si128(x, _mm_set1_epi16(0x7f)), _mm_set1_epi16(0x7f));
+        return _mm256_blendv_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f)), _mm256_set1_ps(__builtin_nanf("")),
+                                _mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan)));
+    }
+    static V load(const Fp8E5M2* p) {
+        return _mm256_cvtph_ps(_mm_slli_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))), 8));
+    }
     static void load_pair(const uint16_t* p, V& even, V& odd) {  // 16 bfloat16 -> elements 0,2,..,14 and 1,3,..,15
         __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
         even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));

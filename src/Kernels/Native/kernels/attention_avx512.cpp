@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "attention.h"
+#include "fp8.h"
 #include "half.h"
 
 #pragma GCC push_options
@@ -27,6 +28,17 @@ struct Simd {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
     static V load(const Half* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    // e4m3fn -> float32 through float16: S.EEEE.MMM shifted to float16's S.0EEEE.MMM0000000 reads as
+    // 2^-8 of the value (subnormals too, exactly), then x 2^8; S.1111.111 is NaN.
+    static V load(const Fp8E4M3* p) {
+        __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));  // the sign fills the top byte
+        __m256i h = _mm256_and_si256(_mm256_slli_epi16(x, 7), _mm256_set1_epi16(static_cast<short>(0xbf80)));
+        __mmask16 nan = _mm256_cmpeq_epi16_mask(_mm256_and_si256(x, _mm256_set1_epi16(0x7f)), _mm256_set1_epi16(0x7f));
+        return _mm512_mask_mov_ps(_mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f)), nan, _mm512_set1_ps(__builtin_nanf("")));
+    }
+    static V load(const Fp8E5M2* p) {  // e5m2 is the top byte of a float16
+        return _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 8));
+    }
     static void load_pair(const uint16_t* p, V& even, V& odd) {  // 32 bfloat16 -> elements 0,2,..,30 and 1,3,..,31
         __m512i x = _mm512_loadu_si512(p);
         even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));

@@ -7,6 +7,7 @@
 
 #include "attention.h"
 #include "bf16.h"
+#include "fp8.h"
 #include "half.h"
 
 namespace llm::scalar {
@@ -16,6 +17,8 @@ namespace {
 inline float value(const float* p, int d) { return p[d]; }
 inline float value(const uint16_t* p, int d) { return bf16_to_float(p[d]); }
 inline float value(const Half* p, int d) { return half_to_float(p[d].bits); }
+inline float value(const Fp8E4M3* p, int d) { return fp8_e4m3_to_float(p[d].bits); }
+inline float value(const Fp8E5M2* p, int d) { return fp8_e5m2_to_float(p[d].bits); }
 
 template <typename E>
 void run_task(const AttentionArgs& a, const Task& t, int max_rows, float* partials, Scratch& scratch) {
@@ -65,6 +68,8 @@ void run_task(const AttentionArgs& a, const Task& t, int max_rows, float* partia
 void attention_task(const AttentionArgs& a, const Task& t, int max_rows, float* partials, Scratch& scratch) {
     if (a.kv_dtype == DType::BF16) run_task<uint16_t>(a, t, max_rows, partials, scratch);
     else if (a.kv_dtype == DType::F16) run_task<Half>(a, t, max_rows, partials, scratch);
+    else if (a.kv_dtype == DType::F8E4M3) run_task<Fp8E4M3>(a, t, max_rows, partials, scratch);
+    else if (a.kv_dtype == DType::F8E5M2) run_task<Fp8E5M2>(a, t, max_rows, partials, scratch);
     else run_task<float>(a, t, max_rows, partials, scratch);
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bf16.h"
+#include "fp8_rows.h"
 #include "half_rows.h"
 #include "thread_pool.h"
 
@@ -20,8 +21,7 @@ int64_t block_bytes(const TensorArg& cache) {
 
 void check_cache(const TensorArg& cache) {
     check(cache.dim == 4, cache.name, ": expected [blocks, blockSize, kvHeads, headSize], got ", cache.shape());
-    check(cache.dtype == DType::F32 || cache.dtype == DType::BF16 || cache.dtype == DType::F16, cache.name,
-          ": float32, bfloat16 or float16 expected");
+    check(is_cache_dtype(cache.dtype), cache.name, ": ", kCacheDTypes, " expected");
     check(cache.contiguous(), cache.name, ": must be contiguous");
 }
 
@@ -73,6 +73,8 @@ void write_kv_cpu(const TensorArg& key, const TensorArg& value, const TensorArg&
                         static_cast<size_t>(D * es));
         } else if (cache.dtype == DType::F16) {
             to_half_row(static_cast<const char*>(src.data) + from * element_size(src.dtype), src.dtype, step, cache.as<uint16_t>() + dst, D);
+        } else if (cache.dtype == DType::F8E4M3 || cache.dtype == DType::F8E5M2) {
+            to_fp8_row(static_cast<const char*>(src.data) + from * element_size(src.dtype), src.dtype, step, cache.dtype, cache.as<uint8_t>() + dst, D);
         } else if (cache.dtype == DType::BF16) {
             uint16_t* out = cache.as<uint16_t>() + dst;
             for (int64_t d = 0; d < D; ++d)

@@ -13,7 +13,8 @@
 
 namespace llm {
 
-enum class DType { F32, BF16, F16, I32, I64, Other };
+// F8E4M3 and F8E5M2: libtorch's Float8_e4m3fn and Float8_e5m2 (fp8.h), elements of fp8 KV caches.
+enum class DType { F32, BF16, F16, I32, I64, F8E4M3, F8E5M2, Other };
 
 inline const char* dtype_name(DType t) {
     switch (t) {
@@ -22,6 +23,8 @@ inline const char* dtype_name(DType t) {
         case DType::F16: return "float16";
         case DType::I32: return "int32";
         case DType::I64: return "int64";
+        case DType::F8E4M3: return "float8_e4m3fn";
+        case DType::F8E5M2: return "float8_e5m2";
         default: return "unsupported dtype";
     }
 }
@@ -29,12 +32,15 @@ inline const char* dtype_name(DType t) {
 inline DType dtype_of(int32_t code) {
     static const int32_t f32 = aoti_torch_dtype_float32(), bf16 = aoti_torch_dtype_bfloat16(),
                          f16 = aoti_torch_dtype_float16(), i32 = aoti_torch_dtype_int32(),
-                         i64 = aoti_torch_dtype_int64();
+                         i64 = aoti_torch_dtype_int64(), e4m3 = aoti_torch_dtype_float8_e4m3fn(),
+                         e5m2 = aoti_torch_dtype_float8_e5m2();
     if (code == f32) return DType::F32;
     if (code == bf16) return DType::BF16;
     if (code == f16) return DType::F16;
     if (code == i32) return DType::I32;
     if (code == i64) return DType::I64;
+    if (code == e4m3) return DType::F8E4M3;
+    if (code == e5m2) return DType::F8E5M2;
     return DType::Other;
 }
 
@@ -43,6 +49,7 @@ inline int element_size(DType t) {
         case DType::F32: case DType::I32: return 4;
         case DType::BF16: case DType::F16: return 2;
         case DType::I64: return 8;
+        case DType::F8E4M3: case DType::F8E5M2: return 1;
         default: return 0;
     }
 }
