@@ -96,7 +96,7 @@ public sealed class InferenceEngine : ILlmEngine, IObservedEngine, IAsyncDisposa
                 .WithDispatcher(schedulerThread),
             "scheduler-" + Guid.NewGuid().ToString("N")[..8]);
         log($"model: {model.Description}");
-        log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {dtype}), " +
+        log($"KV cache: {deviceBlocks} blocks of {options.BlockSize} tokens ({deviceBlocks * (long)options.BlockSize} tokens, {KvCacheDTypes.NameOf(dtype)}), " +
             $"swap {swapBlocks} blocks{(_blocks.SlidingWindowSize > 0 ? $", blocks behind the {_blocks.SlidingWindowSize}-token window freed" : "")}; attention backend: {AttentionBackendName}; prefix caching: {(_blocks.PrefixCaching ? "on" : config.RecomputeAfter > 0 && options.EnablePrefixCaching ? "off (longrope)" : "off")}" +
             (options.TensorParallelSize > 1 ? $"; tensor parallel: {options.TensorParallelSize} ranks{(options.TensorParallelAcrossNodes ? " on as many nodes" : "")}" : "") +
             (options.PipelineParallelSize > 1 ? $"; pipeline parallel: {options.PipelineParallelSize} stages" : ""));

@@ -18,9 +18,8 @@ namespace {
 
 constexpr int64_t kBlockGroups = 3;   // 48 columns per item: one register tile wide
 constexpr int64_t kBlockRows = 256;   // rows per item: x's rows stay in L2 while the item's columns pass
-constexpr int64_t kSpanMinRows = 3;   // from here up to kBlockRows rows, items of one block in spans
 
-// LLM_DENSE_SPANS=0 keeps batched decode steps on runs of blocks handed out in turn, to compare on one build.
+// LLM_DENSE_SPANS=0 keeps decode steps on runs of blocks handed out in turn, to compare on one build.
 bool block_spans_enabled() {
     static const bool on = switched_on("LLM_DENSE_SPANS");
     return on;
@@ -67,11 +66,12 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
     check(out_f32 || !w.f32, "dense_gemm: a float32 weight's product is float32");
     if (m == 0) return;
     const int64_t blocks = (w.groups + kBlockGroups - 1) / kBlockGroups, chunks = (m + kBlockRows - 1) / kBlockRows;
-    if (chunks == 1 && m >= kSpanMinRows && block_spans_enabled()) {
-        // A batched decode step: one item per block, in spans (each core streams a contiguous share of the
-        // weight and then helps with the other's), each block fetching the one after it, its own next item.
-        // Runs of blocks handed out in turn gave 8-9 items per call on the narrow layers: a core that took
-        // one more than the other left the other idle for up to a ninth of the call.
+    if (chunks == 1 && block_spans_enabled()) {
+        // A decode step: one item per block, in spans (each core streams a contiguous share of the weight and
+        // then helps with the other's), each block fetching the one after it, its own next item. Runs of blocks
+        // handed out in turn gave 8-9 items per call: a core that took one more than the other left the other
+        // idle for up to a ninth of the call (at one row too, where a core that joins a call late is the rule);
+        // and a worker's span is the share of the next weights that it reads ahead (read_ahead.h).
         auto one = [&](int b) {
             avx512dense::gemm_block(out, ldo, out_f32, x, ldx, 0, m, w, b * kBlockGroups, std::min(w.groups, (b + 1) * kBlockGroups),
                                     std::min(w.groups, (b + 2) * kBlockGroups));
@@ -93,7 +93,6 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
                                     std::min(w.groups, (b + 1) * kBlockGroups), std::min(w.groups, b1 * kBlockGroups));
     };
     ThreadPool::instance().for_each(static_cast<int>(runs * chunks), body);
-    if (chunks == 1) read_ahead_after(&w, w.data, static_cast<size_t>(w.groups * w.steps * 64));
 }
 
 }  // namespace llm
