@@ -5,6 +5,7 @@
 #include "bf16.h"
 #include "fp8.h"
 #include "isa.h"
+#include "rows_avx512.h"
 
 namespace llm {
 
@@ -34,10 +35,7 @@ template <typename F>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) int64_t to_fp8_avx512(const void* src, DType t, uint8_t* dst, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 v = t == DType::F32
-                       ? _mm512_loadu_ps(static_cast<const float*>(src) + i)
-                       : _mm512_castsi512_ps(_mm512_slli_epi32(
-                             _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src) + i))), 16));
+        __m512 v = load16_as_float(src, t, i);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), to_fp8_16<F>(v));
     }
     return i;

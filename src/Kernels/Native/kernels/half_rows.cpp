@@ -5,6 +5,7 @@
 #include "bf16.h"
 #include "half.h"
 #include "isa.h"
+#include "rows_avx512.h"
 
 namespace llm {
 
@@ -14,10 +15,7 @@ namespace {
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) int64_t to_half_avx512(const void* src, DType t, uint16_t* dst, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 v = t == DType::F32
-                       ? _mm512_loadu_ps(static_cast<const float*>(src) + i)
-                       : _mm512_castsi512_ps(_mm512_slli_epi32(
-                             _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src) + i))), 16));
+        __m512 v = load16_as_float(src, t, i);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
     return i;
