@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "errors.h"
+#include "switches.h"
 #include "thread_pool.h"
 
 namespace llm {
@@ -15,10 +16,7 @@ namespace {
 
 // How many bytes of the next weights (all threads' shares) the workers fetch ahead: LLM_READ_AHEAD_KB, default
 // 0 (off; llm_set_read_ahead_kb changes it).
-std::atomic<int64_t> ahead_bytes{[] {
-    const char* env = std::getenv("LLM_READ_AHEAD_KB");
-    return env ? std::max(0L, std::atol(env)) << 10 : 0L;
-}()};
+std::atomic<int64_t> ahead_bytes{std::max(0LL, env_number("LLM_READ_AHEAD_KB", 0)) << 10};
 
 struct Next {
     const void* key;

@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "huge_pages.h"
+#include "switches.h"
 
 namespace {
 
@@ -25,18 +26,12 @@ namespace {
 // page faults inside rms_norm_row and the attention's store_output_rows); glibc trims free memory at the top
 // of a heap past 128 KiB by default.
 size_t smallest() {
-    static const size_t bytes = [] {
-        const char* env = std::getenv("LLM_TENSOR_CACHE_MIN_KB");
-        return (env ? static_cast<size_t>(std::atoll(env)) : 128u) << 10;
-    }();
+    static const size_t bytes = static_cast<size_t>(llm::env_number("LLM_TENSOR_CACHE_MIN_KB", 128)) << 10;
     return bytes;
 }
 
 size_t cache_limit() {
-    static const size_t limit = [] {
-        const char* env = std::getenv("LLM_TENSOR_CACHE_MB");
-        return (env ? static_cast<size_t>(std::atoll(env)) : 1024u) << 20;
-    }();
+    static const size_t limit = static_cast<size_t>(llm::env_number("LLM_TENSOR_CACHE_MB", 1024)) << 20;
     return limit;
 }
 

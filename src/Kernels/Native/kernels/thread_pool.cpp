@@ -29,10 +29,7 @@ inline void relax() { __builtin_ia32_pause(); }
 // here. A worker that sleeps misses the next job's start by a wake-up (tens of microseconds in a VM);
 // one that polls longer takes a core from libtorch's threads and the actors between steps.
 std::chrono::nanoseconds spin_time() {
-    static const long us = [] {
-        const char* env = std::getenv("LLM_NATIVE_SPIN_US");
-        return env ? std::atol(env) : 80L;
-    }();
+    static const long long us = env_number("LLM_NATIVE_SPIN_US", 80);
     return std::chrono::microseconds(us);
 }
 
