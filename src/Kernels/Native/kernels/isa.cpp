@@ -1,8 +1,14 @@
 #include "isa.h"
 
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+
+#include "switches.h"
 
 namespace llm {
 
@@ -43,6 +49,22 @@ Isa detected_isa() {
 bool has_avx512_bf16() {
     static const bool has = detected_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512bf16");
     return has;
+}
+
+bool amx_int8_available() {
+    static const bool available = [] {
+        unsigned a, b, c, d;
+        // OSXSAVE (XGETBV usable), then AMX-TILE and AMX-INT8.
+        if (!switched_on("LLM_AMX") || !__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return false;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> 25) & 1)) return false;
+        unsigned xcr0_low, xcr0_high;
+        __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+        if (((xcr0_low >> 17) & 3) != 3) return false;  // the OS saves XTILECFG and XTILEDATA
+        // Linux (5.16+) leaves the 8 KB of tile data out of a thread's state until the process asks for it.
+        constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+        return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+    }();
+    return available;
 }
 
 Isa selected_isa() { return static_cast<Isa>(selection().load(std::memory_order_relaxed)); }
