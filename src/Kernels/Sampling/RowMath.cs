@@ -22,6 +22,18 @@ internal static class RowMath
         return MemoryMarshal.Cast<byte, float>(logits.bytes);
     }
 
+    /// <summary>Each row's <see cref="ArgMax"/> (-1: the general sampler decides) and, for a row with one,
+    /// its log-probability; <paramref name="values"/> holds the rows [ids.Length, vocab] one after another.</summary>
+    public static void Greedy(ReadOnlySpan<float> values, int vocab, Span<int> ids, Span<float> logprobs)
+    {
+        for (int i = 0; i < ids.Length; i++)
+        {
+            var row = values.Slice(i * vocab, vocab);
+            int id = ids[i] = ArgMax(row);
+            if (id >= 0) logprobs[i] = row[id] - LogSumExp(row, row[id]);
+        }
+    }
+
     /// <summary>Index of the first maximum (torch.argmax's tie rule: the lowest id), or -1 when the
     /// row holds a NaN or its maximum is not finite (the general sampler decides those).</summary>
     public static int ArgMax(ReadOnlySpan<float> row)

@@ -1,4 +1,5 @@
 using LlmEngine.Scheduling;
+using LlmEngine.Kernels.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -58,13 +59,14 @@ public static class Sampler
         var source = logits.dtype == float32 && logits.is_contiguous() ? logits : logits.to(float32).contiguous();
         var values = RowMath.Values(source);
         int vocab = (int)source.size(1);
+        var ids = new int[rows.Count];
+        var logprobs = new float[rows.Count];
+        if (!GreedyRows.TryCompute(source, ids, logprobs)) RowMath.Greedy(values, vocab, ids, logprobs);
         var result = new SampledToken[rows.Count];
         for (int i = 0; i < rows.Count; i++)
         {
-            var row = values.Slice(i * vocab, vocab);
-            int id = RowMath.ArgMax(row);
-            if (id < 0) return null;
-            result[i] = new SampledToken(id, row[id], row[id] - RowMath.LogSumExp(row, row[id]), []);
+            if (ids[i] < 0) return null;
+            result[i] = new SampledToken(ids[i], values[i * vocab + ids[i]], logprobs[i], []);
         }
         return result;
     }

@@ -40,8 +40,9 @@ public class PagedEngineEquivalenceTests
         int pipelineParallelSize = 1)
     {
         var options = Options(workload, blockSize, mode, backend, kvTokens, tensorParallelSize, pipelineParallelSize);
-        await using var engine = InferenceEngine.Start(options);
-        await AssertDenseTokensUnderPreemption(engine, workload, options);
+        var held = new HeldModels();
+        await using var engine = InferenceEngine.Start(options, held.Wrap);
+        await AssertDenseTokensUnderPreemption(engine, workload, options, held);
     }
 
     /// <summary>Options whose KV budget (<paramref name="kvTokens"/>) forces preemption on <paramref name="workload"/>.</summary>
@@ -61,18 +62,26 @@ public class PagedEngineEquivalenceTests
 
     /// <summary>Runs <paramref name="workload"/> on <paramref name="engine"/> (started with <paramref name="options"/>) and
     /// asserts the dense reference's tokens, that preemption happened, and that every block is free at the end.</summary>
-    internal static async Task AssertDenseTokensUnderPreemption(InferenceEngine engine, GreedyWorkload workload, EngineOptions options)
+    /// <param name="held">the engine's held models, when it was started over them: the first half of the requests then
+    /// reaches the scheduler before any of them runs (without them, over worker nodes, the first half arrives as fast as
+    /// it is submitted)</param>
+    internal static async Task AssertDenseTokensUnderPreemption(InferenceEngine engine, GreedyWorkload workload, EngineOptions options, HeldModels? held = null)
     {
         var random = new Random(options.BlockSize * 31 + (int)options.PreemptionMode);
         var order = Enumerable.Range(0, workload.Prompts.Count).OrderBy(_ => random.Next()).ToList();
         var results = new Task<int[]>[workload.Prompts.Count];
+        void Submit(int i) => results[i] = Collect(engine,
+            new GenerationRequest($"r{i}", workload.Prompts[i], new SamplingParameters { Temperature = 0, MaxTokens = workload.MaxTokens[i], IgnoreEos = true }));
         // The first half arrives at once (so the KV budget binds and preemption must happen); the
         // rest arrive at random moments while those run.
-        foreach (var (i, k) in order.Select((i, k) => (i, k)))
+        int half = order.Count / 2;
+        void SubmitFirstHalf() => order.Take(half).ToList().ForEach(Submit);
+        if (held is null) SubmitFirstHalf();
+        else held.SubmitTogether(SubmitFirstHalf);
+        foreach (int i in order.Skip(half))
         {
-            var sampling = new SamplingParameters { Temperature = 0, MaxTokens = workload.MaxTokens[i], IgnoreEos = true };
-            results[i] = Collect(engine, new GenerationRequest($"r{i}", workload.Prompts[i], sampling));
-            if (k >= order.Count / 2 && random.Next(4) == 0) await Task.Delay(random.Next(1, 10));
+            Submit(i);
+            if (random.Next(4) == 0) await Task.Delay(random.Next(1, 10));
         }
         var outputs = await Task.WhenAll(results);
         for (int i = 0; i < outputs.Length; i++)
@@ -85,9 +94,9 @@ public class PagedEngineEquivalenceTests
         Assert.Null(await engine.CheckBlockInvariantsAsync());
     }
 
+    // Tells the engine of the request before it returns (the held engine's SubmitTogether counts on it).
     private static async Task<int[]> Collect(InferenceEngine engine, GenerationRequest request)
     {
-        await Task.Yield();
         var tokens = new List<int>();
         await foreach (var output in engine.GenerateAsync(request))
             foreach (var delta in output.Deltas) tokens.AddRange(delta.TokenIds);

@@ -37,14 +37,19 @@ public class FamilyEngineEquivalenceTests
         var (prompts, maxTokens) = Workload(family, blockSize);
         var expected = DenseTokens(family, prompts, maxTokens);
 
+        var held = new HeldModels();
         await using var engine = InferenceEngine.Start(new EngineOptions
         {
             Model = SharedModels.TinyHf(family), BlockSize = blockSize, NumBlocks = KvTokens / blockSize, PreemptionMode = mode,
             SwapSpaceGiB = 0.05, MaxNumBatchedTokens = 64, AttentionBackend = backend, EnablePrefixCaching = true,
-        });
-        // The first request runs alone so that its prefix blocks are cached when the others arrive.
+        }, held.Wrap);
+        // The first request runs alone so that its prefix blocks are cached when the others arrive;
+        // the others reach the scheduler before any of them runs, so the budget binds.
         var first = await EngineRuns.Final(engine, "r0", prompts[0], Greedy(maxTokens[0]));
-        var rest = await Task.WhenAll(prompts.Skip(1).Select((p, i) => EngineRuns.Final(engine, $"r{i + 1}", p, Greedy(maxTokens[i + 1]))));
+        Task<RequestOutput[]>? others = null;
+        held.SubmitTogether(
+            () => others = Task.WhenAll(prompts.Skip(1).Select((p, i) => EngineRuns.Final(engine, $"r{i + 1}", p, Greedy(maxTokens[i + 1])))));
+        var rest = await others!;
         int[][] tokens = [.. new[] { first }.Concat(rest).Select(o => o.Outputs![0].TokenIds.ToArray())];
 
         for (int i = 0; i < prompts.Length; i++)
