@@ -64,7 +64,7 @@ internal sealed class NativePagedAttention : IAttentionBackend
     }
 
     // The plain export on CPU caches (NativeKernels.PagedAttentionDirect); the dispatcher elsewhere.
-    private bool Direct => _cache.Device.type == DeviceType.CPU && NativeKernels.DirectAttention;
+    internal bool Direct => _cache.Device.type == DeviceType.CPU && NativeKernels.DirectAttention;
 
     /// <summary>
     /// Attention of the batch's queries over what the cache holds (the step's keys and values

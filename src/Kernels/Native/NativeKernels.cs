@@ -228,7 +228,7 @@ public static unsafe class NativeKernels
 
     /// <summary>A tensor as <c>kernels/tensor_arg.h</c>'s RawTensor describes it to a plain export.</summary>
     [StructLayout(LayoutKind.Sequential)]
-    private struct RawTensor
+    internal struct RawTensor
     {
         public const int Int32 = 3, Int64 = 4, Other = 7;  // tensor_arg.h's DType numbers: F32, BF16, F16, I32, I64, F8E4M3, F8E5M2, Other
 

@@ -44,6 +44,15 @@ public static class ForwardProfile
     /// <summary>Times the enclosed interval (dispose the result to stop).</summary>
     public static Interval Time(ProfileSection section) => new(_enabled ? section : null);
 
+    /// <summary>Adds an interval that native code timed (the fused decode layer's parts) to a section of the current step.</summary>
+    public static void Add(ProfileSection section, long nanoseconds)
+    {
+        if (!_enabled) return;
+        int slot = _phase * Sections + (int)section;
+        Interlocked.Add(ref Ticks[slot], (long)(nanoseconds * (Stopwatch.Frequency / 1e9)));
+        Interlocked.Increment(ref Calls[slot]);
+    }
+
     public static void Reset()
     {
         Array.Clear(Ticks);

@@ -164,6 +164,44 @@ public class QuantizedLinearPortableTests
         }
     }
 
+    /// <summary>Q8_K activations from the vector quantizer (AVX-512) and from the scalar reference (what AVX2 runs)
+    /// where the reference's choices are delicate: the largest magnitude twice with opposite signs (the first one's
+    /// sign gives d), a super-block of zeros, and quotients halfway between integers (rounded to even). The same
+    /// integers and d give the same product to the bit.</summary>
+    [Fact]
+    public void KQuantActivationsQuantizeAsTheReferenceOnTies()
+    {
+        using var temporaries = torch.NewDisposeScope();
+        const long m = 4, k = 768;
+        var (weight, dequantized) = QuantizedLinearTests.RandomWeight(GgmlType.Q4_K, 33, k, 5);
+        using var _ = dequantized;
+        using var __ = weight;
+        var values = randn(new[] { m, k }, generator: new Generator(3)).data<float>().ToArray();
+        values[5] = -3f;
+        values[200] = 3f;  // row 0: -3 first
+        values[k + 7] = 3f;
+        values[k + 9] = -3f;  // row 1: +3 first
+        Array.Clear(values, (int)(2 * k + 256), 256);  // row 2: a super-block of zeros
+        var random = new Random(8);
+        for (long j = 0; j < k; j++) values[3 * k + j] = random.Next(-100, 100) + 0.5f;  // row 3: max -127, so x · -127 / max = x, halfway
+        values[3 * k + 17] = values[3 * k + 256 + 40] = values[3 * k + 512 + 3] = -127f;
+        using var x = tensor(values).view(m, k);
+        using var vector = empty(m, 33);
+        NativeKernels.QuantizedLinear(vector, x, weight);
+        string before = NativeKernels.Isa;
+        if (before == "avx2" || !NativeKernels.SelectIsa("avx2")) return;  // this CPU runs nothing above it
+        try
+        {
+            using var lower = empty(m, 33);
+            NativeKernels.QuantizedLinear(lower, x, weight);
+            Assert.True(lower.eq(vector).all().item<bool>());
+        }
+        finally
+        {
+            NativeKernels.SelectIsa(before);
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q6_K)]

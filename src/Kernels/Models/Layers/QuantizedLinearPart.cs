@@ -33,6 +33,10 @@ public sealed class QuantizedLinearPart : IDisposable
     public long RowLength { get; }
     public bool IsPacked => _packed is not null;
 
+    /// <summary>The packed weight's native handle (kernels/packed_linear.h's PackedWeight), or zero where the part is not
+    /// packed; valid while this part lives (the fused decode layer, <see cref="Native.DecodeLayer"/>).</summary>
+    internal IntPtr PackedHandle => _packed?.DangerousGetHandle() ?? IntPtr.Zero;
+
     /// <summary>output[:, column..column + Rows] = x · partᵀ.</summary>
     public void Apply(Tensor output, Tensor x, long column)
     {

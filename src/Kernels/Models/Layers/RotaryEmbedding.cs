@@ -93,6 +93,12 @@ internal sealed class RotaryEmbedding : IDisposable
         }
     }
 
+    /// <summary>Dimensions rotated per head, halved (the width of a row of <see cref="For(Tensor)"/>'s tables).</summary>
+    public int Half => _half;
+
+    /// <summary>Whether pairs are (2i, 2i + 1) rather than (i, i + half).</summary>
+    public bool Interleaved => _style == RotaryStyle.Interleaved;
+
     /// <summary>cos and sin for the given positions, [tokens, 1, headSize / 2], float32.</summary>
     public (Tensor Cos, Tensor Sin) For(Tensor positions) =>
         (_cos.index_select(0, positions).unsqueeze(1), _sin.index_select(0, positions).unsqueeze(1));

@@ -1,5 +1,6 @@
 using LlmEngine.Kernels.Attention;
 using LlmEngine.Kernels.Models.Layers;
+using LlmEngine.Kernels.Native;
 using LlmEngine.Kernels.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,6 +18,7 @@ internal sealed class LlamaDecoderLayer : IDisposable
     private readonly Tensor _inputNorm, _postNorm;
     private readonly LinearWeight _qkv, _output, _gateUp, _down;
     private readonly Tensor? _qkvBias, _outputBias, _gateUpBias, _downBias;
+    private readonly DecodeLayer? _fused;
 
     /// <summary>With a split <see cref="WeightReader.Shard"/>, keeps the rank's heads of q, k, v and
     /// the matching columns of o, and its share of gate/up rows and down columns.</summary>
@@ -58,16 +60,21 @@ internal sealed class LlamaDecoderLayer : IDisposable
             _gateUpBias = Fused.Rows(Rows(weights.ReadBias(p + "mlp.gate_proj.bias", ffn), ffnRows), Rows(weights.ReadBias(p + "mlp.up_proj.bias", ffn), ffnRows));
             _downBias = weights.ReadBias(p + "mlp.down_proj.bias", d);
         }
+        if (_shard.IsWhole && !config.AttentionBias && !config.MlpBias && config.Activation == "silu")
+            _fused = DecodeLayer.For(weights.DType, _inputNorm, _postNorm, config.NormEpsilon, _qkv, _output, _gateUp, _down, d,
+                _heads.Query, _heads.Kv, config.HeadSize, ffn);
     }
 
     /// <summary>Updates the residual stream x [tokens, hidden] in place.</summary>
     public void Forward(Tensor x, RotaryEmbedding rotary, Tensor cos, Tensor sin, AttentionBatch batch, IAttentionBackend attention)
     {
-        using var scope = NewDisposeScope();
         long n = x.size(0), headSize = _config.HeadSize;
+        var scores = new AttentionScores(1.0 / Math.Sqrt(headSize));
+        // A decode step's few rows: the whole layer in one native call, the same kernels in the same order.
+        if (_fused is not null && _fused.TryForward(_index, x, cos, sin, rotary.Half, rotary.Interleaved, batch, attention, scores)) return;
+        using var scope = NewDisposeScope();
         long q = _heads.Query * headSize, kv = _heads.Kv * headSize;
         var qkv = Linear.Apply(Norms.Rms(x, _inputNorm, _config.NormEpsilon), _qkv, _qkvBias);
-        var scores = new AttentionScores(1.0 / Math.Sqrt(headSize));
         Tensor attended;
         // A few rows are rotated in place and the backend reads q, k and v where they lie in the projection; more
         // rows are rotated by libtorch, on views (narrow, not an index with ranges: one libtorch call, ~2 us less each).

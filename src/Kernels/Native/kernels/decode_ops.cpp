@@ -120,6 +120,22 @@ void rotary_rows(void* x, bool bf16, int64_t stride, int64_t heads, int64_t head
     }
 }
 
+void rms_norm(void* out, void* x, const void* residual, const void* weight, bool bf16, int64_t rows, int64_t d, float eps,
+              bool unit_offset) {
+    for_rows(rows, d, [&](int64_t r0, int64_t r1) { rms_norm_rows(out, x, residual, weight, bf16, d, eps, unit_offset, r0, r1); });
+}
+
+void silu_mul(void* out, const void* gate_up, bool bf16, int64_t rows, int64_t h) {
+    for_rows(rows, h, [&](int64_t r0, int64_t r1) { silu_mul_rows(out, gate_up, bf16, h, r0, r1); });
+}
+
+void rotary(void* x, bool bf16, int64_t rows, int64_t stride, int64_t heads, int64_t head_size, int64_t half, const float* cos,
+            const float* sin, bool interleaved) {
+    for_rows(rows, heads * head_size, [&](int64_t r0, int64_t r1) {
+        rotary_rows(x, bf16, stride, heads, head_size, half, cos, sin, interleaved, r0, r1);
+    });
+}
+
 }  // namespace llm
 
 // C ABI for C#: contiguous CPU rows, float32 (bf16 = 0) or bfloat16 (bf16 = 1). Each returns
@@ -129,9 +145,7 @@ LLM_EXPORT int llm_rms_norm(void* out, void* x, const void* residual, const void
     llm_native_clear_error();
     try {
         llm::check(rows >= 0 && d >= 1, "rms_norm: bad shape [", rows, ", ", d, "]");
-        llm::for_rows(rows, d, [&](int64_t r0, int64_t r1) {
-            llm::rms_norm_rows(out, x, residual, weight, bf16 != 0, d, static_cast<float>(eps), unit_offset != 0, r0, r1);
-        });
+        llm::rms_norm(out, x, residual, weight, bf16 != 0, rows, d, static_cast<float>(eps), unit_offset != 0);
         return 0;
     } catch (const std::exception&) {
         return -1;
@@ -142,7 +156,7 @@ LLM_EXPORT int llm_silu_mul(void* out, const void* gate_up, int bf16, int64_t ro
     llm_native_clear_error();
     try {
         llm::check(rows >= 0 && h >= 1, "silu_mul: bad shape [", rows, ", ", 2 * h, "]");
-        llm::for_rows(rows, h, [&](int64_t r0, int64_t r1) { llm::silu_mul_rows(out, gate_up, bf16 != 0, h, r0, r1); });
+        llm::silu_mul(out, gate_up, bf16 != 0, rows, h);
         return 0;
     } catch (const std::exception&) {
         return -1;
@@ -155,9 +169,7 @@ LLM_EXPORT int llm_rotary(void* x, int bf16, int64_t rows, int64_t stride, int64
     try {
         llm::check(rows >= 0 && heads >= 1 && half >= 1 && 2 * half <= head_size && heads * head_size <= stride,
                    "rotary: ", heads, " heads of ", head_size, " (", 2 * half, " rotated) do not fit rows of ", stride);
-        llm::for_rows(rows, heads * head_size, [&](int64_t r0, int64_t r1) {
-            llm::rotary_rows(x, bf16 != 0, stride, heads, head_size, half, cos, sin, interleaved != 0, r0, r1);
-        });
+        llm::rotary(x, bf16 != 0, rows, stride, heads, head_size, half, cos, sin, interleaved != 0);
         return 0;
     } catch (const std::exception&) {
         return -1;

@@ -24,6 +24,14 @@ void silu_mul_rows(void* out, const void* gate_up, bool bf16, int64_t h, int64_t
 void rotary_rows(void* x, bool bf16, int64_t stride, int64_t heads, int64_t head_size, int64_t half, const float* cos,
                  const float* sin, bool interleaved, int64_t r0, int64_t r1);
 
+// The same on all `rows` rows, spread over the kernels' pool once there are enough of them to pay for waking it
+// (the C exports below and the fused decode layer, decode_layer.h).
+void rms_norm(void* out, void* x, const void* residual, const void* weight, bool bf16, int64_t rows, int64_t d, float eps,
+              bool unit_offset);
+void silu_mul(void* out, const void* gate_up, bool bf16, int64_t rows, int64_t h);
+void rotary(void* x, bool bf16, int64_t rows, int64_t stride, int64_t heads, int64_t head_size, int64_t half, const float* cos,
+            const float* sin, bool interleaved);
+
 namespace avx512 {
 void silu_mul_row(void* out, const void* gate_up, bool bf16, int64_t h);
 // One row of rms_norm_rows, and of rotary_rows in the half-split style (row: the row's first head).

@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "half.h"
 #include "isa.h"
+#include "switches.h"
 #include "thread_pool.h"
 
 namespace llm {
@@ -54,6 +55,13 @@ void quantize_q8k(const float* x, int64_t blocks, int8_t* q, float* d, int32_t* 
     }
 }
 
+// LLM_VECTOR_Q8K=0 quantizes K-quant activations with the scalar reference on every instruction set (the same
+// integers; to compare).
+bool vector_q8k_enabled() {
+    static const bool on = switched_on("LLM_VECTOR_Q8K");
+    return on;
+}
+
 void scalar_kblock_dot(const KBlock& w, const Q8KActivations& a, int64_t i0, int count, int64_t b, float* acc) {
     for (int i = 0; i < count; ++i) {
         const int64_t row = i0 + i;
@@ -90,7 +98,8 @@ void unpack_scales(const uint8_t* packed, KBlock& out) {
 
 void quantize_rows_q8k(const float* x, int64_t k, int64_t r0, int64_t r1, int8_t* q, float* d, int32_t* bsums) {
     const int64_t blocks = k / kSuperBlock;
-    for (int64_t r = r0; r < r1; ++r) quantize_q8k(x + r * k, blocks, q + r * k, d + r * blocks, bsums + r * blocks * 16);
+    const auto quantize = selected_isa() == Isa::Avx512 && vector_q8k_enabled() ? avx512::quantize_q8k : quantize_q8k;
+    for (int64_t r = r0; r < r1; ++r) quantize(x + r * k, blocks, q + r * k, d + r * blocks, bsums + r * blocks * 16);
 }
 
 bool is_kquant(int type) { return type == Q4_K || type == Q5_K || type == Q6_K; }

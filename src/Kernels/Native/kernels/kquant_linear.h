@@ -53,6 +53,9 @@ int32_t block_dot_q4_0(const uint8_t* block, const int8_t* x);
 }
 
 namespace avx512 {
+// One row's `blocks` super-blocks of x quantized to Q8_K: the integers and d of quantize_rows_q8k's reference, in
+// vectors (16 elements at a time).
+void quantize_q8k(const float* x, int64_t blocks, int8_t* q, float* d, int32_t* bsums);
 // Adds the super-block b of rows [i0, i0 + count) of a, against the unpacked weights w, into acc[0..count).
 void kblock_dot(const KBlock& w, const Q8KActivations& a, int64_t i0, int count, int64_t b, float* acc);
 }

@@ -28,7 +28,7 @@ namespace {
 
 // Rows per tile: the accumulators of kGemmRows rows, a block's 8 zmm of quants and a few more fit the
 // 32 zmm registers.
-constexpr int kGemmRows = 8;
+constexpr int kGemmRows = static_cast<int>(kGemmTileRows);
 
 // Rows [0, R) of a tile of activations (GemmRows layout: per block, the tile's rows' 32 quants, d and
 // bias side by side) against one group of 16 weight rows (Q8_0, Q4_0).
@@ -174,28 +174,20 @@ void gemm(const PackedWeight& w, const GemmRows& x, int64_t r0, int64_t r1, int6
 
 }  // namespace
 
-int64_t gemm_tile_rows() { return kGemmRows; }
-
 int64_t gemm_sums(QuantType type) {
     return type == QuantType::Q6_K ? 8 : type == QuantType::Q4_K || type == QuantType::Q5_K ? 4 : 1;
 }
 
 void gemm_rows(QuantType type, const int8_t* q, const float* d, const int32_t* sums, int64_t k, int64_t r0, int64_t r1, GemmRows& x) {
-    const bool kquant = is_kquant(static_cast<int>(type));
-    const int64_t block = kquant ? kSuperBlock : kQuantBlock, blocks = k / block, out_sums = gemm_sums(type);
+    const int64_t blocks = k / kSuperBlock, out_sums = gemm_sums(type);
     for (int64_t r = r0; r < r1; ++r) {
-        const int64_t tile = r / kGemmRows, i = r % kGemmRows;
         for (int64_t b = 0; b < blocks; ++b) {
-            const int64_t at = (tile * blocks + b) * kGemmRows + i;
-            std::memcpy(x.q + at * block, q + r * k + b * block, static_cast<size_t>(block));
+            const int64_t at = gemm_row_at(r, blocks) + b * kGemmRows;
+            std::memcpy(x.q + at * kSuperBlock, q + r * k + b * kSuperBlock, static_cast<size_t>(kSuperBlock));
             x.d[at] = d[r * blocks + b];
-            int32_t* to = x.sums + at * out_sums;
-            if (!kquant) {
-                *to = sums[r * blocks + b];
-                continue;
-            }
             // Q8_K's sums of 16 added up per sub-block (of 32 for Q4_K / Q5_K), two sub-blocks per int32 as
             // int16 (|sum| <= 32 · 128), the low half first.
+            int32_t* to = x.sums + at * out_sums;
             const int32_t* bs = sums + (r * blocks + b) * 16;
             const int per = 16 / static_cast<int>(2 * out_sums);
             for (int64_t u = 0; u < out_sums; ++u) {

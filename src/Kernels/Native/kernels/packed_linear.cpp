@@ -28,11 +28,20 @@ struct Scratch {
     std::vector<int32_t> gsums;
 };
 
-// From this many activation rows on, the many-row kernel (packed_gemm) runs; it gives the same bits. Q6_K's
-// sub-blocks of 16 take an integer multiply per 4 dot products: its tiles of many rows were no faster
-// than the 4-row tiles until the activations outgrew L2 (one core, one llama-110m layer: 0.74-0.95x at
-// 32-256 rows, 1.20x at 1,024, 1.26x at 2,048).
-int64_t gemm_min_rows(QuantType type) { return type == QuantType::Q6_K ? 512 : 16; }
+// From this many activation rows on, the many-row kernel (packed_gemm) runs; it gives the same bits. Its tile
+// unpacks a block's quants once for 8 rows where the small tiles do it per 4 (and per row past a multiple of
+// 4), and runs 8 dot chains side by side: one core, a llama-110m decode step's products from memory, medians
+// of alternated pairs against the small tiles: Q4_0 1.14x at 4 rows, 1.55x at 5-6, 1.75x at 7-8; Q8_0 1.10x
+// at 4, 1.24x at 6, 1.57x at 8; Q4_K 0.86x at 4, 0.93x at 6, 1.35x at 8. Q6_K's sub-blocks of 16 take an
+// integer multiply per 4 dot products: its tiles of many rows were no faster than the 4-row tiles until the
+// activations outgrew L2 (one core, one llama-110m layer: 0.74-0.95x at 32-256 rows, 1.20x at 1,024, 1.26x at
+// 2,048). LLM_PACKED_GEMM_MIN_ROWS sets the first row count for the other types (16 before), to compare.
+int64_t gemm_min_rows(QuantType type) {
+    static const int64_t set = env_number("LLM_PACKED_GEMM_MIN_ROWS", 0);
+    if (type == QuantType::Q6_K) return 512;
+    if (set > 0) return set;
+    return type == QuantType::Q8_0 || type == QuantType::Q4_0 ? 4 : 8;
+}
 // The many-row kernel's work items (a multiple of its tile rows, and groups of 16 weight rows).
 constexpr int64_t kGemmItemRows = 256, kGemmItemGroups = 8;
 
@@ -98,9 +107,23 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
     thread_local Scratch scratch;
     const int64_t k = w.k, blocks = w.blocks;
     const bool kquant = is_kquant(static_cast<int>(w.type));
-    scratch.q.resize(static_cast<size_t>(m * k));
-    scratch.d.resize(static_cast<size_t>(m * blocks));
-    scratch.bias.resize(static_cast<size_t>(m * blocks * (kquant ? 16 : 1)));
+    // K-quants: Q8_K activations (kquant_linear.h); Q8_0 / Q4_0: Q8_0 with the weights' offset term.
+    const int32_t offset = w.type == QuantType::Q8_0 ? 128 : 8;
+    const bool gemm = m >= gemm_min_rows(w.type) && gemm_enabled();
+    avx512::GemmRows rows{};
+    if (gemm) {
+        const int64_t padded = (m + avx512::kGemmTileRows - 1) / avx512::kGemmTileRows * avx512::kGemmTileRows;
+        scratch.gq.resize(static_cast<size_t>(padded * k));
+        scratch.gd.resize(static_cast<size_t>(padded * blocks));
+        scratch.gsums.resize(static_cast<size_t>(padded * blocks * avx512::gemm_sums(w.type)));
+        rows = {scratch.gq.data(), scratch.gd.data(), scratch.gsums.data()};
+    }
+    // The quantizer's own layout: the small tiles' input, and the K-quants' on the way into rows.
+    if (!gemm || kquant) {
+        scratch.q.resize(static_cast<size_t>(m * k));
+        scratch.d.resize(static_cast<size_t>(m * blocks));
+        scratch.bias.resize(static_cast<size_t>(m * blocks * (kquant ? 16 : 1)));
+    }
     // The pool's workers have thread_local scratch of their own: hand them this thread's buffers.
     int8_t* q = scratch.q.data();
     float* d = scratch.d.data();
@@ -111,21 +134,17 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
         for (int64_t i = 0; i < m * k; ++i) scratch.x[i] = bf16_to_float(static_cast<const uint16_t*>(x)[i]);
         xf = scratch.x.data();
     }
-    // K-quants: Q8_K activations (kquant_linear.h); Q8_0 / Q4_0: Q8_0 with the weights' offset term.
-    const int32_t offset = w.type == QuantType::Q8_0 ? 128 : 8;
-    const bool gemm = m >= gemm_min_rows(w.type) && gemm_enabled();
-    avx512::GemmRows rows{};
-    if (gemm) {
-        const int64_t padded = (m + avx512::gemm_tile_rows() - 1) / avx512::gemm_tile_rows() * avx512::gemm_tile_rows();
-        scratch.gq.resize(static_cast<size_t>(padded * k));
-        scratch.gd.resize(static_cast<size_t>(padded * blocks));
-        scratch.gsums.resize(static_cast<size_t>(padded * blocks * avx512::gemm_sums(w.type)));
-        rows = {scratch.gq.data(), scratch.gd.data(), scratch.gsums.data()};
-    }
     auto quantize = [&](int r) {
-        if (kquant) quantize_rows_q8k(xf, k, r, r + 1, q, d, bias);
-        else avx512::quantize_rows_q8(x, bf16, k, r, r + 1, offset, q, d, bias);
-        if (gemm) avx512::gemm_rows(w.type, q, d, bias, k, r, r + 1, rows);
+        if (kquant) {
+            quantize_rows_q8k(xf, k, r, r + 1, q, d, bias);
+            if (gemm) avx512::gemm_rows(w.type, q, d, bias, k, r, r + 1, rows);
+        } else if (gemm) {
+            // Straight into the many-row kernel's layout: row r's block b at gemm_row_at(r, blocks) + b · tile rows.
+            const int64_t at = avx512::gemm_row_at(r, blocks), step = avx512::kGemmTileRows;
+            avx512::quantize_row_q8(x, bf16, k, r, offset, rows.q + at * kQuantBlock, step * kQuantBlock, rows.d + at, rows.sums + at, step);
+        } else {
+            avx512::quantize_row_q8(x, bf16, k, r, offset, q + r * k, kQuantBlock, d + r * blocks, bias + r * blocks, 1);
+        }
     };
     if (m >= 8) ThreadPool::instance().for_each(static_cast<int>(m), quantize);
     else for (int r = 0; r < m; ++r) quantize(r);

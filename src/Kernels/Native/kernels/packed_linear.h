@@ -71,8 +71,10 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
 namespace avx512 {
 // Packs rows [16 g, 16 g + 16) of weight (ggml layout) into packed group g.
 void pack_group(const uint8_t* weight, const PackedWeight& packed, int64_t group);
-// Rows [r0, r1) of x quantized per block of 32: quants (row stride k), d, and the offset term.
-void quantize_rows_q8(const void* x, bool bf16, int64_t k, int64_t r0, int64_t r1, int32_t offset, int8_t* q, float* d, int32_t* bias);
+// Row r of x quantized per block of 32: block b's quants at q + b · q_step, its d and offset term at
+// d[b · d_step] and bias[b · d_step].
+void quantize_row_q8(const void* x, bool bf16, int64_t k, int64_t r, int32_t offset, int8_t* q, int64_t q_step, float* d, int32_t* bias,
+                     int64_t d_step);
 // out rows [0, m) x groups [g0, g1) (float32, row stride ldo). K-quants: q, d and bias are Q8_K's
 // quants, scales and sums of 16 (kquant_linear.h).
 void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,
@@ -81,21 +83,25 @@ void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const 
 void pack_group_kquant(const uint8_t* weight, const PackedWeight& packed, int64_t group);
 void kquant_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bsums, int64_t m, int64_t g0, int64_t g1,
                   float* out, int64_t ldo);
-// packed_tiles for many rows (packed_gemm_avx512.cpp): the same bits from tiles of gemm_tile_rows() rows,
+// packed_tiles for many rows (packed_gemm_avx512.cpp): the same bits from tiles of kGemmTileRows rows,
 // whose activations go side by side per block (GemmRows: [tile][block][row of the tile] quants, d and
-// sums, rows past m zero), put there from the quantizer's layout by gemm_rows.
+// sums; rows past m are never read): Q8_0 / Q4_0 quantized straight into it (gemm_row_at), K-quants
+// copied there from the quantizer's layout by gemm_rows.
 struct GemmRows {
     int8_t* q;
     float* d;
     int32_t* sums;
 };
-int64_t gemm_tile_rows();
+constexpr int64_t kGemmTileRows = 8;
+// Where row r's first block goes in GemmRows, in blocks (of quants) from the start, for `blocks` per row; its
+// block b is kGemmTileRows · b blocks further.
+inline int64_t gemm_row_at(int64_t r, int64_t blocks) { return (r / kGemmTileRows * blocks) * kGemmTileRows + r % kGemmTileRows; }
 // The int32 sums per block and row in GemmRows: Q8_0 / Q4_0 the offset term; K-quants each sub-block's
 // sum of activation quants, two to an int32 (int16 each).
 int64_t gemm_sums(QuantType type);
-// Rows [r0, r1) of activations quantized for `type` (quantize_rows_q8 / quantize_rows_q8k) into x.
+// Rows [r0, r1) of activations quantized for a K-quant `type` (quantize_rows_q8k) into x.
 void gemm_rows(QuantType type, const int8_t* q, const float* d, const int32_t* sums, int64_t k, int64_t r0, int64_t r1, GemmRows& x);
-// Rows [r0, r1) (r0 a multiple of gemm_tile_rows()) x groups [g0, g1).
+// Rows [r0, r1) (r0 a multiple of kGemmTileRows) x groups [g0, g1).
 void packed_gemm(const PackedWeight& w, const GemmRows& x, int64_t r0, int64_t r1, int64_t g0, int64_t g1, float* out, int64_t ldo);
 }  // namespace avx512
 

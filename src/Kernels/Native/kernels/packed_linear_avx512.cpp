@@ -75,22 +75,21 @@ void pack_group(const uint8_t* weight, const PackedWeight& packed, int64_t group
     }
 }
 
-void quantize_rows_q8(const void* x, bool bf16, int64_t k, int64_t r0, int64_t r1, int32_t offset, int8_t* q, float* d, int32_t* bias) {
-    const int64_t blocks = k / kQuantBlock;
+void quantize_row_q8(const void* x, bool bf16, int64_t k, int64_t r, int32_t offset, int8_t* q, int64_t q_step, float* d, int32_t* bias,
+                     int64_t d_step) {
     const __m512 sign = _mm512_set1_ps(-0.0f);
-    for (int64_t r = r0; r < r1; ++r)
-        for (int64_t b = 0; b < blocks; ++b) {
-            const int64_t at = r * k + b * kQuantBlock;
-            const __m512 v0 = load16(x, bf16, at), v1 = load16(x, bf16, at + 16);
-            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
-            // As llama.cpp's x86 quantize_row_q8_0: q = round-to-nearest-even(x * 127 / amax), d = amax / 127 in float16.
-            const __m512 id = _mm512_set1_ps(amax != 0 ? 127.0f / amax : 0.0f);
-            const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(q + at), _mm512_cvtsepi32_epi8(i0));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(q + at + 16), _mm512_cvtsepi32_epi8(i1));
-            d[r * blocks + b] = _cvtsh_ss(_cvtss_sh(amax / 127.0f, _MM_FROUND_TO_NEAREST_INT));
-            bias[r * blocks + b] = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
-        }
+    for (int64_t b = 0; b < k / kQuantBlock; ++b, q += q_step, d += d_step, bias += d_step) {
+        const int64_t at = r * k + b * kQuantBlock;
+        const __m512 v0 = load16(x, bf16, at), v1 = load16(x, bf16, at + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+        // As llama.cpp's x86 quantize_row_q8_0: q = round-to-nearest-even(x * 127 / amax), d = amax / 127 in float16.
+        const __m512 id = _mm512_set1_ps(amax != 0 ? 127.0f / amax : 0.0f);
+        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(i0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(i1));
+        *d = _cvtsh_ss(_cvtss_sh(amax / 127.0f, _MM_FROUND_TO_NEAREST_INT));
+        *bias = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    }
 }
 
 void packed_tiles(const PackedWeight& w, const int8_t* q, const float* d, const int32_t* bias, int64_t m, int64_t g0, int64_t g1,

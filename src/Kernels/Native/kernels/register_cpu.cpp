@@ -10,6 +10,7 @@
 
 #include "attention.h"
 #include "attention_args.h"
+#include "attention_direct.h"
 #include "cache_ops.h"
 #include "errors.h"
 #include "isa.h"
@@ -164,27 +165,32 @@ LLM_EXPORT int llm_native_select_isa(const char* name) {
     return llm::select_isa(isa) ? 0 : -1;
 }
 
-// One layer's attention on the CPU without the dispatcher: llm::write_kv (when `write`) and then
-// llm::paged_attention, with the same checks, on tensors the caller describes (RawTensor: out,
-// query, key_cache, value_cache, block_tables, context_lens, query_starts, then key, value,
-// slot_mapping). Through the dispatcher each call boxed its tensors three times over (a handle per
-// tensor in C#, IValues, handles again for the kernel) and walked the autograd fallback; a decode
-// step at one sequence paid that twice per layer, on code and data that the step's weight pass
-// had pushed out of the caches. Returns 0, or -1 with the reason in llm_native_last_error().
+namespace llm {
+
+void attention_direct(const RawTensor* t, bool write, double scale, int64_t max_context_len, int64_t partition_size, int64_t window,
+                      double softcap) {
+    TensorArg out(t[0], "out"), query(t[1], "query"), key_cache(t[2], "key_cache"), value_cache(t[3], "value_cache"),
+        block_tables(t[4], "block_tables"), context_lens(t[5], "context_lens"), query_starts(t[6], "query_starts");
+    if (write) {
+        TensorArg key(t[7], "key"), value(t[8], "value"), slot_mapping(t[9], "slot_mapping");
+        write_kv_cpu(key, value, key_cache, value_cache, slot_mapping);
+    }
+    AttentionArgs args = attention_args(out, query, key_cache, value_cache, block_tables, context_lens, query_starts, scale,
+                                        partition_size, window, softcap);
+    paged_attention_cpu(args, static_cast<int>(max_context_len));
+}
+
+}  // namespace llm
+
+// One layer's attention on the CPU without the dispatcher (llm::attention_direct, attention_direct.h). Through the
+// dispatcher each call boxed its tensors three times over (a handle per tensor in C#, IValues, handles again for the
+// kernel) and walked the autograd fallback; a decode step at one sequence paid that twice per layer, on code and data
+// that the step's weight pass had pushed out of the caches. Returns 0, or -1 with the reason in llm_native_last_error().
 LLM_EXPORT int llm_paged_attention_direct(const llm::RawTensor* t, int write, double scale, int64_t max_context_len,
                                           int64_t partition_size, int64_t window, double softcap) {
     llm_native_clear_error();
     try {
-        using namespace llm;
-        TensorArg out(t[0], "out"), query(t[1], "query"), key_cache(t[2], "key_cache"), value_cache(t[3], "value_cache"),
-            block_tables(t[4], "block_tables"), context_lens(t[5], "context_lens"), query_starts(t[6], "query_starts");
-        if (write) {
-            TensorArg key(t[7], "key"), value(t[8], "value"), slot_mapping(t[9], "slot_mapping");
-            write_kv_cpu(key, value, key_cache, value_cache, slot_mapping);
-        }
-        AttentionArgs args = attention_args(out, query, key_cache, value_cache, block_tables, context_lens, query_starts, scale,
-                                            partition_size, window, softcap);
-        paged_attention_cpu(args, static_cast<int>(max_context_len));
+        llm::attention_direct(t, write != 0, scale, max_context_len, partition_size, window, softcap);
         return 0;
     } catch (const std::exception& e) {
         if (last_error.empty()) last_error = e.what();
