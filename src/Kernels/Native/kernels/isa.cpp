@@ -45,6 +45,11 @@ bool has_avx512_bf16() {
     return has;
 }
 
+bool has_avx512_vbmi() {
+    static const bool has = detected_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512vbmi");
+    return has;
+}
+
 Isa selected_isa() { return static_cast<Isa>(selection().load(std::memory_order_relaxed)); }
 
 bool select_isa(Isa isa) {

@@ -12,5 +12,6 @@ Isa selected_isa();          // what the kernels use now (detected, unless lower
 bool select_isa(Isa isa);    // lower (or restore) the selection; false if the CPU lacks it
 const char* isa_name(Isa isa);
 bool has_avx512_bf16();      // AVX512_BF16 dot products (vdpbf16ps), apart from the selection
+bool has_avx512_vbmi();      // AVX512_VBMI byte permutes (vpermi2b), apart from the selection
 
 }  // namespace llm
