@@ -51,6 +51,11 @@ bool has_avx512_bf16() {
     return has;
 }
 
+bool has_avx512_vbmi() {
+    static const bool has = detected_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512vbmi");
+    return has;
+}
+
 bool amx_int8_available() {
     static const bool available = [] {
         unsigned a, b, c, d;
