@@ -50,6 +50,10 @@ int64_t gemm_min_rows(QuantType type) {
 constexpr int64_t kAmxMinRows = 16;
 // The many-row kernel's work items (a multiple of its tile rows, and groups of 16 weight rows).
 constexpr int64_t kGemmItemRows = 256, kGemmItemGroups = 8;
+// The AMX kernel's items are 64 rows: with 256 its lead over the AVX-512 kernel fell with the rows, to 0.91-0.96x
+// at 2,048 rows (one core, llama-110m's layer); with 64, 1.07x there and at 512 rows (fewer groups per item
+// were worse: 256 x 2 and 256 x 4, 0.65-0.72x).
+constexpr int64_t kAmxItemRows = 64;
 
 // LLM_PACKED_GEMM=0 keeps every row count on the tiles (for A/B measurements).
 bool gemm_enabled() {
@@ -189,10 +193,11 @@ void packed_linear_cpu(void* out, int64_t ldo, const void* x, bool bf16, int64_t
     if (gemm) {
         // An item is up to kGemmItemRows activation rows (their quants stay in L2) by kGemmItemGroups
         // groups (their weights stay in L2), so each is read from memory once per item.
-        const int64_t row_items = (m + kGemmItemRows - 1) / kGemmItemRows, col_items = (w.groups + kGemmItemGroups - 1) / kGemmItemGroups;
+        const int64_t item_rows = amx ? kAmxItemRows : kGemmItemRows;
+        const int64_t row_items = (m + item_rows - 1) / item_rows, col_items = (w.groups + kGemmItemGroups - 1) / kGemmItemGroups;
         auto body = [&](int c) {
-            const int64_t r0 = c / col_items * kGemmItemRows, g0 = c % col_items * kGemmItemGroups;
-            const int64_t r1 = std::min(m, r0 + kGemmItemRows), g1 = std::min(w.groups, g0 + kGemmItemGroups);
+            const int64_t r0 = c / col_items * item_rows, g0 = c % col_items * kGemmItemGroups;
+            const int64_t r1 = std::min(m, r0 + item_rows), g1 = std::min(w.groups, g0 + kGemmItemGroups);
             if (amx) amx::packed_gemm(w, rows, r0, r1, g0, g1, y, stride);
             else avx512::packed_gemm(w, rows, r0, r1, g0, g1, y, stride);
         };
