@@ -45,8 +45,8 @@ int64_t gemm_min_rows(QuantType type) {
     return type == QuantType::Q8_0 || type == QuantType::Q4_0 ? 4 : 8;
 }
 // From this many rows on, Q8_0 / Q4_0 take the AMX kernel (same bits) where it is enabled: one core, llama-110m's
-// four products of one layer, thread CPU time against the AVX-512 kernel (C++ harness, load ~10): 0.55-0.8x at 4-8
-// rows (a block's 16 x 16 tile is mostly empty), 1.1-1.2x at 16, 1.15-1.3x at 32-512.
+// four products of one layer, thread CPU time against the AVX-512 kernel (C++ harness, load 3-10): 0.4-1.0x at 4-8
+// rows (a block's 16 x 16 tile is mostly empty), 1.0x at 12, 1.04-1.18x at 16, 1.08-1.25x at 32-512.
 constexpr int64_t kAmxMinRows = 16;
 // The many-row kernel's work items (a multiple of its tile rows, and groups of 16 weight rows).
 constexpr int64_t kGemmItemRows = 256, kGemmItemGroups = 8;
