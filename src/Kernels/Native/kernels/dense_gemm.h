@@ -41,9 +41,17 @@ void free_dense(PackedDense* packed);
 // The dense weight [n, k] back from its packed copy.
 void unpack_dense(const PackedDense& packed, void* weight);
 
+// Whether bfloat16 products run on AMX tiles: the CPU has AMX-BF16, this process may use it (isa.h), the kernels
+// run at AVX-512 and LLM_AMX is not 0.
+bool dense_amx_enabled();
+
+// Which kernel computes a bfloat16 product: the one this machine uses (Auto), or one named, to compare them.
+enum class DenseKernel { Auto = 0, Avx512 = 1, Amx = 2 };
+
 // out [m, n] (row stride ldo) = x [m, k] (row stride ldx, the weight's dtype) · Wᵀ; out float32 when out_f32
 // (always so for float32 weights), else bfloat16.
-void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx, int64_t m, const PackedDense& weight);
+void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx, int64_t m, const PackedDense& weight,
+                DenseKernel kernel = DenseKernel::Auto);
 
 namespace avx512dense {
 // Packs group g of weight [n, k] into its place in packed.
@@ -52,5 +60,24 @@ void pack_group(const void* weight, const PackedDense& packed, int64_t group);
 void gemm_block(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx, int64_t m0, int64_t m1, const PackedDense& w,
                 int64_t g0, int64_t g1, int64_t next);
 }  // namespace avx512dense
+
+namespace amxdense {
+constexpr int64_t kBlockGroups = 4;  // two passes of a 2-group tile
+// x [m, k] as the tiles read it: rows in tiles of 16 (one of m rows when m < 16), k in blocks of 32.
+struct Rows {
+    const uint16_t* x;
+    int64_t ldx, m;
+    int64_t full;           // rows [0, full) read in place; [full, m) from `last`
+    int64_t blocks;         // whole blocks of 32 k
+    const uint16_t* last;   // [16, ldx]: rows [full, m), then zeros
+    const uint16_t* tail;   // [m rounded up to 16, 32]: each row's k past the whole blocks, then zeros
+};
+// x's rows for the tiles, in the calling thread's scratch (valid until its next call).
+Rows prepare(const void* x, int64_t ldx, int64_t m, int64_t k);
+// out rows [m0, m1) (m0 a multiple of 16) x groups [g0, g1) (g1 - g0 <= kBlockGroups), fetching groups [g1, next)
+// meanwhile. Loads its tile configuration and releases the tiles: any thread may call it.
+void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0, int64_t m1, const PackedDense& w, int64_t g0,
+                int64_t g1, int64_t next);
+}  // namespace amxdense
 
 }  // namespace llm

@@ -1,6 +1,11 @@
 #include "isa.h"
 
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -42,6 +47,20 @@ Isa detected_isa() {
 
 bool has_avx512_bf16() {
     static const bool has = detected_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512bf16");
+    return has;
+}
+
+bool has_amx_bf16() {
+    static const bool has = [] {
+        unsigned a, b, c, d;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) || !(d & (1u << 24))) return false;  // AMX-BF16, AMX-TILE
+        if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;                                // OSXSAVE
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG and XTILEDATA enabled by the OS
+        constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+        return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+    }();
     return has;
 }
 

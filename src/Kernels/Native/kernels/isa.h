@@ -12,5 +12,9 @@ Isa selected_isa();          // what the kernels use now (detected, unless lower
 bool select_isa(Isa isa);    // lower (or restore) the selection; false if the CPU lacks it
 const char* isa_name(Isa isa);
 bool has_avx512_bf16();      // AVX512_BF16 dot products (vdpbf16ps), apart from the selection
+// AMX-BF16 tiles (tdpbf16ps) that this process may use: the CPU has them, the OS saves their state (XCR0) and
+// granted this process the tile data (Linux arch_prctl, asked on the first call, before any thread uses
+// tiles; a refusal leaves AMX off). Apart from the selection.
+bool has_amx_bf16();
 
 }  // namespace llm
