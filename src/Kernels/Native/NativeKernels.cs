@@ -83,7 +83,7 @@ public static unsafe class NativeKernels
 
     /// <summary>One line for startup logs.</summary>
     public static string Description => IsAvailable
-        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
+        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")}{(PackedDenseWeight.AmxEnabled ? " + amx" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
         : $"native kernels unavailable: {UnavailableReason}";
 
     /// <summary>Whether tensors on <paramref name="device"/> can use the native operators.</summary>
