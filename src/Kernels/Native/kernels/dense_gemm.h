@@ -63,16 +63,17 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
 
 namespace amxdense {
 constexpr int64_t kBlockGroups = 4;  // two passes of a 2-group tile
-// x [m, k] as the tiles read it: rows in tiles of 16 (one of m rows when m < 16), k in blocks of 32.
+// x [m, k] copied as the A tiles read it: per tile of 16 rows (one of m rows when m < 16) and block of 32 k, the
+// tile's rows of 64 bytes back to back (loads of one contiguous KiB; x's own rows 4 KiB apart, k 2048, fell into
+// one L1 set); rows past m and k past its end are zero.
 struct Rows {
-    const uint16_t* x;
-    int64_t ldx, m;
-    int64_t full;           // rows [0, full) read in place; [full, m) from `last`
-    int64_t blocks;         // whole blocks of 32 k
-    const uint16_t* last;   // [16, ldx]: rows [full, m), then zeros
-    const uint16_t* tail;   // [m rounded up to 16, 32]: each row's k past the whole blocks, then zeros
+    int64_t m, rows;        // rows of x; rows per tile
+    int64_t blocks, whole;  // blocks of 32 k; those without k's end
+    const uint16_t* tiles;  // [tile][block][rows][32]
+
+    const char* a(int64_t tile, int64_t block) const { return reinterpret_cast<const char*>(tiles + (tile * blocks + block) * rows * 32); }
 };
-// x's rows for the tiles, in the calling thread's scratch (valid until its next call).
+// x's tiles, in the calling thread's scratch (valid until its next call), copied on the pool when large.
 Rows prepare(const void* x, int64_t ldx, int64_t m, int64_t k);
 // out rows [m0, m1) (m0 a multiple of 16) x groups [g0, g1) (g1 - g0 <= kBlockGroups), fetching groups [g1, next)
 // meanwhile. Loads its tile configuration and releases the tiles: any thread may call it.

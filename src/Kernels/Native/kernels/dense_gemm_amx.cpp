@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dense_gemm.h"
+#include "thread_pool.h"
 
 namespace llm::amxdense {
 
@@ -27,53 +28,34 @@ struct alignas(64) TileConfig {
     uint8_t rows[16] = {};
 };
 
-// A row tile's x: the k blocks in place (row stride in bytes) and the zero-padded tail of k.
-struct ATile {
-    const char* x;
-    int64_t stride;
-    const char* tail;
-};
-
-ATile a_tile(const Rows& x, int64_t row) {
-    const char* tail = reinterpret_cast<const char*>(x.tail + row * 32);
-    if (row < x.full) return {reinterpret_cast<const char*>(x.x + row * x.ldx), x.ldx * 2, tail};
-    return {reinterpret_cast<const char*>(x.last), x.ldx * 2, tail};
-}
-
-// C[r][j] for R row tiles and J groups over `blocks` blocks of 32 k, then the tail block from the padded copies.
-// Fetches the groups in ahead[0, na) into L2 meanwhile, and when `stream`, its own weights 4 KiB ahead into L1.
+// C[r][j] for R row tiles (from `tile` on) and J groups over x.blocks blocks of 32 k, the last from the padded
+// copies btail when k ends inside it. Fetches the groups in ahead[0, na) into L2 meanwhile, and when `stream`,
+// its own weights 4 KiB ahead into L1.
 template <int R, int J>
-void tiles(float (*c)[256], const ATile* a, const char* const* b, int64_t blocks, const char* const* btail, const char* const* ahead,
-           int na, bool stream) {
+void tiles(float (*c)[256], const Rows& x, int64_t tile, const char* const* b, const char* const* btail, const char* const* ahead, int na,
+           bool stream) {
     _tile_zero(0);
     if constexpr (J > 1) _tile_zero(1);
     if constexpr (R > 1) _tile_zero(2);
     if constexpr (R > 1 && J > 1) _tile_zero(3);
-    for (int64_t kk = 0; kk < blocks; ++kk) {
-        for (int i = 0; i < na; ++i)
-            for (int line = 0; line < 16; ++line) _mm_prefetch(ahead[i] + kk * 1024 + line * 64, _MM_HINT_T1);
-        if (stream)
-            for (int j = 0; j < J; ++j)
-                for (int line = 0; line < 16; ++line) _mm_prefetch(b[j] + kk * 1024 + kStreamAhead + line * 64, _MM_HINT_T0);
-        _tile_loadd(6, b[0] + kk * 1024, 64);
-        if constexpr (J > 1) _tile_loadd(7, b[1] + kk * 1024, 64);
-        _tile_loadd(4, a[0].x + kk * 64, a[0].stride);
-        _tile_dpbf16ps(0, 4, 6);
-        if constexpr (J > 1) _tile_dpbf16ps(1, 4, 7);
-        if constexpr (R > 1) {
-            _tile_loadd(5, a[1].x + kk * 64, a[1].stride);
-            _tile_dpbf16ps(2, 5, 6);
-            if constexpr (J > 1) _tile_dpbf16ps(3, 5, 7);
+    const int64_t a_bytes = x.rows * 64, next_tile = x.blocks * a_bytes;
+    const char* a = x.a(tile, 0);
+    for (int64_t kk = 0; kk < x.blocks; ++kk, a += a_bytes) {
+        const bool whole = kk < x.whole;
+        if (whole) {
+            for (int i = 0; i < na; ++i)
+                for (int line = 0; line < 16; ++line) _mm_prefetch(ahead[i] + kk * 1024 + line * 64, _MM_HINT_T1);
+            if (stream)
+                for (int j = 0; j < J; ++j)
+                    for (int line = 0; line < 16; ++line) _mm_prefetch(b[j] + kk * 1024 + kStreamAhead + line * 64, _MM_HINT_T0);
         }
-    }
-    if (btail[0]) {
-        _tile_loadd(6, btail[0], 64);
-        if constexpr (J > 1) _tile_loadd(7, btail[1], 64);
-        _tile_loadd(4, a[0].tail, 64);
+        _tile_loadd(6, whole ? b[0] + kk * 1024 : btail[0], 64);
+        if constexpr (J > 1) _tile_loadd(7, whole ? b[1] + kk * 1024 : btail[1], 64);
+        _tile_loadd(4, a, 64);
         _tile_dpbf16ps(0, 4, 6);
         if constexpr (J > 1) _tile_dpbf16ps(1, 4, 7);
         if constexpr (R > 1) {
-            _tile_loadd(5, a[1].tail, 64);
+            _tile_loadd(5, a + next_tile, 64);
             _tile_dpbf16ps(2, 5, 6);
             if constexpr (J > 1) _tile_dpbf16ps(3, 5, 7);
         }
@@ -84,51 +66,51 @@ void tiles(float (*c)[256], const ATile* a, const char* const* b, int64_t blocks
     if constexpr (R > 1 && J > 1) _tile_stored(3, c[3], 64);
 }
 
-using Tiles = void (*)(float (*)[256], const ATile*, const char* const*, int64_t, const char* const*, const char* const*, int, bool);
+using Tiles = void (*)(float (*)[256], const Rows&, int64_t, const char* const*, const char* const*, const char* const*, int, bool);
 constexpr Tiles kTiles[2][2] = {{&tiles<1, 1>, &tiles<1, 2>}, {&tiles<2, 1>, &tiles<2, 2>}};
-
-// The calling thread's scratch for prepare (read by the pool's threads during the call).
-std::vector<uint16_t>& scratch(int which) {
-    thread_local std::vector<uint16_t> buffers[2];
-    return buffers[which];
-}
 
 }  // namespace
 
 Rows prepare(const void* xv, int64_t ldx, int64_t m, int64_t k) {
     const auto* x = static_cast<const uint16_t*>(xv);
-    Rows rows{x, ldx, m, m < 16 ? m : m / 16 * 16, k / 32, nullptr, nullptr};
-    if (rows.full < m) {
-        auto& last = scratch(0);
-        last.assign(static_cast<size_t>(16 * ldx), 0);
-        std::memcpy(last.data(), x + rows.full * ldx, static_cast<size_t>(((m - rows.full - 1) * ldx + k) * 2));
-        rows.last = last.data();
-    }
-    if (const int64_t tail = k - rows.blocks * 32) {
-        auto& padded = scratch(1);
-        padded.assign(static_cast<size_t>((m + 15) / 16 * 16 * 32), 0);
-        for (int64_t i = 0; i < m; ++i) std::memcpy(padded.data() + i * 32, x + i * ldx + rows.blocks * 32, static_cast<size_t>(tail * 2));
-        rows.tail = padded.data();
-    }
-    return rows;
+    const int64_t rows = std::min<int64_t>(16, m), tiles = (m + 15) / 16;
+    Rows r{m, rows, (k + 31) / 32, k / 32, nullptr};
+    thread_local std::vector<uint16_t> scratch;
+    scratch.resize(static_cast<size_t>(tiles * r.blocks * rows * 32));
+    uint16_t* dst = scratch.data();
+    auto copy = [&](int t) {
+        for (int64_t i = 0; i < rows; ++i) {
+            const int64_t row = t * 16 + i;
+            for (int64_t kk = 0; kk < r.blocks; ++kk) {
+                uint16_t* d = dst + ((t * r.blocks + kk) * rows + i) * 32;
+                const int64_t have = row < m ? std::min<int64_t>(32, k - kk * 32) : 0;
+                if (have > 0) std::memcpy(d, x + row * ldx + kk * 32, static_cast<size_t>(have * 2));
+                if (have < 32) std::memset(d + have, 0, static_cast<size_t>((32 - have) * 2));
+            }
+        }
+    };
+    if (m * k >= (1 << 16)) ThreadPool::instance().for_each(static_cast<int>(tiles), copy);
+    else
+        for (int t = 0; t < tiles; ++t) copy(t);
+    r.tiles = dst;
+    return r;
 }
 
 void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0, int64_t m1, const PackedDense& w, int64_t g0,
                 int64_t g1, int64_t next) {
-    const uint8_t rows = static_cast<uint8_t>(std::min<int64_t>(16, x.m));
     TileConfig config;
     for (int t = 0; t < 8; ++t) {
         config.colsb[t] = 64;
-        config.rows[t] = t < 6 ? rows : 16;
+        config.rows[t] = static_cast<uint8_t>(t < 6 ? x.rows : 16);
     }
     _tile_loadconfig(&config);
 
     // The last pairs of k (past the whole blocks of 32) of each group, zero-padded to a whole B tile.
     alignas(64) char btail[kBlockGroups][1024];
-    const int64_t tail_pairs = w.steps - x.blocks * 16;
+    const int64_t tail_pairs = w.steps - x.whole * 16;
     if (tail_pairs > 0)
         for (int64_t g = g0; g < g1; ++g) {
-            std::memcpy(btail[g - g0], w.group(g) + x.blocks * 1024, static_cast<size_t>(tail_pairs * 64));
+            std::memcpy(btail[g - g0], w.group(g) + x.whole * 1024, static_cast<size_t>(tail_pairs * 64));
             std::memset(btail[g - g0] + tail_pairs * 64, 0, static_cast<size_t>(1024 - tail_pairs * 64));
         }
 
@@ -137,17 +119,16 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0,
     alignas(64) float c[4][256];
     for (int64_t r = m0; r < m1; r += 32) {
         const int R = m1 - r > 16 ? 2 : 1;
-        const ATile a[2] = {a_tile(x, r), R > 1 ? a_tile(x, r + 16) : ATile{}};
         for (int64_t g = g0; g < g1; g += 2) {
             const int J = static_cast<int>(std::min<int64_t>(2, g1 - g));
             const char* b[2] = {w.group(g), w.group(g + J - 1)};
-            const char* bt[2] = {tail_pairs > 0 ? btail[g - g0] : nullptr, btail[g + J - 1 - g0]};
+            const char* bt[2] = {btail[g - g0], btail[g + J - 1 - g0]};
             // The first row tiles fetch the next block's groups (one per group of theirs) into L2.
             const char* ahead[2];
             int na = 0;
             if (r == m0)
                 for (int64_t h = g1 + (g - g0); h < std::min(next, g1 + (g - g0) + J); ++h) ahead[na++] = w.group(h);
-            kTiles[R - 1][J - 1](c, a, b, x.blocks, bt, ahead, na, stream);
+            kTiles[R - 1][J - 1](c, x, r / 16, b, bt, ahead, na, stream);
             for (int i = 0; i < R; ++i)
                 for (int j = 0; j < J; ++j) {
                     const int64_t col = 16 * (g + j), left = std::min<int64_t>(16, w.n - col);
