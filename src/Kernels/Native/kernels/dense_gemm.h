@@ -16,6 +16,14 @@
 // not depend on its batch. Register tiles of up to 8 rows x 3 groups (24 float32 accumulators): per step 3
 // weight loads and 8 broadcasts feed 24 dot products. Items are 48 columns x up to 256 rows, so a decode
 // step reads each weight byte from memory once (the other row tiles find it in L2).
+//
+// On CPUs with AMX-BF16 (dense_gemm_amx.cpp) bfloat16 products run on tiles instead, at every row count:
+// a group's 16 consecutive zmm are a B tile as they are. tdpbf16ps does not give vdpbf16ps's bits (which
+// add each pair's odd product, then its even one, rounding each: exactly so on 768,000 random outputs; about
+// half of the tiles' float32 outputs differ in the last bits and match no simple order), so no row count may
+// mix the two: on tiles too a row's sums run the same blocks of 32 k in the same order whatever its tile or
+// batch, and a row's bits do not depend on its batch, but they are not the AVX-512 kernel's. Tiles of 16 rows
+// (one of m rows when m < 16) x 2 groups, 2 x 2 per pass; items 64 columns wide. LLM_AMX=0 keeps AVX-512.
 #pragma once
 
 #include <cstdint>
