@@ -81,9 +81,24 @@ public static unsafe class NativeKernels
     /// weight panels packed on the fly: kernels at AVX-512, <c>LLM_F32_GEMM</c> not 0); otherwise at most 64 rows.</summary>
     public static bool HasFloat32Gemm => IsAvailable && _f32Gemm() != 0;
 
+    /// <summary>Whether packed Q8_0 / Q4_0 products of many rows run on AMX-INT8 tiles (kernels/packed_gemm_amx.cpp;
+    /// the AVX-512 kernel's bits): true where the CPU and OS allow it and <c>LLM_AMX</c> is not 0. Setting it
+    /// false falls back to AVX-512 (process-wide, as <see cref="SelectIsa"/>), true restores it; setting true
+    /// where AMX-INT8 is not available throws.</summary>
+    public static bool AmxInt8
+    {
+        get => IsAvailable && ((delegate* unmanaged<int>)Export("llm_native_amx_int8"))() != 0;
+        set
+        {
+            EnsureAvailable();
+            if (((delegate* unmanaged<int, int>)Export("llm_native_set_amx_int8"))(value ? 1 : 0) != 0)
+                throw new InvalidOperationException("AMX-INT8 is not available on this CPU or OS (or LLM_AMX=0)");
+        }
+    }
+
     /// <summary>One line for startup logs.</summary>
     public static string Description => IsAvailable
-        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")}{(PackedDenseWeight.AmxEnabled ? " + amx" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
+        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")}{(AmxInt8 ? " + amx-int8" : "")}{(PackedDenseWeight.AmxEnabled ? " + amx-bf16" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
         : $"native kernels unavailable: {UnavailableReason}";
 
     /// <summary>Whether tensors on <paramref name="device"/> can use the native operators.</summary>

@@ -53,6 +53,10 @@ public class Fp8KvCacheTests
     [InlineData(KvCacheDTypes.Float8E5M2, 64, 4, 4)]
     [InlineData(KvCacheDTypes.Float8E4M3, 64, 4, 8)]   // groups of 2: rows widened to float32 once per chunk
     [InlineData(KvCacheDTypes.Float8E5M2, 64, 4, 8)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 80, 4, 4)]   // AVX-512: 64 codes of a row at once (VBMI tables), then 16
+    [InlineData(KvCacheDTypes.Float8E5M2, 80, 4, 4)]
+    [InlineData(KvCacheDTypes.Float8E4M3, 48, 8, 8)]   // AVX-512, a head size without its own kernel: 16 codes at a time
+    [InlineData(KvCacheDTypes.Float8E5M2, 48, 8, 8)]
     [InlineData(KvCacheDTypes.Float8E4M3, 40, 8, 8)]   // the AVX2 kernel
     [InlineData(KvCacheDTypes.Float8E5M2, 40, 8, 8)]
     [InlineData(KvCacheDTypes.Float8E4M3, 36, 8, 8)]   // the scalar kernel

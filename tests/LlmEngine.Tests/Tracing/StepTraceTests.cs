@@ -16,7 +16,9 @@ namespace LlmEngine.Tests.Tracing;
 public sealed class StepTraceTests(ITestOutputHelper output)
 {
     private static readonly string[] Phases = ["X", "i", "C", "M"];
-    private const double HopAllowanceMicros = 100_000;
+    // The in-engine delivery hop (the scheduler's step end to the request's actor) runs on the shared
+    // thread pool: 108 ms once at load 9 on 2 cores (CI on 65bb37a), as the caller's hops reached 190 ms.
+    private const double HopAllowanceMicros = 250_000;
 
     [Theory]
     [InlineData(PreemptionMode.Recompute)]

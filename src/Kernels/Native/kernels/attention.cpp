@@ -55,7 +55,7 @@ void check_metadata(const AttentionArgs& a, int max_context_len) {
 
 TaskKernel kernel_for(const AttentionArgs& a) {
     Isa isa = selected_isa();
-    if (isa == Isa::Avx512 && a.head_size % 16 == 0) return avx512::attention_task;
+    if (isa == Isa::Avx512 && a.head_size % 16 == 0) return has_avx512_vbmi() && vbmi_enabled() ? avx512vbmi::attention_task : avx512::attention_task;
     if (isa >= Isa::Avx2 && a.head_size % 8 == 0) return avx2::attention_task;
     return scalar::attention_task;
 }
@@ -203,6 +203,11 @@ bool coarse_split_enabled() {
 
 bool decode_pass_enabled() {
     static const bool enabled = switched_on("LLM_ATTENTION_DECODE");
+    return enabled;
+}
+
+bool vbmi_enabled() {
+    static const bool enabled = switched_on("LLM_ATTENTION_VBMI");
     return enabled;
 }
 

@@ -89,6 +89,7 @@ using TaskKernel = void (*)(const AttentionArgs& a, const Task& t, int max_rows,
 namespace scalar { void attention_task(const AttentionArgs&, const Task&, int, float*, Scratch&); }
 namespace avx2 { void attention_task(const AttentionArgs&, const Task&, int, float*, Scratch&); }
 namespace avx512 { void attention_task(const AttentionArgs&, const Task&, int, float*, Scratch&); }
+namespace avx512vbmi { void attention_task(const AttentionArgs&, const Task&, int, float*, Scratch&); }
 
 // Tasks share their query-row bookkeeping: row (h*nq + i)*G + g is kv head kv_head+h, token
 // q0+i, query head g of the group; one kv head's rows are contiguous and token-major.
@@ -107,6 +108,10 @@ bool coarse_split_enabled();
 // Whether decode items take the two-sweep path (scores, softmax, values) rather than the
 // online-softmax chunks of prompt tiles; LLM_ATTENTION_DECODE=0 turns it off, to compare.
 bool decode_pass_enabled();
+
+// Whether AVX-512 CPUs with VBMI take the task that reads fp8 rows by table lookups (the same code
+// otherwise); LLM_ATTENTION_VBMI=0 turns it off, to compare.
+bool vbmi_enabled();
 
 // Whether prompt tiles (causal, no window or soft-capping) take the tile-as-lanes path rather than
 // the online chunks row by row; LLM_ATTENTION_PROMPT_TILES=0 turns it off, to compare.

@@ -37,6 +37,7 @@ struct Simd {
     static V load(const Fp8E5M2* p) {
         return _mm256_cvtph_ps(_mm_slli_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))), 8));
     }
+    static constexpr bool kFp8Rows = false;  // no whole-row fp8 loads (load4)
     static void load_pair(const uint16_t* p, V& even, V& odd) {  // 16 bfloat16 -> elements 0,2,..,14 and 1,3,..,15
         __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
         even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));

@@ -113,6 +113,7 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0,
             std::memcpy(btail[g - g0], w.group(g) + x.whole * 1024, static_cast<size_t>(tail_pairs * 64));
             std::memset(btail[g - g0] + tail_pairs * 64, 0, static_cast<size_t>(1024 - tail_pairs * 64));
         }
+    asm volatile("" ::: "memory");  // _tile_loadd names no memory: the copies must be stored before the loads
 
     const size_t size = out_f32 ? sizeof(float) : sizeof(uint16_t);
     const bool stream = x.m <= 2;

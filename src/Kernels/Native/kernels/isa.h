@@ -12,9 +12,12 @@ Isa selected_isa();          // what the kernels use now (detected, unless lower
 bool select_isa(Isa isa);    // lower (or restore) the selection; false if the CPU lacks it
 const char* isa_name(Isa isa);
 bool has_avx512_bf16();      // AVX512_BF16 dot products (vdpbf16ps), apart from the selection
-// AMX-BF16 tiles (tdpbf16ps) that this process may use: the CPU has them, the OS saves their state (XCR0) and
-// granted this process the tile data (Linux arch_prctl, asked on the first call, before any thread uses
-// tiles; a refusal leaves AMX off). Apart from the selection.
+bool has_avx512_vbmi();      // AVX512_VBMI byte permutes (vpermi2b), apart from the selection
+// AMX-INT8 tiles usable in this process: CPUID (amx-tile, amx-int8), the OS saves the tile state (XCR0),
+// Linux granted the permission (asked once, before any thread uses tiles), and LLM_AMX is not 0.
+bool amx_int8_available();
+// AMX-BF16 tiles (tdpbf16ps) usable in this process, as amx_int8_available but for amx-bf16, and apart from
+// LLM_AMX and the selection (dense_amx_enabled applies them).
 bool has_amx_bf16();
 
 }  // namespace llm

@@ -38,6 +38,7 @@ void blocks_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, c
     constexpr int64_t quant_bytes = block_quant_bytes(T), pair_bytes = block_pair_bytes(T);
     const int64_t blocks = w.blocks;
     __m512 acc[R];
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) acc[i] = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; ++b, q += kGemmRows * 32, d += kGemmRows, bias += kGemmRows) {
         const uint8_t* pair = group + (b >> 1) * pair_bytes;
@@ -59,6 +60,7 @@ void blocks_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, c
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i) acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i]), _mm512_mul_ps(dw, _mm512_set1_ps(d[i])), acc[i]);
     }
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) _mm512_mask_storeu_ps(out + i * ldo, valid, acc[i]);
 }
 
@@ -86,12 +88,14 @@ void super_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, co
     const int64_t blocks = w.blocks;
     const __m512i zero = _mm512_setzero_si512();
     __m512 acc[R];
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) acc[i] = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; ++b, q += kGemmRows * kSuperBlock, d += kGemmRows, pairs += kGemmRows * npairs) {
         const uint8_t* sb = group + b * L::bytes;
         // An item's first tile of a group streams it from memory; the others find it in the cache.
         prefetch_ahead(sb, L::bytes, first ? Fetch::Cached : Fetch::None);
         __m512i sumi[R];
+#pragma GCC unroll 16
         for (int i = 0; i < R; ++i) sumi[i] = zero;
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
@@ -133,6 +137,7 @@ void super_tile(const PackedWeight& w, const uint8_t* group, const int8_t* q, co
             acc[i] = _mm512_add_ps(acc[i], _mm512_sub_ps(scaled, mins_f));
         }
     }
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) _mm512_mask_storeu_ps(out + i * ldo, valid, acc[i]);
 }
 

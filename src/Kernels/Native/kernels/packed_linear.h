@@ -93,9 +93,11 @@ struct GemmRows {
     int32_t* sums;
 };
 constexpr int64_t kGemmTileRows = 8;
-// Where row r's first block goes in GemmRows, in blocks (of quants) from the start, for `blocks` per row; its
-// block b is kGemmTileRows · b blocks further.
-inline int64_t gemm_row_at(int64_t r, int64_t blocks) { return (r / kGemmTileRows * blocks) * kGemmTileRows + r % kGemmTileRows; }
+// Where row r's first block goes in GemmRows, in blocks (of quants) from the start, for `blocks` per row and
+// tiles of `tile_rows` (the AMX kernel's are amx::kTileRows); its block b is tile_rows · b blocks further.
+inline int64_t gemm_row_at(int64_t r, int64_t blocks, int64_t tile_rows = kGemmTileRows) {
+    return (r / tile_rows * blocks) * tile_rows + r % tile_rows;
+}
 // The int32 sums per block and row in GemmRows: Q8_0 / Q4_0 the offset term; K-quants each sub-block's
 // sum of activation quants, two to an int32 (int16 each).
 int64_t gemm_sums(QuantType type);
@@ -104,5 +106,19 @@ void gemm_rows(QuantType type, const int8_t* q, const float* d, const int32_t* s
 // Rows [r0, r1) (r0 a multiple of kGemmTileRows) x groups [g0, g1).
 void packed_gemm(const PackedWeight& w, const GemmRows& x, int64_t r0, int64_t r1, int64_t g0, int64_t g1, float* out, int64_t ldo);
 }  // namespace avx512
+
+namespace amx {
+// The many-row kernel with AMX-INT8 tiles (packed_gemm_amx.cpp) for Q8_0 / Q4_0: the AVX-512 kernel's bits.
+// Its GemmRows tiles are kTileRows rows (an A tile: a block's 32 quants of 16 rows, 32 bytes apart), and it
+// reads the d of the last tile's rows past m (set them to 0). enabled(): where amx_int8_available() (isa.h),
+// unless enable(false) turned it off (tests, A/B); enable returns false where AMX-INT8 is not available.
+constexpr int64_t kTileRows = 16;
+bool enabled();
+bool enable(bool on);
+// Rows [r0, r1) (r0 a multiple of kTileRows) x groups [g0, g1); loads the calling thread's tile configuration
+// and releases the tiles when done.
+void packed_gemm(const PackedWeight& w, const avx512::GemmRows& x, int64_t r0, int64_t r1, int64_t g0, int64_t g1, float* out,
+                 int64_t ldo);
+}  // namespace amx
 
 }  // namespace llm
