@@ -42,7 +42,7 @@ internal static class LinearCommand
             var weights = shapes.Select(s => randn(new[] { s.Out, s.In }, generator: generator).mul_(0.05).to(scalar)).ToArray();
             var packed = weights.Select(PackedDenseWeight.TryPack).ToArray();
             var table = new Table().Title($"One decode step's matrix products of {c.NumLayers} layers + LM head, {scalar} (medians of {result.GetValue(rounds)} rounds; "
-                + $"libtorch threads {get_num_threads()}, native {NativeKernels.Threads}{(NativeKernels.HasBFloat16Dot ? ", bf16 dot products" : "")})");
+                + $"libtorch threads {get_num_threads()}, native {NativeKernels.Threads}{(NativeKernels.HasBFloat16Dot ? ", bf16 dot products" : "")}{(PackedDenseWeight.AmxEnabled ? ", amx tiles" : "")})");
             foreach (var h in new[] { "rows", "path", "wall ms/step", "thread CPU ms/step", "GFLOP/s (wall)", "GFLOP/s (CPU)" }) table.AddColumn(h);
             foreach (int rows in result.GetValue(rowCounts)!.Split(',').Select(int.Parse))
             {

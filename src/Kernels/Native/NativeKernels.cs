@@ -98,7 +98,7 @@ public static unsafe class NativeKernels
 
     /// <summary>One line for startup logs.</summary>
     public static string Description => IsAvailable
-        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")}{(AmxInt8 ? " + amx-int8" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
+        ? $"native kernels: {Isa}{(HasBFloat16Dot ? " + bf16 dot products" : "")}{(HasFloat32Gemm ? " + f32 gemm" : "")}{(AmxInt8 ? " + amx-int8" : "")}{(PackedDenseWeight.AmxEnabled ? " + amx-bf16" : "")} (cpu supports {DetectedIsa}), {Threads} threads{(IsCudaAvailable ? ", cuda" : "")}"
         : $"native kernels unavailable: {UnavailableReason}";
 
     /// <summary>Whether tensors on <paramref name="device"/> can use the native operators.</summary>

@@ -14,7 +14,7 @@ namespace LlmEngine.Kernels.Native;
 /// </summary>
 public sealed unsafe class PackedDenseWeight : SafeHandle
 {
-    private static delegate* unmanaged<IntPtr, long, int, IntPtr, long, long, long, IntPtr, int> _gemm;
+    private static delegate* unmanaged<IntPtr, long, int, IntPtr, long, long, long, IntPtr, int, int> _gemm;
 
     private PackedDenseWeight(IntPtr handle, ScalarType dtype, long rows, long rowLength) : base(IntPtr.Zero, ownsHandle: true)
     {
@@ -46,28 +46,34 @@ public sealed unsafe class PackedDenseWeight : SafeHandle
         IntPtr packed = pack(TensorMemory.DataPointer(weight), weight.dtype == ScalarType.Float32 ? 1 : 0, weight.shape[0], weight.shape[1]);
         GC.KeepAlive(weight);
         if (packed == IntPtr.Zero) throw new ArgumentException($"llm_pack_dense: {NativeKernels.TakeLastError()}");
-        _gemm = (delegate* unmanaged<IntPtr, long, int, IntPtr, long, long, long, IntPtr, int>)NativeKernels.Export("llm_dense_gemm");
+        _gemm = (delegate* unmanaged<IntPtr, long, int, IntPtr, long, long, long, IntPtr, int, int>)NativeKernels.Export("llm_dense_gemm");
         return new PackedDenseWeight(packed, weight.dtype, weight.shape[0], weight.shape[1]);
     }
 
+    /// <summary>Whether bfloat16 products run on AMX tiles here (an Intel CPU with AMX-BF16, <c>LLM_AMX</c> not 0):
+    /// every row count, each output summed as the tiles sum (not the AVX-512 kernel's bits).</summary>
+    public static bool AmxEnabled => NativeKernels.IsAvailable && ((delegate* unmanaged<int>)NativeKernels.Export("llm_dense_amx_enabled"))() != 0;
+
     /// <summary>output [m, n] = x [m, k] · Wᵀ: x a contiguous CPU tensor of the weight's dtype; output
-    /// contiguous, float32 (the sums as they are) or, for a bfloat16 weight, bfloat16 (rounded once, to nearest even).</summary>
-    public void Apply(Tensor output, Tensor x)
+    /// contiguous, float32 (the sums as they are) or, for a bfloat16 weight, bfloat16 (rounded once, to nearest even).
+    /// <paramref name="kernel"/> names a kernel, to compare them (AMX only where <see cref="AmxEnabled"/>).</summary>
+    public void Apply(Tensor output, Tensor x, DenseKernel kernel = DenseKernel.Auto)
     {
         if (x.dim() != 2 || output.dim() != 2 || x.size(1) != RowLength || output.size(0) != x.size(0) || output.size(1) != Rows)
             throw new ArgumentException($"llm_dense_gemm: x [{string.Join(", ", x.shape)}], weight [{Rows}, {RowLength}] and out [{string.Join(", ", output.shape)}] do not fit");
         if (x.dtype != DType || output.dtype != ScalarType.Float32 && output.dtype != DType || x.device_type != DeviceType.CPU
             || output.device_type != DeviceType.CPU || !x.is_contiguous() || !output.is_contiguous())
             throw new ArgumentException($"llm_dense_gemm: x must be a contiguous {DType} CPU tensor and out a contiguous {DType} or float32 one");
-        Run(output, x, x.size(0), output.dtype == ScalarType.Float32);
+        Run(output, x, x.size(0), output.dtype == ScalarType.Float32, kernel);
     }
 
     /// <summary><see cref="Apply"/> without its checks, for a caller that knows x is a contiguous CPU tensor
     /// [rows, k] of the weight's dtype and output a new contiguous one [rows, n], float32 when the weight is or
     /// <paramref name="float32Output"/> (a decode step's per-call cost).</summary>
-    internal void Run(Tensor output, Tensor x, long rows, bool float32Output = false)
+    internal void Run(Tensor output, Tensor x, long rows, bool float32Output = false, DenseKernel kernel = DenseKernel.Auto)
     {
-        int rc = _gemm(TensorMemory.DataPointer(output), Rows, float32Output || DType == ScalarType.Float32 ? 1 : 0, TensorMemory.DataPointer(x), RowLength, rows, RowLength, handle);
+        int rc = _gemm(TensorMemory.DataPointer(output), Rows, float32Output || DType == ScalarType.Float32 ? 1 : 0, TensorMemory.DataPointer(x), RowLength, rows, RowLength, handle,
+            (int)kernel);
         GC.KeepAlive(output);
         GC.KeepAlive(x);
         GC.KeepAlive(this);
@@ -88,4 +94,12 @@ public sealed unsafe class PackedDenseWeight : SafeHandle
         ((delegate* unmanaged<IntPtr, void>)NativeKernels.Export("llm_free_dense"))(handle);
         return true;
     }
+}
+
+/// <summary>Which kernel computes a packed bfloat16 product (kernels/dense_gemm.h): the one this machine uses, or one named.</summary>
+public enum DenseKernel
+{
+    Auto = 0,
+    Avx512 = 1,
+    Amx = 2,
 }

@@ -68,7 +68,7 @@ public static class ServeHttp
     /// <summary>
     /// After a replica with two seats was lost mid-run: every stream ended with [DONE], either with
     /// the lone engine's text or, only where it had tokens, with the error event of a replica lost
-    /// after streaming; one or two failed (the lost replica's seats); and its queued requests were
+    /// after streaming; at most two failed (the lost replica's seats); and its queued requests were
     /// routed again (more routing decisions than streams).
     /// </summary>
     public static async Task AssertNoneLost(HttpClient http, IReadOnlyList<CompletionStream> streams, IReadOnlyList<string> references)
@@ -91,7 +91,10 @@ public static class ServeHttp
                 Assert.Equal(references[i], run.Text);
             }
         }
-        Assert.InRange(failed, 1, 2);
+        // At most the lost replica's two seats. None when its streaming request ended in the moment
+        // between Busy's check and the loss (CI on 8a57a37, load 14): the check cannot hold a stream
+        // back from its end, and which replica runs a stream is not visible to the client.
+        Assert.InRange(failed, 0, 2);
         long decisions = (await ClusterOf(http)).GetProperty("requests_by_target").EnumerateObject().Sum(t => t.Value.GetInt64());
         Assert.True(decisions > streams.Count, $"{decisions} decisions for {streams.Count} streams: none routed again");
     }

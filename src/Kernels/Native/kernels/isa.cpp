@@ -56,20 +56,39 @@ bool has_avx512_vbmi() {
     return has;
 }
 
-bool amx_int8_available() {
-    static const bool available = [] {
+namespace {
+
+bool cpuid7_edx(int bit) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> bit) & 1);
+}
+
+// AMX tiles usable in this process: OSXSAVE (XGETBV usable), AMX-TILE, the OS saves XTILECFG and XTILEDATA
+// (XCR0), and Linux (5.16+), which leaves the 8 KB of tile data out of a thread's state until the process
+// asks for it, granted it (asked once, before any thread uses tiles).
+bool tiles_permitted() {
+    static const bool permitted = [] {
         unsigned a, b, c, d;
-        // OSXSAVE (XGETBV usable), then AMX-TILE and AMX-INT8.
-        if (!switched_on("LLM_AMX") || !__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return false;
-        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> 25) & 1)) return false;
+        if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1) || !cpuid7_edx(24)) return false;
         unsigned xcr0_low, xcr0_high;
         __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-        if (((xcr0_low >> 17) & 3) != 3) return false;  // the OS saves XTILECFG and XTILEDATA
-        // Linux (5.16+) leaves the 8 KB of tile data out of a thread's state until the process asks for it.
+        if (((xcr0_low >> 17) & 3) != 3) return false;
         constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
         return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
     }();
+    return permitted;
+}
+
+}  // namespace
+
+bool amx_int8_available() {
+    static const bool available = switched_on("LLM_AMX") && cpuid7_edx(25) && tiles_permitted();
     return available;
+}
+
+bool has_amx_bf16() {
+    static const bool has = cpuid7_edx(22) && tiles_permitted();
+    return has;
 }
 
 Isa selected_isa() { return static_cast<Isa>(selection().load(std::memory_order_relaxed)); }

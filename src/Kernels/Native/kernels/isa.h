@@ -16,5 +16,8 @@ bool has_avx512_vbmi();      // AVX512_VBMI byte permutes (vpermi2b), apart from
 // AMX-INT8 tiles usable in this process: CPUID (amx-tile, amx-int8), the OS saves the tile state (XCR0),
 // Linux granted the permission (asked once, before any thread uses tiles), and LLM_AMX is not 0.
 bool amx_int8_available();
+// AMX-BF16 tiles (tdpbf16ps) usable in this process, as amx_int8_available but for amx-bf16, and apart from
+// LLM_AMX and the selection (dense_amx_enabled applies them).
+bool has_amx_bf16();
 
 }  // namespace llm
