@@ -25,7 +25,7 @@ public class AmxDenseGemmTests
     {
         { 1, 768, 2304 }, { 3, 33, 37 }, { 16, 64, 48 }, { 17, 96, 65 }, { 33, 31, 17 }, { 64, 2048, 100 }, { 130, 800, 50 },
         { 2048, 97, 33 }, { 5, 1, 16 }, { 20, 7, 130 },
-        // Up to 16 rows the passes are 3 groups wide, the last of a block narrower: 4, 5 and 9 groups.
+        // One and two rows over 4, 5 and 9 groups (blocks of 4: a last pass of one group).
         { 1, 97, 50 }, { 2, 64, 80 }, { 2, 33, 130 },
     };
 

@@ -73,7 +73,7 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
     if (m == 0) return;
     const bool amx = !w.f32 && (kernel == DenseKernel::Amx || (kernel == DenseKernel::Auto && dense_amx_enabled()));
     const amxdense::Rows rows = amx ? amxdense::prepare(x, ldx, m, w.k) : amxdense::Rows{};
-    const int64_t width = amx ? amxdense::block_groups(m) : kBlockGroups;
+    const int64_t width = amx ? amxdense::kBlockGroups : kBlockGroups;
     auto block = [&](int64_t m0, int64_t m1, int64_t g0, int64_t g1, int64_t next) {
         if (amx) amxdense::gemm_block(out, ldo, out_f32, rows, m0, m1, w, g0, g1, next);
         else avx512dense::gemm_block(out, ldo, out_f32, x, ldx, m0, m1, w, g0, g1, next);
@@ -87,7 +87,6 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
         // and a worker's span is the share of the next weights that it reads ahead (read_ahead.h).
         auto one = [&](int b) { block(0, m, b * width, std::min(w.groups, (b + 1) * width), std::min(w.groups, (b + 2) * width)); };
         ThreadPool::instance().for_spans(static_cast<int>(blocks), one);
-        if (amx) amxdense::release();
         read_ahead_after(&w, w.data, static_cast<size_t>(w.groups * w.steps * 64));
         return;
     }
@@ -103,7 +102,6 @@ void dense_gemm(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
             block(c * kBlockRows, std::min(m, (c + 1) * kBlockRows), b * width, std::min(w.groups, (b + 1) * width), std::min(w.groups, b1 * width));
     };
     ThreadPool::instance().for_each(static_cast<int>(runs * chunks), body);
-    if (amx) amxdense::release();
 }
 
 }  // namespace llm

@@ -70,9 +70,7 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const void* x, int64_t ldx
 }  // namespace avx512dense
 
 namespace amxdense {
-constexpr int64_t kMaxBlockGroups = 6;
-// Groups per block at m rows: two passes of 3 groups (one row tile) or of 2 (2 x 2 row tiles).
-inline int64_t block_groups(int64_t m) { return m <= 16 ? 6 : 4; }
+constexpr int64_t kBlockGroups = 4;  // two passes of a 2-group tile
 // x [m, k] copied as the A tiles read it: per tile of 16 rows (one of m rows when m < 16) and block of 32 k, the
 // tile's rows of 64 bytes back to back (loads of one contiguous KiB; x's own rows 4 KiB apart, k 2048, fell into
 // one L1 set); rows past m and k past its end are zero.
@@ -85,13 +83,10 @@ struct Rows {
 };
 // x's tiles, in the calling thread's scratch (valid until its next call), copied on the pool when large.
 Rows prepare(const void* x, int64_t ldx, int64_t m, int64_t k);
-// out rows [m0, m1) (m0 a multiple of 16) x groups [g0, g1) (g1 - g0 <= block_groups(x.m)), fetching groups [g1, next)
-// meanwhile. Any thread may call it: it loads its tile configuration unless the thread has it already, and leaves it
-// loaded for the thread's next block (pool workers keep it between calls).
+// out rows [m0, m1) (m0 a multiple of 16) x groups [g0, g1) (g1 - g0 <= kBlockGroups), fetching groups [g1, next)
+// meanwhile. Loads its tile configuration and releases the tiles: any thread may call it.
 void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0, int64_t m1, const PackedDense& w, int64_t g0,
                 int64_t g1, int64_t next);
-// Releases the calling thread's tiles (the caller's, at the end of a call).
-void release();
 }  // namespace amxdense
 
 }  // namespace llm

@@ -1,14 +1,10 @@
 // The packed dense GEMM on AMX-BF16 tiles (bfloat16 weights; layout in dense_gemm.h). A B tile of tdpbf16ps is
 // 16 rows of 64 bytes, row p holding 16 columns' pair p: 16 consecutive zmm of a packed group, so the weights
-// load as they are. Two kinds of pass over blocks of 32 k:
+// load as they are. Tiles 0-3: C (up to 2 row tiles x 2 groups, float32), 4-5: A (16 rows x 32 k of x), 6-7: B.
 //
-//   2 row tiles x 2 groups (m > 16): C 0-3, A 4-5, B 6-7     one row tile x 3 groups (m <= 16): C 0-2, A 4, B 5-7
-//     A0 = x rows [r, r+16) x k [32kk, 32kk+32)                A = x's m rows x k [32kk, 32kk+32)
-//     A1 = x rows [r+16, r+32)                                 Bj = group g+j, pairs [16kk, 16kk+16)
-//     B0 = group g, pairs [16kk, 16kk+16); B1 = group g+1      Cj += A·Bj
-//     C00 += A0·B0  C01 += A0·B1  C10 += A1·B0  C11 += A1·B1
-//
-// A decode step is memory bound: the wide pass keeps three weight streams and three independent chains in flight.
+//   k block kk (32 k):   A0 = x rows [r, r+16) x k [32kk, 32kk+32)     B0 = group g,   pairs [16kk, 16kk+16)
+//                        A1 = x rows [r+16, r+32)                      B1 = group g+1
+//                        C00 += A0·B0  C01 += A0·B1  C10 += A1·B0  C11 += A1·B1
 #pragma GCC target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")
 #include <immintrin.h>
 
@@ -33,48 +29,33 @@ struct alignas(64) TileConfig {
     uint8_t rows[16] = {};
 };
 
-// Prefetches for block kk: the groups in ahead[0, na) into L2 and, when `stream`, the J groups of b 4 KiB ahead into L1.
-template <int J>
-inline void fetch(const char* const* b, const char* const* ahead, int na, bool stream, int64_t kk) {
-    for (int i = 0; i < na; ++i)
-        for (int line = 0; line < 16; ++line) _mm_prefetch(ahead[i] + kk * 1024 + line * 64, _MM_HINT_T1);
-    if (stream)
-        for (int j = 0; j < J; ++j)
-            for (int line = 0; line < 16; ++line) _mm_prefetch(b[j] + kk * 1024 + kStreamAhead + line * 64, _MM_HINT_T0);
-}
-
-// C[j] (2 x 2 pass: C[2i + j]) for R row tiles (from `tile` on) and J groups over x.blocks blocks of 32 k, the
-// last from the padded copies btail when k ends inside it, with fetch's prefetches.
+// C[r][j] for R row tiles (from `tile` on) and J groups over x.blocks blocks of 32 k, the last from the padded
+// copies btail when k ends inside it. Fetches the groups in ahead[0, na) into L2 meanwhile, and when `stream`,
+// its own weights 4 KiB ahead into L1.
 template <int R, int J>
 void tiles(float (*c)[256], const Rows& x, int64_t tile, const char* const* b, const char* const* btail, const char* const* ahead, int na,
            bool stream) {
     _tile_zero(0);
     if constexpr (J > 1) _tile_zero(1);
-    if constexpr (J > 2 || R > 1) _tile_zero(2);
+    if constexpr (R > 1) _tile_zero(2);
     if constexpr (R > 1 && J > 1) _tile_zero(3);
     const int64_t a_bytes = x.rows * 64, next_tile = x.blocks * a_bytes;
     const char* a = x.a(tile, 0);
     for (int64_t kk = 0; kk < x.blocks; ++kk, a += a_bytes) {
         const bool whole = kk < x.whole;
-        if (whole) fetch<J>(b, ahead, na, stream, kk);
-        if constexpr (R == 1) {
-            _tile_loadd(4, a, 64);
-            _tile_loadd(5, whole ? b[0] + kk * 1024 : btail[0], 64);
-            _tile_dpbf16ps(0, 4, 5);
-            if constexpr (J > 1) {
-                _tile_loadd(6, whole ? b[1] + kk * 1024 : btail[1], 64);
-                _tile_dpbf16ps(1, 4, 6);
-            }
-            if constexpr (J > 2) {
-                _tile_loadd(7, whole ? b[2] + kk * 1024 : btail[2], 64);
-                _tile_dpbf16ps(2, 4, 7);
-            }
-        } else {
-            _tile_loadd(6, whole ? b[0] + kk * 1024 : btail[0], 64);
-            if constexpr (J > 1) _tile_loadd(7, whole ? b[1] + kk * 1024 : btail[1], 64);
-            _tile_loadd(4, a, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            if constexpr (J > 1) _tile_dpbf16ps(1, 4, 7);
+        if (whole) {
+            for (int i = 0; i < na; ++i)
+                for (int line = 0; line < 16; ++line) _mm_prefetch(ahead[i] + kk * 1024 + line * 64, _MM_HINT_T1);
+            if (stream)
+                for (int j = 0; j < J; ++j)
+                    for (int line = 0; line < 16; ++line) _mm_prefetch(b[j] + kk * 1024 + kStreamAhead + line * 64, _MM_HINT_T0);
+        }
+        _tile_loadd(6, whole ? b[0] + kk * 1024 : btail[0], 64);
+        if constexpr (J > 1) _tile_loadd(7, whole ? b[1] + kk * 1024 : btail[1], 64);
+        _tile_loadd(4, a, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        if constexpr (J > 1) _tile_dpbf16ps(1, 4, 7);
+        if constexpr (R > 1) {
             _tile_loadd(5, a + next_tile, 64);
             _tile_dpbf16ps(2, 5, 6);
             if constexpr (J > 1) _tile_dpbf16ps(3, 5, 7);
@@ -82,25 +63,12 @@ void tiles(float (*c)[256], const Rows& x, int64_t tile, const char* const* b, c
     }
     _tile_stored(0, c[0], 64);
     if constexpr (J > 1) _tile_stored(1, c[1], 64);
-    if constexpr (J > 2 || R > 1) _tile_stored(2, c[2], 64);
+    if constexpr (R > 1) _tile_stored(2, c[2], 64);
     if constexpr (R > 1 && J > 1) _tile_stored(3, c[3], 64);
 }
 
 using Tiles = void (*)(float (*)[256], const Rows&, int64_t, const char* const*, const char* const*, const char* const*, int, bool);
-
-// Loads this thread's tile configuration for tiles of `rows` rows (C and A; B 16) unless it is loaded already:
-// sttilecfg and a compare (~10 ns) instead of ldtilecfg (~120 ns) per block, and safe where other code (AMX-INT8,
-// oneDNN) configured or released the tiles on this thread in between.
-void configure(int64_t rows) {
-    TileConfig config;
-    for (int t = 0; t < 8; ++t) {
-        config.colsb[t] = 64;
-        config.rows[t] = static_cast<uint8_t>(t < 5 ? rows : 16);
-    }
-    alignas(64) TileConfig now;
-    _tile_storeconfig(&now);
-    if (_mm512_cmpneq_epi64_mask(_mm512_load_si512(&now), _mm512_load_si512(&config))) _tile_loadconfig(&config);
-}
+constexpr Tiles kTiles[2][2] = {{&tiles<1, 1>, &tiles<1, 2>}, {&tiles<2, 1>, &tiles<2, 2>}};
 
 }  // namespace
 
@@ -134,10 +102,15 @@ Rows prepare(const void* xv, int64_t ldx, int64_t m, int64_t k) {
 
 void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0, int64_t m1, const PackedDense& w, int64_t g0,
                 int64_t g1, int64_t next) {
-    configure(x.rows);
+    TileConfig config;
+    for (int t = 0; t < 8; ++t) {
+        config.colsb[t] = 64;
+        config.rows[t] = static_cast<uint8_t>(t < 6 ? x.rows : 16);
+    }
+    _tile_loadconfig(&config);
 
     // The last pairs of k (past the whole blocks of 32) of each group, zero-padded to a whole B tile.
-    alignas(64) char btail[kMaxBlockGroups][1024];
+    alignas(64) char btail[kBlockGroups][1024];
     const int64_t tail_pairs = w.steps - x.whole * 16;
     if (tail_pairs > 0)
         for (int64_t g = g0; g < g1; ++g) {
@@ -148,29 +121,19 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0,
 
     const size_t size = out_f32 ? sizeof(float) : sizeof(uint16_t);
     const bool stream = x.m <= 2;
-    // One row tile (m <= 16) takes the 1 x 3 pass, more the 2 x 2 one; a block's last pass may be narrower.
-    const bool wide = x.m <= 16;
-    const int64_t per = wide ? 3 : 2;
     alignas(64) float c[4][256];
     for (int64_t r = m0; r < m1; r += 32) {
         const int R = m1 - r > 16 ? 2 : 1;
-        for (int64_t g = g0; g < g1; g += per) {
-            const int J = static_cast<int>(std::min(per, g1 - g));
-            const char* b[3];
-            const char* bt[3];
-            for (int j = 0; j < 3; ++j) {
-                const int64_t h = g + std::min(j, J - 1);
-                b[j] = w.group(h);
-                bt[j] = btail[h - g0];
-            }
+        for (int64_t g = g0; g < g1; g += 2) {
+            const int J = static_cast<int>(std::min<int64_t>(2, g1 - g));
+            const char* b[2] = {w.group(g), w.group(g + J - 1)};
+            const char* bt[2] = {btail[g - g0], btail[g + J - 1 - g0]};
             // The first row tiles fetch the next block's groups (one per group of theirs) into L2.
-            const char* ahead[3];
+            const char* ahead[2];
             int na = 0;
             if (r == m0)
                 for (int64_t h = g1 + (g - g0); h < std::min(next, g1 + (g - g0) + J); ++h) ahead[na++] = w.group(h);
-            static constexpr Tiles kWide[3] = {&tiles<1, 1>, &tiles<1, 2>, &tiles<1, 3>};
-            static constexpr Tiles kSquare[2][2] = {{&tiles<1, 1>, &tiles<1, 2>}, {&tiles<2, 1>, &tiles<2, 2>}};
-            (wide ? kWide[J - 1] : kSquare[R - 1][J - 1])(c, x, r / 16, b, bt, ahead, na, stream);
+            kTiles[R - 1][J - 1](c, x, r / 16, b, bt, ahead, na, stream);
             for (int i = 0; i < R; ++i)
                 for (int j = 0; j < J; ++j) {
                     const int64_t col = 16 * (g + j), left = std::min<int64_t>(16, w.n - col);
@@ -185,8 +148,7 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0,
                 }
         }
     }
+    _tile_release();
 }
-
-void release() { _tile_release(); }
 
 }  // namespace llm::amxdense
