@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "amx_tiles.h"
 #include "dense_gemm.h"
 #include "thread_pool.h"
 
@@ -21,13 +22,6 @@ namespace {
 
 constexpr int64_t kStreamAhead = 4096;
 constexpr size_t kKeptScratch = size_t{4} << 20;  // elements (8 MiB): x of 2048 rows at k 2048
-
-struct alignas(64) TileConfig {
-    uint8_t palette = 1, start_row = 0;
-    uint8_t reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
 
 // C[r][j] for R row tiles (from `tile` on) and J groups over x.blocks blocks of 32 k, the last from the padded
 // copies btail when k ends inside it. Fetches the groups in ahead[0, na) into L2 meanwhile, and when `stream`,
@@ -104,7 +98,7 @@ void gemm_block(void* out, int64_t ldo, bool out_f32, const Rows& x, int64_t m0,
                 int64_t g1, int64_t next) {
     TileConfig config;
     for (int t = 0; t < 8; ++t) {
-        config.colsb[t] = 64;
+        config.bytes_per_row[t] = 64;
         config.rows[t] = static_cast<uint8_t>(t < 6 ? x.rows : 16);
     }
     _tile_loadconfig(&config);

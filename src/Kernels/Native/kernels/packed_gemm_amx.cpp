@@ -20,18 +20,13 @@
 
 #include <algorithm>
 
+#include "amx_tiles.h"
 #include "packed_avx512.h"
 #include "packed_linear.h"
 
 namespace llm::amx {
 
 namespace {
-
-struct alignas(64) TileConfig {
-    uint8_t palette = 1, start_row = 0, reserved[14] = {};
-    uint16_t bytes_per_row[16] = {};
-    uint8_t rows[16] = {};
-};
 
 TileConfig make_config() {
     TileConfig config;
