@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "exp_avx512.h"
 #include "fp8.h"
 #include "half.h"
 #include "hsum_avx512.h"
@@ -145,23 +146,9 @@ struct Avx512Simd {
 
     static V hsum(const V* a) { return hsum16(a); }
 
-    // e^x for x <= 0 (Cephes' expf polynomial, ~1 ulp); below -87 it returns ~1e-38, and the
-    // caller zeroes the lanes that stand for masked keys.
-    static V exp(V x) {
-        x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-        V n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        V r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-        V p = _mm512_set1_ps(1.9875691500e-4f);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-        V y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-        return _mm512_scalef_ps(y, n);
-    }
+    // e^x for x <= 0 (exp16's polynomial, ~1 ulp), floored at -87 (~1e-38): the caller zeroes the lanes that
+    // stand for masked keys.
+    static V exp(V x) { return exp16(_mm512_max_ps(x, _mm512_set1_ps(-87.0f))); }
 };
 
 }  // namespace llm::avx512
